@@ -1,0 +1,16 @@
+// Package dataset reads indexed datasets: a JSON list of keys (the index)
+// and a store that holds one object per key.
+//
+// A [Backend] is the narrow driver interface that each kind of storage
+// implements: package local reads a folder, package s3blob an S3 bucket and
+// package mem a map in memory. [Store] is the concrete type in front of a
+// backend: it checks arguments, reads whole objects into caller-owned
+// buffers, stamps the time to first byte and wraps every error with the key
+// it concerns. [Dataset] pairs a Store with an [Index], so that items are
+// addressed by position as a data loader does.
+//
+// Every backend maps its own "not found" to [ErrNotFound] and its refusal of
+// a malformed or escaping key to [ErrInvalidKey], so callers use errors.Is
+// whatever the backend. Package datasettest holds the conformance suite that
+// every backend passes.
+package dataset
