@@ -79,7 +79,12 @@ func ParseIndex(name string, data []byte) (Index, error) {
 		off := dec.InputOffset()
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
+			// Offset counts the bytes read, the bad one included, except
+			// after a separator, where it points at the bad token.
 			off = se.Offset
+			if off > 0 && off <= int64(len(data)) && !bytes.ContainsRune([]byte(" \t\r\n,:"), rune(data[off-1])) {
+				off--
+			}
 		}
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF

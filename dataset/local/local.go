@@ -1,0 +1,184 @@
+// Package local is a [dataset.Backend] that reads a folder on a local or
+// scratch drive: a key is a slash-separated path relative to the folder.
+//
+// A key that would leave the folder (a ".." element, an absolute path, a
+// symbolic link pointing outside) is refused with [dataset.ErrInvalidKey]
+// and never read; the folder is opened with [os.OpenRoot], which enforces
+// this for every path element.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/storagebench/storagebench/dataset"
+)
+
+// Backend reads objects from a folder. It is safe for concurrent use.
+type Backend struct {
+	dir  string
+	root *os.Root
+}
+
+// Open returns a backend over the folder dir, which must exist.
+func Open(dir string) (*Backend, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("local: open root: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("local: open root %s: not a folder", dir)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("local: open root: %w", err)
+	}
+	return &Backend{dir: dir, root: root}, nil
+}
+
+// Dir returns the folder the backend reads.
+func (b *Backend) Dir() string { return b.dir }
+
+// Close releases the folder.
+func (b *Backend) Close() error { return b.root.Close() }
+
+// checkKey refuses keys that are not local, slash-separated paths.
+func checkKey(key string) error {
+	if key == "" || strings.ContainsRune(key, 0) || !filepath.IsLocal(filepath.FromSlash(key)) {
+		return fmt.Errorf("%w: %q is not a path inside the root", dataset.ErrInvalidKey, key)
+	}
+	return nil
+}
+
+// Open implements [dataset.Backend].
+func (b *Backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	if err := checkKey(key); err != nil {
+		return nil, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	f, err := b.root.Open(key)
+	if err != nil {
+		return nil, 0, b.mapErr(key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%w: %q is not a regular file", dataset.ErrNotFound, key)
+	}
+	return f, fi.Size(), nil
+}
+
+// mapErr maps an error from the root to the portable errors: a missing
+// file to ErrNotFound, an escape through a symbolic link to ErrInvalidKey.
+func (b *Backend) mapErr(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %w", dataset.ErrNotFound, err)
+	}
+	if b.escapes(key) {
+		return fmt.Errorf("%w: %q leads outside the root through a symbolic link", dataset.ErrInvalidKey, key)
+	}
+	return err
+}
+
+// escapes reports whether key, with symbolic links resolved, lies outside
+// the folder. It runs only on the error path, to name the error; os.Root has
+// already refused to follow the key.
+func (b *Backend) escapes(key string) bool {
+	root, err := filepath.EvalSymlinks(b.dir)
+	if err != nil {
+		return false
+	}
+	full := filepath.Join(b.dir, filepath.FromSlash(key))
+	target, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		// A dangling link: resolve its folder, then the link itself.
+		parent, perr := filepath.EvalSymlinks(filepath.Dir(full))
+		if perr != nil {
+			return false
+		}
+		link, lerr := os.Readlink(full)
+		if lerr != nil {
+			target = parent
+		} else if filepath.IsAbs(link) {
+			target = filepath.Clean(link)
+		} else {
+			target = filepath.Join(parent, link)
+		}
+	}
+	rel, err := filepath.Rel(root, target)
+	return err != nil || !filepath.IsLocal(rel)
+}
+
+// Put implements [dataset.Writer], creating parent folders as needed. The
+// object is written to a temporary file and renamed into place, so readers
+// never see a partial object.
+func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dir := path.Dir(key); dir != "." {
+		if err := b.root.MkdirAll(dir, 0o755); err != nil {
+			return b.mapErr(key, err)
+		}
+	}
+	tmp := key + ".tmp-storagebench"
+	if err := b.root.WriteFile(tmp, data, 0o644); err != nil {
+		return b.mapErr(key, err)
+	}
+	if err := b.root.Rename(tmp, key); err != nil {
+		b.root.Remove(tmp)
+		return b.mapErr(key, err)
+	}
+	return nil
+}
+
+// List implements [dataset.Lister]: it walks the folder and returns the
+// regular files whose slash-separated relative paths start with prefix.
+func (b *Backend) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
+	var out []dataset.Entry
+	err := fs.WalkDir(b.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != "." && !strings.HasPrefix(p+"/", prefix) && !strings.HasPrefix(prefix, p+"/") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !strings.HasPrefix(p, prefix) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, dataset.Entry{Key: p, Size: fi.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b dataset.Entry) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}

@@ -1,0 +1,108 @@
+package local_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/datasettest"
+	"github.com/storagebench/storagebench/dataset/local"
+)
+
+// newBackend writes objects under a temporary folder and opens it.
+func newBackend(tb testing.TB, objects map[string][]byte) *local.Backend {
+	tb.Helper()
+	dir := tb.TempDir()
+	for k, data := range objects {
+		p := filepath.Join(dir, filepath.FromSlash(k))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	b, err := local.Open(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	datasettest.RunConformanceTests(t, func(tb testing.TB, objects map[string][]byte) dataset.Backend {
+		return newBackend(tb, objects)
+	})
+}
+
+func TestRefusesKeysOutsideRoot(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret.txt")
+	if err := os.WriteFile(secret, []byte("outside the root"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBackend(t, map[string][]byte{"in/ok.JPEG": []byte("ok")})
+	links := map[string]string{
+		"in/link-out":     secret,
+		"dir-link":        outside,
+		"in/dangling-out": filepath.Join(outside, "missing"),
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(b.Dir(), filepath.FromSlash(name))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := dataset.NewStore(b)
+	for _, key := range []string{
+		"../secret.txt",
+		"in/../../secret.txt",
+		"..",
+		secret, // absolute
+		"/etc/passwd",
+		"in/link-out",
+		"dir-link/secret.txt",
+		"in/dangling-out",
+		"in/ok.JPEG\x00",
+		"",
+	} {
+		t.Run(key, func(t *testing.T) {
+			got, _, err := store.Read(context.Background(), key, nil)
+			if !errors.Is(err, dataset.ErrInvalidKey) {
+				t.Fatalf("Read(%q) = %q, %v; want ErrInvalidKey", key, got, err)
+			}
+			var ke *dataset.KeyError
+			if !errors.As(err, &ke) || ke.Key != key {
+				t.Errorf("Read(%q) error = %v, want a *KeyError naming the key", key, err)
+			}
+			// Put either refuses the key or replaces the link itself; it
+			// never writes outside the root.
+			if err := store.Put(context.Background(), key, []byte("x")); err != nil && !errors.Is(err, dataset.ErrInvalidKey) {
+				t.Errorf("Put(%q) error = %v, want ErrInvalidKey or success", key, err)
+			}
+			if got, err := os.ReadFile(secret); err != nil || string(got) != "outside the root" {
+				t.Errorf("after Put(%q), the file outside the root holds %q, %v; want it untouched", key, got, err)
+			}
+		})
+	}
+	// A link that stays inside the root is fine.
+	if err := os.Symlink("ok.JPEG", filepath.Join(b.Dir(), "in", "link-in")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := store.Read(context.Background(), "in/link-in", nil); err != nil || string(got) != "ok" {
+		t.Errorf(`Read("in/link-in") = %q, %v; want "ok", nil`, got, err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, dir := range []string{filepath.Join(t.TempDir(), "missing"), file} {
+		if _, err := local.Open(dir); err == nil {
+			t.Errorf("Open(%q) succeeded, want an error", dir)
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package s3blob
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// Config is the seed's S3 configuration file:
+//
+//	{
+//	  "aws_access_key_id": "...",
+//	  "aws_secret_access_key": "...",
+//	  "bucket_name": "iarai-playground",
+//	  "index_file_download_url": "s3://iarai-playground/scratch/imagenet/index-s3-val.json",
+//	  "endpoint_url": "http://127.0.0.1:9000",
+//	  "region": "us-east-1",
+//	  "use_path_style": true
+//	}
+//
+// The last three fields are optional. With no keys, the standard AWS
+// credential chain applies; with no endpoint_url, AWS_ENDPOINT_URL_S3 and
+// AWS_ENDPOINT_URL are honoured. Config's String and GoString methods never
+// show the secret key, so printing a Config is safe.
+type Config struct {
+	AccessKeyID     string `json:"aws_access_key_id,omitempty"`
+	SecretAccessKey string `json:"aws_secret_access_key,omitempty"`
+	SessionToken    string `json:"aws_session_token,omitempty"`
+	Bucket          string `json:"bucket_name"`
+	IndexURL        string `json:"index_file_download_url,omitempty"`
+	EndpointURL     string `json:"endpoint_url,omitempty"`
+	Region          string `json:"region,omitempty"`
+	UsePathStyle    bool   `json:"use_path_style,omitempty"`
+}
+
+// String describes the configuration with its secrets redacted.
+func (c Config) String() string {
+	redact := func(s string) string {
+		if s == "" {
+			return `""`
+		}
+		return "REDACTED"
+	}
+	return fmt.Sprintf("s3blob.Config{AccessKeyID: %q, SecretAccessKey: %s, SessionToken: %s, Bucket: %q, IndexURL: %q, EndpointURL: %q, Region: %q, UsePathStyle: %v}",
+		c.AccessKeyID, redact(c.SecretAccessKey), redact(c.SessionToken), c.Bucket, c.IndexURL, c.EndpointURL, c.Region, c.UsePathStyle)
+}
+
+// GoString is String, so that %#v redacts too.
+func (c Config) GoString() string { return c.String() }
+
+// LoadConfig reads and checks the configuration file at path. Errors name
+// the file and never quote the file's content.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("s3 config: %w", err)
+	}
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("s3 config %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("s3 config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate reports the first thing wrong with c.
+func (c Config) Validate() error {
+	if c.Bucket == "" {
+		return errors.New("bucket_name is missing")
+	}
+	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		return errors.New("aws_access_key_id and aws_secret_access_key must be given together")
+	}
+	if c.EndpointURL != "" {
+		u, err := url.Parse(c.EndpointURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("endpoint_url %q is not an http(s) URL", c.EndpointURL)
+		}
+	}
+	if c.IndexURL != "" {
+		if _, _, err := ParseURL(c.IndexURL); err != nil {
+			return fmt.Errorf("index_file_download_url: %w", err)
+		}
+	}
+	return nil
+}
+
+// ParseURL splits an s3://bucket/key URL.
+func ParseURL(s string) (bucket, key string, err error) {
+	rest, ok := strings.CutPrefix(s, "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("%q is not an s3://bucket/key URL", s)
+	}
+	bucket, key, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("%q names no bucket", s)
+	}
+	return bucket, key, nil
+}
+
+// Client settings for loading at high concurrency.
+const (
+	// MaxIdleConnsPerHost keeps this many connections per host for reuse,
+	// so that hundreds of requests in flight do not churn connections (the
+	// SDK's default keeps 10).
+	MaxIdleConnsPerHost = 1024
+	// MaxAttempts bounds the attempts of one request, retries included.
+	MaxAttempts = 3
+	// MaxBackoff bounds the wait between two attempts.
+	MaxBackoff = time.Second
+	// DialTimeout bounds the time to open a connection, so an unreachable
+	// endpoint fails within seconds.
+	DialTimeout = 3 * time.Second
+	// ResponseHeaderTimeout bounds the wait for a response's headers.
+	ResponseHeaderTimeout = 30 * time.Second
+)
+
+// NewClient returns an S3 client configured from c: static credentials
+// when c has keys, the standard credential chain otherwise; c's endpoint
+// (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL); a connection pool sized for
+// hundreds of requests in flight; checksums computed and validated only
+// when the operation requires them, so third-party stores work without
+// warnings; and at most [MaxAttempts] attempts per request.
+//
+// Path-style addressing is used when c asks for it, or when the endpoint's
+// host is an IP address or localhost, where virtual-hosted buckets cannot
+// resolve.
+func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	httpClient := awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) { d.Timeout = DialTimeout }).
+		WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns = MaxIdleConnsPerHost
+			t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
+			t.ResponseHeaderTimeout = ResponseHeaderTimeout
+		})
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(httpClient),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = MaxAttempts
+				o.MaxBackoff = MaxBackoff
+			})
+		}),
+		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
+	}
+	if c.Region != "" {
+		opts = append(opts, config.WithRegion(c.Region))
+	}
+	if c.AccessKeyID != "" {
+		opts = append(opts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3 client: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if c.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(c.EndpointURL)
+		}
+		o.UsePathStyle = c.UsePathStyle || pathStyleHost(aws.ToString(o.BaseEndpoint))
+	})
+	return client, nil
+}
+
+// pathStyleHost reports whether endpoint's host is an IP address or
+// localhost.
+func pathStyleHost(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	h := u.Hostname()
+	return h == "localhost" || net.ParseIP(h) != nil
+}

@@ -1,0 +1,121 @@
+// Package s3blob is a [dataset.Backend] that reads objects from an S3
+// bucket through github.com/aws/aws-sdk-go-v2/service/s3.
+//
+// A backend is built from an injected, already-configured *s3.Client, a
+// bucket and an optional key prefix; it reads no environment itself.
+// [Config] and [NewClient] build such a client from the seed's JSON
+// configuration file, set up for loading at high concurrency.
+package s3blob
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/storagebench/storagebench/dataset"
+)
+
+// Backend reads the objects of one bucket under an optional key prefix. It
+// is safe for concurrent use.
+type Backend struct {
+	client *s3.Client
+	bucket string
+	prefix string
+}
+
+// Open returns a backend reading bucket through client. Every key is read
+// as prefix+key; prefix may be empty.
+func Open(client *s3.Client, bucket, prefix string) (*Backend, error) {
+	if client == nil {
+		return nil, errors.New("s3blob: nil client")
+	}
+	if bucket == "" {
+		return nil, errors.New("s3blob: empty bucket name")
+	}
+	return &Backend{client: client, bucket: bucket, prefix: prefix}, nil
+}
+
+// Bucket returns the bucket the backend reads.
+func (b *Backend) Bucket() string { return b.bucket }
+
+// Prefix returns the key prefix the backend adds to every key.
+func (b *Backend) Prefix() string { return b.prefix }
+
+// Open implements [dataset.Backend] with one GetObject request.
+func (b *Backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(b.bucket),
+		Key:    aws.String(b.prefix + key),
+	})
+	if err != nil {
+		return nil, 0, mapErr(err)
+	}
+	size := int64(-1)
+	if out.ContentLength != nil {
+		size = *out.ContentLength
+	}
+	return out.Body, size, nil
+}
+
+// Put implements [dataset.Writer] with one PutObject request.
+func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
+	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(b.bucket),
+		Key:           aws.String(b.prefix + key),
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+	})
+	return mapErr(err)
+}
+
+// List implements [dataset.Lister] with ListObjectsV2. S3 returns keys in
+// ascending byte order, which is the order List promises.
+func (b *Backend) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
+	var out []dataset.Entry
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
+		Bucket: aws.String(b.bucket),
+		Prefix: aws.String(b.prefix + prefix),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		for _, o := range page.Contents {
+			key := strings.TrimPrefix(aws.ToString(o.Key), b.prefix)
+			out = append(out, dataset.Entry{Key: key, Size: aws.ToInt64(o.Size)})
+		}
+	}
+	return out, nil
+}
+
+// mapErr maps S3's "no such key" (and a bare 404) to [dataset.ErrNotFound],
+// keeping the original error in the chain.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var nsk *types.NoSuchKey
+	if errors.As(err, &nsk) {
+		return fmt.Errorf("%w: %w", dataset.ErrNotFound, err)
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) && (api.ErrorCode() == "NoSuchKey" || api.ErrorCode() == "NotFound") {
+		return fmt.Errorf("%w: %w", dataset.ErrNotFound, err)
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound && !(errors.As(err, &api) && api.ErrorCode() == "NoSuchBucket") {
+		return fmt.Errorf("%w: %w", dataset.ErrNotFound, err)
+	}
+	return err
+}
