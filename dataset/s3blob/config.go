@@ -82,11 +82,21 @@ func LoadConfig(path string) (Config, error) {
 	return c, nil
 }
 
-// Validate reports the first thing wrong with c.
+// Validate reports the first thing wrong with c as a configuration file.
 func (c Config) Validate() error {
 	if c.Bucket == "" {
 		return errors.New("bucket_name is missing")
 	}
+	if c.IndexURL != "" {
+		if _, _, err := ParseURL(c.IndexURL); err != nil {
+			return fmt.Errorf("index_file_download_url: %w", err)
+		}
+	}
+	return c.validateClient()
+}
+
+// validateClient reports the first thing wrong with c's client settings.
+func (c Config) validateClient() error {
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		return errors.New("aws_access_key_id and aws_secret_access_key must be given together")
 	}
@@ -94,11 +104,6 @@ func (c Config) Validate() error {
 		u, err := url.Parse(c.EndpointURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("endpoint_url %q is not an http(s) URL", c.EndpointURL)
-		}
-	}
-	if c.IndexURL != "" {
-		if _, _, err := ParseURL(c.IndexURL); err != nil {
-			return fmt.Errorf("index_file_download_url: %w", err)
 		}
 	}
 	return nil
@@ -144,8 +149,10 @@ const (
 // Path-style addressing is used when c asks for it, or when the endpoint's
 // host is an IP address or localhost, where virtual-hosted buckets cannot
 // resolve.
+//
+// NewClient ignores c's bucket and index URL.
 func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
-	if err := c.Validate(); err != nil {
+	if err := c.validateClient(); err != nil {
 		return nil, err
 	}
 	httpClient := awshttp.NewBuildableClient().

@@ -1,0 +1,169 @@
+package s3blob_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/datasettest"
+	"github.com/storagebench/storagebench/dataset/s3blob"
+	"github.com/storagebench/storagebench/fakes"
+)
+
+// fill stores objects through b.
+func fill(tb testing.TB, b *s3blob.Backend, objects map[string][]byte) {
+	tb.Helper()
+	for k, v := range objects {
+		if err := b.Put(context.Background(), k, v); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func TestConformanceFakeS3(t *testing.T) {
+	f := fakes.NewS3(t, fakes.S3Options{})
+	var n atomic.Int32
+	for _, prefix := range []string{"", "some/prefix/"} {
+		t.Run("prefix="+prefix, func(t *testing.T) {
+			datasettest.RunConformanceTests(t, func(tb testing.TB, objects map[string][]byte) dataset.Backend {
+				bucket := fmt.Sprintf("conformance-%d", n.Add(1))
+				if err := f.CreateBucket(context.Background(), bucket); err != nil {
+					tb.Fatal(err)
+				}
+				b, err := s3blob.Open(f.Client, bucket, prefix)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				fill(tb, b, objects)
+				return b
+			})
+		})
+	}
+}
+
+// TestConformanceMinIO runs the suite against a real S3 server when
+// STORAGEBENCH_MINIO_ENDPOINT names one (CI starts MinIO on loopback).
+func TestConformanceMinIO(t *testing.T) {
+	endpoint := os.Getenv("STORAGEBENCH_MINIO_ENDPOINT")
+	if endpoint == "" {
+		t.Skip("STORAGEBENCH_MINIO_ENDPOINT is not set; CI sets it to a MinIO server")
+	}
+	cfg := s3blob.Config{
+		AccessKeyID:     os.Getenv("STORAGEBENCH_MINIO_ACCESS_KEY"),
+		SecretAccessKey: os.Getenv("STORAGEBENCH_MINIO_SECRET_KEY"),
+		EndpointURL:     endpoint,
+		Region:          "us-east-1",
+	}
+	ctx := context.Background()
+	client, err := s3blob.NewClient(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	run := time.Now().UnixNano()
+	datasettest.RunConformanceTests(t, func(tb testing.TB, objects map[string][]byte) dataset.Backend {
+		bucket := fmt.Sprintf("conformance-%d-%d", run, n.Add(1))
+		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			tb.Fatalf("create bucket %s: %v", bucket, err)
+		}
+		b, err := s3blob.Open(client, bucket, "p/")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		fill(tb, b, objects)
+		return b
+	})
+	t.Run("RefusedCredentials", func(t *testing.T) {
+		bad := cfg
+		bad.SecretAccessKey = "wrong-secret-for-test"
+		c, err := s3blob.NewClient(ctx, bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := s3blob.Open(c, "any-bucket", "")
+		start := time.Now()
+		_, err = dataset.NewStore(b).List(ctx, "")
+		if err == nil {
+			t.Fatal("List with a wrong secret succeeded, want an error")
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("refused credentials took %v to fail, want seconds", d)
+		}
+		if strings.Contains(err.Error(), bad.SecretAccessKey) {
+			t.Errorf("error %q shows the secret key", err)
+		}
+	})
+}
+
+func TestUnreachableEndpointFailsFast(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cfg := s3blob.Config{AccessKeyID: "id", SecretAccessKey: "secret-that-must-not-leak", EndpointURL: "http://" + addr, Region: "us-east-1"}
+	client, err := s3blob.NewClient(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s3blob.Open(client, "bucket", "")
+	start := time.Now()
+	_, _, err = dataset.NewStore(b).Read(context.Background(), "val/x.JPEG", nil)
+	if err == nil {
+		t.Fatal("Read from an unreachable endpoint succeeded")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Read from an unreachable endpoint took %v, want seconds", d)
+	}
+	if !strings.Contains(err.Error(), "val/x.JPEG") || strings.Contains(err.Error(), cfg.SecretAccessKey) {
+		t.Errorf("error %q should name the key and not the secret", err)
+	}
+}
+
+func TestFetchIndex(t *testing.T) {
+	f := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"idx"}})
+	b, _ := s3blob.Open(f.Client, "idx", "")
+	ctx := context.Background()
+	fill(t, b, map[string][]byte{
+		"scratch/index.json": []byte(`["scratch/a.JPEG", "scratch/b.JPEG"]`),
+		"scratch/bad.json":   []byte(`["scratch/a.JPEG", 3]`),
+	})
+	cache := filepath.Join(t.TempDir(), "index-s3-val.json")
+	idx, err := s3blob.FetchIndex(ctx, f.Client, "s3://idx/scratch/index.json", cache)
+	if err != nil || len(idx) != 2 || idx[1] != "scratch/b.JPEG" {
+		t.Fatalf("FetchIndex = %q, %v; want the two keys", idx, err)
+	}
+	if _, err := os.Stat(cache); err != nil {
+		t.Fatalf("FetchIndex did not cache the index: %v", err)
+	}
+	// Once cached, the index is read from the cache, not downloaded.
+	fill(t, b, map[string][]byte{"scratch/index.json": []byte(`["changed"]`)})
+	if idx, err := s3blob.FetchIndex(ctx, f.Client, "s3://idx/scratch/index.json", cache); err != nil || len(idx) != 2 {
+		t.Errorf("FetchIndex with a cache = %q, %v; want the cached two keys", idx, err)
+	}
+	for _, tc := range []struct {
+		url  string
+		want error
+	}{
+		{"s3://idx/scratch/missing.json", dataset.ErrNotFound},
+		{"s3://idx/scratch/bad.json", dataset.ErrIndexEntryType},
+		{"https://idx/scratch/index.json", nil},
+	} {
+		_, err := s3blob.FetchIndex(ctx, f.Client, tc.url, "")
+		if err == nil || tc.want != nil && !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.url) {
+			t.Errorf("FetchIndex(%q) error = %v, want %v naming the URL", tc.url, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,528 @@
+package fakes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/storagebench/storagebench/dataset"
+)
+
+// Dist is a distribution of durations. Implementations are immutable and
+// safe for concurrent use.
+type Dist interface {
+	// Quantile returns the duration below which a fraction q of draws fall.
+	// q is in the open interval (0, 1); values outside are clamped.
+	Quantile(q float64) time.Duration
+	// Mean returns the expected duration.
+	Mean() time.Duration
+	// String describes the distribution and its parameters.
+	String() string
+}
+
+// Fixed returns the distribution that is always d. It panics if d is
+// negative.
+func Fixed(d time.Duration) Dist {
+	if d < 0 {
+		panic(fmt.Sprintf("fakes: Fixed(%v): negative duration", d))
+	}
+	return fixed(d)
+}
+
+type fixed time.Duration
+
+func (f fixed) Quantile(float64) time.Duration { return time.Duration(f) }
+func (f fixed) Mean() time.Duration            { return time.Duration(f) }
+func (f fixed) String() string                 { return "fixed(" + time.Duration(f).String() + ")" }
+
+// z99 is the 0.99 quantile of the standard normal distribution, ≈ 2.3263.
+var z99 = normalQuantile(0.99)
+
+// LogNormal returns the shifted log-normal distribution X = min + Y, with Y
+// log-normal, whose median is median and whose 0.99 quantile is p99. Such a
+// distribution never goes below min and has the long right tail that
+// storage latencies show. Its mean is computed analytically:
+// min + (median-min)·exp(σ²/2). LogNormal panics unless
+// 0 <= min < median < p99.
+func LogNormal(min, median, p99 time.Duration) Dist {
+	if min < 0 || min >= median || median >= p99 {
+		panic(fmt.Sprintf("fakes: LogNormal(%v, %v, %v): want 0 <= min < median < p99", min, median, p99))
+	}
+	// Y's median is e^mu, its 0.99 quantile e^(mu + z99·sigma).
+	mu := math.Log(float64(median - min))
+	sigma := (math.Log(float64(p99-min)) - mu) / z99
+	return &logNormal{
+		min: min, median: median, p99: p99,
+		mu: mu, sigma: sigma,
+		mean: toDuration(float64(min) + math.Exp(mu+sigma*sigma/2)),
+	}
+}
+
+type logNormal struct {
+	min, median, p99 time.Duration
+	mu, sigma        float64 // of Y = X - min, in nanoseconds
+	mean             time.Duration
+}
+
+func (l *logNormal) Quantile(q float64) time.Duration {
+	if q <= 0 || math.IsNaN(q) {
+		return l.min
+	}
+	return toDuration(float64(l.min) + math.Exp(l.mu+l.sigma*normalQuantile(q)))
+}
+
+func (l *logNormal) Mean() time.Duration { return l.mean }
+
+func (l *logNormal) String() string {
+	return fmt.Sprintf("lognormal(min=%v, median=%v, p99=%v)", l.min, l.median, l.p99)
+}
+
+// normalQuantile is the inverse of the standard normal CDF. q is clamped
+// below 1 so that the result stays finite.
+func normalQuantile(q float64) float64 {
+	return math.Sqrt2 * math.Erfinv(2*min(q, 1-0x1p-53)-1)
+}
+
+// toDuration rounds ns to a Duration, saturating instead of overflowing.
+func toDuration(ns float64) time.Duration {
+	switch {
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	case ns <= 0 || math.IsNaN(ns):
+		return 0
+	}
+	return time.Duration(math.Round(ns))
+}
+
+// Profile describes how a storage system responds to one read: a time to
+// first byte drawn per request, a per-request bandwidth after it, and a rate
+// of failed requests. The zero Profile adds nothing.
+type Profile struct {
+	Name      string  // the name LookupProfile knows it by
+	TTFB      Dist    // time to first byte, per request; nil means none
+	Bandwidth float64 // bytes per second per request after the first byte; 0 (or less) means unlimited
+	ErrorRate float64 // fraction of reads that fail (fault injection), 0..1
+	Source    string  // where the numbers come from (one line)
+}
+
+// MeanLatency returns the mean time to read an object of size bytes: the
+// mean time to first byte plus size/Bandwidth.
+func (p Profile) MeanLatency(size int64) time.Duration {
+	var d time.Duration
+	if p.TTFB != nil {
+		d = p.TTFB.Mean()
+	}
+	if p.Bandwidth > 0 && size > 0 {
+		d += toDuration(float64(size) / p.Bandwidth * 1e9)
+	}
+	return d
+}
+
+// IsZero reports whether p adds no delay, caps no bandwidth and injects no
+// fault. A TTFB whose mean is zero counts as no delay.
+func (p Profile) IsZero() bool {
+	return !p.hasTTFB() && p.Bandwidth <= 0 && p.ErrorRate <= 0
+}
+
+func (p Profile) hasTTFB() bool { return p.TTFB != nil && p.TTFB.Mean() > 0 }
+
+// profiles are the named profiles, in the order Profiles returns them.
+var profiles = []Profile{
+	{
+		Name:   "none",
+		Source: "no emulation: the storage's own latency only",
+	},
+	{
+		// The seed project measured S3 per item: median 148 ms, minimum
+		// 99 ms, mean 166 ms over the 50,000 ImageNet val JPEGs (~110 KB
+		// each), client on premises. Model X = m + Y, Y log-normal:
+		//   m = 99 ms; median(Y) = e^mu = 148 - 99 = 49 ms;
+		//   mean = m + e^mu·e^(σ²/2) = 166 ms
+		//     => e^(σ²/2) = 67/49 => σ² = 2·ln(67/49) = 0.62571, σ = 0.79104;
+		//   p99 = m + e^(mu + 2.32635σ) = 99 + 49·e^1.84025 = 99 + 308.60
+		//       = 407.6 ms, rounded to 408 ms (the mean is then 166.03 ms).
+		// The latency was measured per whole item, so there is no
+		// separate bandwidth cap.
+		Name:   "seed-s3",
+		TTFB:   LogNormal(99*time.Millisecond, 148*time.Millisecond, 408*time.Millisecond),
+		Source: "seed project's S3 measurement over 50k ImageNet val JPEGs (~110 KB), on-premises client: min 99 ms, median 148 ms, mean 166 ms",
+	},
+	{
+		// A GET of a ~100 KB object from S3 Standard, client in the same
+		// region. AWS's performance design patterns quote first-byte
+		// latencies of "roughly 100-200 ms" for small objects as a guide
+		// for when to retry, i.e. a tail, not the typical case; in-region
+		// measurements put the median around 20-30 ms. Hence min 10 ms,
+		// median 25 ms and p99 120 ms. AWS's guidelines give 85-90 MB/s
+		// per connection, so 90 MB/s per request.
+		Name:      "s3",
+		TTFB:      LogNormal(10*time.Millisecond, 25*time.Millisecond, 120*time.Millisecond),
+		Bandwidth: 90e6,
+		Source:    "AWS S3 performance guidelines: ~100-200 ms first byte as a tail guide for small objects, 85-90 MB/s per connection; in-region median taken as 25 ms",
+	},
+	{
+		// S3 Express One Zone is documented as "single-digit millisecond"
+		// data access, up to 10x faster than S3 Standard: min 1 ms, median
+		// 3 ms, p99 8 ms. Per-request bandwidth is taken as about twice
+		// that of Standard, 200 MB/s.
+		Name:      "express",
+		TTFB:      LogNormal(1*time.Millisecond, 3*time.Millisecond, 8*time.Millisecond),
+		Bandwidth: 200e6,
+		Source:    "AWS S3 Express One Zone docs: single-digit-millisecond access, up to 10x faster than S3 Standard",
+	},
+	{
+		// A local datacenter NVMe SSD: datasheets give ~70-90 µs for a
+		// queue-depth-1 random read, tails of a few hundred µs under load,
+		// and a few GB/s of sequential read. Min 40 µs, median 80 µs, p99
+		// 300 µs, 2.5 GB/s per request.
+		Name:      "nvme",
+		TTFB:      LogNormal(40*time.Microsecond, 80*time.Microsecond, 300*time.Microsecond),
+		Bandwidth: 2.5e9,
+		Source:    "typical datacenter NVMe SSD datasheets: ~80 µs QD1 random read, a few GB/s per stream",
+	},
+}
+
+// Profiles returns the named profiles, in a stable order: none, seed-s3,
+// s3, express, nvme. The caller may modify the returned slice.
+func Profiles() []Profile { return slices.Clone(profiles) }
+
+// ErrUnknownProfile is returned, wrapped, by [LookupProfile] for a name it
+// does not know.
+var ErrUnknownProfile = errors.New("fakes: unknown profile")
+
+// fixedPrefix starts the name of a profile with a fixed time to first byte.
+const fixedPrefix = "fixed-"
+
+// LookupProfile returns the profile called name: one of [Profiles], or
+// "fixed-<duration>" (e.g. "fixed-10ms", parsed by time.ParseDuration) for
+// a fixed time to first byte with no bandwidth cap. For any other name it
+// returns an error wrapping [ErrUnknownProfile] that lists the known names.
+func LookupProfile(name string) (Profile, error) {
+	for _, p := range profiles {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	if s, ok := strings.CutPrefix(name, fixedPrefix); ok {
+		d, err := time.ParseDuration(s)
+		if err == nil && d < 0 {
+			err = errors.New("negative duration")
+		}
+		if err != nil {
+			return Profile{}, fmt.Errorf("%w %q: %w", ErrUnknownProfile, name, err)
+		}
+		return Profile{
+			Name:   name,
+			TTFB:   Fixed(d),
+			Source: "fixed time to first byte of " + d.String() + ", no bandwidth cap",
+		}, nil
+	}
+	names := make([]string, 0, len(profiles)+1)
+	for _, p := range profiles {
+		names = append(names, p.Name)
+	}
+	names = append(names, fixedPrefix+"<duration> (e.g. fixed-10ms)")
+	return Profile{}, fmt.Errorf("%w %q: known profiles are %s", ErrUnknownProfile, name, strings.Join(names, ", "))
+}
+
+// ErrInjected is returned, wrapped, by a read that an [Emulator] made fail.
+var ErrInjected = errors.New("fakes: injected fault")
+
+// Emulator applies a [Profile] to requests, as HTTP middleware or as a
+// [dataset.Backend] wrapper. Its draws are deterministic from a seed:
+// request n (counted atomically from 0, across both uses) decides its fault
+// from the splitmix64 output 2n of the seed's stream and its time to first
+// byte from output 2n+1, through Dist.Quantile. Drawing takes no lock. An
+// Emulator is safe for concurrent use; which request gets which draw then
+// depends on the order requests arrive in.
+type Emulator struct {
+	p        Profile
+	ttfb     Dist // p.TTFB, or nil when it adds nothing
+	seed     uint64
+	n        atomic.Uint64 // requests drawn so far
+	injected error         // ErrInjected wrapped with the profile's name
+}
+
+// NewEmulator returns an emulator applying p, drawing from seed. A
+// Bandwidth of zero or less is unlimited; an ErrorRate of zero or less
+// injects no faults, one or more fails every request.
+func NewEmulator(p Profile, seed uint64) *Emulator {
+	e := &Emulator{
+		p:        p,
+		seed:     seed,
+		injected: fmt.Errorf("%w (profile %q)", ErrInjected, p.Name),
+	}
+	if p.hasTTFB() {
+		e.ttfb = p.TTFB
+	}
+	return e
+}
+
+// Profile returns the profile the emulator applies.
+func (e *Emulator) Profile() Profile { return e.p }
+
+// splitmix64's increment and output mix (Steele, Lea and Flood, 2014).
+const golden = 0x9e3779b97f4a7c15
+
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// unit maps output i of the seed's stream into the open interval (0, 1).
+func (e *Emulator) unit(i uint64) float64 {
+	return (float64(mix64(e.seed+(i+1)*golden)>>11) + 0.5) / (1 << 53)
+}
+
+// draw takes the next request's fate: whether it fails and, if not, its
+// time to first byte.
+func (e *Emulator) draw() (ttfb time.Duration, fault bool) {
+	n := e.n.Add(1) - 1
+	if e.p.ErrorRate > 0 && e.unit(2*n) < e.p.ErrorRate {
+		return 0, true
+	}
+	if e.ttfb != nil {
+		ttfb = e.ttfb.Quantile(e.unit(2*n + 1))
+	}
+	return ttfb, false
+}
+
+// Chunk sizes for pacing. The first chunk is small so that pacing adds
+// little to the time to first byte the reader sees.
+const (
+	firstChunk = 4 << 10
+	maxChunk   = 32 << 10
+)
+
+// pacer releases bytes so that, t after the first byte, no more than
+// bw·t bytes have been released, and sleeps with one reusable timer.
+type pacer struct {
+	bw    float64   // bytes per second; pacing is off unless > 0
+	start time.Time // when the first byte was due
+	sent  int64     // bytes released so far
+	timer *time.Timer
+}
+
+// sleep waits for d, or returns ctx's error as soon as ctx is done.
+func (p *pacer) sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	if p.timer == nil {
+		p.timer = time.NewTimer(d)
+	} else {
+		p.timer.Reset(d)
+	}
+	select {
+	case <-p.timer.C:
+		return nil
+	case <-ctx.Done():
+		p.timer.Stop()
+		return ctx.Err()
+	}
+}
+
+// chunk returns how many of n bytes to release at once.
+func (p *pacer) chunk(n int) int {
+	if p.sent == 0 {
+		return min(n, firstChunk)
+	}
+	return min(n, maxChunk)
+}
+
+// wait counts n more bytes and blocks until they may be released.
+func (p *pacer) wait(ctx context.Context, n int) error {
+	p.sent += int64(n)
+	due := p.start.Add(toDuration(float64(p.sent) / p.bw * 1e9))
+	return p.sleep(ctx, time.Until(due))
+}
+
+// Middleware returns next behind the emulator. A GET that addresses an
+// object (a path-style "/bucket/key" with a non-empty key) fails with an S3
+// "503 SlowDown" error at the profile's ErrorRate; otherwise it waits its
+// time to first byte (giving up if the client goes away) and has its body
+// paced to the profile's Bandwidth, in flushed chunks of at most 32 KiB.
+// Other requests pass through untouched. With a zero profile Middleware
+// returns next itself.
+func (e *Emulator) Middleware(next http.Handler) http.Handler {
+	if e.p.IsZero() {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !isObjectPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ttfb, fault := e.draw()
+		if fault {
+			writeSlowDown(w)
+			return
+		}
+		ctx := r.Context()
+		pw := &pacedWriter{ResponseWriter: w, ctx: ctx}
+		if err := pw.sleep(ctx, ttfb); err != nil {
+			return // the client went away
+		}
+		if e.p.Bandwidth <= 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		pw.bw, pw.start = e.p.Bandwidth, time.Now()
+		pw.flusher, _ = w.(http.Flusher)
+		next.ServeHTTP(pw, r)
+	})
+}
+
+// isObjectPath reports whether a path-style URL path names an object: a
+// non-empty bucket followed by a non-empty key.
+func isObjectPath(path string) bool {
+	path = strings.TrimPrefix(path, "/")
+	i := strings.IndexByte(path, '/')
+	return i > 0 && i < len(path)-1
+}
+
+// slowDown is the body of an injected S3 error.
+var slowDown = []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+	`<Error><Code>SlowDown</Code><Message>injected fault</Message></Error>`)
+
+func writeSlowDown(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", strconv.Itoa(len(slowDown)))
+	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Write(slowDown) // the client sees a short body if this fails
+}
+
+// pacedWriter paces a response body. It stays an http.Flusher, and
+// http.ResponseController reaches the writer it wraps through Unwrap.
+type pacedWriter struct {
+	http.ResponseWriter
+	ctx     context.Context
+	flusher http.Flusher // the wrapped writer's, or nil
+	pacer
+}
+
+// Write writes p in paced, flushed chunks. It stops with the request
+// context's error if the client goes away.
+func (w *pacedWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return w.ResponseWriter.Write(p)
+	}
+	written := 0
+	for len(p) > 0 {
+		n := w.chunk(len(p))
+		if err := w.wait(w.ctx, n); err != nil {
+			return written, err
+		}
+		m, err := w.ResponseWriter.Write(p[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		w.Flush()
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// Flush flushes the wrapped writer, if it can.
+func (w *pacedWriter) Flush() {
+	if w.flusher != nil {
+		w.flusher.Flush()
+	}
+}
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Backend returns b behind the emulator. Open fails with an error wrapping
+// [ErrInjected] at the profile's ErrorRate, before b is asked; otherwise it
+// opens the object in b and returns a reader whose first Read waits the
+// time to first byte and whose Reads are paced to the profile's Bandwidth,
+// in chunks of at most 32 KiB. Errors from b pass through unchanged. The
+// result implements [dataset.Lister] and [dataset.Writer] by delegating to
+// b, failing with errors.ErrUnsupported when b does not. With a zero
+// profile Backend returns b itself.
+func (e *Emulator) Backend(b dataset.Backend) dataset.Backend {
+	if e.p.IsZero() {
+		return b
+	}
+	return &backend{e: e, b: b}
+}
+
+type backend struct {
+	e *Emulator
+	b dataset.Backend
+}
+
+func (w *backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	ttfb, fault := w.e.draw()
+	if fault {
+		return nil, 0, w.e.injected
+	}
+	rc, size, err := w.b.Open(ctx, key)
+	if err != nil || (ttfb <= 0 && w.e.p.Bandwidth <= 0) {
+		return rc, size, err
+	}
+	r := &reader{ctx: ctx, rc: rc, ttfb: ttfb}
+	r.bw = w.e.p.Bandwidth
+	return r, size, nil
+}
+
+func (w *backend) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
+	l, ok := w.b.(dataset.Lister)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return l.List(ctx, prefix)
+}
+
+func (w *backend) Put(ctx context.Context, key string, data []byte) error {
+	wr, ok := w.b.(dataset.Writer)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	return wr.Put(ctx, key, data)
+}
+
+// reader delays and paces the object it wraps.
+type reader struct {
+	ctx     context.Context
+	rc      io.ReadCloser
+	ttfb    time.Duration
+	started bool // the first byte is due
+	pacer
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	if !r.started {
+		if err := r.sleep(r.ctx, r.ttfb); err != nil {
+			return 0, err
+		}
+		r.started, r.start = true, time.Now()
+	}
+	if r.bw <= 0 {
+		return r.rc.Read(p)
+	}
+	n, err := r.rc.Read(p[:r.chunk(len(p))])
+	if n > 0 {
+		if werr := r.wait(r.ctx, n); werr != nil {
+			return 0, werr
+		}
+	}
+	return n, err
+}
+
+func (r *reader) Close() error { return r.rc.Close() }

@@ -1,0 +1,132 @@
+package fakes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/storagebench/storagebench/dataset/s3blob"
+)
+
+// Credentials the fake S3 hands to its clients. The fake does not check
+// them; they only let the real client sign its requests.
+const (
+	FakeAccessKeyID     = "storagebench"
+	FakeSecretAccessKey = "storagebench-fake-secret"
+	FakeRegion          = "us-east-1"
+)
+
+// S3Options configures a fake S3 server.
+type S3Options struct {
+	// Addr is the address to listen on; "" means 127.0.0.1:0, a free
+	// loopback port.
+	Addr string
+	// Emulator, when not nil, adds its latency, bandwidth and faults to
+	// every object read.
+	Emulator *Emulator
+	// Buckets are created before StartS3 returns.
+	Buckets []string
+}
+
+// S3 is a fake S3 server (github.com/johannesboyne/gofakes3 with its
+// in-memory backend) serving plain HTTP, path-style, on loopback.
+type S3 struct {
+	// URL is the endpoint, such as http://127.0.0.1:40123.
+	URL string
+	// Client is a ready client for URL, built by s3blob.NewClient.
+	Client *s3.Client
+
+	srv  *http.Server
+	done chan error
+}
+
+// StartS3 starts a fake S3 server. The caller must Close it.
+func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("fake s3: %w", err)
+	}
+	var h http.Handler = gofakes3.New(s3mem.New(),
+		gofakes3.WithLogger(gofakes3.DiscardLog()),
+		gofakes3.WithoutVersioning(),
+	).Server()
+	if opts.Emulator != nil {
+		h = opts.Emulator.Middleware(h)
+	}
+	f := &S3{
+		URL:  "http://" + ln.Addr().String(),
+		srv:  &http.Server{Handler: h},
+		done: make(chan error, 1),
+	}
+	go func() { f.done <- f.srv.Serve(ln) }()
+	f.Client, err = s3blob.NewClient(ctx, f.Config(""))
+	if err == nil {
+		for _, b := range opts.Buckets {
+			if err = f.CreateBucket(ctx, b); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// NewS3 starts a fake S3 server for a test or benchmark and closes it when
+// the test ends.
+func NewS3(tb testing.TB, opts S3Options) *S3 {
+	tb.Helper()
+	f, err := StartS3(context.Background(), opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return f
+}
+
+// Config returns a seed-format configuration for the fake, reading bucket.
+func (f *S3) Config(bucket string) s3blob.Config {
+	return s3blob.Config{
+		AccessKeyID:     FakeAccessKeyID,
+		SecretAccessKey: FakeSecretAccessKey,
+		Bucket:          bucket,
+		EndpointURL:     f.URL,
+		Region:          FakeRegion,
+		UsePathStyle:    true,
+	}
+}
+
+// CreateBucket creates a bucket on the fake.
+func (f *S3) CreateBucket(ctx context.Context, name string) error {
+	if _, err := f.Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		return fmt.Errorf("fake s3: create bucket %q: %w", name, err)
+	}
+	return nil
+}
+
+// Close stops the server at once, closing open connections.
+func (f *S3) Close() error {
+	err := f.srv.Close()
+	if serr := <-f.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}

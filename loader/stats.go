@@ -1,0 +1,155 @@
+package loader
+
+import (
+	"math"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Level is one level of the data path that the loader times, top-down.
+type Level int
+
+// The levels. Run, Epoch, Worker, Fetch and GetItem are the seed's five
+// levels; TTFB, Read and Decode are the phases of one GetItem; Wait is the
+// consumer's wait for each next batch.
+const (
+	Run     Level = iota // the whole measured run, warm-up excluded
+	Epoch                // one pass over the index, as the consumer sees it
+	Worker               // one worker's loop over its batches of one epoch
+	Fetch                // one batch, from its first read to its last
+	GetItem              // one item: read, and decode if asked
+	TTFB                 // from the request to the item's first byte
+	Read                 // from the first byte to the last
+	Decode               // decoding the item (and converting to grayscale)
+	Wait                 // the consumer's wait inside Next for a batch
+	NumLevels            // the number of levels
+)
+
+var levelNames = [NumLevels]string{"run", "epoch", "worker", "fetch", "getitem", "ttfb", "read", "decode", "wait"}
+
+// String returns the level's name as used in metric names, e.g. "getitem".
+func (l Level) String() string {
+	if l < 0 || l >= NumLevels {
+		return "level?"
+	}
+	return levelNames[l]
+}
+
+// Summary describes the durations recorded at one level. Percentiles come
+// from an HDR histogram with 3 significant digits; count, mean, min, max
+// and standard deviation are exact.
+type Summary struct {
+	Count  int64
+	Mean   time.Duration
+	Median time.Duration
+	Min    time.Duration
+	Max    time.Duration
+	P90    time.Duration
+	P99    time.Duration
+	StdDev time.Duration
+}
+
+// Stats is what a loader measured over one run.
+type Stats struct {
+	// Levels holds one summary per level, indexed by [Level].
+	Levels [NumLevels]Summary
+	// Items and Bytes count the items delivered to the consumer and their
+	// bytes. Fetched counts items read by workers, which can exceed Items
+	// when a run is stopped with batches prefetched.
+	Items, Bytes, Fetched int64
+	// Errors counts failed item reads.
+	Errors int64
+	// InFlight is the number of requests the loader can have in flight:
+	// workers in sync mode, workers times fetch concurrency in async mode.
+	InFlight int
+}
+
+// ItemsPerSecond is delivered items over the run's duration.
+func (s Stats) ItemsPerSecond() float64 {
+	if d := s.Levels[Run].Max; d > 0 {
+		return float64(s.Items) / d.Seconds()
+	}
+	return 0
+}
+
+// Bounds of what a histogram records; values outside are clamped.
+const (
+	histMin = 1                      // 1 ns
+	histMax = int64(time.Hour)       // an hour
+	histSig = 3                      // significant digits
+	maxDur  = time.Duration(histMax) // as a Duration
+)
+
+// hist records durations: exact moments plus an HDR histogram for
+// percentiles, so memory stays bounded however long the run. It is not safe
+// for concurrent use; each recorder guards its own.
+type hist struct {
+	n        int64
+	mean, m2 float64 // Welford's running mean and sum of squared deviations
+	min, max time.Duration
+	h        *hdrhistogram.Histogram
+}
+
+func (h *hist) record(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	if h.h == nil {
+		h.h = hdrhistogram.New(histMin, histMax, histSig)
+	}
+	if h.n == 0 || d < h.min {
+		h.min = d
+	}
+	if d > h.max {
+		h.max = d
+	}
+	h.n++
+	x := float64(d)
+	delta := x - h.mean
+	h.mean += delta / float64(h.n)
+	h.m2 += delta * (x - h.mean)
+	h.h.RecordValue(int64(min(max(d, histMin), maxDur)))
+}
+
+// merge adds o's records to h.
+func (h *hist) merge(o *hist) {
+	if o.n == 0 {
+		return
+	}
+	if h.n == 0 || o.min < h.min {
+		h.min = o.min
+	}
+	h.max = max(h.max, o.max)
+	n := h.n + o.n
+	delta := o.mean - h.mean
+	h.mean += delta * float64(o.n) / float64(n)
+	h.m2 += o.m2 + delta*delta*float64(h.n)*float64(o.n)/float64(n)
+	h.n = n
+	if h.h == nil {
+		h.h = hdrhistogram.New(histMin, histMax, histSig)
+	}
+	h.h.Merge(o.h)
+}
+
+func (h *hist) summary() Summary {
+	if h.n == 0 {
+		return Summary{}
+	}
+	variance := h.m2 / float64(h.n)
+	q := func(p float64) time.Duration {
+		// Clamp to the exact extremes: a bucket's representative value can
+		// lie just outside them.
+		return min(max(time.Duration(h.h.ValueAtQuantile(p)), h.min), h.max)
+	}
+	return Summary{
+		Count:  h.n,
+		Mean:   time.Duration(math.Round(h.mean)),
+		Median: q(50),
+		Min:    h.min,
+		Max:    h.max,
+		P90:    q(90),
+		P99:    q(99),
+		StdDev: time.Duration(math.Sqrt(variance)),
+	}
+}
