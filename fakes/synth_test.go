@@ -1,0 +1,470 @@
+package fakes
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"math/rand/v2"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/mem"
+)
+
+func TestSynthKey(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Synth
+		i    int
+		want string
+	}{
+		{"first", Synth{N: 1}, 0, "val/ILSVRC2012_val_00000001.JPEG"},
+		{"tenth", Synth{N: 50_000}, 9, "val/ILSVRC2012_val_00000010.JPEG"},
+		{"last of ImageNet", Synth{N: 50_000}, 49_999, "val/ILSVRC2012_val_00050000.JPEG"},
+		{"eight digits", Synth{N: 100_000_000}, 99_999_998, "val/ILSVRC2012_val_99999999.JPEG"},
+		{"prefix", Synth{N: 2, Prefix: "imagenet/val/"}, 1, "imagenet/val/ILSVRC2012_val_00000002.JPEG"},
+		{"seed does not matter", Synth{N: 1, Seed: 99}, 0, "val/ILSVRC2012_val_00000001.JPEG"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.s.Key(tt.i); got != tt.want {
+				t.Errorf("Key(%d) = %q, want %q", tt.i, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSynthIndex(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Synth
+	}{
+		{"one", Synth{N: 1}},
+		{"many", Synth{N: 1234, Seed: 5}},
+		{"prefix", Synth{N: 20, Prefix: "x/"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idx := tt.s.Index()
+			if len(idx) != tt.s.N {
+				t.Fatalf("len(Index()) = %d, want %d", len(idx), tt.s.N)
+			}
+			for i, k := range idx {
+				if want := tt.s.Key(i); k != want {
+					t.Fatalf("Index()[%d] = %q, want %q", i, k, want)
+				}
+			}
+			if !slices.IsSorted(idx) {
+				t.Errorf("Index() is not sorted: numbering must keep keys in position order")
+			}
+			var buf bytes.Buffer
+			if err := dataset.WriteIndex(&buf, idx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := dataset.ParseIndex("index", buf.Bytes())
+			if err != nil {
+				t.Fatalf("ParseIndex: %v", err)
+			}
+			if !slices.Equal(got, idx) {
+				t.Errorf("index does not survive WriteIndex and ParseIndex")
+			}
+		})
+	}
+	if got := (Synth{}).Index(); got != nil {
+		t.Errorf("Index() of an empty Synth = %q, want nil", got)
+	}
+}
+
+func TestSynthDeterminism(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		a, b Synth
+		same bool
+	}{
+		{"same seed", Synth{N: 3, Seed: 1}, Synth{N: 3, Seed: 1}, true},
+		{"zero seed", Synth{N: 3}, Synth{N: 3}, true},
+		{"larger N keeps items", Synth{N: 3, Seed: 1}, Synth{N: 10_000, Seed: 1}, true},
+		{"default prefix", Synth{N: 3, Seed: 1}, Synth{N: 3, Seed: 1, Prefix: "val/"}, true},
+		{"different seed", Synth{N: 3, Seed: 1}, Synth{N: 3, Seed: 2}, false},
+		{"seed zero and one", Synth{N: 3}, Synth{N: 3, Seed: 1}, false},
+		{"different prefix", Synth{N: 3, Seed: 1}, Synth{N: 3, Seed: 1, Prefix: "train/"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := range 3 {
+				a, b := tt.a.Item(i), tt.b.Item(i)
+				if got := bytes.Equal(a, b); got != tt.same {
+					t.Errorf("item %d: got equal=%v, want %v", i, got, tt.same)
+				}
+				if tt.same && tt.a.Size(i) != tt.b.Size(i) {
+					t.Errorf("item %d: got sizes %d and %d, want equal", i, tt.a.Size(i), tt.b.Size(i))
+				}
+			}
+		})
+	}
+}
+
+func TestSynthItemIsFresh(t *testing.T) {
+	s := Synth{N: 1, Seed: 1}
+	a := s.Item(0)
+	want := bytes.Clone(a)
+	clear(a)
+	if got := s.Item(0); !bytes.Equal(got, want) {
+		t.Errorf("Item(0) changed after a caller overwrote an earlier result")
+	}
+}
+
+func TestSynthOutOfRangePanics(t *testing.T) {
+	s := Synth{N: 3}
+	for _, i := range []int{-1, 3, 100} {
+		for name, f := range map[string]func(int){
+			"Key":  func(i int) { s.Key(i) },
+			"Size": func(i int) { s.Size(i) },
+			"Item": func(i int) { s.Item(i) },
+		} {
+			if !panics(func() { f(i) }) {
+				t.Errorf("%s(%d) with N=3: got no panic, want one", name, i)
+			}
+		}
+	}
+}
+
+func panics(f func()) (panicked bool) {
+	defer func() { panicked = recover() != nil }()
+	f()
+	return false
+}
+
+// TestSynthItemsDecode checks every item of a 300-item set: its length, its
+// layout (start of image, comments naming the item, then a JPEG), its
+// header through image.DecodeConfig and its pixels through jpeg.Decode.
+// Items that share a base image differ only in their comments, which the
+// decoder skips once DecodeConfig has parsed them; each distinct image
+// stream is fully decoded once, as the first item carrying it, which keeps
+// the test quick under the race detector.
+func TestSynthItemsDecode(t *testing.T) {
+	t.Parallel()
+	s := Synth{N: 300, Seed: 1}
+	items, err := s.Items(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != s.N {
+		t.Fatalf("Items returned %d items, want %d", len(items), s.N)
+	}
+	decoded := make(map[string]image.Rectangle) // image stream → bounds
+	seen := make(map[string]int)                // item → position
+	for i := range s.N {
+		key := s.Key(i)
+		item, ok := items[key]
+		if !ok {
+			t.Fatalf("Items has no %q", key)
+		}
+		if len(item) != s.Size(i) {
+			t.Errorf("%s: got %d bytes, want Size(%d) = %d", key, len(item), i, s.Size(i))
+		}
+		if j, dup := seen[string(item)]; dup {
+			t.Errorf("%s: same bytes as item %d", key, j)
+		}
+		seen[string(item)] = i
+
+		comments, stream := splitComments(t, key, item)
+		if len(comments) == 0 || !bytes.Contains(comments[0], []byte(key)) {
+			t.Errorf("%s: first comment does not name the key", key)
+		}
+		cfg, format, err := image.DecodeConfig(bytes.NewReader(item))
+		if err != nil {
+			t.Errorf("%s: DecodeConfig: %v", key, err)
+			continue
+		}
+		if format != "jpeg" || cfg.Width < 64 || cfg.Height < 64 {
+			t.Errorf("%s: got a %dx%d %s image, want a jpeg of at least 64x64", key, cfg.Width, cfg.Height, format)
+		}
+		bounds, ok := decoded[string(stream)]
+		if !ok {
+			m, err := jpeg.Decode(bytes.NewReader(item))
+			if err != nil {
+				t.Errorf("%s: jpeg.Decode: %v", key, err)
+				continue
+			}
+			bounds = m.Bounds()
+			decoded[string(stream)] = bounds
+		}
+		if bounds.Dx() != cfg.Width || bounds.Dy() != cfg.Height {
+			t.Errorf("%s: decoded %v, want the %dx%d of DecodeConfig", key, bounds, cfg.Width, cfg.Height)
+		}
+	}
+	t.Logf("%d items decoded, %d distinct image streams", s.N, len(decoded))
+}
+
+// splitComments checks that item is a start-of-image marker, then comment
+// segments, then the rest of a JPEG, and returns the comments' payloads and
+// the rest.
+func splitComments(tb testing.TB, key string, item []byte) (comments [][]byte, rest []byte) {
+	tb.Helper()
+	if len(item) < 4 || item[0] != 0xFF || item[1] != markerSOI {
+		tb.Fatalf("%s: does not start with a start-of-image marker", key)
+	}
+	b := item[2:]
+	for len(b) >= segHeader && b[0] == 0xFF && b[1] == markerCOM {
+		n := int(binary.BigEndian.Uint16(b[2:]))
+		if n < 2 || 2+n > len(b) {
+			tb.Fatalf("%s: comment at offset %d has length %d, past the end", key, len(item)-len(b), n)
+		}
+		comments = append(comments, b[segHeader:2+n])
+		b = b[2+n:]
+	}
+	if len(b) < 2 || b[0] != 0xFF || b[1] == markerCOM {
+		tb.Fatalf("%s: no marker after the comments", key)
+	}
+	return comments, b
+}
+
+func TestWriteComments(t *testing.T) {
+	const header = "storagebench synthetic image val/x.JPEG seed=1\n"
+	tests := []struct {
+		name     string
+		size     int
+		segments int
+	}{
+		{"empty comment", segHeader, 1},
+		{"header cut", segHeader + 10, 1},
+		{"header only", segHeader + len(header), 1},
+		{"small", 5000, 1},
+		{"one full segment", segHeader + maxSegBytes, 1},
+		{"just over one segment", segHeader + maxSegBytes + 1, 2},
+		{"two full segments", 2 * (segHeader + maxSegBytes), 2},
+		{"just over two segments", 2*(segHeader+maxSegBytes) + 1, 3},
+		{"large", 300_000, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := make([]byte, tt.size)
+			writeComments(dst, header, rand.NewChaCha8([32]byte{1}))
+			comments, rest := splitComments(t, tt.name, append([]byte{0xFF, markerSOI}, append(dst, 0xFF, 0xD9)...))
+			if len(comments) != tt.segments {
+				t.Errorf("got %d segments, want %d", len(comments), tt.segments)
+			}
+			if len(rest) != 2 {
+				t.Errorf("got %d bytes after the comments, want 2", len(rest))
+			}
+			total := 0
+			for j, c := range comments {
+				total += segHeader + len(c)
+				if len(c) > maxSegBytes {
+					t.Errorf("segment %d: got %d bytes of payload, want at most %d", j, len(c), maxSegBytes)
+				}
+			}
+			if total != tt.size {
+				t.Errorf("segments hold %d bytes, want %d", total, tt.size)
+			}
+			want := header[:min(len(header), len(comments[0]))]
+			if got := string(comments[0][:len(want)]); got != want {
+				t.Errorf("first comment starts %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestSynthExtremeSizes builds items at the ends of the size range, which a
+// few thousand draws may not reach.
+func TestSynthExtremeSizes(t *testing.T) {
+	t.Parallel()
+	s := Synth{N: 1, Seed: 1}
+	for _, size := range []int{sizeMin, sizeMin + 1, 20_000, 113_000, sizeMax} {
+		t.Run(fmt.Sprint("size=", size), func(t *testing.T) {
+			item := s.item(0, size)
+			if len(item) != size {
+				t.Fatalf("got %d bytes, want %d", len(item), size)
+			}
+			_, stream := splitComments(t, s.Key(0), item)
+			if pad := size - len(stream) - 2; pad > size/5 {
+				t.Errorf("got %d bytes of comments in %d, want at most a fifth", pad, size)
+			}
+			if _, err := jpeg.Decode(bytes.NewReader(item)); err != nil {
+				t.Errorf("jpeg.Decode: %v", err)
+			}
+		})
+	}
+}
+
+func TestSynthSizeDistribution(t *testing.T) {
+	for _, seed := range []uint64{0, 1, 42} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			s := Synth{N: 2000, Seed: seed}
+			sizes := make([]int, s.N)
+			for i := range sizes {
+				sizes[i] = s.Size(i)
+			}
+			st := summarize(sizes)
+			t.Logf("mean %.0f, median %d, min %d, max %d, %d above 400 KB", st.mean, st.median, st.min, st.max, st.over400K)
+			if st.mean < 110_000 || st.mean > 130_000 {
+				t.Errorf("got mean %.0f bytes, want 110-130 KB", st.mean)
+			}
+			if st.median < 90_000 || st.median > 120_000 {
+				t.Errorf("got median %d bytes, want 90-120 KB", st.median)
+			}
+			if st.min < sizeMin {
+				t.Errorf("got min %d bytes, want at least %d", st.min, sizeMin)
+			}
+			if st.max > sizeMax {
+				t.Errorf("got max %d bytes, want at most %d", st.max, sizeMax)
+			}
+			if st.over400K < 3 {
+				t.Errorf("got %d items above 400 KB, want at least 3 (a long tail)", st.over400K)
+			}
+		})
+	}
+}
+
+type sizeStats struct {
+	mean             float64
+	median, min, max int
+	over400K         int
+}
+
+func summarize(sizes []int) sizeStats {
+	sorted := slices.Sorted(slices.Values(sizes))
+	var st sizeStats
+	sum := 0
+	for _, n := range sorted {
+		sum += n
+		if n > 400_000 {
+			st.over400K++
+		}
+	}
+	st.mean = float64(sum) / float64(len(sorted))
+	st.median = sorted[len(sorted)/2]
+	st.min, st.max = sorted[0], sorted[len(sorted)-1]
+	return st
+}
+
+func TestSynthWrite(t *testing.T) {
+	t.Parallel()
+	s := Synth{N: 30, Seed: 1}
+	for _, concurrency := range []int{0, 1, 3} {
+		t.Run(fmt.Sprint("concurrency=", concurrency), func(t *testing.T) {
+			ctx := t.Context()
+			store := dataset.NewStore(mem.New(nil))
+			idx, err := s.Write(ctx, store, concurrency)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(idx, s.Index()) {
+				t.Errorf("Write returned an index other than Index()")
+			}
+			data, _, err := store.Read(ctx, IndexKey, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := dataset.ParseIndex(IndexKey, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(stored, idx) {
+				t.Errorf("stored index holds %d keys, want the %d of Index()", len(stored), len(idx))
+			}
+			var buf []byte
+			for i, key := range stored {
+				buf, _, err = store.Read(ctx, key, buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(buf, s.Item(i)) {
+					t.Errorf("%s: stored %d bytes differ from Item(%d)", key, len(buf), i)
+				}
+			}
+			entries, err := store.List(ctx, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != s.N+1 {
+				t.Errorf("store holds %d objects, want %d items and the index", len(entries), s.N)
+			}
+		})
+	}
+}
+
+func TestSynthNonPositiveN(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		t.Run(fmt.Sprint("N=", n), func(t *testing.T) {
+			s := Synth{N: n}
+			if m, err := s.Items(t.Context()); err == nil || m != nil {
+				t.Errorf("Items: got %d items and error %v, want none and an error", len(m), err)
+			}
+			store := dataset.NewStore(mem.New(nil))
+			if idx, err := s.Write(t.Context(), store, 0); err == nil || idx != nil {
+				t.Errorf("Write: got %d keys and error %v, want none and an error", len(idx), err)
+			}
+			if entries, _ := store.List(t.Context(), ""); len(entries) != 0 {
+				t.Errorf("Write stored %d objects, want none", len(entries))
+			}
+		})
+	}
+}
+
+func TestSynthCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	s := Synth{N: 50, Seed: 1}
+	if _, err := s.Items(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Items: got error %v, want context.Canceled", err)
+	}
+	store := dataset.NewStore(mem.New(nil))
+	if _, err := s.Write(ctx, store, 4); !errors.Is(err, context.Canceled) {
+		t.Errorf("Write: got error %v, want context.Canceled", err)
+	}
+	if _, _, err := store.Read(t.Context(), IndexKey, nil); !errors.Is(err, dataset.ErrNotFound) {
+		t.Errorf("reading the index after a canceled Write: got error %v, want ErrNotFound", err)
+	}
+}
+
+// coldSeeds hands out seeds no other benchmark iteration has used.
+var coldSeeds atomic.Uint64
+
+func init() { coldSeeds.Store(1 << 32) }
+
+// BenchmarkSynthItems measures generating 2,000 items: with bases=warm the
+// base images are already encoded, with bases=cold every iteration uses a
+// new seed and so also encodes the base images it needs.
+func BenchmarkSynthItems(b *testing.B) {
+	const n = 2000
+	for _, bases := range []string{"warm", "cold"} {
+		b.Run("bases="+bases, func(b *testing.B) {
+			s := Synth{N: n, Seed: 1 << 32}
+			if bases == "warm" {
+				if _, err := s.Items(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				total := 0
+				for i := range n {
+					total += s.Size(i)
+				}
+				b.SetBytes(int64(total))
+			}
+			b.ReportAllocs()
+			iters := 0
+			for b.Loop() {
+				if bases == "cold" {
+					s.Seed = coldSeeds.Add(1)
+				}
+				items, err := s.Items(b.Context())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(items) != n {
+					b.Fatalf("got %d items, want %d", len(items), n)
+				}
+				iters++
+			}
+			b.ReportMetric(float64(iters*n)/b.Elapsed().Seconds(), "items/s")
+		})
+	}
+}
