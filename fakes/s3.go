@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,6 +47,21 @@ type S3 struct {
 
 	srv  *http.Server
 	done chan error
+	base http.Handler                 // the fake itself
+	cur  atomic.Pointer[http.Handler] // base behind the current emulator
+}
+
+// ServeHTTP serves through the current emulator.
+func (f *S3) serveHTTP(w http.ResponseWriter, r *http.Request) { (*f.cur.Load()).ServeHTTP(w, r) }
+
+// SetEmulator replaces the emulation in front of the fake; nil removes it.
+// Requests under way keep the emulation they started with.
+func (f *S3) SetEmulator(e *Emulator) {
+	h := f.base
+	if e != nil {
+		h = e.Middleware(h)
+	}
+	f.cur.Store(&h)
 }
 
 // StartS3 starts a fake S3 server. The caller must Close it.
@@ -58,18 +74,16 @@ func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fake s3: %w", err)
 	}
-	var h http.Handler = gofakes3.New(s3mem.New(),
-		gofakes3.WithLogger(gofakes3.DiscardLog()),
-		gofakes3.WithoutVersioning(),
-	).Server()
-	if opts.Emulator != nil {
-		h = opts.Emulator.Middleware(h)
-	}
 	f := &S3{
 		URL:  "http://" + ln.Addr().String(),
-		srv:  &http.Server{Handler: h},
 		done: make(chan error, 1),
+		base: gofakes3.New(s3mem.New(),
+			gofakes3.WithLogger(gofakes3.DiscardLog()),
+			gofakes3.WithoutVersioning(),
+		).Server(),
 	}
+	f.SetEmulator(opts.Emulator)
+	f.srv = &http.Server{Handler: http.HandlerFunc(f.serveHTTP)}
 	go func() { f.done <- f.srv.Serve(ln) }()
 	f.Client, err = s3blob.NewClient(ctx, f.Config(""))
 	if err == nil {

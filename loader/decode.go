@@ -8,10 +8,11 @@ import (
 	"image/jpeg"
 )
 
-// decodeGray decodes a JPEG and converts it to 8-bit grayscale in dst,
-// reusing dst's pixels. The conversion is the ITU-R 601 luma that PIL's
-// convert("L") computes, which for a JFIF (YCbCr) image is its Y plane.
-func decodeGray(data []byte, dst *image.Gray) (*image.Gray, error) {
+// DecodeGray decodes a JPEG and converts it to 8-bit grayscale in dst,
+// reusing dst's pixels (dst may be nil), as the loader's DecodeJPEG does.
+// The conversion is the ITU-R 601 luma that PIL's convert("L") computes,
+// which for a JFIF (YCbCr) image is its Y plane.
+func DecodeGray(data []byte, dst *image.Gray) (*image.Gray, error) {
 	img, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {
 		return dst, fmt.Errorf("decode jpeg: %w", err)

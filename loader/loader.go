@@ -91,7 +91,7 @@ func (l *Loader) warmup(ctx context.Context) error {
 			return fmt.Errorf("loader: warm-up: %w", err)
 		}
 		if l.opts.Decode == DecodeJPEG {
-			if _, err := decodeGray(buf, nil); err != nil {
+			if _, err := DecodeGray(buf, nil); err != nil {
 				return fmt.Errorf("loader: warm-up: item %q: %w", l.ds.Key(i%l.ds.Len()), err)
 			}
 		}
@@ -150,6 +150,7 @@ type Iter struct {
 	epochStart time.Time
 	end        time.Time // when the last batch was delivered
 	levels     [NumLevels]hist
+	skipEpoch  bool // the epoch under way began before a reset
 	items      int64
 	bytes      int64
 	closed     bool
@@ -190,7 +191,10 @@ func (it *Iter) Next() (*Batch, error) {
 	}
 	it.items += int64(len(b.Items))
 	if b.Index == it.l.batches-1 {
-		it.levels[Epoch].record(now.Sub(it.epochStart))
+		if !it.skipEpoch {
+			it.levels[Epoch].record(now.Sub(it.epochStart))
+		}
+		it.skipEpoch = false
 		it.epochStart = now
 		it.dropOrder(b.Epoch)
 	}
@@ -198,6 +202,23 @@ func (it *Iter) Next() (*Batch, error) {
 	it.next++
 	it.cur = b
 	return b, nil
+}
+
+// ResetStats discards what the run has measured so far and restarts its
+// clock, so that a caller can measure a steady state: a benchmark consumes
+// a few batches to fill the pipeline, then resets. Epochs and worker loops
+// under way at the reset are partial and not recorded; reads under way are.
+func (it *Iter) ResetStats() {
+	for _, w := range it.workers {
+		w.rec.reset()
+	}
+	now := time.Now()
+	for l := range it.levels {
+		it.levels[l].reset()
+	}
+	it.items, it.bytes = 0, 0
+	it.start, it.epochStart, it.end = now, now, now
+	it.skipEpoch = it.next%it.l.batches != 0
 }
 
 // failure returns why the run stopped early.

@@ -15,6 +15,21 @@ type recorder struct {
 	// epochs tracks, per epoch, the worker's batches not yet complete, to
 	// time the worker's loop over that epoch.
 	epochs map[int]*workerEpoch
+	// latest is the latest epoch the worker started a batch of; after a
+	// reset, epochs up to it are partial and not timed.
+	latest, firstTimed int
+}
+
+// reset discards what was recorded.
+func (r *recorder) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for l := range r.levels {
+		r.levels[l].reset()
+	}
+	r.fetched, r.errors = 0, 0
+	clear(r.epochs)
+	r.firstTimed = r.latest + 1
 }
 
 // workerEpoch is one worker's progress through one epoch.
@@ -50,6 +65,10 @@ func (r *recorder) batchStarted(epoch int, t time.Time) {
 	if r.epochs == nil {
 		r.epochs = make(map[int]*workerEpoch)
 	}
+	r.latest = max(r.latest, epoch)
+	if epoch < r.firstTimed {
+		return
+	}
 	e := r.epochs[epoch]
 	if e == nil {
 		r.closeEpochsBefore(epoch)
@@ -80,6 +99,9 @@ func (r *recorder) batchDone(epoch int, start, end time.Time) {
 	defer r.mu.Unlock()
 	r.levels[Fetch].record(end.Sub(start))
 	e := r.epochs[epoch]
+	if e == nil {
+		return // an epoch that began before a reset
+	}
 	e.remaining--
 	if end.After(e.end) {
 		e.end = end

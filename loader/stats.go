@@ -112,6 +112,15 @@ func (h *hist) record(d time.Duration) {
 	h.h.RecordValue(int64(min(max(d, histMin), maxDur)))
 }
 
+// reset empties h, keeping its histogram's memory.
+func (h *hist) reset() {
+	hh := h.h
+	*h = hist{h: hh}
+	if hh != nil {
+		hh.Reset()
+	}
+}
+
 // merge adds o's records to h.
 func (h *hist) merge(o *hist) {
 	if o.n == 0 {

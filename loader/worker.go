@@ -118,7 +118,7 @@ func (w *worker) fetchOne(b *Batch, i int) bool {
 	decoded := err == nil && o.Decode == DecodeJPEG
 	if decoded {
 		t1 := time.Now()
-		item.Image, err = decodeGray(data, item.Image)
+		item.Image, err = DecodeGray(data, item.Image)
 		dec = time.Since(t1)
 		if err != nil {
 			err = fmt.Errorf("item %q: %w", it.l.ds.Key(item.Index), err)

@@ -1,0 +1,174 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/loader"
+)
+
+// Env is the benchmark matrix and the real stores, as the environment sets
+// them. Every variable is optional.
+type Env struct {
+	// S3Config is STORAGEBENCH_S3_CONFIG: a seed-format S3 configuration
+	// file; it adds backend=s3, reading the index at its
+	// index_file_download_url, cached at S3Index (STORAGEBENCH_S3_INDEX)
+	// if set.
+	S3Config, S3Index string
+	// ScratchRoot is STORAGEBENCH_SCRATCH_ROOT, a folder that adds
+	// backend=scratch; ScratchIndex (STORAGEBENCH_SCRATCH_INDEX) is a
+	// seed-format index of keys relative to it, or else the folder is
+	// listed.
+	ScratchRoot, ScratchIndex string
+
+	Backends     []string         // STORAGEBENCH_BACKENDS: mem,local,fakes3,s3,scratch
+	Profiles     []string         // STORAGEBENCH_PROFILES: none, seed-s3, s3, express, nvme, fixed-<d>
+	Modes        []loader.Mode    // STORAGEBENCH_MODES: sync,async
+	Workers      []int            // STORAGEBENCH_WORKERS: 2,4,8,16,32
+	Batches      []int            // STORAGEBENCH_BATCH: 50
+	Fetch        []int            // STORAGEBENCH_FETCH: per-worker fetch concurrency in async mode; 0 is the batch size
+	Decoders     []loader.Decoder // STORAGEBENCH_DECODE: none,jpeg
+	Concurrency  []int            // STORAGEBENCH_CONCURRENCY: raw baseline concurrency
+	Items        int              // STORAGEBENCH_ITEMS: items in the synthetic dataset
+	Prefetch     int              // STORAGEBENCH_PREFETCH: batches each worker holds
+	explicitName map[string]bool  // dimensions set explicitly, shown in names
+}
+
+// Defaults: the seed's sweep.
+var defaultEnv = Env{
+	Backends:    []string{"mem", "local", "fakes3", "s3", "scratch"},
+	Profiles:    []string{"none"},
+	Modes:       []loader.Mode{loader.Sync, loader.Async},
+	Workers:     []int{2, 4, 8, 16, 32},
+	Batches:     []int{50},
+	Fetch:       []int{0},
+	Decoders:    []loader.Decoder{loader.DecodeNone},
+	Concurrency: []int{1, 4, 16, 64, 256},
+	Items:       2000,
+	Prefetch:    loader.DefaultPrefetch,
+}
+
+// FromEnv reads the environment through getenv (os.Getenv when nil). A
+// variable that is set but malformed is an error naming it.
+func FromEnv(getenv func(string) string) (Env, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	e := defaultEnv
+	e.explicitName = map[string]bool{}
+	e.S3Config = getenv("STORAGEBENCH_S3_CONFIG")
+	e.S3Index = getenv("STORAGEBENCH_S3_INDEX")
+	e.ScratchRoot = getenv("STORAGEBENCH_SCRATCH_ROOT")
+	e.ScratchIndex = getenv("STORAGEBENCH_SCRATCH_INDEX")
+	if e.ScratchIndex != "" && e.ScratchRoot == "" {
+		return e, fmt.Errorf("STORAGEBENCH_SCRATCH_INDEX is set but STORAGEBENCH_SCRATCH_ROOT is not")
+	}
+	if e.S3Index != "" && e.S3Config == "" {
+		return e, fmt.Errorf("STORAGEBENCH_S3_INDEX is set but STORAGEBENCH_S3_CONFIG is not")
+	}
+	var err error
+	list := func(name string, parse func(string) error) {
+		v := getenv(name)
+		if err != nil || v == "" {
+			return
+		}
+		for _, f := range strings.Split(v, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				err = fmt.Errorf("%s=%q: empty element", name, v)
+				return
+			}
+			if perr := parse(f); perr != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, perr)
+				return
+			}
+		}
+		e.explicitName[name] = true
+	}
+	ints := func(name string, dst *[]int, min int) {
+		*dst = nil
+		list(name, func(s string) error {
+			n, perr := strconv.Atoi(s)
+			if perr != nil || n < min {
+				return fmt.Errorf("%q is not an integer >= %d", s, min)
+			}
+			*dst = append(*dst, n)
+			return nil
+		})
+	}
+	known := map[string]bool{"mem": true, "local": true, "fakes3": true, "s3": true, "scratch": true}
+	if getenv("STORAGEBENCH_BACKENDS") != "" {
+		e.Backends = nil
+	}
+	list("STORAGEBENCH_BACKENDS", func(s string) error {
+		if !known[s] {
+			return fmt.Errorf("unknown backend %q, want mem, local, fakes3, s3 or scratch", s)
+		}
+		e.Backends = append(e.Backends, s)
+		return nil
+	})
+	if getenv("STORAGEBENCH_PROFILES") != "" {
+		e.Profiles = nil
+	}
+	list("STORAGEBENCH_PROFILES", func(s string) error {
+		if _, perr := fakes.LookupProfile(s); perr != nil {
+			return perr
+		}
+		e.Profiles = append(e.Profiles, s)
+		return nil
+	})
+	if getenv("STORAGEBENCH_MODES") != "" {
+		e.Modes = nil
+	}
+	list("STORAGEBENCH_MODES", func(s string) error {
+		m, perr := loader.ParseMode(s)
+		e.Modes = append(e.Modes, m)
+		return perr
+	})
+	if getenv("STORAGEBENCH_DECODE") != "" {
+		e.Decoders = nil
+	}
+	list("STORAGEBENCH_DECODE", func(s string) error {
+		d, perr := loader.ParseDecoder(s)
+		e.Decoders = append(e.Decoders, d)
+		return perr
+	})
+	for _, v := range []struct {
+		name string
+		dst  *[]int
+		min  int
+	}{
+		{"STORAGEBENCH_WORKERS", &e.Workers, 1},
+		{"STORAGEBENCH_BATCH", &e.Batches, 1},
+		{"STORAGEBENCH_FETCH", &e.Fetch, 0},
+		{"STORAGEBENCH_CONCURRENCY", &e.Concurrency, 1},
+	} {
+		if getenv(v.name) != "" {
+			ints(v.name, v.dst, v.min)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		dst  *int
+	}{
+		{"STORAGEBENCH_ITEMS", &e.Items},
+		{"STORAGEBENCH_PREFETCH", &e.Prefetch},
+	} {
+		if s := getenv(v.name); s != "" && err == nil {
+			n, perr := strconv.Atoi(s)
+			if perr != nil || n < 1 {
+				err = fmt.Errorf("%s=%q: want an integer >= 1", v.name, s)
+			}
+			*v.dst = n
+		}
+	}
+	return e, err
+}
+
+// Named reports whether the dimension set by the environment variable
+// name was set explicitly, and so appears in benchmark names even when it
+// has a single value.
+func (e Env) Named(name string) bool { return e.explicitName[name] }

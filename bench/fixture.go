@@ -1,0 +1,234 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/local"
+	"github.com/storagebench/storagebench/dataset/mem"
+	"github.com/storagebench/storagebench/dataset/s3blob"
+	"github.com/storagebench/storagebench/fakes"
+)
+
+// SynthSeed is the seed of the synthetic dataset the hermetic backends hold.
+const SynthSeed = 1
+
+// Fixture builds each benchmark source once per process, on first use,
+// and removes what it made on Close. It is safe for concurrent use.
+type Fixture struct {
+	env Env
+
+	mu      sync.Mutex
+	content [][]byte // the synthetic items, by position
+	index   dataset.Index
+	sources map[string]*Source
+	errs    map[string]error
+	closers []func() error
+}
+
+// NewFixture returns a fixture for env.
+func NewFixture(env Env) *Fixture {
+	return &Fixture{env: env, sources: map[string]*Source{}, errs: map[string]error{}}
+}
+
+// Env returns the fixture's environment.
+func (f *Fixture) Env() Env { return f.env }
+
+// Source returns the named source, building it the first time. An error
+// wrapping errSkip means the source is not configured.
+func (f *Fixture) Source(ctx context.Context, name string) (*Source, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.sources[name]; ok {
+		return s, nil
+	}
+	if err, ok := f.errs[name]; ok {
+		return nil, err
+	}
+	s, err := f.build(ctx, name)
+	if err != nil {
+		f.errs[name] = err
+		return nil, err
+	}
+	f.sources[name] = s
+	return s, nil
+}
+
+func (f *Fixture) build(ctx context.Context, name string) (*Source, error) {
+	switch name {
+	case "s3":
+		return f.buildS3(ctx)
+	case "scratch":
+		return f.buildScratch(ctx)
+	}
+	if err := f.synthesize(ctx); err != nil {
+		return nil, err
+	}
+	content := func(i int) []byte { return f.content[i] }
+	switch name {
+	case "mem":
+		objs := make(map[string][]byte, len(f.index))
+		for i, k := range f.index {
+			objs[k] = f.content[i]
+		}
+		return newSource(ctx, name, "memory", mem.New(objs), f.index, content)
+	case "local":
+		dir, err := os.MkdirTemp("", "storagebench-local-")
+		if err != nil {
+			return nil, err
+		}
+		f.closers = append(f.closers, func() error { return os.RemoveAll(dir) })
+		b, err := local.Open(dir)
+		if err != nil {
+			return nil, err
+		}
+		f.closers = append(f.closers, b.Close)
+		if err := f.fill(ctx, b); err != nil {
+			return nil, fmt.Errorf("backend local: %w", err)
+		}
+		return newSource(ctx, name, "local-folder", b, f.index, content)
+	case "fakes3":
+		fake, err := fakes.StartS3(ctx, fakes.S3Options{Buckets: []string{"storagebench"}})
+		if err != nil {
+			return nil, err
+		}
+		f.closers = append(f.closers, fake.Close)
+		b, err := s3blob.Open(fake.Client, "storagebench", "")
+		if err != nil {
+			return nil, err
+		}
+		if err := f.fill(ctx, b); err != nil {
+			return nil, fmt.Errorf("backend fakes3: %w", err)
+		}
+		s, err := newSource(ctx, name, "loopback-fake-s3", b, f.index, content)
+		if s != nil {
+			s.fake = fake
+		}
+		return s, err
+	}
+	return nil, fmt.Errorf("unknown backend %q", name)
+}
+
+// synthesize makes the synthetic dataset once.
+func (f *Fixture) synthesize(ctx context.Context) error {
+	if f.content != nil {
+		return nil
+	}
+	s := fakes.Synth{N: f.env.Items, Seed: SynthSeed}
+	items, err := s.Items(ctx)
+	if err != nil {
+		return err
+	}
+	f.index = s.Index()
+	f.content = make([][]byte, len(f.index))
+	for i, k := range f.index {
+		f.content[i] = items[k]
+	}
+	return nil
+}
+
+// fill writes the synthetic items through w.
+func (f *Fixture) fill(ctx context.Context, w dataset.Writer) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i, k := range f.index {
+		g.Go(func() error { return w.Put(ctx, k, f.content[i]) })
+	}
+	return g.Wait()
+}
+
+// buildS3 opens the real S3 store of STORAGEBENCH_S3_CONFIG.
+func (f *Fixture) buildS3(ctx context.Context) (*Source, error) {
+	if f.env.S3Config == "" {
+		return nil, fmt.Errorf("%w: set STORAGEBENCH_S3_CONFIG to a seed-format S3 configuration file", errSkip)
+	}
+	cfg, err := s3blob.LoadConfig(f.env.S3Config)
+	if err != nil {
+		return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG: %w", err)
+	}
+	if cfg.IndexURL == "" {
+		return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG %s: index_file_download_url is missing", f.env.S3Config)
+	}
+	client, err := s3blob.NewClient(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG %s: %w", f.env.S3Config, err)
+	}
+	idx, err := s3blob.FetchIndex(ctx, client, cfg.IndexURL, f.env.S3Index)
+	if err != nil {
+		return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG %s: %w", f.env.S3Config, err)
+	}
+	b, err := s3blob.Open(client, cfg.Bucket, "")
+	if err != nil {
+		return nil, err
+	}
+	endpoint := cfg.EndpointURL
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")
+	}
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL")
+	}
+	s, err := newSource(ctx, "s3", endpointKind(endpoint), b, idx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG %s: %w", f.env.S3Config, err)
+	}
+	s.real = true
+	return s, nil
+}
+
+// buildScratch opens the folder of STORAGEBENCH_SCRATCH_ROOT.
+func (f *Fixture) buildScratch(ctx context.Context) (*Source, error) {
+	if f.env.ScratchRoot == "" {
+		return nil, fmt.Errorf("%w: set STORAGEBENCH_SCRATCH_ROOT to a folder holding a dataset", errSkip)
+	}
+	b, err := local.Open(f.env.ScratchRoot)
+	if err != nil {
+		return nil, fmt.Errorf("STORAGEBENCH_SCRATCH_ROOT: %w", err)
+	}
+	f.closers = append(f.closers, b.Close)
+	var idx dataset.Index
+	if f.env.ScratchIndex != "" {
+		if idx, err = dataset.LoadIndex(f.env.ScratchIndex); err != nil {
+			return nil, fmt.Errorf("STORAGEBENCH_SCRATCH_INDEX: %w", err)
+		}
+	} else {
+		entries, err := dataset.NewStore(b).List(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("STORAGEBENCH_SCRATCH_ROOT %s: %w", f.env.ScratchRoot, err)
+		}
+		for _, e := range entries {
+			if filepath.Base(e.Key) != fakes.IndexKey {
+				idx = append(idx, e.Key)
+			}
+		}
+		if len(idx) == 0 {
+			return nil, fmt.Errorf("STORAGEBENCH_SCRATCH_ROOT %s: no files to read", f.env.ScratchRoot)
+		}
+	}
+	s, err := newSource(ctx, "scratch", "local-folder", b, idx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("STORAGEBENCH_SCRATCH_ROOT %s: %w", f.env.ScratchRoot, err)
+	}
+	s.real = true
+	return s, nil
+}
+
+// Close removes what the fixture made.
+func (f *Fixture) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var first error
+	for i := len(f.closers) - 1; i >= 0; i-- {
+		if err := f.closers[i](); err != nil && first == nil {
+			first = err
+		}
+	}
+	f.closers = nil
+	return first
+}

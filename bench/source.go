@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/fakes"
+)
+
+// Source is a dataset on one backend, with what a benchmark needs to check
+// every read: the size of each item and, where known, its content.
+type Source struct {
+	// Name is the backend's name in benchmark names.
+	Name string
+	// Endpoint says what kind of endpoint the backend reads: memory,
+	// local-folder, loopback-fake-s3, loopback-s3 or remote-s3.
+	Endpoint string
+	// Index is the dataset's index.
+	Index dataset.Index
+	// Sizes holds the size of item i of the index.
+	Sizes []int64
+	// Content returns the bytes item i must have; nil for real stores,
+	// whose reads are checked by length.
+	Content func(i int) []byte
+
+	backend dataset.Backend
+	fake    *fakes.S3 // for fakes3, emulation goes through its middleware
+	real    bool      // a real store: no emulated profile applies
+
+	mu  sync.Mutex
+	raw map[int]float64 // raw items/s with no added latency, by concurrency
+}
+
+// newSource returns a source over backend. Sizes are taken from the
+// backend's listing when the content is not known.
+func newSource(ctx context.Context, name, endpoint string, b dataset.Backend, idx dataset.Index, content func(int) []byte) (*Source, error) {
+	s := &Source{Name: name, Endpoint: endpoint, Index: idx, Content: content, backend: b, raw: map[int]float64{}}
+	s.Sizes = make([]int64, len(idx))
+	if content != nil {
+		for i := range idx {
+			s.Sizes[i] = int64(len(content(i)))
+		}
+		return s, nil
+	}
+	prefix := commonPrefix(idx)
+	entries, err := dataset.NewStore(b).List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: listing %q for item sizes: %w", name, prefix, err)
+	}
+	sizes := make(map[string]int64, len(entries))
+	for _, e := range entries {
+		sizes[e.Key] = e.Size
+	}
+	for i, k := range idx {
+		n, ok := sizes[k]
+		if !ok {
+			return nil, fmt.Errorf("backend %s: index entry %d, %q: %w", name, i, k, dataset.ErrNotFound)
+		}
+		s.Sizes[i] = n
+	}
+	return s, nil
+}
+
+// commonPrefix returns the longest prefix, ending in a slash, shared by
+// every key.
+func commonPrefix(idx dataset.Index) string {
+	if len(idx) == 0 {
+		return ""
+	}
+	p := idx[0]
+	for _, k := range idx[1:] {
+		for !strings.HasPrefix(k, p) {
+			p = p[:len(p)-1]
+		}
+	}
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i+1]
+	}
+	return ""
+}
+
+// MeanSize returns the mean item size in bytes.
+func (s *Source) MeanSize() float64 {
+	var t int64
+	for _, n := range s.Sizes {
+		t += n
+	}
+	return float64(t) / float64(len(s.Sizes))
+}
+
+// MaxSize returns the largest item size in bytes.
+func (s *Source) MaxSize() int64 { return slices.Max(s.Sizes) }
+
+// Dataset returns the source's dataset behind the emulated profile p, and
+// a function that removes the emulation. Real stores take only the
+// profile none.
+func (s *Source) Dataset(p fakes.Profile, seed uint64) (*dataset.Dataset, func(), error) {
+	if p.IsZero() {
+		return dataset.New(dataset.NewStore(s.backend), s.Index), func() {}, nil
+	}
+	if s.real {
+		return nil, nil, fmt.Errorf("backend %s is a real store: profile %q cannot be emulated on it", s.Name, p.Name)
+	}
+	e := fakes.NewEmulator(p, seed)
+	if s.fake != nil {
+		s.fake.SetEmulator(e)
+		return dataset.New(dataset.NewStore(s.backend), s.Index), func() { s.fake.SetEmulator(nil) }, nil
+	}
+	return dataset.New(dataset.NewStore(e.Backend(s.backend)), s.Index), func() {}, nil
+}
+
+// Check returns an error unless data is what item i holds: its length
+// always, and its content when deep is set and the content is known.
+func (s *Source) Check(i int, data []byte, deep bool) error {
+	if int64(len(data)) != s.Sizes[i] {
+		return fmt.Errorf("item %d (%q): read %d bytes, want %d", i, s.Index[i], len(data), s.Sizes[i])
+	}
+	if deep && s.Content != nil && !bytes.Equal(data, s.Content(i)) {
+		return fmt.Errorf("item %d (%q): bytes differ from the dataset's", i, s.Index[i])
+	}
+	return nil
+}
+
+// endpointKind names an S3 endpoint's kind for configuration lines.
+func endpointKind(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if endpoint == "" || err != nil {
+		return "remote-s3"
+	}
+	switch h := u.Hostname(); {
+	case h == "localhost", strings.HasPrefix(h, "127."), h == "::1":
+		return "loopback-s3"
+	}
+	return "remote-s3"
+}
+
+// errSkip marks a source that is not configured.
+var errSkip = errors.New("not configured")
