@@ -37,7 +37,7 @@ type workerEpoch struct {
 	start      time.Time
 	end        time.Time // when its latest batch completed
 	remaining  int       // batches started and not complete
-	allStarted bool // the worker has moved past this epoch
+	allStarted bool      // the worker has moved past this epoch
 }
 
 // item records one item read.

@@ -14,16 +14,16 @@ type Level int
 // levels; TTFB, Read and Decode are the phases of one GetItem; Wait is the
 // consumer's wait for each next batch.
 const (
-	Run     Level = iota // the whole measured run, warm-up excluded
-	Epoch                // one pass over the index, as the consumer sees it
-	Worker               // one worker's loop over its batches of one epoch
-	Fetch                // one batch, from its first read to its last
-	GetItem              // one item: read, and decode if asked
-	TTFB                 // from the request to the item's first byte
-	Read                 // from the first byte to the last
-	Decode               // decoding the item (and converting to grayscale)
-	Wait                 // the consumer's wait inside Next for a batch
-	NumLevels            // the number of levels
+	Run       Level = iota // the whole measured run, warm-up excluded
+	Epoch                  // one pass over the index, as the consumer sees it
+	Worker                 // one worker's loop over its batches of one epoch
+	Fetch                  // one batch, from its first read to its last
+	GetItem                // one item: read, and decode if asked
+	TTFB                   // from the request to the item's first byte
+	Read                   // from the first byte to the last
+	Decode                 // decoding the item (and converting to grayscale)
+	Wait                   // the consumer's wait inside Next for a batch
+	NumLevels              // the number of levels
 )
 
 var levelNames = [NumLevels]string{"run", "epoch", "worker", "fetch", "getitem", "ttfb", "read", "decode", "wait"}

@@ -119,3 +119,17 @@ func mapErr(err error) error {
 	}
 	return err
 }
+
+// CreateBucket creates the backend's bucket. A bucket the caller already
+// owns is not an error.
+func (b *Backend) CreateBucket(ctx context.Context) error {
+	_, err := b.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b.bucket)})
+	var owned *types.BucketAlreadyOwnedByYou
+	if errors.As(err, &owned) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create bucket %q: %w", b.bucket, err)
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/local"
+	"github.com/storagebench/storagebench/dataset/s3blob"
+	"github.com/storagebench/storagebench/fakes"
+)
+
+// TestGen checks gen into folders and fake S3 buckets, with flags before
+// and after DEST.
+func TestGen(t *testing.T) {
+	hermeticAWS(t)
+	srv := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"data", "root"}})
+	// The bucket in the URL wins over bucket_name.
+	cfg := writeS3Config(t, srv.Config("not-this-bucket"))
+	const n, seed = 20, 7
+
+	folder := func(tb testing.TB, dir string) *dataset.Store {
+		tb.Helper()
+		b, err := local.Open(dir)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { b.Close() })
+		return dataset.NewStore(b)
+	}
+	bucket := func(name, prefix string) func(testing.TB, string) *dataset.Store {
+		return func(tb testing.TB, _ string) *dataset.Store {
+			tb.Helper()
+			b, err := s3blob.Open(srv.Client, name, prefix)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return dataset.NewStore(b)
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		dest      func(t *testing.T) string
+		args      func(dest string) []string
+		env       string // $STORAGEBENCH_S3_CONFIG
+		store     func(tb testing.TB, dest string) *dataset.Store
+		wantIndex func(dest string) string // where the summary says the index is
+		keyPrefix string                   // what the index's keys start with
+	}{
+		{
+			name: "missing folder is created",
+			dest: func(t *testing.T) string { return filepath.Join(t.TempDir(), "new", "val") },
+			args: func(dest string) []string {
+				return []string{"gen", "-n", "20", "-seed", "7", dest}
+			},
+			store:     folder,
+			wantIndex: func(dest string) string { return filepath.Join(dest, "index.json") },
+		},
+		{
+			name: "existing folder, flags after",
+			dest: func(t *testing.T) string { return t.TempDir() },
+			args: func(dest string) []string {
+				return []string{"gen", dest, "-n", "20", "-concurrency", "3", "-seed=7"}
+			},
+			store:     folder,
+			wantIndex: func(dest string) string { return filepath.Join(dest, "index.json") },
+		},
+		{
+			name: "s3 prefix",
+			dest: func(*testing.T) string { return "s3://data/run1" },
+			args: func(dest string) []string {
+				return []string{"gen", "-s3-config", cfg, "-n", "20", "-seed", "7", dest}
+			},
+			store:     bucket("data", "run1/"),
+			wantIndex: func(string) string { return "s3://data/run1/index.json" },
+			keyPrefix: "run1/",
+		},
+		{
+			name: "s3, bucket created",
+			dest: func(*testing.T) string { return "s3://fresh-bucket" },
+			args: func(dest string) []string {
+				return []string{"gen", "-create-bucket", "-s3-config", cfg, "-n", "20", "-seed", "7", dest}
+			},
+			store:     bucket("fresh-bucket", ""),
+			wantIndex: func(string) string { return "s3://fresh-bucket/index.json" },
+		},
+		{
+			name: "s3 bucket root, config from the environment",
+			dest: func(*testing.T) string { return "s3://root" },
+			args: func(dest string) []string {
+				return []string{"gen", dest, "-seed", "7", "-n", "20"}
+			},
+			env:       cfg,
+			store:     bucket("root", ""),
+			wantIndex: func(string) string { return "s3://root/index.json" },
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv(s3ConfigEnv, tc.env)
+			}
+			dest := tc.dest(t)
+			args := tc.args(dest)
+			stdout, stderr, err := runArgs(t, t.Context(), args...)
+			if err != nil {
+				t.Fatalf("run(%q): %v\nstderr:\n%s", args, err, stderr)
+			}
+			for _, want := range []string{"wrote 20 items", tc.wantIndex(dest)} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("run(%q) printed %q, want it to contain %q", args, stdout, want)
+				}
+			}
+			if lines := strings.Count(stdout, "\n"); lines != 1 {
+				t.Errorf("run(%q) printed %d lines, want 1:\n%s", args, lines, stdout)
+			}
+			checkGenerated(t, tc.store(t, dest), fakes.Synth{N: n, Seed: seed}, tc.keyPrefix)
+		})
+	}
+}
+
+// checkGenerated checks that store holds exactly the items of synth, each
+// a valid JPEG, and an index.json listing them in order.
+func checkGenerated(t *testing.T, store *dataset.Store, synth fakes.Synth, keyPrefix string) {
+	t.Helper()
+	ctx := t.Context()
+	data, _, err := store.Read(ctx, fakes.IndexKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := dataset.ParseIndex(fakes.IndexKey, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIdx := synth.Index()
+	for i := range wantIdx {
+		wantIdx[i] = keyPrefix + wantIdx[i]
+	}
+	if diff := cmp.Diff(wantIdx, idx); diff != "" {
+		t.Errorf("index.json mismatch (-want +got):\n%s", diff)
+	}
+	entries, err := store.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(entries), synth.N+1; got != want {
+		t.Errorf("store holds %d objects, want %d items and index.json", got, want)
+	}
+	want := make(map[string]int, synth.N)
+	for i, k := range synth.Index() {
+		want[k] = i
+	}
+	for _, e := range entries {
+		if e.Key == fakes.IndexKey {
+			continue
+		}
+		data, _, err := store.Read(ctx, e.Key, nil)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+			t.Errorf("%s does not decode as a JPEG: %v", e.Key, err)
+		}
+		i, ok := want[e.Key]
+		if !ok {
+			t.Errorf("store holds %s, which is not an item", e.Key)
+			continue
+		}
+		if !bytes.Equal(data, synth.Item(i)) {
+			t.Errorf("%s: got %d bytes that differ from item %d's %d bytes", e.Key, len(data), i, synth.Size(i))
+		}
+	}
+}
+
+// TestGenErrors checks that gen fails fast, naming what is wrong, and never
+// shows the secret key.
+func TestGenErrors(t *testing.T) {
+	hermeticAWS(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"data"}})
+	badJSON := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(badJSON, []byte(`{"aws_secret_access_key": "`+testSecret+`", `), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{
+		"DIR":         dir,
+		"FILE":        file,
+		"FAKE":        writeS3Config(t, srv.Config("data")),
+		"UNREACHABLE": writeS3Config(t, s3blob.Config{Bucket: "data", EndpointURL: closedEndpoint(t)}),
+		"REFUSED":     writeS3Config(t, s3blob.Config{Bucket: "data", EndpointURL: refusingS3(t)}),
+		"NOCONFIG":    filepath.Join(dir, "missing.json"),
+		"BADJSON":     badJSON,
+	}
+	runErrorCases(t, vars, []errorCase{
+		{name: "no DEST", args: []string{"gen", "-n", "3"}, inErr: []string{"missing DEST"}},
+		{name: "create bucket on a folder", args: []string{"gen", "-n", "3", "-create-bucket", "$DIR/c"}, inErr: []string{"-create-bucket needs an s3:// DEST"}},
+		{name: "two DESTs", args: []string{"gen", "-n", "3", "$DIR/a", "$DIR/b"}, inErr: []string{"want one DEST", "$DIR/b"}},
+		{name: "no -n", args: []string{"gen", "$DIR/a"}, inErr: []string{"-n must be > 0"}},
+		{name: "zero -n", args: []string{"gen", "$DIR/a", "-n", "0"}, inErr: []string{"-n must be > 0, got 0"}},
+		{name: "negative -n", args: []string{"gen", "-n=-4", "$DIR/a"}, inErr: []string{"-n must be > 0, got -4"}},
+		{name: "bad -n", args: []string{"gen", "-n", "many", "$DIR/a"}, inErr: []string{"-n"}},
+		{name: "zero -concurrency", args: []string{"gen", "-n", "3", "-concurrency", "0", "$DIR/a"}, inErr: []string{"-concurrency must be > 0"}},
+		{name: "unknown flag", args: []string{"gen", "-n", "3", "$DIR/a", "-bogus"}, inErr: []string{"-bogus"}},
+		{name: "DEST is a file", args: []string{"gen", "-n", "3", "$FILE"}, inErr: []string{"$FILE", "is a file, not a folder"}},
+		{name: "folder under a file", args: []string{"gen", "-n", "3", "$FILE/sub"}, inErr: []string{"$FILE/sub"}},
+		{name: "s3 URL without bucket", args: []string{"gen", "-n", "3", "s3:///prefix"}, inErr: []string{"s3:///prefix", "bad S3 URL"}},
+		{name: "other scheme", args: []string{"gen", "-n", "3", "gs://data/x"}, inErr: []string{"gs://data/x", "bad S3 URL"}},
+		{name: "missing config", args: []string{"gen", "-n", "3", "-s3-config", "$NOCONFIG", "s3://data/x"}, inErr: []string{"$NOCONFIG"}},
+		{name: "config not JSON", args: []string{"gen", "-n", "3", "-s3-config", "$BADJSON", "s3://data/x"}, inErr: []string{"$BADJSON"}},
+		{name: "no such bucket", args: []string{"gen", "-n", "3", "-s3-config", "$FAKE", "s3://nosuchbucket/x"}, inErr: []string{"s3://nosuchbucket/x", "NoSuchBucket"}},
+		{name: "unreachable endpoint", args: []string{"gen", "-n", "20", "-s3-config", "$UNREACHABLE", "s3://data/x"}, inErr: []string{"s3://data/x", "connection refused"}},
+		{name: "refused credentials", args: []string{"gen", "-n", "20", "-s3-config", "$REFUSED", "s3://data/x"}, inErr: []string{"s3://data/x", "InvalidAccessKeyId"}},
+	})
+}

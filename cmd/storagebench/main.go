@@ -1,0 +1,63 @@
+// Command storagebench does what go test cannot: it generates and indexes
+// datasets, serves the emulated S3 store, plots benchmark results and
+// checks them against the performance targets.
+//
+// Usage:
+//
+//	storagebench gen -n N [-seed S] DEST          write a synthetic dataset and its index.json
+//	storagebench index SRC [-suffix .JPEG] [-o FILE]  list a folder or s3://bucket/prefix into an index
+//	storagebench serve [-addr A] [-profile P] [-n N]  serve a fake S3 with emulated latency
+//	storagebench plot [-o chart.png] RESULTS...   draw the per-level chart from benchmark output
+//	storagebench targets RESULTS...               check benchmark output against the targets
+//
+// DEST and SRC are a folder or an s3://bucket/prefix URL; S3 is reached
+// with the seed-format configuration named by -s3-config or
+// STORAGEBENCH_S3_CONFIG, or else with the standard AWS chain.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:])
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "storagebench:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// commands maps each subcommand to its function.
+var commands = map[string]func(ctx context.Context, stdout, stderr io.Writer, args []string) error{
+	"gen":     runGen,
+	"index":   runIndex,
+	"serve":   runServe,
+	"plot":    runPlot,
+	"targets": runTargets,
+}
+
+// run runs the subcommand named by args[0].
+func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
+		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|targets [flags] [args]")
+		if len(args) == 0 {
+			return errors.New("no subcommand")
+		}
+		return flag.ErrHelp
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown subcommand %q; want gen, index, serve, plot or targets", args[0])
+	}
+	return cmd(ctx, stdout, stderr, args[1:])
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storagebench/storagebench/dataset/s3blob"
+)
+
+// testSecret is the secret key of every configuration the tests write; no
+// output may show it.
+const testSecret = "do-not-print-this-secret-8c2f"
+
+// TestRun checks the dispatcher's own errors and each subcommand's -h.
+func TestRun(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr error // nil: any error
+		inErr   string
+		usage   bool // whether a usage message is printed to stderr
+	}{
+		{name: "no subcommand", args: nil, inErr: "no subcommand", usage: true},
+		{name: "help", args: []string{"help"}, wantErr: flag.ErrHelp, usage: true},
+		{name: "unknown", args: []string{"frobnicate"}, inErr: `unknown subcommand "frobnicate"`},
+		{name: "gen help", args: []string{"gen", "-h"}, wantErr: flag.ErrHelp, usage: true},
+		{name: "index help", args: []string{"index", "-help"}, wantErr: flag.ErrHelp, usage: true},
+		{name: "serve help", args: []string{"serve", "-h"}, wantErr: flag.ErrHelp, usage: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, err := runArgs(t, t.Context(), tc.args...)
+			if err == nil {
+				t.Fatalf("run(%q) = nil, want an error", tc.args)
+			}
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Errorf("run(%q) = %v, want %v", tc.args, err, tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.inErr) {
+				t.Errorf("run(%q) = %v, want an error containing %q", tc.args, err, tc.inErr)
+			}
+			if got := strings.Contains(stderr, "usage:"); got != tc.usage {
+				t.Errorf("run(%q) printed %q to stderr; usage shown = %v, want %v", tc.args, stderr, got, tc.usage)
+			}
+		})
+	}
+}
+
+// runArgs runs the command line args through run and returns what it
+// printed to stdout and stderr.
+func runArgs(tb testing.TB, ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	tb.Helper()
+	var out, errOut bytes.Buffer
+	err = run(ctx, &out, &errOut, args)
+	return out.String(), errOut.String(), err
+}
+
+// hermeticAWS sets the environment so that the AWS SDK's default chain
+// finds static credentials and a region at once and never reads the user's
+// files, probes instance metadata or picks up an endpoint or
+// $STORAGEBENCH_S3_CONFIG from the environment.
+func hermeticAWS(tb testing.TB) {
+	tb.Helper()
+	dir := tb.TempDir()
+	for k, v := range map[string]string{
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_ACCESS_KEY_ID":           "storagebench-test",
+		"AWS_SECRET_ACCESS_KEY":       testSecret,
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_REGION":                  "us-east-1",
+		"AWS_PROFILE":                 "",
+		"AWS_CONFIG_FILE":             filepath.Join(dir, "no-aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "no-aws-credentials"),
+		"AWS_ENDPOINT_URL":            "",
+		"AWS_ENDPOINT_URL_S3":         "",
+		s3ConfigEnv:                   "",
+	} {
+		tb.Setenv(k, v)
+	}
+}
+
+// writeS3Config writes cfg, with [testSecret] as its secret key, to a
+// file of its own and returns the file's path.
+func writeS3Config(tb testing.TB, cfg s3blob.Config) string {
+	tb.Helper()
+	cfg.SecretAccessKey = testSecret
+	if cfg.AccessKeyID == "" {
+		cfg.AccessKeyID = "storagebench-test"
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(tb.TempDir(), "s3.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// closedEndpoint returns the URL of a loopback port that nothing listens
+// on.
+func closedEndpoint(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return "http://" + addr
+}
+
+// refusingS3 starts a loopback server that answers every request as S3
+// does a request signed with an unknown access key.
+func refusingS3(tb testing.TB) string {
+	tb.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		if r.Method != http.MethodHead {
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+
+				`<Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>`)
+		}
+	}))
+	tb.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// failFast bounds how long a command may take to fail, even against an
+// unreachable endpoint.
+const failFast = 15 * time.Second
+
+// errorCase is a command line that must fail quickly, with an error that
+// contains every string of inErr and output that never shows testSecret.
+type errorCase struct {
+	name  string
+	args  []string // "$NAME" is replaced by vars["NAME"]
+	inErr []string
+	is    error // when not nil, the error must wrap it
+}
+
+// runErrorCases runs every case of cases as a subtest, with the
+// placeholders of its arguments replaced from vars.
+func runErrorCases(t *testing.T, vars map[string]string, cases []errorCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := make([]string, len(tc.args))
+			for i, a := range tc.args {
+				for k, v := range vars {
+					a = strings.ReplaceAll(a, "$"+k, v)
+				}
+				args[i] = a
+			}
+			start := time.Now()
+			stdout, stderr, err := runArgs(t, t.Context(), args...)
+			elapsed := time.Since(start)
+			if err == nil {
+				t.Fatalf("run(%q) = nil, want an error; stdout:\n%s", args, stdout)
+			}
+			if elapsed > failFast {
+				t.Errorf("run(%q) took %v to fail, want under %v", args, elapsed, failFast)
+			}
+			for _, s := range tc.inErr {
+				for k, v := range vars {
+					s = strings.ReplaceAll(s, "$"+k, v)
+				}
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("run(%q) = %q, want an error containing %q", args, err, s)
+				}
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("run(%q) = %v, want an error wrapping %v", args, err, tc.is)
+			}
+			for what, s := range map[string]string{"error": err.Error(), "stdout": stdout, "stderr": stderr} {
+				if strings.Contains(s, testSecret) {
+					t.Errorf("run(%q): %s shows the secret key: %s", args, what, s)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/s3blob"
+	"github.com/storagebench/storagebench/fakes"
+)
+
+// runServe implements "storagebench serve": it starts a fake S3 server
+// with an emulated latency profile, creates a bucket, optionally fills it
+// with a synthetic dataset and its index.json, writes a seed-format
+// configuration for it, prints the endpoint, and serves until ctx is done.
+//
+// The first line printed to stdout is "endpoint URL", so that a caller
+// that listens on port 0 learns the bound address; when -config-out is
+// given, the file is complete before that line is printed. runServe returns
+// nil once ctx is done and the server is shut down.
+func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9000", "`address` to listen on (port 0 picks a free port)")
+	profileName := fs.String("profile", "none", "emulation `profile` (see below)")
+	seed := fs.Uint64("seed", 0, "seed of the synthetic dataset and of the emulator's draws")
+	bucket := fs.String("bucket", "storagebench", "`name` of the bucket to create")
+	n := fs.Int("n", 0, "fill the bucket with this many synthetic items and index.json (0: leave it empty)")
+	configOut := fs.String("config-out", "", "write a seed-format S3 configuration for the server to `file`")
+	fs.Usage = func() { serveUsage(fs) }
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		fs.Usage()
+		return fmt.Errorf("serve: takes no arguments, got %q", pos)
+	}
+	if *n < 0 {
+		fs.Usage()
+		return fmt.Errorf("serve: -n must be >= 0, got %d", *n)
+	}
+	profile, err := fakes.LookupProfile(*profileName)
+	if err != nil {
+		return fmt.Errorf("serve: -profile: %w", err)
+	}
+	var emu *fakes.Emulator
+	if !profile.IsZero() {
+		emu = fakes.NewEmulator(profile, *seed)
+	}
+
+	srv, err := fakes.StartS3(ctx, fakes.S3Options{Addr: *addr, Emulator: emu, Buckets: []string{*bucket}})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	err = setUpServer(ctx, stdout, stderr, srv, *bucket, *n, *seed, *configOut, profile)
+	if err == nil {
+		<-ctx.Done()
+	}
+	if cerr := srv.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("serve: shut down: %w", cerr)
+	}
+	return err
+}
+
+// setUpServer fills the bucket of srv with n items, writes its
+// configuration to configOut when that is not empty, and prints where the
+// server is.
+func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, bucket string, n int, seed uint64, configOut string, profile fakes.Profile) error {
+	indexURL := "s3://" + bucket + "/" + fakes.IndexKey
+	if n > 0 {
+		b, err := s3blob.Open(srv.Client, bucket, "")
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		if _, err := (fakes.Synth{N: n, Seed: seed}).Write(ctx, dataset.NewStore(b), 0); err != nil {
+			return fmt.Errorf("serve: fill bucket %q: %w", bucket, err)
+		}
+	}
+	if configOut != "" {
+		cfg := srv.Config(bucket)
+		cfg.IndexURL = indexURL
+		data, err := json.MarshalIndent(cfg, "", "  ")
+		if err != nil {
+			return fmt.Errorf("serve: encode config: %w", err)
+		}
+		if err := writeFileAtomic(configOut, append(data, '\n'), 0o600); err != nil {
+			return fmt.Errorf("serve: write config %s: %w", configOut, err)
+		}
+	}
+
+	contents := "empty"
+	if n > 0 {
+		contents = fmt.Sprintf("%d items, index %s", n, indexURL)
+	}
+	config := configOut
+	if config == "" {
+		config = "none written (use -config-out FILE)"
+	}
+	_, err := fmt.Fprintf(stdout, "endpoint %s\nbucket %s (%s)\nprofile %s: %s\nconfig %s\n",
+		srv.URL, bucket, contents, profile.Name, profile.Source, config)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "serving until interrupted")
+	return nil
+}
+
+// serveUsage prints the usage of serve, listing the emulation profiles.
+func serveUsage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprintln(w, "usage: storagebench serve [-addr 127.0.0.1:9000] [-profile none] [-seed S] [-bucket storagebench] [-n N] [-config-out FILE]")
+	fmt.Fprintln(w, "\nServes a fake S3 on -addr until interrupted, with one bucket, optionally filled")
+	fmt.Fprintln(w, "with a synthetic dataset and its index.json.")
+	fmt.Fprintln(w, "\nFlags:")
+	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nProfiles:")
+	for _, p := range fakes.Profiles() {
+		fmt.Fprintf(w, "  %-10s %s\n", p.Name, p.Source)
+	}
+	fmt.Fprintf(w, "  %-10s %s\n", "fixed-D", "a fixed time to first byte D (e.g. fixed-10ms), no bandwidth cap")
+}
