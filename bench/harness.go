@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"runtime"
 	"io"
 	"sync"
 	"testing"
@@ -26,16 +27,21 @@ type LoadCase struct {
 
 // RunLoad benchmarks the loader on src. One op is one item delivered to
 // the consumer. The loader's warm-up reads and the filling of its pipeline
-// (one batch from each worker) run before the timer starts and are not
-// counted; the run is then measured in steady state. Every item is checked
+// (a batch from each of its batch slots) run before the timer starts and
+// are not counted; the run is then measured in steady state. Every item is checked
 // against src. After the loop it reports items/s, every level's mean,
 // median, min, max and p99, the bound and the efficiency.
 func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	ctx := context.Background()
 	opts := c.Options
 	opts.Epochs = -1
+	opts, err := opts.Resolved()
+	if err != nil {
+		b.Fatal(err)
+	}
 	inFlight := opts.InFlight()
-	raw, err := src.RawRate(ctx, inFlight)
+	// The raw readers hold as many items as the loader's batch slots do.
+	raw, err := src.RawRate(ctx, inFlight, opts.Workers*opts.Prefetch*opts.BatchSize)
 	if err != nil {
 		b.Fatalf("raw baseline at concurrency %d: %v", inFlight, err)
 	}
@@ -48,14 +54,18 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	runtime.GC() // not to pay for what ran before
 	mem := startRSS()
 	it, err := l.Start(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer it.Close()
+	// Fill the pipeline and drain what it held at the start: consume every
+	// batch slot once (workers x prefetch batches), so the timed run begins
+	// in steady state, with no head start from batches fetched before it.
 	con := consumer{it: it, src: src, deep: c.Deep}
-	for range l.Options().Workers * l.Options().BatchSize { // fill the pipeline
+	for range opts.Workers * opts.Prefetch * opts.BatchSize {
 		if _, err := con.next(); err != nil {
 			b.Fatal(err)
 		}
@@ -147,8 +157,13 @@ func reportLevels(b *testing.B, st loader.Stats, decoded bool) {
 	}
 }
 
+// RawHold is how many items the readers of BenchmarkRaw hold in all: as
+// many as the default loader's batch slots.
+const RawHold = loader.DefaultWorkers * loader.DefaultPrefetch * loader.DefaultBatchSize
+
 // RunRaw benchmarks c goroutines reading src straight from its backend
-// behind profile p: the raw baseline. One op is one item read.
+// behind profile p, holding RawHold items: the raw baseline. One op is one
+// item read.
 func RunRaw(b *testing.B, src *Source, p fakes.Profile, c int) {
 	ctx := context.Background()
 	ds, restore, err := src.Dataset(p, 1)
@@ -156,13 +171,14 @@ func RunRaw(b *testing.B, src *Source, p fakes.Profile, c int) {
 		b.Fatal(err)
 	}
 	defer restore()
-	if _, err := readRaw(ctx, src, ds, c, 2*c, 0); err != nil { // warm-up
+	r := newRawReader(src, ds, c, RawHold)
+	if err := r.warm(ctx); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(src.MeanSize()))
 	b.ReportAllocs()
 	b.ResetTimer()
-	n, err := readRaw(ctx, src, ds, c, b.N, 0)
+	n, err := r.read(ctx, b.N, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

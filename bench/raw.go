@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,30 +12,59 @@ import (
 	"github.com/storagebench/storagebench/dataset"
 )
 
-// readRaw reads items with c goroutines straight from ds, no loader in
-// between, until n items are read (n > 0) or until d has passed; it checks
-// each read against src and returns the items read.
-func readRaw(ctx context.Context, src *Source, ds *dataset.Dataset, c, n int, d time.Duration) (int64, error) {
+// rawReader reads items with c goroutines straight from a dataset, no
+// loader in between: the raw baseline.
+//
+// Its readers hold max(hold, c) items, as a consumer that keeps what it
+// read does: each read takes the buffer least recently filled from a
+// shared ring and puts it back after. A reader that reused one buffer
+// would write to memory that stays in cache, which no loader can.
+type rawReader struct {
+	src  *Source
+	ds   *dataset.Dataset
+	c    int
+	ring chan []byte
+}
+
+func newRawReader(src *Source, ds *dataset.Dataset, c, hold int) *rawReader {
+	r := &rawReader{src: src, ds: ds, c: c, ring: make(chan []byte, max(hold, c))}
+	for range cap(r.ring) {
+		r.ring <- nil
+	}
+	return r
+}
+
+// warm reads twice into every buffer of the ring, so that the measurement
+// pays neither for connections nor for the first touch and early growth of
+// its buffers, then collects the garbage of what ran before.
+func (r *rawReader) warm(ctx context.Context) error {
+	_, err := r.read(ctx, 2*cap(r.ring), 0)
+	runtime.GC()
+	return err
+}
+
+// read reads until n items are read (n > 0) or until d has passed, checks
+// each read against the source, and returns the items read.
+func (r *rawReader) read(ctx context.Context, n int, d time.Duration) (int64, error) {
 	var next, done atomic.Int64
 	deadline := time.Now().Add(d)
 	g, ctx := errgroup.WithContext(ctx)
-	for range c {
+	for range r.c {
 		g.Go(func() error {
-			var buf []byte
 			for {
 				i := next.Add(1) - 1
 				if n > 0 && i >= int64(n) || n <= 0 && time.Now().After(deadline) {
 					return nil
 				}
-				k := int(i % int64(ds.Len()))
-				data, _, err := ds.Read(ctx, k, buf)
+				k := int(i % int64(r.ds.Len()))
+				data, _, err := r.ds.Read(ctx, k, <-r.ring)
+				r.ring <- data
 				if err != nil {
 					return err
 				}
-				if err := src.Check(k, data, false); err != nil {
+				if err := r.src.Check(k, data, false); err != nil {
 					return err
 				}
-				buf = data
 				done.Add(1)
 			}
 		})
@@ -46,32 +76,33 @@ func readRaw(ctx context.Context, src *Source, ds *dataset.Dataset, c, n int, d 
 // calibration is how long a raw calibration reads.
 func calibration() time.Duration {
 	if testing.Short() {
-		return 150 * time.Millisecond
+		return 200 * time.Millisecond
 	}
-	return 600 * time.Millisecond
+	return 1500 * time.Millisecond
 }
 
-// RawRate returns the items per second that c goroutines reach reading
-// straight from the source with no emulated latency: the cap of a loader's
-// bound at that concurrency. It is measured once per concurrency, after a
-// short warm-up, and cached.
-func (s *Source) RawRate(ctx context.Context, c int) (float64, error) {
+// RawRate returns the items per second that c goroutines holding hold
+// items reach reading straight from the source with no emulated latency:
+// the cap of a loader's bound at that concurrency and footprint. It is
+// measured once per concurrency and footprint, after a short warm-up, and
+// cached.
+func (s *Source) RawRate(ctx context.Context, c, hold int) (float64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r, ok := s.raw[c]; ok {
+	k := [2]int{c, hold}
+	if r, ok := s.raw[k]; ok {
 		return r, nil
 	}
-	ds := dataset.New(dataset.NewStore(s.backend), s.Index)
-	if _, err := readRaw(ctx, s, ds, c, 2*c, 0); err != nil { // warm-up: connections, caches
+	r := newRawReader(s, dataset.New(dataset.NewStore(s.backend), s.Index), c, hold)
+	if err := r.warm(ctx); err != nil {
 		return 0, err
 	}
-	d := calibration()
 	start := time.Now()
-	n, err := readRaw(ctx, s, ds, c, 0, d)
+	n, err := r.read(ctx, 0, calibration())
 	if err != nil {
 		return 0, err
 	}
-	r := float64(n) / time.Since(start).Seconds()
-	s.raw[c] = r
-	return r, nil
+	rate := float64(n) / time.Since(start).Seconds()
+	s.raw[k] = rate
+	return rate, nil
 }

@@ -26,7 +26,7 @@ func New(ds *dataset.Dataset, opts Options) (*Loader, error) {
 	if ds == nil || ds.Len() == 0 {
 		return nil, errors.New("loader: empty dataset")
 	}
-	o, err := opts.withDefaults()
+	o, err := opts.Resolved()
 	if err != nil {
 		return nil, err
 	}

@@ -56,9 +56,9 @@ type Options struct {
 	TolerateErrors bool
 }
 
-// withDefaults returns o with zero fields set to their defaults, or an
+// Resolved returns o with zero fields set to their defaults, or an
 // error naming the first invalid field.
-func (o Options) withDefaults() (Options, error) {
+func (o Options) Resolved() (Options, error) {
 	def := func(v *int, d int) {
 		if *v == 0 {
 			*v = d
@@ -105,7 +105,7 @@ func (o Options) withDefaults() (Options, error) {
 // InFlight returns the most requests the options allow in flight at once:
 // the workers in Sync mode, workers times fetch concurrency in Async mode.
 func (o Options) InFlight() int {
-	o, err := o.withDefaults()
+	o, err := o.Resolved()
 	if err != nil {
 		return 0
 	}
