@@ -3,14 +3,11 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/storagebench/storagebench/dataset"
-	"github.com/storagebench/storagebench/dataset/local"
+	"github.com/storagebench/storagebench/dataset/datasettest"
 	"github.com/storagebench/storagebench/dataset/mem"
-	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
 )
@@ -37,32 +34,9 @@ func equalSource(t *testing.T, name string, n, size int) *Source {
 	case "mem":
 		b = mem.New(objs)
 	case "local":
-		dir := t.TempDir()
-		for k, v := range objs {
-			p := filepath.Join(dir, filepath.FromSlash(k))
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			if err := os.WriteFile(p, v, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		lb, err := local.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { lb.Close() })
-		b = lb
+		b = datasettest.LocalFolder(t, objs)
 	case "fakes3":
-		fake = fakes.NewS3(t, fakes.S3Options{Buckets: []string{"bucket"}})
-		sb, err := s3blob.Open(fake.Client, "bucket", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range objs {
-			if err := sb.Put(ctx, k, v); err != nil {
-				t.Fatal(err)
-			}
-		}
-		b = sb
+		fake, b = fakes.NewS3Backend(t, objs)
 	}
 	src, err := newSource(ctx, name, "test", b, idx, func(i int) []byte { return content[i] })
 	if err != nil {

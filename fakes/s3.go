@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -83,7 +85,9 @@ func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
 		).Server(),
 	}
 	f.SetEmulator(opts.Emulator)
-	f.srv = &http.Server{Handler: http.HandlerFunc(f.serveHTTP)}
+	// The server's own complaints (a client gone mid-response, say) are
+	// dropped: a library never prints.
+	f.srv = &http.Server{Handler: http.HandlerFunc(f.serveHTTP), ErrorLog: log.New(io.Discard, "", 0)}
 	go func() { f.done <- f.srv.Serve(ln) }()
 	f.Client, err = s3blob.NewClient(ctx, f.Config(""))
 	if err == nil {
@@ -143,4 +147,21 @@ func (f *S3) Close() error {
 		err = serr
 	}
 	return err
+}
+
+// NewS3Backend starts a fake S3 for a test, as NewS3 does, stores objects
+// in a bucket of it, and returns the fake and a backend reading that bucket.
+func NewS3Backend(tb testing.TB, objects map[string][]byte) (*S3, *s3blob.Backend) {
+	tb.Helper()
+	f := NewS3(tb, S3Options{Buckets: []string{"storagebench"}})
+	b, err := s3blob.Open(f.Client, "storagebench", "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, v := range objects {
+		if err := b.Put(context.Background(), k, v); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return f, b
 }

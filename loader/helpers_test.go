@@ -1,17 +1,13 @@
 package loader_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/storagebench/storagebench/dataset"
-	"github.com/storagebench/storagebench/dataset/local"
+	"github.com/storagebench/storagebench/dataset/datasettest"
 	"github.com/storagebench/storagebench/dataset/mem"
-	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
 )
 
@@ -42,37 +38,9 @@ type backend struct {
 // standing in for S3.
 var backends = []backend{
 	{"mem", func(tb testing.TB, objs map[string][]byte) dataset.Backend { return mem.New(objs) }},
-	{"local", func(tb testing.TB, objs map[string][]byte) dataset.Backend {
-		tb.Helper()
-		dir := tb.TempDir()
-		for k, v := range objs {
-			p := filepath.Join(dir, filepath.FromSlash(k))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				tb.Fatal(err)
-			}
-			if err := os.WriteFile(p, v, 0o644); err != nil {
-				tb.Fatal(err)
-			}
-		}
-		b, err := local.Open(dir)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { b.Close() })
-		return b
-	}},
+	{"local", func(tb testing.TB, objs map[string][]byte) dataset.Backend { return datasettest.LocalFolder(tb, objs) }},
 	{"fakes3", func(tb testing.TB, objs map[string][]byte) dataset.Backend {
-		tb.Helper()
-		f := fakes.NewS3(tb, fakes.S3Options{Buckets: []string{"data"}})
-		b, err := s3blob.Open(f.Client, "data", "prefix/")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for k, v := range objs {
-			if err := b.Put(context.Background(), k, v); err != nil {
-				tb.Fatal(err)
-			}
-		}
+		_, b := fakes.NewS3Backend(tb, objs)
 		return b
 	}},
 }

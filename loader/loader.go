@@ -148,7 +148,7 @@ type Iter struct {
 	cur        *Batch // the batch last returned, released by the next call
 	start      time.Time
 	epochStart time.Time
-	end        time.Time // when the last batch was delivered
+	end        time.Time // when the last batch was delivered (or the run began)
 	levels     [NumLevels]hist
 	skipEpoch  bool // the epoch under way began before a reset
 	items      int64
@@ -241,10 +241,11 @@ func (it *Iter) Close() error {
 		return nil
 	}
 	it.closed = true
+	// The run ends with the last batch delivered, also when the consumer
+	// stops early: time spent waiting for a batch never delivered is not
+	// part of the run, so Items over the run's duration is the rate at
+	// which whole batches arrived.
 	end := it.end
-	if it.total < 0 || it.next < it.total {
-		end = time.Now() // stopped by the consumer before the end
-	}
 	it.errOnce.Do(func() {}) // from here on, cancellation is not an error
 	it.cancel()
 	it.wg.Wait()

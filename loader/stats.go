@@ -65,7 +65,8 @@ type Stats struct {
 	InFlight int
 }
 
-// ItemsPerSecond is delivered items over the run's duration.
+// ItemsPerSecond is delivered items over the run's duration, which ends
+// with the last batch delivered: the rate at which whole batches arrived.
 func (s Stats) ItemsPerSecond() float64 {
 	if d := s.Levels[Run].Max; d > 0 {
 		return float64(s.Items) / d.Seconds()

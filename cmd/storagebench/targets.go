@@ -251,7 +251,7 @@ func tgEvaluate(rs []*tgResult) []tgRow {
 			if !ok || !noDecode(r) {
 				continue
 			}
-			if o := r.metrics["ns/op"] - 1e9/raw; o > worstOver {
+			if o := 1e9/r.metrics["items/s"] - 1e9/raw; o > worstOver {
 				wo, worstOver = r, o
 			}
 			if a := r.metrics["allocs/op"]; a > worstAlloc {
