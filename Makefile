@@ -54,7 +54,7 @@ perf:
 			$(PERF_BENCH) 'Load' -benchtime $${n}x | tee -a $(PERF_OUT) || exit 1; \
 	done
 	@echo "# 5: the seed's S3 latency; decoding alone" >&2
-	STORAGEBENCH_BACKENDS=fakes3 STORAGEBENCH_PROFILES=seed-s3 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=32 \
+	STORAGEBENCH_BACKENDS=fakes3,local STORAGEBENCH_PROFILES=seed-s3 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=32 \
 		STORAGEBENCH_DECODE=none,jpeg $(PERF_BENCH) 'Load|Decode' -benchtime 10s | tee -a $(PERF_OUT)
 	STORAGEBENCH_BACKENDS=fakes3 STORAGEBENCH_PROFILES=seed-s3 STORAGEBENCH_MODES=sync STORAGEBENCH_WORKERS=2 \
 		$(PERF_BENCH) 'Load' -benchtime 400x | tee -a $(PERF_OUT)

@@ -25,7 +25,7 @@ type Env struct {
 	ScratchRoot, ScratchIndex string
 
 	Backends     []string         // STORAGEBENCH_BACKENDS: mem,local,fakes3,s3,scratch
-	Profiles     []string         // STORAGEBENCH_PROFILES: none, seed-s3, s3, express, nvme, fixed-<d>
+	Profiles     []string         // STORAGEBENCH_PROFILES: none, seed-s3, s3, express, nvme, fixed-<d>; by default none, and s3 on fakes3
 	Modes        []loader.Mode    // STORAGEBENCH_MODES: sync,async
 	Workers      []int            // STORAGEBENCH_WORKERS: 2,4,8,16,32
 	Batches      []int            // STORAGEBENCH_BATCH: 50
@@ -40,7 +40,7 @@ type Env struct {
 // Defaults: the seed's sweep.
 var defaultEnv = Env{
 	Backends:    []string{"mem", "local", "fakes3", "s3", "scratch"},
-	Profiles:    []string{"none"},
+	Profiles:    []string{"none", "s3"},
 	Modes:       []loader.Mode{loader.Sync, loader.Async},
 	Workers:     []int{2, 4, 8, 16, 32},
 	Batches:     []int{50},

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,29 +17,34 @@ import (
 // loader in between: the raw baseline.
 //
 // Its readers hold max(hold, c) items, as a consumer that keeps what it
-// read does: each read takes the buffer least recently filled from a
-// shared ring and puts it back after. A reader that reused one buffer
-// would write to memory that stays in cache, which no loader can.
+// read does, and as the loader's batch slots do: read i goes to buffer
+// i mod hold, so a buffer is filled again only after hold other reads, and
+// always with the same few items, whose size it has grown to. A reader that
+// reused one buffer would write to memory that stays in cache, which no
+// loader that hands out batches can.
 type rawReader struct {
 	src  *Source
 	ds   *dataset.Dataset
 	c    int
-	ring chan []byte
+	bufs []rawBuf
+}
+
+// rawBuf is one buffer of a rawReader and the lock that keeps two readers
+// from filling it at once.
+type rawBuf struct {
+	mu   sync.Mutex
+	data []byte
 }
 
 func newRawReader(src *Source, ds *dataset.Dataset, c, hold int) *rawReader {
-	r := &rawReader{src: src, ds: ds, c: c, ring: make(chan []byte, max(hold, c))}
-	for range cap(r.ring) {
-		r.ring <- nil
-	}
-	return r
+	return &rawReader{src: src, ds: ds, c: c, bufs: make([]rawBuf, max(hold, c))}
 }
 
-// warm reads twice into every buffer of the ring, so that the measurement
-// pays neither for connections nor for the first touch and early growth of
-// its buffers, then collects the garbage of what ran before.
+// warm fills every buffer twice, so that the measurement pays neither for
+// connections nor for the first touch and growth of its buffers, then
+// collects the garbage of what ran before.
 func (r *rawReader) warm(ctx context.Context) error {
-	_, err := r.read(ctx, 2*cap(r.ring), 0)
+	_, err := r.read(ctx, 2*len(r.bufs), 0)
 	runtime.GC()
 	return err
 }
@@ -56,13 +62,7 @@ func (r *rawReader) read(ctx context.Context, n int, d time.Duration) (int64, er
 				if n > 0 && i >= int64(n) || n <= 0 && time.Now().After(deadline) {
 					return nil
 				}
-				k := int(i % int64(r.ds.Len()))
-				data, _, err := r.ds.Read(ctx, k, <-r.ring)
-				r.ring <- data
-				if err != nil {
-					return err
-				}
-				if err := r.src.Check(k, data, false); err != nil {
+				if err := r.readOne(ctx, i); err != nil {
 					return err
 				}
 				done.Add(1)
@@ -71,6 +71,20 @@ func (r *rawReader) read(ctx context.Context, n int, d time.Duration) (int64, er
 	}
 	err := g.Wait()
 	return done.Load(), err
+}
+
+// readOne makes read number i: item i mod n into buffer i mod hold.
+func (r *rawReader) readOne(ctx context.Context, i int64) error {
+	k := int(i % int64(r.ds.Len()))
+	b := &r.bufs[i%int64(len(r.bufs))]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	data, _, err := r.ds.Read(ctx, k, b.data)
+	b.data = data
+	if err != nil {
+		return err
+	}
+	return r.src.Check(k, data, false)
 }
 
 // calibration is how long a raw calibration reads.

@@ -62,6 +62,7 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 		it.total = l.opts.Epochs * l.batches
 	}
 	it.ctx, it.cancel = context.WithCancel(ctx)
+	it.decoding = make(chan struct{}, l.opts.DecodeConcurrency)
 	it.workers = make([]*worker, l.opts.Workers)
 	for i := range it.workers {
 		it.workers[i] = newWorker(i, it)
@@ -142,6 +143,8 @@ type Iter struct {
 
 	errOnce sync.Once
 	err     error
+
+	decoding chan struct{} // a slot for each decode allowed at once
 
 	// The consumer's state.
 	next       int    // sequence number of the next batch

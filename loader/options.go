@@ -2,6 +2,7 @@ package loader
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 )
 
@@ -48,6 +49,11 @@ type Options struct {
 	// negative value means no end: the consumer stops by closing.
 	Epochs int
 	Decode Decoder // "" means DecodeNone
+	// DecodeConcurrency bounds how many items are decoded at once across
+	// all workers; 0 means GOMAXPROCS. Decoding is CPU-bound: more decodes
+	// at once than processors only add memory and cache misses, while
+	// reads, which wait on storage, go on at the full fetch concurrency.
+	DecodeConcurrency int
 	// Warmup is the number of single-item reads made, and not counted,
 	// before measurement; 0 means DefaultWarmup, negative means none.
 	Warmup int
@@ -84,7 +90,10 @@ func (o Options) Resolved() (Options, error) {
 		return o, fmt.Errorf("loader: prefetch %d, want > 0", o.Prefetch)
 	case o.FetchConcurrency < 0:
 		return o, fmt.Errorf("loader: fetch concurrency %d, want >= 0", o.FetchConcurrency)
+	case o.DecodeConcurrency < 0:
+		return o, fmt.Errorf("loader: decode concurrency %d, want >= 0", o.DecodeConcurrency)
 	}
+	def(&o.DecodeConcurrency, runtime.GOMAXPROCS(0))
 	switch o.Mode {
 	case Sync:
 		if o.FetchConcurrency > 1 {

@@ -21,7 +21,7 @@ const (
 	GetItem                // one item: read, and decode if asked
 	TTFB                   // from the request to the item's first byte
 	Read                   // from the first byte to the last
-	Decode                 // decoding the item (and converting to grayscale)
+	Decode                 // decoding the item and converting it to grayscale (a GetItem also waits for a decode slot)
 	Wait                   // the consumer's wait inside Next for a batch
 	NumLevels              // the number of levels
 )

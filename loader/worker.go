@@ -41,7 +41,9 @@ func (w *worker) loop() {
 	defer w.rec.finish()
 	it, o := w.it, w.it.l.opts
 	if o.Mode == Async {
-		w.tasks = make(chan task)
+		// Buffered, so a fetcher done with an item finds the next one
+		// waiting instead of parking until the worker hands it over.
+		w.tasks = make(chan task, o.FetchConcurrency)
 		defer close(w.tasks)
 		for range o.FetchConcurrency {
 			it.wg.Add(1)
@@ -117,9 +119,15 @@ func (w *worker) fetchOne(b *Batch, i int) bool {
 	var dec time.Duration
 	decoded := err == nil && o.Decode == DecodeJPEG
 	if decoded {
+		select {
+		case it.decoding <- struct{}{}:
+		case <-it.ctx.Done():
+			return false
+		}
 		t1 := time.Now()
 		item.Image, err = DecodeGray(data, item.Image)
 		dec = time.Since(t1)
+		<-it.decoding
 		if err != nil {
 			err = fmt.Errorf("item %q: %w", it.l.ds.Key(item.Index), err)
 		}
