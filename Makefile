@@ -47,7 +47,7 @@ perf:
 	@echo "# 2: fixed latency, up to 512 requests in flight, against the bound C/L" >&2
 	STORAGEBENCH_BACKENDS=mem,local STORAGEBENCH_PROFILES=fixed-20ms STORAGEBENCH_MODES=async \
 		STORAGEBENCH_WORKERS=1,8 STORAGEBENCH_FETCH=1,8,64 \
-		$(PERF_BENCH) 'Load' -benchtime 3s | tee -a $(PERF_OUT)
+		$(PERF_BENCH) 'Load' -benchtime 10s | tee -a $(PERF_OUT)
 	@echo "# 4: peak RSS over 100,000 and 1,000,000 items" >&2
 	for n in 100000 1000000; do \
 		STORAGEBENCH_BACKENDS=mem STORAGEBENCH_ITEMS=256 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=4 \

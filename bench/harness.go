@@ -90,6 +90,9 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	// loop's time over the items consumed) cannot.
 	rate := st.ItemsPerSecond()
 	b.ReportMetric(rate, "items/s")
+	if run, fetch := st.Levels[loader.Run].Max, st.Levels[loader.Fetch].Mean; run < 10*fetch {
+		b.Logf("the run (%v) spans fewer than 10 batch fetches (%v each): batches arrive in bursts, so items/s is rough; use a longer -benchtime", run, fetch)
+	}
 	reportLevels(b, st, opts.Decode == loader.DecodeJPEG)
 	// The bound: with inFlight requests in flight and a mean item latency
 	// lat (time to first byte plus transfer, decoding excluded), storage

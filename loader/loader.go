@@ -62,7 +62,7 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 		it.total = l.opts.Epochs * l.batches
 	}
 	it.ctx, it.cancel = context.WithCancel(ctx)
-	it.decoding = make(chan struct{}, l.opts.DecodeConcurrency)
+	it.decoding = newGate(l.opts.DecodeConcurrency)
 	it.workers = make([]*worker, l.opts.Workers)
 	for i := range it.workers {
 		it.workers[i] = newWorker(i, it)
@@ -144,7 +144,7 @@ type Iter struct {
 	errOnce sync.Once
 	err     error
 
-	decoding chan struct{} // a slot for each decode allowed at once
+	decoding *gate // admits DecodeConcurrency decodes, in sampler order
 
 	// The consumer's state.
 	next       int    // sequence number of the next batch

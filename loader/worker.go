@@ -49,14 +49,16 @@ func (w *worker) loop() {
 			it.wg.Add(1)
 			go func() {
 				defer it.wg.Done()
+				wt := newWaiter()
 				for t := range w.tasks {
-					if w.fetchOne(t.b, t.i) && t.b.pending.Add(-1) == 0 {
+					if w.fetchOne(t.b, t.i, wt) && t.b.pending.Add(-1) == 0 {
 						w.complete(t.b)
 					}
 				}
 			}()
 		}
 	}
+	wt := newWaiter()
 	nw := len(it.workers)
 	for seq := w.id; it.total < 0 || seq < it.total; seq += nw {
 		var b *Batch
@@ -68,7 +70,7 @@ func (w *worker) loop() {
 		w.begin(b, seq)
 		if o.Mode == Sync {
 			for i := range b.Items {
-				if !w.fetchOne(b, i) {
+				if !w.fetchOne(b, i, wt) {
 					return
 				}
 			}
@@ -108,9 +110,10 @@ func (w *worker) begin(b *Batch, seq int) {
 	w.ready <- b // never blocks: the worker has only Prefetch slots
 }
 
-// fetchOne reads (and decodes) item i of b and records its timings. It
-// reports false when the read failed and the run must end.
-func (w *worker) fetchOne(b *Batch, i int) bool {
+// fetchOne reads (and decodes) item i of b and records its timings; wt is
+// the calling goroutine's place in the decode gate's queue. It reports
+// false when the read failed and the run must end.
+func (w *worker) fetchOne(b *Batch, i int, wt *waiter) bool {
 	it, o := w.it, w.it.l.opts
 	item := &b.Items[i]
 	t0 := time.Now()
@@ -119,15 +122,13 @@ func (w *worker) fetchOne(b *Batch, i int) bool {
 	var dec time.Duration
 	decoded := err == nil && o.Decode == DecodeJPEG
 	if decoded {
-		select {
-		case it.decoding <- struct{}{}:
-		case <-it.ctx.Done():
+		if it.decoding.enter(it.ctx, wt, int64(b.seq)*int64(o.BatchSize)+int64(i)) != nil {
 			return false
 		}
 		t1 := time.Now()
 		item.Image, err = DecodeGray(data, item.Image)
 		dec = time.Since(t1)
-		<-it.decoding
+		it.decoding.leave()
 		if err != nil {
 			err = fmt.Errorf("item %q: %w", it.l.ds.Key(item.Index), err)
 		}
