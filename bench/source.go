@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/fakes"
@@ -33,15 +32,12 @@ type Source struct {
 	backend dataset.Backend
 	fake    *fakes.S3 // for fakes3, emulation goes through its middleware
 	real    bool      // a real store: no emulated profile applies
-
-	mu  sync.Mutex
-	raw map[[2]int]float64 // raw items/s with no added latency, by concurrency and items held
 }
 
 // newSource returns a source over backend. Sizes are taken from the
 // backend's listing when the content is not known.
 func newSource(ctx context.Context, name, endpoint string, b dataset.Backend, idx dataset.Index, content func(int) []byte) (*Source, error) {
-	s := &Source{Name: name, Endpoint: endpoint, Index: idx, Content: content, backend: b, raw: map[[2]int]float64{}}
+	s := &Source{Name: name, Endpoint: endpoint, Index: idx, Content: content, backend: b}
 	s.Sizes = make([]int64, len(idx))
 	if content != nil {
 		for i := range idx {
