@@ -251,9 +251,10 @@ func (it *Iter) Close() error {
 	end := it.end
 	it.errOnce.Do(func() {}) // from here on, cancellation is not an error
 	it.cancel()
+	closed := time.Now()
 	it.wg.Wait()
 	it.levels[Run].record(end.Sub(it.start))
-	s := Stats{Items: it.items, Bytes: it.bytes, InFlight: it.l.opts.InFlight()}
+	s := Stats{Items: it.items, Bytes: it.bytes, InFlight: it.l.opts.InFlight(), Elapsed: closed.Sub(it.start)}
 	var all [NumLevels]hist
 	for l := range all {
 		all[l].merge(&it.levels[l])

@@ -63,6 +63,21 @@ type Stats struct {
 	// InFlight is the number of requests the loader can have in flight:
 	// workers in sync mode, workers times fetch concurrency in async mode.
 	InFlight int
+	// Elapsed is the time from the start of the run (or the last
+	// ResetStats) to Close, the span over which Fetched items were read.
+	Elapsed time.Duration
+}
+
+// FetchedPerSecond is the rate at which workers completed item reads. In
+// steady state it equals the delivery rate, since a worker can run ahead of
+// the consumer by its prefetch budget only; over a short run it is the
+// steadier estimate, because reads complete one at a time while batches
+// are delivered in bursts.
+func (s Stats) FetchedPerSecond() float64 {
+	if s.Elapsed > 0 {
+		return float64(s.Fetched) / s.Elapsed.Seconds()
+	}
+	return 0
 }
 
 // ItemsPerSecond is delivered items over the run's duration, which ends
