@@ -70,11 +70,14 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		return e, fmt.Errorf("STORAGEBENCH_S3_INDEX is set but STORAGEBENCH_S3_CONFIG is not")
 	}
 	var err error
-	list := func(name string, parse func(string) error) {
+	// list parses the comma-separated variable name, when it is set, after
+	// reset clears the default it replaces.
+	list := func(name string, reset func(), parse func(string) error) {
 		v := getenv(name)
 		if err != nil || v == "" {
 			return
 		}
+		reset()
 		for _, f := range strings.Split(v, ",") {
 			f = strings.TrimSpace(f)
 			if f == "" {
@@ -89,8 +92,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		e.explicitName[name] = true
 	}
 	ints := func(name string, dst *[]int, min int) {
-		*dst = nil
-		list(name, func(s string) error {
+		list(name, func() { *dst = nil }, func(s string) error {
 			n, perr := strconv.Atoi(s)
 			if perr != nil || n < min {
 				return fmt.Errorf("%q is not an integer >= %d", s, min)
@@ -100,38 +102,26 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		})
 	}
 	known := map[string]bool{"mem": true, "local": true, "fakes3": true, "s3": true, "scratch": true}
-	if getenv("STORAGEBENCH_BACKENDS") != "" {
-		e.Backends = nil
-	}
-	list("STORAGEBENCH_BACKENDS", func(s string) error {
+	list("STORAGEBENCH_BACKENDS", func() { e.Backends = nil }, func(s string) error {
 		if !known[s] {
 			return fmt.Errorf("unknown backend %q, want mem, local, fakes3, s3 or scratch", s)
 		}
 		e.Backends = append(e.Backends, s)
 		return nil
 	})
-	if getenv("STORAGEBENCH_PROFILES") != "" {
-		e.Profiles = nil
-	}
-	list("STORAGEBENCH_PROFILES", func(s string) error {
+	list("STORAGEBENCH_PROFILES", func() { e.Profiles = nil }, func(s string) error {
 		if _, perr := fakes.LookupProfile(s); perr != nil {
 			return perr
 		}
 		e.Profiles = append(e.Profiles, s)
 		return nil
 	})
-	if getenv("STORAGEBENCH_MODES") != "" {
-		e.Modes = nil
-	}
-	list("STORAGEBENCH_MODES", func(s string) error {
+	list("STORAGEBENCH_MODES", func() { e.Modes = nil }, func(s string) error {
 		m, perr := loader.ParseMode(s)
 		e.Modes = append(e.Modes, m)
 		return perr
 	})
-	if getenv("STORAGEBENCH_DECODE") != "" {
-		e.Decoders = nil
-	}
-	list("STORAGEBENCH_DECODE", func(s string) error {
+	list("STORAGEBENCH_DECODE", func() { e.Decoders = nil }, func(s string) error {
 		d, perr := loader.ParseDecoder(s)
 		e.Decoders = append(e.Decoders, d)
 		return perr
@@ -146,9 +136,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		{"STORAGEBENCH_FETCH", &e.Fetch, 0},
 		{"STORAGEBENCH_CONCURRENCY", &e.Concurrency, 1},
 	} {
-		if getenv(v.name) != "" {
-			ints(v.name, v.dst, v.min)
-		}
+		ints(v.name, v.dst, v.min)
 	}
 	for _, v := range []struct {
 		name string
