@@ -174,6 +174,9 @@ func (it *Iter) Next() (*Batch, error) {
 	if it.total >= 0 && it.next >= it.total {
 		return nil, io.EOF
 	}
+	if it.ctx.Err() != nil { // stopped: no batch, even one already complete
+		return nil, it.failure()
+	}
 	w := it.workers[it.next%len(it.workers)]
 	t0 := time.Now()
 	var b *Batch
