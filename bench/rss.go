@@ -24,7 +24,7 @@ const sampleEvery = 10 * time.Millisecond
 func startRSS() *rssSampler {
 	debug.FreeOSMemory()
 	s := &rssSampler{stop: make(chan struct{})}
-	s.start, _, s.ok = rss()
+	s.start, s.ok = rss()
 	if !s.ok {
 		return s
 	}
@@ -39,7 +39,7 @@ func startRSS() *rssSampler {
 			case <-s.stop:
 				return
 			case <-t.C:
-				if now, _, ok := rss(); ok && now > s.peak {
+				if now, ok := rss(); ok && now > s.peak {
 					s.peak = now
 				}
 			}
@@ -54,7 +54,7 @@ func (s *rssSampler) Stop() (start, peak int64, ok bool) {
 	if s.ok {
 		close(s.stop)
 		s.wg.Wait()
-		if now, _, ok := rss(); ok && now > s.peak {
+		if now, ok := rss(); ok && now > s.peak {
 			s.peak = now
 		}
 	}
