@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -82,7 +83,7 @@ func readAll(r io.Reader, size int64, buf []byte) ([]byte, time.Time, error) {
 	}
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, make([]byte, minGrow)...)[:len(buf)]
+			buf = slices.Grow(buf, minGrow)
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		if n > 0 {

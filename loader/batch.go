@@ -32,8 +32,4 @@ type Batch struct {
 	pending atomic.Int32  // items not yet read
 	done    chan struct{} // receives one value when the batch is complete
 	start   time.Time     // when its first read started
-	// fetch is the batch's fetch duration, recorded by whoever completed it
-	// and read by the consumer after done.
-	bytes int64
-	errs  int
 }

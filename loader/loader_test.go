@@ -155,6 +155,12 @@ func TestStats(t *testing.T) {
 					stats.Items, stats.Bytes, stats.Errors, stats.InFlight, items, bytes, tc.inFlight)
 			}
 			run, epoch := stats.Levels[loader.Run], stats.Levels[loader.Epoch]
+			if got, want := stats.ItemsPerSecond(), float64(items)/run.Max.Seconds(); got != want {
+				t.Errorf("ItemsPerSecond = %v, want %d items over the run's %v = %v", got, items, run.Max, want)
+			}
+			if got := stats.FetchedPerSecond(); got <= 0 || stats.Elapsed < run.Max {
+				t.Errorf("FetchedPerSecond = %v over %v, want a positive rate over at least the run's %v", got, stats.Elapsed, run.Max)
+			}
 			if sum := time.Duration(epoch.Count) * epoch.Mean; sum > run.Max+time.Millisecond {
 				t.Errorf("epochs add up to %v, more than the run's %v", sum, run.Max)
 			}

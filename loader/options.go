@@ -112,7 +112,8 @@ func (o Options) Resolved() (Options, error) {
 }
 
 // InFlight returns the most requests the options allow in flight at once:
-// the workers in Sync mode, workers times fetch concurrency in Async mode.
+// the workers in Sync mode, workers times fetch concurrency in Async mode;
+// 0 for invalid options.
 func (o Options) InFlight() int {
 	o, err := o.Resolved()
 	if err != nil {

@@ -158,8 +158,7 @@ func tgRead(files []string) ([]*tgResult, error) {
 			}
 		}
 		for u, xs := range units {
-			slices.Sort(xs)
-			res.metrics[u] = xs[len(xs)/2]
+			res.metrics[u] = median(xs)
 		}
 		out = append(out, res)
 	}
