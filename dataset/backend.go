@@ -44,3 +44,11 @@ type Writer interface {
 	// Put stores data under key, replacing any object already there.
 	Put(ctx context.Context, key string, data []byte) error
 }
+
+// Deleter is implemented by backends that can remove objects.
+type Deleter interface {
+	// Delete removes the object named key. A missing key returns an error
+	// for which errors.Is(err, ErrNotFound) holds; a refused key, one for
+	// which errors.Is(err, ErrInvalidKey) holds.
+	Delete(ctx context.Context, key string) error
+}

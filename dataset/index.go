@@ -72,19 +72,13 @@ func LoadIndex(path string) (Index, error) {
 func ParseIndex(name string, data []byte) (Index, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	fail := func(entry int, off int64, err error) error {
-		line, col := position(data, off)
+		line, col := Position(data, off)
 		return &IndexError{File: name, Line: line, Col: col, Entry: entry, Err: err}
 	}
 	syntax := func(entry int, err error) error {
-		off := dec.InputOffset()
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			// Offset counts the bytes read, the bad one included, except
-			// after a separator, where it points at the bad token.
-			off = se.Offset
-			if off > 0 && off <= int64(len(data)) && !bytes.ContainsRune([]byte(" \t\r\n,:"), rune(data[off-1])) {
-				off--
-			}
+		off, ok := JSONErrorOffset(data, err)
+		if !ok {
+			off = dec.InputOffset()
 		}
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -187,11 +181,38 @@ func skipSpace(data []byte, off int64) int64 {
 	return off
 }
 
-// position converts a byte offset into a 1-based line and column.
-func position(data []byte, off int64) (line, col int) {
-	if off > int64(len(data)) {
-		off = int64(len(data))
+// JSONErrorOffset returns the byte offset in data of the problem that err,
+// returned by encoding/json while decoding data, reports: the offending
+// byte of a *json.SyntaxError, the Offset of a *json.UnmarshalTypeError
+// (just past the first token of the value of the wrong type), and the end
+// of data for an input that ends too soon (io.EOF or io.ErrUnexpectedEOF).
+// For any other error ok is false. [Position] turns the offset into a line
+// and column.
+func JSONErrorOffset(data []byte, err error) (off int64, ok bool) {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		// Offset counts the bytes read, the bad one included, except after
+		// a separator, where it points at the bad token.
+		off = se.Offset
+		if off > 0 && off <= int64(len(data)) && !bytes.ContainsRune([]byte(" \t\r\n,:"), rune(data[off-1])) {
+			off--
+		}
+		return off, true
+	case errors.As(err, &te):
+		return te.Offset, true
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return int64(len(data)), true
 	}
+	return 0, false
+}
+
+// Position converts a byte offset in data into a 1-based line and column,
+// the column counted in bytes, as "file:line:col" positions in errors
+// show them. An offset past the end of data is taken as the end.
+func Position(data []byte, off int64) (line, col int) {
+	off = min(max(off, 0), int64(len(data)))
 	before := data[:off]
 	line = 1 + bytes.Count(before, []byte("\n"))
 	col = 1 + len(before) - (bytes.LastIndexByte(before, '\n') + 1)

@@ -2,9 +2,11 @@ package dataset_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -95,5 +97,57 @@ func TestLoadIndex(t *testing.T) {
 	os.WriteFile(path, []byte(`["x", 1]`), 0o644)
 	if _, err := dataset.LoadIndex(path); err == nil || !bytes.Contains([]byte(err.Error()), []byte(path+":1:7: entry 1:")) {
 		t.Errorf("LoadIndex(bad) error = %v, want it to name %s:1:7 and entry 1", err, path)
+	}
+}
+
+func TestPosition(t *testing.T) {
+	data := []byte("ab\ncd\n\nä=")
+	for _, tc := range []struct {
+		off       int64
+		line, col int
+	}{
+		{0, 1, 1},
+		{2, 1, 3}, // the newline ends line 1
+		{3, 2, 1},
+		{6, 3, 1},
+		{7, 4, 1},
+		{9, 4, 3}, // columns count bytes: ä is two
+		{10, 4, 4},
+		{99, 4, 4}, // past the end: the end
+		{-1, 1, 1},
+	} {
+		if line, col := dataset.Position(data, tc.off); line != tc.line || col != tc.col {
+			t.Errorf("Position(%q, %d) = %d:%d, want %d:%d", data, tc.off, line, col, tc.line, tc.col)
+		}
+	}
+}
+
+func TestJSONErrorOffset(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		off  int64
+		ok   bool
+	}{
+		{"bad character", `{"a": x}`, 6, true},
+		{"bad character after a separator", `{"a": 1,}`, 8, true},
+		{"wrong type", `{"a": 12345}`, 11, true}, // just past the value
+		{"ends early", `{"a": `, 6, true},
+		{"empty", ``, 0, true},
+		{"no position", `{"b": 1}`, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var v struct{ A string }
+			dec := json.NewDecoder(strings.NewReader(tc.in))
+			dec.DisallowUnknownFields()
+			err := dec.Decode(&v)
+			if err == nil {
+				t.Fatalf("Decode(%q) = nil, want an error", tc.in)
+			}
+			off, ok := dataset.JSONErrorOffset([]byte(tc.in), err)
+			if off != tc.off || ok != tc.ok {
+				t.Errorf("JSONErrorOffset(%q, %v) = %d, %v; want %d, %v", tc.in, err, off, ok, tc.off, tc.ok)
+			}
+		})
 	}
 }

@@ -124,6 +124,23 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 	return nil
 }
 
+// Delete removes the object named key. It fails with [ErrInvalidKey] for an
+// empty key, with [ErrNotFound] when key names no object and with
+// [errors.ErrUnsupported] when the backend cannot delete.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if key == "" {
+		return &KeyError{Op: "delete", Key: key, Err: ErrInvalidKey}
+	}
+	d, ok := s.b.(Deleter)
+	if !ok {
+		return &KeyError{Op: "delete", Key: key, Err: errors.ErrUnsupported}
+	}
+	if err := d.Delete(ctx, key); err != nil {
+		return &KeyError{Op: "delete", Key: key, Err: err}
+	}
+	return nil
+}
+
 // List returns the objects whose keys start with prefix, sorted by key. It
 // fails with [errors.ErrUnsupported] when the backend cannot list.
 func (s *Store) List(ctx context.Context, prefix string) ([]Entry, error) {

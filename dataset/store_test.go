@@ -96,4 +96,14 @@ func TestStoreOptionalInterfaces(t *testing.T) {
 	if err := store.Put(context.Background(), "", nil); !errors.Is(err, dataset.ErrInvalidKey) {
 		t.Errorf("Put with an empty key: %v, want ErrInvalidKey", err)
 	}
+	err := store.Delete(context.Background(), "k")
+	if !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("Delete on a backend that cannot delete: %v, want ErrUnsupported", err)
+	}
+	if ke := (*dataset.KeyError)(nil); !errors.As(err, &ke) || ke.Op != "delete" || ke.Key != "k" {
+		t.Errorf("Delete error = %v, want a *KeyError for op delete of key k", err)
+	}
+	if err := store.Delete(context.Background(), ""); !errors.Is(err, dataset.ErrInvalidKey) {
+		t.Errorf("Delete with an empty key: %v, want ErrInvalidKey", err)
+	}
 }

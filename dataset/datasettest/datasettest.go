@@ -241,6 +241,66 @@ func RunConformanceTests(t *testing.T, harness Harness) {
 			}
 		}
 	})
+	t.Run("Delete", func(t *testing.T) {
+		b := h(t, objs)
+		if _, ok := b.(dataset.Deleter); !ok {
+			t.Skip("backend does not implement dataset.Deleter")
+		}
+		store := dataset.NewStore(b)
+		ctx := context.Background()
+		deleted := []string{
+			"val/ILSVRC2012_val_00000002.JPEG",
+			"empty/zero-length",
+			"with space/file name with space.jp",
+			"unicodé/ファイル-データ-ä.JPEG",
+		}
+		for _, k := range deleted {
+			if err := store.Delete(ctx, k); err != nil {
+				t.Fatalf("Delete(%q): %v", k, err)
+			}
+			if _, _, err := store.Read(ctx, k, nil); !errors.Is(err, dataset.ErrNotFound) {
+				t.Errorf("Read(%q) after Delete: error = %v, want ErrNotFound", k, err)
+			}
+		}
+		// Deleting what is not an object: a deleted key, a missing key, the
+		// folder or prefix of other objects.
+		for _, k := range []string{deleted[0], "val/missing.JPEG", "val", "val/", "big"} {
+			err := store.Delete(ctx, k)
+			if !errors.Is(err, dataset.ErrNotFound) {
+				t.Errorf("Delete(%q) error = %v, want ErrNotFound", k, err)
+			}
+			var ke *dataset.KeyError
+			if !errors.As(err, &ke) || ke.Key != k {
+				t.Errorf("Delete(%q) error = %v, want a *KeyError naming the key", k, err)
+			}
+		}
+		// Everything else is intact.
+		var kept []string
+		for _, k := range keys {
+			if slices.Contains(deleted, k) {
+				continue
+			}
+			kept = append(kept, k)
+			got, _, err := store.Read(ctx, k, nil)
+			if err != nil || !bytes.Equal(got, objs[k]) {
+				t.Errorf("Read(%q) after deleting others = %d bytes, %v; want its %d bytes", k, len(got), err, len(objs[k]))
+			}
+		}
+		if _, ok := b.(dataset.Lister); !ok {
+			return
+		}
+		entries, err := store.List(ctx, "")
+		if err != nil {
+			t.Fatalf("List after Delete: %v", err)
+		}
+		var listed []string
+		for _, e := range entries {
+			listed = append(listed, e.Key)
+		}
+		if !slices.Equal(listed, kept) {
+			t.Errorf("List after Delete = %q, want %q", listed, kept)
+		}
+	})
 }
 
 func sortedKeys(m map[string][]byte) []string {

@@ -149,6 +149,31 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 	return nil
 }
 
+// Delete implements [dataset.Deleter]. It removes the file named key, or,
+// when key names a symbolic link, the link and never its target. A folder
+// is not an object: deleting one fails with [dataset.ErrNotFound], as does
+// deleting anything else that is not a regular file. Folders that the
+// deletion leaves empty stay in place.
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fi, err := b.root.Lstat(key)
+	if err != nil {
+		return b.mapErr(key, err)
+	}
+	if t := fi.Mode().Type(); t != 0 && t != fs.ModeSymlink {
+		return fmt.Errorf("%w: %q is not a regular file", dataset.ErrNotFound, key)
+	}
+	if err := b.root.Remove(key); err != nil {
+		return b.mapErr(key, err)
+	}
+	return nil
+}
+
 // List implements [dataset.Lister]: it walks the folder and returns the
 // regular files whose slash-separated relative paths start with prefix.
 func (b *Backend) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {

@@ -71,6 +71,14 @@ func TestRefusesKeysOutsideRoot(t *testing.T) {
 			if got, err := os.ReadFile(secret); err != nil || string(got) != "outside the root" {
 				t.Errorf("after Put(%q), the file outside the root holds %q, %v; want it untouched", key, got, err)
 			}
+			// Delete either refuses the key, finds nothing, or removes the
+			// link itself; it never removes anything outside the root.
+			if err := store.Delete(context.Background(), key); err != nil && !errors.Is(err, dataset.ErrInvalidKey) && !errors.Is(err, dataset.ErrNotFound) {
+				t.Errorf("Delete(%q) error = %v, want ErrInvalidKey, ErrNotFound or success", key, err)
+			}
+			if _, err := os.Stat(secret); err != nil {
+				t.Errorf("after Delete(%q), the file outside the root: %v; want it in place", key, err)
+			}
 		})
 	}
 	// A link that stays inside the root is fine.

@@ -63,6 +63,20 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 	return nil
 }
 
+// Delete implements [dataset.Deleter].
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.objects[key]; !ok {
+		return dataset.ErrNotFound
+	}
+	delete(b.objects, key)
+	return nil
+}
+
 // List implements [dataset.Lister].
 func (b *Backend) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
 	if err := ctx.Err(); err != nil {

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -19,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/storagebench/storagebench/dataset"
 )
 
 // Config is the seed's S3 configuration file:
@@ -33,9 +37,10 @@ import (
 //	  "use_path_style": true
 //	}
 //
-// The last three fields are optional. With no keys, the standard AWS
-// credential chain applies; with no endpoint_url, AWS_ENDPOINT_URL_S3 and
-// AWS_ENDPOINT_URL are honoured. Config's String and GoString methods never
+// The last three fields are optional, and so is "profile", which
+// "storagebench serve" adds to name the latency profile it emulates. With
+// no keys, the standard AWS credential chain applies; with no endpoint_url,
+// AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL are honoured. Config's String and GoString methods never
 // show the secret key, so printing a Config is safe.
 type Config struct {
 	AccessKeyID     string `json:"aws_access_key_id,omitempty"`
@@ -46,6 +51,12 @@ type Config struct {
 	EndpointURL     string `json:"endpoint_url,omitempty"`
 	Region          string `json:"region,omitempty"`
 	UsePathStyle    bool   `json:"use_path_style,omitempty"`
+	// Profile names the latency profile that the store emulates, as
+	// "storagebench serve -profile" writes it (see package fakes); empty
+	// for a store that emulates nothing. Benchmarks name their results
+	// after it and take their bound from it, so that numbers taken from an
+	// emulated store say so. s3blob does not interpret it.
+	Profile string `json:"profile,omitempty"`
 }
 
 // String describes the configuration with its secrets redacted.
@@ -56,15 +67,20 @@ func (c Config) String() string {
 		}
 		return "REDACTED"
 	}
-	return fmt.Sprintf("s3blob.Config{AccessKeyID: %q, SecretAccessKey: %s, SessionToken: %s, Bucket: %q, IndexURL: %q, EndpointURL: %q, Region: %q, UsePathStyle: %v}",
-		c.AccessKeyID, redact(c.SecretAccessKey), redact(c.SessionToken), c.Bucket, c.IndexURL, c.EndpointURL, c.Region, c.UsePathStyle)
+	return fmt.Sprintf("s3blob.Config{AccessKeyID: %q, SecretAccessKey: %s, SessionToken: %s, Bucket: %q, IndexURL: %q, EndpointURL: %q, Region: %q, UsePathStyle: %v, Profile: %q}",
+		c.AccessKeyID, redact(c.SecretAccessKey), redact(c.SessionToken), c.Bucket, c.IndexURL, c.EndpointURL, c.Region, c.UsePathStyle, c.Profile)
 }
 
 // GoString is String, so that %#v redacts too.
 func (c Config) GoString() string { return c.String() }
 
 // LoadConfig reads and checks the configuration file at path. Errors name
-// the file and never quote the file's content.
+// the file and never quote the file's content. A file that is not one JSON
+// object of the fields above (bad syntax, a value of the wrong type, an
+// unknown field, an early end, data after the object) gives an error that
+// also names the line and column, such as
+// "s3 config /path/s3.json:3:28: json: cannot unmarshal number into Go
+// struct field Config.aws_secret_access_key of type string".
 func LoadConfig(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -73,13 +89,108 @@ func LoadConfig(path string) (Config, error) {
 	var c Config
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return Config{}, fmt.Errorf("s3 config %s: %w", path, err)
+	var off int64
+	if err = dec.Decode(&c); err != nil {
+		off = errorOffset(data, err)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // an empty file
+		}
+	} else if off = skip(data, dec.InputOffset(), jsonSpace); off < int64(len(data)) {
+		// Decode stops after the object; json.Unmarshal would refuse
+		// what follows, and so do we.
+		err = errors.New("data after the configuration object")
+	}
+	if err != nil {
+		line, col := dataset.Position(data, off)
+		return Config{}, fmt.Errorf("s3 config %s:%d:%d: %w", path, line, col, err)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("s3 config %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// errorOffset returns the byte offset in data of the problem err, returned
+// by Decode into a Config, reports: the start of the offending value for a
+// value of the wrong type, the start of the offending key for an unknown
+// field, and otherwise what [dataset.JSONErrorOffset] finds.
+func errorOffset(data []byte, err error) int64 {
+	off, ok := dataset.JSONErrorOffset(data, err)
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te):
+		if te.Field == "" { // the file is not an object
+			return skip(data, 0, jsonSpace)
+		}
+		// te.Offset is just past the value's first token: point at the
+		// value's start instead, that of the last occurrence of its key.
+		for _, m := range members(data) {
+			if m.value < te.Offset && strings.EqualFold(m.name, te.Field) {
+				off = m.value
+			}
+		}
+	case !ok:
+		// By elimination, an unknown field, which encoding/json reports
+		// without a position: point at the first key it does not know.
+		for _, m := range members(data) {
+			if !knownField(m.name) {
+				return m.key
+			}
+		}
+	}
+	return off
+}
+
+// jsonSpace is the white space of JSON.
+const jsonSpace = " \t\r\n"
+
+// skip returns the offset of the first byte of data at or after off that is
+// not in set, or len(data).
+func skip(data []byte, off int64, set string) int64 {
+	return int64(len(data) - len(bytes.TrimLeft(data[off:], set)))
+}
+
+// member is one key of a JSON object and where it and its value start.
+type member struct {
+	name       string
+	key, value int64 // offsets in the data
+}
+
+// members returns the keys of the JSON object in data, in order, as far as
+// the data is a valid object.
+func members(data []byte) []member {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	var out []member
+	for dec.More() {
+		start := skip(data, dec.InputOffset(), jsonSpace+",") // past the '{' or the previous value
+		tok, err := dec.Token()
+		name, ok := tok.(string)
+		if err != nil || !ok {
+			return out
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return out
+		}
+		out = append(out, member{name: name, key: start, value: dec.InputOffset() - int64(len(raw))})
+	}
+	return out
+}
+
+// knownField reports whether encoding/json decodes the key name into a
+// field of Config. Like encoding/json, it ignores case.
+func knownField(name string) bool {
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if strings.EqualFold(tag, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate reports the first thing wrong with c as a configuration file.

@@ -78,6 +78,18 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 	return mapErr(err)
 }
 
+// Delete implements [dataset.Deleter] with a HeadObject request and a
+// DeleteObject request: S3 deletes a missing key without complaint, and the
+// HeadObject request is what reports it as [dataset.ErrNotFound].
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	bucket, k := aws.String(b.bucket), aws.String(b.prefix+key)
+	if _, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: bucket, Key: k}); err != nil {
+		return mapErr(err)
+	}
+	_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: k})
+	return mapErr(err)
+}
+
 // List implements [dataset.Lister] with ListObjectsV2. S3 returns keys in
 // ascending byte order, which is the order List promises.
 func (b *Backend) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
