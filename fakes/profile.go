@@ -346,25 +346,27 @@ func (p *pacer) wait(ctx context.Context, n int) error {
 	return p.sleep(ctx, time.Until(due))
 }
 
-// Middleware returns next behind the emulator. A GET that addresses an
-// object (a path-style "/bucket/key" with a non-empty key) fails with an S3
-// "503 SlowDown" error at the profile's ErrorRate; otherwise it waits its
-// time to first byte (giving up if the client goes away) and has its body
-// paced to the profile's Bandwidth, in flushed chunks of at most 32 KiB.
-// Other requests pass through untouched. With a zero profile Middleware
-// returns next itself.
+// Middleware returns next behind the emulator. A GET or HEAD that
+// addresses an object (a path-style "/bucket/key" with a non-empty key)
+// fails with an S3 "503 SlowDown" error at the profile's ErrorRate (with no
+// body for a HEAD); otherwise it waits its time to first byte (giving up if
+// the client goes away), and a GET has its body paced to the profile's
+// Bandwidth, in flushed chunks of at most 32 KiB. Each such request takes
+// one draw. Other requests (listings, puts, deletes) pass through
+// untouched. With a zero profile Middleware returns next itself.
 func (e *Emulator) Middleware(next http.Handler) http.Handler {
 	if e.p.IsZero() {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || !isObjectPath(r.URL.Path) {
+		head := r.Method == http.MethodHead
+		if (r.Method != http.MethodGet && !head) || !isObjectPath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		ttfb, fault := e.draw()
 		if fault {
-			writeSlowDown(w)
+			writeSlowDown(w, head)
 			return
 		}
 		ctx := r.Context()
@@ -372,7 +374,7 @@ func (e *Emulator) Middleware(next http.Handler) http.Handler {
 		if err := pw.sleep(ctx, ttfb); err != nil {
 			return // the client went away
 		}
-		if e.p.Bandwidth <= 0 {
+		if e.p.Bandwidth <= 0 || head {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -394,9 +396,15 @@ func isObjectPath(path string) bool {
 var slowDown = []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 	`<Error><Code>SlowDown</Code><Message>injected fault</Message></Error>`)
 
-func writeSlowDown(w http.ResponseWriter) {
+// writeSlowDown answers with an injected S3 "503 SlowDown" error, with no
+// body when head is set, as S3 answers a HEAD.
+func writeSlowDown(w http.ResponseWriter, head bool) {
 	h := w.Header()
 	h.Set("Content-Type", "application/xml")
+	if head {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	h.Set("Content-Length", strconv.Itoa(len(slowDown)))
 	w.WriteHeader(http.StatusServiceUnavailable)
 	w.Write(slowDown) // the client sees a short body if this fails
@@ -449,9 +457,10 @@ func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // opens the object in b and returns a reader whose first Read waits the
 // time to first byte and whose Reads are paced to the profile's Bandwidth,
 // in chunks of at most 32 KiB. Errors from b pass through unchanged. The
-// result implements [dataset.Lister] and [dataset.Writer] by delegating to
-// b, failing with errors.ErrUnsupported when b does not. With a zero
-// profile Backend returns b itself.
+// result implements [dataset.Lister], [dataset.Writer] and
+// [dataset.Deleter] by delegating to b, undelayed, failing with
+// errors.ErrUnsupported when b does not. With a zero profile Backend
+// returns b itself.
 func (e *Emulator) Backend(b dataset.Backend) dataset.Backend {
 	if e.p.IsZero() {
 		return b
@@ -495,6 +504,14 @@ func (w *backend) Put(ctx context.Context, key string, data []byte) error {
 		return errors.ErrUnsupported
 	}
 	return wr.Put(ctx, key, data)
+}
+
+func (w *backend) Delete(ctx context.Context, key string) error {
+	d, ok := w.b.(dataset.Deleter)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	return d.Delete(ctx, key)
 }
 
 // reader delays and paces the object it wraps.

@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/mem"
 )
@@ -398,8 +401,12 @@ func TestMiddlewareDelay(t *testing.T) {
 		{"GET", "/bucket/", 0},
 		{"GET", "/bucket?list-type=2", 0},
 		{"GET", "/", 0},
-		{"HEAD", "/bucket/key", 0},
+		{"HEAD", "/bucket/key", 1},
+		{"HEAD", "/bucket/val/ILSVRC2012_val_00000001.JPEG", 1},
+		{"HEAD", "/bucket", 0},
+		{"HEAD", "/bucket/", 0},
 		{"PUT", "/bucket/key", 0},
+		{"DELETE", "/bucket/key", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -442,28 +449,90 @@ func TestMiddlewareZeroProfile(t *testing.T) {
 }
 
 func TestMiddlewareFault(t *testing.T) {
-	e := NewEmulator(Profile{Name: "faulty", TTFB: Fixed(10 * time.Second), ErrorRate: 1}, 1)
-	h := &emuHandler{body: []byte("hello")}
-	srv := serveEmulated(t, e.Middleware(h))
-	resp, body := doRequest(t, "GET", srv.URL+"/bucket/key")
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("status = %d, want 503", resp.StatusCode)
+	for _, method := range []string{"GET", "HEAD"} {
+		t.Run(method, func(t *testing.T) {
+			e := NewEmulator(Profile{Name: "faulty", TTFB: Fixed(10 * time.Second), ErrorRate: 1}, 1)
+			h := &emuHandler{body: []byte("hello")}
+			srv := serveEmulated(t, e.Middleware(h))
+			resp, body := doRequest(t, method, srv.URL+"/bucket/key")
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("status = %d, want 503", resp.StatusCode)
+			}
+			if got, want := resp.Header.Get("Content-Type"), "application/xml"; got != want {
+				t.Errorf("Content-Type = %q, want %q", got, want)
+			}
+			if got := h.calls.Load(); got != 0 {
+				t.Errorf("handler called %d times, want 0", got)
+			}
+			if method == "HEAD" {
+				if len(body) != 0 {
+					t.Errorf("HEAD error body = %q, want none", body)
+				}
+				return
+			}
+			var s3err struct {
+				Code    string
+				Message string
+			}
+			if err := xml.Unmarshal(body, &s3err); err != nil {
+				t.Fatalf("body %q: %v", body, err)
+			}
+			if s3err.Code != "SlowDown" {
+				t.Errorf("error code = %q, want SlowDown", s3err.Code)
+			}
+		})
 	}
-	if got, want := resp.Header.Get("Content-Type"), "application/xml"; got != want {
-		t.Errorf("Content-Type = %q, want %q", got, want)
+}
+
+// TestMiddlewareHeadObject checks, through the fake S3 and the S3 client,
+// that a HeadObject waits the profile's time to first byte while a bucket
+// listing does not.
+func TestMiddlewareHeadObject(t *testing.T) {
+	const (
+		delay  = 50 * time.Millisecond
+		bucket = "emulated"
+	)
+	p, err := LookupProfile("fixed-50ms")
+	if err != nil {
+		t.Fatal(err)
 	}
-	var s3err struct {
-		Code    string
-		Message string
+	e := NewEmulator(p, 1)
+	f := NewS3(t, S3Options{Emulator: e, Buckets: []string{bucket}})
+	ctx := t.Context()
+	if _, err := f.Client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String("val/k.JPEG"), Body: strings.NewReader("hello"),
+	}); err != nil {
+		t.Fatal(err)
 	}
-	if err := xml.Unmarshal(body, &s3err); err != nil {
-		t.Fatalf("body %q: %v", body, err)
+	if got := e.n.Load(); got != 0 {
+		t.Fatalf("draws after creating a bucket and putting an object = %d, want 0", got)
 	}
-	if s3err.Code != "SlowDown" {
-		t.Errorf("error code = %q, want SlowDown", s3err.Code)
+
+	start := time.Now()
+	out, err := f.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("val/k.JPEG")})
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := h.calls.Load(); got != 0 {
-		t.Errorf("handler called %d times, want 0", got)
+	if got := aws.ToInt64(out.ContentLength); got != 5 {
+		t.Errorf("HeadObject content length = %d, want 5", got)
+	}
+	if elapsed < delay {
+		t.Errorf("HeadObject took %v, want at least the profile's %v", elapsed, delay)
+	}
+	if got := e.n.Load(); got != 1 {
+		t.Errorf("draws after HeadObject = %d, want 1", got)
+	}
+
+	list, err := f.Client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("val/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(list.Contents); got != 1 {
+		t.Errorf("listing holds %d objects, want 1", got)
+	}
+	if got := e.n.Load(); got != 1 {
+		t.Errorf("draws after a listing = %d, want still 1: a listing must not wait", got)
 	}
 }
 
@@ -534,7 +603,7 @@ func TestMiddlewareCancel(t *testing.T) {
 	}
 }
 
-// openOnlyBackend is a backend with neither List nor Put.
+// openOnlyBackend is a backend with neither List, Put nor Delete.
 type openOnlyBackend struct{ dataset.Backend }
 
 func TestBackendDelay(t *testing.T) {
@@ -687,6 +756,16 @@ func TestBackendOptionalInterfaces(t *testing.T) {
 	if err != nil || string(got) != "two" {
 		t.Errorf("Read(a/2) = %q, %v; want %q, nil", got, err, "two")
 	}
+	d, ok := b.(dataset.Deleter)
+	if !ok {
+		t.Fatal("wrapped mem backend is not a dataset.Deleter")
+	}
+	if err := d.Delete(ctx, "a/1"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if err := d.Delete(ctx, "a/1"); !errors.Is(err, dataset.ErrNotFound) {
+		t.Errorf("Delete of a deleted key: error = %v, want ErrNotFound", err)
+	}
 
 	bare := e.Backend(openOnlyBackend{mem.New(nil)})
 	if _, err := bare.(dataset.Lister).List(ctx, ""); !errors.Is(err, errors.ErrUnsupported) {
@@ -694,6 +773,9 @@ func TestBackendOptionalInterfaces(t *testing.T) {
 	}
 	if err := bare.(dataset.Writer).Put(ctx, "k", nil); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("Put on a backend without Put: error = %v, want errors.ErrUnsupported", err)
+	}
+	if err := bare.(dataset.Deleter).Delete(ctx, "k"); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("Delete on a backend without Delete: error = %v, want errors.ErrUnsupported", err)
 	}
 }
 

@@ -33,7 +33,8 @@ type S3Options struct {
 	// loopback port.
 	Addr string
 	// Emulator, when not nil, adds its latency, bandwidth and faults to
-	// every object read.
+	// every object read, and its latency and faults to every HEAD of an
+	// object (see [Emulator.Middleware]).
 	Emulator *Emulator
 	// Buckets are created before StartS3 returns.
 	Buckets []string
