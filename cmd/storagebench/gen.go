@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/s3blob"
@@ -17,7 +20,10 @@ const defaultGenConcurrency = 8
 
 // runGen implements "storagebench gen": it writes a synthetic dataset of
 // -n items and its index.json to a folder, created if missing, or to an
-// s3://bucket/prefix URL, and prints one summary line.
+// s3://bucket/prefix URL, and prints one summary line. A destination that
+// already holds objects is refused unless -force is given; then every
+// object there that this run did not write is removed after the writing,
+// so that the destination holds exactly the dataset and its index.
 func runGen(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -26,11 +32,15 @@ func runGen(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	concurrency := fs.Int("concurrency", defaultGenConcurrency, "items written at a time")
 	s3Config := s3ConfigFlag(fs)
 	createBucket := fs.Bool("create-bucket", false, "create the bucket of an s3:// DEST first")
+	force := fs.Bool("force", false, "write into a DEST that holds objects, then remove every object there that this run did not write")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: storagebench gen -n N [-seed S] [-concurrency C] [-s3-config FILE] [-create-bucket] DEST")
+		fmt.Fprintln(fs.Output(), "usage: storagebench gen -n N [-seed S] [-concurrency C] [-s3-config FILE] [-create-bucket] [-force] DEST")
 		fmt.Fprintln(fs.Output(), "\nWrites N synthetic ImageNet-validation-like JPEGs and their index.json to DEST,")
 		fmt.Fprintln(fs.Output(), "a folder (created if missing) or an s3://bucket/prefix URL. The index's keys are")
 		fmt.Fprintln(fs.Output(), "relative to the folder, or to the bucket as in the seed's S3 index.")
+		fmt.Fprintln(fs.Output(), "\nA DEST that already holds files or objects is refused. With -force, gen writes")
+		fmt.Fprintln(fs.Output(), "there anyway and then removes every file or object under DEST that it did not")
+		fmt.Fprintln(fs.Output(), "write, so that DEST holds exactly the new dataset and its index.")
 		fmt.Fprintln(fs.Output(), "\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -64,11 +74,24 @@ func runGen(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 			return fmt.Errorf("gen %s: %w", dest, err)
 		}
 	}
+	if !*force {
+		if err := checkEmpty(ctx, store); err != nil {
+			return fmt.Errorf("gen %s: %w", dest, err)
+		}
+	}
 
 	synth := fakes.Synth{N: *n, Seed: *seed}
 	idx, err := synth.Write(ctx, store, *concurrency)
 	if err != nil {
 		return fmt.Errorf("gen %s: %w", dest, err)
+	}
+	var written map[string]bool // the keys this run wrote, relative to the store
+	if *force {
+		written = make(map[string]bool, len(idx)+1)
+		for _, k := range idx {
+			written[k] = true
+		}
+		written[fakes.IndexKey] = true
 	}
 	if loc.isS3() && loc.prefix != "" {
 		// The seed's S3 index holds keys relative to the bucket.
@@ -83,11 +106,67 @@ func runGen(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 			return fmt.Errorf("gen %s: %w", dest, err)
 		}
 	}
+	removed := ""
+	if *force {
+		n, err := removeOthers(ctx, store, written, *concurrency)
+		if err != nil {
+			return fmt.Errorf("gen %s: -force: remove what this run did not write: %w", dest, err)
+		}
+		if n > 0 {
+			removed = fmt.Sprintf("; removed %d objects it did not write", n)
+		}
+	}
 	var total int64
 	for i := range synth.N {
 		total += int64(synth.Size(i))
 	}
-	_, err = fmt.Fprintf(stdout, "wrote %d items, %d bytes (mean %d bytes) to %s; index at %s\n",
-		synth.N, total, total/int64(synth.N), dest, loc.join(fakes.IndexKey))
+	_, err = fmt.Fprintf(stdout, "wrote %d items, %d bytes (mean %d bytes) to %s; index at %s%s\n",
+		synth.N, total, total/int64(synth.N), dest, loc.join(fakes.IndexKey), removed)
 	return err
+}
+
+// checkEmpty returns an error, suggesting -force, when store holds any
+// object.
+func checkEmpty(ctx context.Context, store *dataset.Store) error {
+	entries, err := store.List(ctx, "")
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("already holds %d objects, such as %q; use -force to write there anyway and remove every object this run does not write", len(entries), entries[0].Key)
+	}
+	return nil
+}
+
+// removeOthers deletes, concurrency at a time, every object of store whose
+// key is not in keep, and returns how many there were. An object that is
+// already gone is not an error. The first error stops the rest.
+func removeOthers(ctx context.Context, store *dataset.Store, keep map[string]bool, concurrency int) (int, error) {
+	entries, err := store.List(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	var stale []string
+	for _, e := range entries {
+		if !keep[e.Key] {
+			stale = append(stale, e.Key)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
+	for _, k := range stale {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if err := store.Delete(gctx, k); err != nil && !errors.Is(err, dataset.ErrNotFound) {
+				return err
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	return len(stale), ctx.Err()
 }

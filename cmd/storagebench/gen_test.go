@@ -5,6 +5,7 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,6 +121,134 @@ func TestGen(t *testing.T) {
 				t.Errorf("run(%q) printed %d lines, want 1:\n%s", args, lines, stdout)
 			}
 			checkGenerated(t, tc.store(t, dest), fakes.Synth{N: n, Seed: seed}, tc.keyPrefix)
+		})
+	}
+}
+
+// TestGenForce checks that gen refuses a destination that already holds
+// objects, changing nothing, and that with -force the destination ends up
+// holding exactly the new index's keys and index.json, while objects
+// outside it stay.
+func TestGenForce(t *testing.T) {
+	hermeticAWS(t)
+	srv := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"data", "whole"}})
+	cfg := writeS3Config(t, srv.Config("data"))
+	s3Store := func(tb testing.TB, bucket, prefix string) *dataset.Store {
+		tb.Helper()
+		b, err := s3blob.Open(srv.Client, bucket, prefix)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return dataset.NewStore(b)
+	}
+	for _, tc := range []struct {
+		name string
+		dest func(t *testing.T) string
+		// root returns the store that holds DEST, with keys as in DEST's
+		// index: the folder itself, or the whole bucket.
+		root    func(tb testing.TB, dest string) *dataset.Store
+		prefix  string   // DEST's prefix in root
+		outside []string // keys in root outside DEST, which must stay
+	}{
+		{
+			name: "folder",
+			dest: func(t *testing.T) string { return t.TempDir() },
+			root: func(tb testing.TB, dest string) *dataset.Store {
+				tb.Helper()
+				b, err := local.Open(dest)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				tb.Cleanup(func() { b.Close() })
+				return dataset.NewStore(b)
+			},
+		},
+		{
+			name:    "s3 prefix",
+			dest:    func(*testing.T) string { return "s3://data/old/run" },
+			root:    func(tb testing.TB, _ string) *dataset.Store { return s3Store(tb, "data", "") },
+			prefix:  "old/run/",
+			outside: []string{"old/run10/keep.txt", "old/keep.txt", "other/keep.txt"},
+		},
+		{
+			name: "s3 bucket",
+			dest: func(*testing.T) string { return "s3://whole" },
+			root: func(tb testing.TB, _ string) *dataset.Store { return s3Store(tb, "whole", "") },
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			dest := tc.dest(t)
+			root := tc.root(t, dest)
+			gen := func(args ...string) (string, error) {
+				t.Helper()
+				args = append([]string{"gen", "-s3-config", cfg, dest}, args...)
+				stdout, _, err := runArgs(t, ctx, args...)
+				return stdout, err
+			}
+			listing := func(prefix string) []string {
+				t.Helper()
+				entries, err := root.List(ctx, prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var keys []string
+				for _, e := range entries {
+					keys = append(keys, e.Key)
+				}
+				return keys
+			}
+
+			// A previous, larger dataset, something else in DEST, and
+			// objects outside it.
+			if _, err := gen("-n", "30", "-seed", "3"); err != nil {
+				t.Fatalf("gen of the previous dataset: %v", err)
+			}
+			for _, k := range append([]string{tc.prefix + "notes/stray.txt"}, tc.outside...) {
+				if err := root.Put(ctx, k, []byte("not written by gen")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := listing("")
+
+			out, err := gen("-n", "20", "-seed", "7")
+			if err == nil || !strings.Contains(err.Error(), dest) || !strings.Contains(err.Error(), "-force") {
+				t.Fatalf("gen into a DEST that holds objects = %q, %v; want an error naming %s and suggesting -force", out, err, dest)
+			}
+			if diff := cmp.Diff(before, listing("")); diff != "" {
+				t.Errorf("refused gen changed the store (-before +after):\n%s", diff)
+			}
+
+			out, err = gen("-n", "20", "-seed", "7", "-force")
+			if err != nil {
+				t.Fatalf("gen -force: %v", err)
+			}
+			if want := "removed 11 objects"; !strings.Contains(out, want) {
+				t.Errorf("gen -force printed %q, want it to contain %q (10 old items and the stray file)", out, want)
+			}
+			data, _, err := root.Read(ctx, tc.prefix+fakes.IndexKey, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx, err := dataset.ParseIndex(fakes.IndexKey, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append([]string(slices.Clone(idx)), tc.prefix+fakes.IndexKey)
+			slices.Sort(want)
+			if diff := cmp.Diff(want, listing(tc.prefix)); diff != "" {
+				t.Errorf("after gen -force, DEST holds other than its index's keys and index.json (-want +got):\n%s", diff)
+			}
+			for _, k := range tc.outside {
+				if _, _, err := root.Read(ctx, k, nil); err != nil {
+					t.Errorf("after gen -force into %s, %s outside it: %v; want it kept", dest, k, err)
+				}
+			}
+			inDest := root
+			if tc.prefix != "" {
+				inDest = s3Store(t, "data", tc.prefix)
+			}
+			checkGenerated(t, inDest, fakes.Synth{N: 20, Seed: 7}, tc.prefix)
 		})
 	}
 }

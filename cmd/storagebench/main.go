@@ -4,15 +4,20 @@
 //
 // Usage:
 //
-//	storagebench gen -n N [-seed S] DEST          write a synthetic dataset and its index.json
+//	storagebench gen -n N [-seed S] [-force] DEST write a synthetic dataset and its index.json
 //	storagebench index SRC [-suffix .JPEG] [-o FILE]  list a folder or s3://bucket/prefix into an index
 //	storagebench serve [-addr A] [-profile P] [-n N]  serve a fake S3 with emulated latency
 //	storagebench plot [-o chart.png] RESULTS...   draw the per-level chart from benchmark output
 //	storagebench targets RESULTS...               check benchmark output against the targets
+//	storagebench env [-markdown]                  list the environment variables the benchmarks read
 //
 // DEST and SRC are a folder or an s3://bucket/prefix URL; S3 is reached
 // with the seed-format configuration named by -s3-config or
 // STORAGEBENCH_S3_CONFIG, or else with the standard AWS chain.
+//
+// An interrupt (Ctrl-C) or SIGTERM (what kill, Kubernetes and systemd send)
+// cancels the command's context: serve then shuts down and exits with
+// status 0.
 package main
 
 import (
@@ -23,10 +28,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:])
 	stop()
 	if err != nil {
@@ -44,12 +50,13 @@ var commands = map[string]func(ctx context.Context, stdout, stderr io.Writer, ar
 	"serve":   runServe,
 	"plot":    runPlot,
 	"targets": runTargets,
+	"env":     runEnv,
 }
 
 // run runs the subcommand named by args[0].
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|targets [flags] [args]")
+		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|targets|env [flags] [args]")
 		if len(args) == 0 {
 			return errors.New("no subcommand")
 		}
@@ -57,7 +64,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %q; want gen, index, serve, plot or targets", args[0])
+		return fmt.Errorf("unknown subcommand %q; want gen, index, serve, plot, targets or env", args[0])
 	}
 	return cmd(ctx, stdout, stderr, args[1:])
 }

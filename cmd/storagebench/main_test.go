@@ -23,6 +23,19 @@ import (
 // output may show it.
 const testSecret = "do-not-print-this-secret-8c2f"
 
+// runMainEnv, set to 1 in the environment of this test binary, makes
+// TestMain run the command's main instead of the tests, so that a test can
+// run the real command, signals and exit status included, as a subprocess.
+const runMainEnv = "STORAGEBENCH_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main() // exits with status 2 on error
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // TestRun checks the dispatcher's own errors and each subcommand's -h.
 func TestRun(t *testing.T) {
 	for _, tc := range []struct {

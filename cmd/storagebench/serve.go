@@ -68,7 +68,8 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 
 // setUpServer fills the bucket of srv with n items, writes its
 // configuration to configOut when that is not empty, and prints where the
-// server is.
+// server is. The configuration names the emulated profile in its "profile"
+// field, left out when the profile emulates nothing (none, fixed-0s).
 func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, bucket string, n int, seed uint64, configOut string, profile fakes.Profile) error {
 	indexURL := "s3://" + bucket + "/" + fakes.IndexKey
 	if n > 0 {
@@ -83,6 +84,9 @@ func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, b
 	if configOut != "" {
 		cfg := srv.Config(bucket)
 		cfg.IndexURL = indexURL
+		if !profile.IsZero() {
+			cfg.Profile = profile.Name // results taken through the file say so
+		}
 		data, err := json.MarshalIndent(cfg, "", "  ")
 		if err != nil {
 			return fmt.Errorf("serve: encode config: %w", err)
@@ -113,8 +117,10 @@ func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, b
 func serveUsage(fs *flag.FlagSet) {
 	w := fs.Output()
 	fmt.Fprintln(w, "usage: storagebench serve [-addr 127.0.0.1:9000] [-profile none] [-seed S] [-bucket storagebench] [-n N] [-config-out FILE]")
-	fmt.Fprintln(w, "\nServes a fake S3 on -addr until interrupted, with one bucket, optionally filled")
-	fmt.Fprintln(w, "with a synthetic dataset and its index.json.")
+	fmt.Fprintln(w, "\nServes a fake S3 on -addr until interrupted (Ctrl-C or SIGTERM), with one bucket,")
+	fmt.Fprintln(w, "optionally filled with a synthetic dataset and its index.json. The configuration")
+	fmt.Fprintln(w, "that -config-out writes names the profile in its \"profile\" field, unless the")
+	fmt.Fprintln(w, "profile emulates nothing (none).")
 	fmt.Fprintln(w, "\nFlags:")
 	fs.PrintDefaults()
 	fmt.Fprintln(w, "\nProfiles:")

@@ -4,12 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"image/jpeg"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,6 +97,9 @@ func TestServe(t *testing.T) {
 				Region:          fakes.FakeRegion,
 				UsePathStyle:    true,
 			}
+			if tc.profile != "none" {
+				want.Profile = tc.profile
+			}
 			if cfg != want {
 				t.Errorf("config file holds %v, want %v", cfg, want)
 			}
@@ -157,6 +165,134 @@ func TestServe(t *testing.T) {
 				t.Errorf("%s still accepts connections after serve returned", endpoint)
 			}
 		})
+	}
+}
+
+// TestServeConfigProfile checks that the configuration serve writes names
+// the emulated profile, and leaves the field out when nothing is emulated.
+func TestServeConfigProfile(t *testing.T) {
+	hermeticAWS(t)
+	for _, tc := range []struct {
+		profile string
+		want    string // the configuration's profile; "" for none written
+	}{
+		{profile: "s3", want: "s3"},
+		{profile: "fixed-5ms", want: "fixed-5ms"},
+		{profile: "none", want: ""},
+		{profile: "fixed-0s", want: ""}, // emulates nothing, as none does
+	} {
+		t.Run("profile="+tc.profile, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			cfgPath := filepath.Join(t.TempDir(), "s3.json")
+			_, _, errc := startServe(t, ctx, "-addr", "127.0.0.1:0", "-profile", tc.profile, "-config-out", cfgPath)
+			defer func() {
+				cancel()
+				if err := <-errc; err != nil {
+					t.Errorf("serve returned %v after cancellation, want nil", err)
+				}
+			}()
+
+			cfg, err := s3blob.LoadConfig(cfgPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Profile != tc.want {
+				t.Errorf("config written for -profile %s has profile %q, want %q", tc.profile, cfg.Profile, tc.want)
+			}
+			data, err := os.ReadFile(cfgPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fields map[string]json.RawMessage
+			if err := json.Unmarshal(data, &fields); err != nil {
+				t.Fatal(err)
+			}
+			if _, got := fields["profile"]; got != (tc.want != "") {
+				t.Errorf("config written for -profile %s has a \"profile\" field: %v, want %v", tc.profile, got, tc.want != "")
+			}
+		})
+	}
+}
+
+// TestServeSIGTERM runs the command as a subprocess (this test binary,
+// running main) and checks that SIGTERM stops serve as Ctrl-C does: it
+// shuts the server down and exits with status 0.
+func TestServeSIGTERM(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows has no SIGTERM to send")
+	}
+	const grace = 10 * time.Second // far more than a shutdown takes
+	hermeticAWS(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "s3.json")
+	cmd := exec.Command(exe, "serve", "-addr", "127.0.0.1:0", "-n", "1", "-config-out", cfgPath)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// rest, waitErr and stderr are read only once exited is closed.
+	var (
+		rest    []byte
+		waitErr error
+		exited  = make(chan struct{})
+	)
+	br := bufio.NewReader(stdout)
+	line, lineErr := br.ReadString('\n')
+	go func() {
+		rest, _ = io.ReadAll(br) // ends when the process closes stdout
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill() // in case the test failed before it ended
+		<-exited
+	})
+	if lineErr != nil {
+		cmd.Process.Kill()
+		<-exited
+		t.Fatalf("serve printed %q and ended: %v, %v\nstderr:\n%s", line, lineErr, waitErr, stderr.String())
+	}
+	endpoint, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "endpoint ")
+	if !ok {
+		t.Fatalf("serve first printed %q, want \"endpoint URL\"", line)
+	}
+	addr := strings.TrimPrefix(endpoint, "http://")
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatalf("%s does not accept connections while serve runs: %v", endpoint, err)
+	}
+	conn.Close()
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Fatalf("serve ended with %v after SIGTERM, want exit status 0\nstderr:\n%s", waitErr, stderr.String())
+		}
+	case <-time.After(grace):
+		t.Fatalf("serve did not exit within %v of SIGTERM", grace)
+	}
+	if strings.Contains(stderr.String(), "storagebench:") {
+		t.Errorf("serve reported an error on stderr after SIGTERM:\n%s", stderr.String())
+	}
+	if want := "config " + cfgPath; !strings.Contains(string(rest), want) {
+		t.Errorf("serve printed %q after the endpoint, want it to contain %q", rest, want)
+	}
+	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		conn.Close()
+		t.Errorf("%s still accepts connections after serve exited", endpoint)
 	}
 }
 

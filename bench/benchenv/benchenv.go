@@ -1,0 +1,149 @@
+// Package benchenv is the one table of the environment variables that
+// configure storagebench's benchmarks and tests: their names, meanings and
+// defaults. The benchmarks check the environment against it (an unknown
+// STORAGEBENCH_ variable is an error naming the closest known one), the
+// README's table is generated from it, and "storagebench env" prints it,
+// so a new variable is added in one place.
+package benchenv
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Prefix starts the name of every variable of the suite.
+const Prefix = "STORAGEBENCH_"
+
+// Variable is one environment variable of the suite.
+type Variable struct {
+	// Name is the variable's name; a name ending in "*" stands for every
+	// variable with that prefix.
+	Name string
+	// Meaning says what the variable sets, in one sentence.
+	Meaning string
+	// Default is what applies when the variable is unset.
+	Default string
+}
+
+// Names of the variables the benchmarks read.
+const (
+	S3Config     = "STORAGEBENCH_S3_CONFIG"
+	S3Index      = "STORAGEBENCH_S3_INDEX"
+	ScratchRoot  = "STORAGEBENCH_SCRATCH_ROOT"
+	ScratchIndex = "STORAGEBENCH_SCRATCH_INDEX"
+	Backends     = "STORAGEBENCH_BACKENDS"
+	Profiles     = "STORAGEBENCH_PROFILES"
+	Modes        = "STORAGEBENCH_MODES"
+	Workers      = "STORAGEBENCH_WORKERS"
+	Batch        = "STORAGEBENCH_BATCH"
+	Fetch        = "STORAGEBENCH_FETCH"
+	Decode       = "STORAGEBENCH_DECODE"
+	Concurrency  = "STORAGEBENCH_CONCURRENCY"
+	Items        = "STORAGEBENCH_ITEMS"
+	Prefetch     = "STORAGEBENCH_PREFETCH"
+)
+
+// Variables is the table, in the order the README lists it.
+var Variables = []Variable{
+	{S3Config, "a seed-format S3 configuration file: adds `backend=s3`, reading the index at its `index_file_download_url`; also the default of `storagebench -s3-config`", "unset: no `s3` backend"},
+	{S3Index, "where the S3 index is cached (downloaded once, reused)", "not cached"},
+	{ScratchRoot, "a folder holding a dataset: adds `backend=scratch`", "unset: no `scratch` backend"},
+	{ScratchIndex, "a seed-format index of keys relative to the scratch folder", "the folder is listed"},
+	{Backends, "which of `mem,local,fakes3,s3,scratch` run; a backend named here that is not configured is an error", "`mem,local,fakes3`, plus `s3` and `scratch` when configured"},
+	{Profiles, "emulated storage profiles, e.g. `none,seed-s3,fixed-10ms`; set, they apply to every hermetic backend", "`none`, and `s3` on fakes3"},
+	{Modes, "fetch modes, `sync,async`", "`sync,async`"},
+	{Workers, "loader workers, e.g. `2,4,8`", "`2,4,8,16,32`"},
+	{Batch, "batch sizes, e.g. `50,256`", "`50`"},
+	{Fetch, "per-worker fetch concurrency in async mode (0: the batch size); adds `fetch=` to names", "`0`"},
+	{Decode, "`none,jpeg`; adds `decode=` to names", "`none`"},
+	{Concurrency, "the raw baseline's concurrencies", "`1,4,16,64,256`"},
+	{Items, "items in the synthetic dataset", "`2000`"},
+	{Prefetch, "batches each worker holds", "`2`"},
+	{"STORAGEBENCH_MINIO_*", "a MinIO server for the conformance tests (`_ENDPOINT`, `_ACCESS_KEY`, `_SECRET_KEY`, `_REGION`), exported by `.ci/minio.sh start`, with that script's own settings", "unset: MinIO tests skip"},
+	{"STORAGEBENCH_TOOLS", "where `.ci/minio.sh` caches the binaries it builds", "`~/.cache/storagebench/bin`"},
+}
+
+// Known reports whether name is a variable of the table.
+func Known(name string) bool {
+	for _, v := range Variables {
+		if p, ok := strings.CutSuffix(v.Name, "*"); ok && strings.HasPrefix(name, p) || v.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Check returns an error for the first variable in environ (as
+// os.Environ returns it) that starts with [Prefix] and is not in the
+// table, naming the closest known variable.
+func Check(environ []string) error {
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, Prefix) && !Known(name) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	return fmt.Errorf("unknown variable %s: did you mean %s? (the known variables: storagebench env)", unknown[0], Closest(unknown[0]))
+}
+
+// Closest returns the known variable whose name is nearest to name by edit
+// distance.
+func Closest(name string) string {
+	best, bestD := "", -1
+	for _, v := range Variables {
+		n := strings.TrimSuffix(v.Name, "*")
+		if d := distance(name, n); bestD < 0 || d < bestD {
+			best, bestD = v.Name, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// WriteMarkdown writes the table as the README shows it.
+func WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("| variable | effect | default |\n|---|---|---|\n")
+	for _, v := range Variables {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", v.Name, v.Meaning, v.Default)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteText writes the table as plain text, for a terminal.
+func WriteText(w io.Writer) error {
+	var b strings.Builder
+	for _, v := range Variables {
+		fmt.Fprintf(&b, "%s\n    %s\n    default: %s\n", v.Name, strings.ReplaceAll(v.Meaning, "`", ""), strings.ReplaceAll(v.Default, "`", ""))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
