@@ -10,12 +10,13 @@ import (
 	"math"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"golang.org/x/perf/benchfmt"
+
+	"github.com/storagebench/storagebench/loader"
 )
 
 // Thresholds of the performance targets.
@@ -27,11 +28,13 @@ const (
 	targetSeedRate    = 3250.0   // 100x the seed's 32.5 images/s from S3
 	targetRSSSlack    = 64 << 20 // the constant in the memory bound
 	targetRSSGrowth   = 1.10     // a 10x longer run may use at most 10% more
+	targetRSSNoise    = 8 << 20  // a growth this small is noise, whatever the ratio
+	targetLongRun     = 1000000  // items in the longest memory run, at least
 	seedSyncRate      = 12.7     // the seed's S3 rate with 2 sync workers
 )
 
 // tgResult is one benchmark result's name parts and metrics, the median
-// over repeated runs of the same name and iteration count.
+// over repeated runs of the same name, iteration count and configuration.
 type tgResult struct {
 	name    string
 	parts   map[string]string
@@ -99,8 +102,9 @@ func runTargets(ctx context.Context, stdout, stderr io.Writer, args []string) er
 // tgRead reads results from files, keeping the median of repeated runs.
 func tgRead(files []string) ([]*tgResult, error) {
 	type key struct {
-		name  string
-		iters int
+		name   string
+		iters  int
+		config string
 	}
 	var order []key
 	runs := map[key][]*benchfmt.Result{}
@@ -116,8 +120,9 @@ func tgRead(files []string) ([]*tgResult, error) {
 				f.Close()
 				return nil, fmt.Errorf("targets: %w", rec)
 			case *benchfmt.Result:
-				// Results with the same name and length are one point.
-				k := key{string(rec.Name.Full()), rec.Iters}
+				// Results with the same name, length and configuration
+				// (dataset, prefetch) are one point.
+				k := key{string(rec.Name.Full()), rec.Iters, tgConfig(rec)}
 				if _, ok := runs[k]; !ok {
 					order = append(order, k)
 				}
@@ -133,17 +138,7 @@ func tgRead(files []string) ([]*tgResult, error) {
 	var out []*tgResult
 	for _, k := range order {
 		rs := runs[k]
-		res := &tgResult{name: k.name, iters: k.iters, parts: map[string]string{}, config: map[string]string{}, metrics: map[string]float64{}}
-		base, parts := rs[0].Name.Parts()
-		res.parts[""] = string(base)
-		for _, p := range parts {
-			kv := strings.TrimPrefix(string(p), "/")
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				res.parts[k] = v
-			} else if strings.HasPrefix(kv, "-") {
-				res.parts["gomaxprocs"] = kv[1:]
-			}
-		}
+		res := &tgResult{name: k.name, iters: k.iters, parts: tgParts(rs[0].Name), config: map[string]string{}, metrics: map[string]float64{}}
 		for _, c := range rs[0].Config {
 			res.config[c.Key] = string(c.Value)
 		}
@@ -163,6 +158,34 @@ func tgRead(files []string) ([]*tgResult, error) {
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// tgParts returns the parts of a benchmark name: the base under "", each
+// key=value sub-name under its key, and GOMAXPROCS under "gomaxprocs".
+func tgParts(name benchfmt.Name) map[string]string {
+	base, parts := name.Parts()
+	m := map[string]string{"": string(base)}
+	for _, p := range parts {
+		kv := strings.TrimPrefix(string(p), "/")
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		} else if strings.HasPrefix(kv, "-") {
+			m["gomaxprocs"] = kv[1:]
+		}
+	}
+	return m
+}
+
+// tgConfig returns r's file configuration as one string, so that results
+// of different datasets or settings are told apart.
+func tgConfig(r *benchfmt.Result) string {
+	var b strings.Builder
+	for _, c := range r.Config {
+		if c.File {
+			fmt.Fprintf(&b, "%s: %s\n", c.Key, c.Value)
+		}
+	}
+	return b.String()
 }
 
 // tgSelect returns the results of benchmark base whose name parts match
@@ -186,6 +209,37 @@ outer:
 
 // noDecode reports whether r read without decoding.
 func noDecode(r *tgResult) bool { d := r.parts["decode"]; return d == "" || d == "none" }
+
+// tgInFlight returns C, the requests r's loader can have in flight, from
+// the mode, workers, batch and fetch of its name, by the loader's own rule
+// (an absent fetch is the loader's default); 0 when the name does not say.
+func tgInFlight(r *tgResult) int {
+	mode, merr := loader.ParseMode(r.parts["mode"])
+	workers, werr := strconv.Atoi(r.parts["workers"])
+	batch, berr := strconv.Atoi(r.parts["batch"])
+	fetch, ferr := 0, error(nil)
+	if s, ok := r.parts["fetch"]; ok {
+		fetch, ferr = strconv.Atoi(s)
+	}
+	if errors.Join(merr, werr, berr, ferr) != nil {
+		return 0
+	}
+	return loader.Options{Mode: mode, Workers: workers, BatchSize: batch, FetchConcurrency: fetch}.InFlight()
+}
+
+// tgMissing returns a row saying that no result shows target.
+func tgMissing(target, threshold string) tgRow {
+	return tgRow{target: target, figure: "-", threshold: threshold, missing: true}
+}
+
+// tgOrMissing returns rows, or when there are none a single row saying
+// that no result shows target.
+func tgOrMissing(rows []tgRow, target, threshold string) []tgRow {
+	if len(rows) == 0 {
+		return []tgRow{tgMissing(target, threshold)}
+	}
+	return rows
+}
 
 // tgEvaluate computes the figure of each target.
 func tgEvaluate(rs []*tgResult) []tgRow {
@@ -219,7 +273,8 @@ func tgEvaluate(rs []*tgResult) []tgRow {
 		var worst *tgResult
 		worstEff, n := math.Inf(1), 0
 		for _, r := range tgSelect(rs, "Load", nil) {
-			if !strings.HasPrefix(r.parts["profile"], "fixed-") || r.metrics["inflight"] > targetMaxInFlight {
+			c := tgInFlight(r)
+			if !strings.HasPrefix(r.parts["profile"], "fixed-") || c == 0 || c > targetMaxInFlight {
 				continue
 			}
 			bound, raw := r.metrics["bound-items/s"], r.metrics["raw-items/s"]
@@ -234,7 +289,7 @@ func tgEvaluate(rs []*tgResult) []tgRow {
 		if worst == nil {
 			row.missing, row.figure = true, "-"
 		} else {
-			row.figure = fmt.Sprintf("%.3f over %d points (worst: %s, C=%.0f)", worstEff, n, tgShort(worst), worst.metrics["inflight"])
+			row.figure = fmt.Sprintf("%.3f over %d points (worst: %s, C=%d)", worstEff, n, tgShort(worst), tgInFlight(worst))
 			row.ok = worstEff >= targetRatio
 		}
 		rows = append(rows, row)
@@ -272,88 +327,123 @@ func tgEvaluate(rs []*tgResult) []tgRow {
 	return rows
 }
 
-// tgMemory evaluates target 4: peak RSS within the bound, and not growing
-// with run length.
+// Target 4's rows; each group's rows add the group to the target.
+const (
+	tgBoundTarget  = "4 peak RSS growth over start, within W*P*B*largest + 64 MiB"
+	tgGrowthTarget = "4 peak RSS growth, longest run over shortest"
+)
+
+// tgMemory evaluates target 4, peak RSS within the bound and not growing
+// with run length, with a bound row and a growth row for each group of
+// memory runs, so that one group's figure never hides another's.
 func tgMemory(rs []*tgResult) []tgRow {
-	bound := tgRow{target: "4 peak RSS growth over start, within W*P*B*largest + 64 MiB", threshold: "<= bound"}
-	growth := tgRow{target: "4 peak RSS growth, longest run over shortest", threshold: fmt.Sprintf("<= %.2fx", targetRSSGrowth)}
-	// The memory runs are one benchmark run at several lengths, the
-	// longest at least a million items.
-	byName := map[string][]*tgResult{}
-	for _, r := range tgSelect(rs, "Load", nil) {
-		if _, ok := r.metrics["peak-rss-B"]; ok {
-			k := r.name + " items=" + r.config["dataset-items"]
-			byName[k] = append(byName[k], r)
-		}
+	growthThreshold := fmt.Sprintf("<= %.2fx", targetRSSGrowth)
+	groups := tgMemoryGroups(rs)
+	if len(groups) == 0 {
+		return []tgRow{tgMissing(tgBoundTarget, "<= bound"), tgMissing(tgGrowthTarget, growthThreshold)}
 	}
-	for k, runs := range byName {
-		if len(runs) < 2 || slices.MaxFunc(runs, func(a, b *tgResult) int { return a.iters - b.iters }).iters < 1_000_000 {
-			delete(byName, k)
+	var rows []tgRow
+	for _, runs := range groups {
+		short, long := runs[0], runs[len(runs)-1]
+		group := fmt.Sprintf(", %s, %s items", tgShort(long), long.config["dataset-items"])
+		bound := tgRow{target: tgBoundTarget + group, figure: "- (W, P, B or largest item size not given)", threshold: "<= bound", missing: true}
+		if limit := tgMemoryBound(long); limit > 0 {
+			used := tgRSSUsed(long)
+			bound.missing = false
+			bound.figure = fmt.Sprintf("%s over %d items", tgBytes(used), long.iters)
+			bound.threshold = "<= " + tgBytes(limit)
+			bound.ok = used <= limit
 		}
+		su, lu := tgRSSUsed(short), tgRSSUsed(long)
+		ratio := lu / math.Max(su, 1)
+		growth := tgRow{
+			target:    tgGrowthTarget + group,
+			figure:    fmt.Sprintf("%.2fx (%s at %d items, %s at %d)", ratio, tgBytes(su), short.iters, tgBytes(lu), long.iters),
+			threshold: growthThreshold,
+			ok:        ratio <= targetRSSGrowth || lu-su < targetRSSNoise,
+		}
+		rows = append(rows, bound, growth)
 	}
-	bound.missing, growth.missing = true, true
-	bound.figure, growth.figure = "-", "-"
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range byName {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for _, name := range names {
-		runs := byName[name]
-		sort.Slice(runs, func(i, j int) bool { return runs[i].iters < runs[j].iters })
-		long := runs[len(runs)-1]
-		w, _ := strconv.Atoi(long.parts["workers"])
-		b, _ := strconv.Atoi(long.parts["batch"])
-		p, _ := strconv.Atoi(long.config["loader-prefetch"])
-		largest, _ := strconv.ParseFloat(long.config["dataset-max-bytes"], 64)
-		if w == 0 || b == 0 || p == 0 || largest == 0 {
-			continue
-		}
-		limit := float64(w*p*b)*largest + targetRSSSlack
-		used := long.metrics["peak-rss-B"] - long.metrics["start-rss-B"]
-		bound.missing = false
-		bound.figure = fmt.Sprintf("%s over %d items (bound %s; %s)", tgBytes(used), long.iters, tgBytes(limit), tgShort(long))
-		bound.threshold = "<= " + tgBytes(limit)
-		bound.ok = used <= limit
-		if len(runs) > 1 {
-			short := runs[0]
-			su := short.metrics["peak-rss-B"] - short.metrics["start-rss-B"]
-			ratio := used / math.Max(su, 1)
-			growth.missing = false
-			growth.figure = fmt.Sprintf("%.2fx (%s at %d items, %s at %d)", ratio, tgBytes(su), short.iters, tgBytes(used), long.iters)
-			// A few MiB of noise is not growth.
-			growth.ok = ratio <= targetRSSGrowth || used-su < 8<<20
-		}
-	}
-	return []tgRow{bound, growth}
+	return rows
 }
 
-// tgSeed evaluates target 5, one row per backend that shows it, and
+// tgMemoryGroups returns target 4's groups in the order they first
+// appear: the Load results that show a peak RSS, one group per benchmark
+// name and dataset size, each sorted by run length. A group counts when
+// it is run at several lengths, the longest at least targetLongRun items.
+func tgMemoryGroups(rs []*tgResult) [][]*tgResult {
+	var keys []string
+	byKey := map[string][]*tgResult{}
+	for _, r := range tgSelect(rs, "Load", nil) {
+		if _, ok := r.metrics["peak-rss-B"]; !ok {
+			continue
+		}
+		k := r.name + " items=" + r.config["dataset-items"]
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], r)
+	}
+	var groups [][]*tgResult
+	for _, k := range keys {
+		runs := byKey[k]
+		slices.SortStableFunc(runs, func(a, b *tgResult) int { return a.iters - b.iters })
+		if len(runs) >= 2 && runs[len(runs)-1].iters >= targetLongRun {
+			groups = append(groups, runs)
+		}
+	}
+	return groups
+}
+
+// tgMemoryBound returns target 4's bound on r's peak RSS growth,
+// W*P*B*largest + 64 MiB, from its name and configuration; 0 when they do
+// not give all of W, P, B and the largest item size.
+func tgMemoryBound(r *tgResult) float64 {
+	w, _ := strconv.Atoi(r.parts["workers"])
+	b, _ := strconv.Atoi(r.parts["batch"])
+	p, _ := strconv.Atoi(r.config["loader-prefetch"])
+	largest, _ := strconv.ParseFloat(r.config["dataset-max-bytes"], 64)
+	if w <= 0 || b <= 0 || p <= 0 || largest <= 0 {
+		return 0
+	}
+	return float64(w*p*b)*largest + targetRSSSlack
+}
+
+// tgRSSUsed returns how far r's RSS grew over its start.
+func tgRSSUsed(r *tgResult) float64 { return r.metrics["peak-rss-B"] - r.metrics["start-rss-B"] }
+
+// tgSeed evaluates target 5, one row per result that shows it, and
 // shows the seed's own figure beside ours.
 func tgSeed(rs []*tgResult) []tgRow {
+	const (
+		rateTarget = "5 seed-s3, async, 32 workers, no decode"
+		decTarget  = "5 seed-s3, async, 32 workers, jpeg, over decoding alone"
+		syncTarget = "  seed-s3, sync, 2 workers"
+	)
+	rateThreshold := fmt.Sprintf(">= %.0f items/s", targetSeedRate)
+	decThreshold := fmt.Sprintf(">= %.2f", targetRatio)
+	syncThreshold := fmt.Sprintf("near %.1f items/s, the seed's", seedSyncRate)
 	decodeAlone := 0.0
 	for _, r := range tgSelect(rs, "Decode", nil) {
 		if r.parts["concurrency"] == r.parts["gomaxprocs"] || r.parts["gomaxprocs"] == "" {
 			decodeAlone = math.Max(decodeAlone, r.metrics["items/s"])
 		}
 	}
-	var rate, dec []tgRow
+	var rate, dec, sync []tgRow
 	for _, r := range tgSelect(rs, "Load", map[string]string{"profile": "seed-s3", "mode": "async", "workers": "32"}) {
 		x := r.metrics["items/s"]
 		if noDecode(r) {
 			rate = append(rate, tgRow{
-				target:    "5 seed-s3, async, 32 workers, no decode, " + r.parts["backend"],
-				threshold: fmt.Sprintf(">= %.0f items/s", targetSeedRate),
+				target:    rateTarget + ", " + r.parts["backend"],
+				threshold: rateThreshold,
 				figure:    fmt.Sprintf("%.0f items/s (%s)", x, tgShort(r)),
 				ok:        x >= targetSeedRate,
 			})
 			continue
 		}
 		row := tgRow{
-			target:    "5 seed-s3, async, 32 workers, jpeg, over decoding alone, " + r.parts["backend"],
-			threshold: fmt.Sprintf(">= %.2f", targetRatio),
+			target:    decTarget + ", " + r.parts["backend"],
+			threshold: decThreshold,
 			figure:    "no Decode result",
 			missing:   decodeAlone == 0,
 		}
@@ -364,28 +454,28 @@ func tgSeed(rs []*tgResult) []tgRow {
 		}
 		dec = append(dec, row)
 	}
-	if rate == nil {
-		rate = []tgRow{{target: "5 seed-s3, async, 32 workers, no decode", threshold: fmt.Sprintf(">= %.0f items/s", targetSeedRate), figure: "-", missing: true}}
-	}
-	if dec == nil {
-		dec = []tgRow{{target: "5 seed-s3, async, 32 workers, jpeg, over decoding alone", threshold: fmt.Sprintf(">= %.2f", targetRatio), figure: "-", missing: true}}
-	}
-	sync := tgRow{target: "  seed-s3, sync, 2 workers (seed measured 12.7 items/s)", threshold: "near 12.7 items/s", figure: "-", missing: true}
 	for _, r := range tgSelect(rs, "Load", map[string]string{"profile": "seed-s3", "mode": "sync", "workers": "2"}) {
-		if noDecode(r) {
-			x := r.metrics["items/s"]
-			sync.missing = false
-			sync.figure = fmt.Sprintf("%.1f items/s (%s)", x, tgShort(r))
-			sync.ok = x > seedSyncRate/2 && x < seedSyncRate*2
+		if !noDecode(r) {
+			continue
 		}
+		x := r.metrics["items/s"]
+		sync = append(sync, tgRow{
+			target:    syncTarget + ", " + r.parts["backend"],
+			threshold: syncThreshold,
+			figure:    fmt.Sprintf("%.1f items/s (%s)", x, tgShort(r)),
+			ok:        x > seedSyncRate/2 && x < seedSyncRate*2,
+		})
 	}
-	return append(append(rate, dec...), sync)
+	rows := tgOrMissing(rate, rateTarget, rateThreshold)
+	rows = append(rows, tgOrMissing(dec, decTarget, decThreshold)...)
+	return append(rows, tgOrMissing(sync, syncTarget, syncThreshold)...)
 }
 
-// tgShort names a result by its backend, mode and workers.
+// tgShort names a result by the settings in its name: backend, profile,
+// mode, workers, batch, fetch and decode.
 func tgShort(r *tgResult) string {
 	var b bytes.Buffer
-	for _, k := range []string{"backend", "profile", "mode", "workers", "fetch", "decode"} {
+	for _, k := range []string{"backend", "profile", "mode", "workers", "batch", "fetch", "decode"} {
 		if v := r.parts[k]; v != "" {
 			if b.Len() > 0 {
 				b.WriteByte(' ')

@@ -7,47 +7,113 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/perf/benchfmt"
 )
 
+// A wantRow is a row the targets report must hold: the start of its
+// target, a part of its figure and its verdict.
+type wantRow struct{ target, figure, verdict string }
+
 func TestTargets(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), &stdout, &stderr, []string{"targets", "testdata/targets/perf.txt"}); err != nil {
-		t.Fatalf("targets: %v\n%s", err, stderr.String())
-	}
-	out := stdout.String()
-	for _, tc := range []struct{ target, want string }{
-		// The median of three runs (0.961), not the worst (0.547).
-		{"1 loader/raw items/s, mem", "0.909 (worst: backend=mem profile=none mode=async workers=8)"},
-		{"1 loader/raw items/s, local", "0.980"},
-		{"1 loader/raw items/s, fakes3", "not shown"},
-		{"2 loader/bound", "0.970 over 2 points"},
-		{"3 loader overhead", "500 ns (worst: backend=mem profile=none mode=async workers=8)"},
-		{"3 allocations", "2 (worst: backend=mem profile=none mode=async workers=8)"},
-		{"4 peak RSS growth over start", "32.0 MiB over 1000000 items"},
-		{"4 peak RSS growth, longest", "1.07x"},
-		{"5 seed-s3, async, 32 workers, no decode", "4000 items/s"},
-		{"5 seed-s3, async, 32 workers, jpeg", "0.889 (400 of 450 items/s"},
-		{"  seed-s3, sync, 2 workers", "12.5 items/s"},
+	const (
+		memBound  = "4 peak RSS growth over start, within W*P*B*largest + 64 MiB, "
+		memGrowth = "4 peak RSS growth, longest run over shortest, "
+		memGroup  = "backend=mem profile=none mode=async workers=4 batch=50, "
+		bigGroup  = "backend=local profile=none mode=sync workers=2 batch=50, 2000 items"
+	)
+	for _, tc := range []struct {
+		name   string
+		file   string
+		rows   []wantRow
+		strict string // the -strict error: missed or not shown, of all rows
+	}{
+		{
+			name: "perf",
+			file: "testdata/targets/perf.txt",
+			rows: []wantRow{
+				// The median of three runs (0.961), not the worst (0.547).
+				{"1 loader/raw items/s, mem", "0.909 (worst: backend=mem profile=none mode=async workers=8 batch=50)", "MISSED"},
+				{"1 loader/raw items/s, local", "0.980", "met"},
+				{"1 loader/raw items/s, fakes3", "-", "not shown"},
+				// C from the names: 8 workers x fetch 64 = 512 is in.
+				{"2 loader/bound", "0.970 over 2 points (worst: backend=local profile=fixed-20ms mode=async workers=1 batch=50 fetch=1, C=1)", "met"},
+				{"3 loader overhead", "500 ns (worst: backend=mem profile=none mode=async workers=8 batch=50)", "met"},
+				{"3 allocations", "2 (worst: backend=mem profile=none mode=async workers=8 batch=50)", "MISSED"},
+				// Each memory group on its own rows: the failing one
+				// between two that pass, and one name on two datasets.
+				{memBound + memGroup + "2000 items", "32.0 MiB over 1000000 items", "met"},
+				{memGrowth + memGroup + "2000 items", "1.07x (30.0 MiB at 100000 items, 32.0 MiB at 1000000)", "met"},
+				{memBound + bigGroup, "300.0 MiB over 1000000 items", "MISSED"},
+				{memGrowth + bigGroup, "2.00x (150.0 MiB at 100000 items, 300.0 MiB at 1000000)", "MISSED"},
+				{memBound + memGroup + "20000 items", "42.0 MiB over 1000000 items", "met"},
+				{memGrowth + memGroup + "20000 items", "1.05x", "met"},
+				{"5 seed-s3, async, 32 workers, no decode, fakes3", "4000 items/s", "met"},
+				{"5 seed-s3, async, 32 workers, jpeg, over decoding alone, fakes3", "0.889 (400 of 450 items/s", "MISSED"},
+				{"  seed-s3, sync, 2 workers, local", "5.0 items/s", "MISSED"},
+				{"  seed-s3, sync, 2 workers, fakes3", "12.5 items/s", "met"},
+			},
+			strict: "7 of 16 targets missed",
+		},
+		{
+			// No inflight metric: C comes from the names alone. Left out
+			// are 8 workers x batch 100, 16 x fetch 64 and 600 in sync
+			// mode; the worst of the rest has no fetch= in its name.
+			name: "latency",
+			file: "testdata/targets/latency.txt",
+			rows: []wantRow{
+				{"2 loader/bound", "0.940 over 4 points (worst: backend=local profile=fixed-20ms mode=async workers=8 batch=50, C=400)", "MISSED"},
+				{"4 peak RSS growth over start", "-", "not shown"},
+				{"4 peak RSS growth, longest", "-", "not shown"},
+				{"  seed-s3, sync, 2 workers", "-", "not shown"},
+			},
+			strict: "11 of 11 targets missed",
+		},
 	} {
-		line := lineWith(out, tc.target)
-		if !strings.Contains(line, tc.want) {
-			t.Errorf("targets line %q = %q, want it to contain %q\nall output:\n%s", tc.target, line, tc.want, out)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := run(context.Background(), &stdout, &stderr, []string{"targets", tc.file}); err != nil {
+				t.Fatalf("targets: %v\n%s", err, stderr.String())
+			}
+			out := stdout.String()
+			for _, want := range tc.rows {
+				line := targetLine(t, out, want.target)
+				if !strings.Contains(line, want.figure) {
+					t.Errorf("targets line %q = %q, want it to contain %q", want.target, line, want.figure)
+				}
+				if !strings.HasSuffix(line, "  "+want.verdict) {
+					t.Errorf("targets line %q = %q, want verdict %s", want.target, line, want.verdict)
+				}
+			}
+			err := run(context.Background(), &stdout, &stderr, []string{"targets", "-strict", tc.file})
+			if err == nil || !strings.Contains(err.Error(), tc.strict) {
+				t.Errorf("targets -strict = %v, want an error containing %q", err, tc.strict)
+			}
+			if t.Failed() {
+				t.Logf("all output:\n%s", out)
+			}
+		})
 	}
-	for target, verdict := range map[string]string{
-		"1 loader/raw items/s, mem":          "MISSED",
-		"1 loader/raw items/s, local":        "met",
-		"3 loader overhead":                  "met",
-		"3 allocations":                      "MISSED",
-		"5 seed-s3, async, 32 workers, jpeg": "MISSED",
-		"4 peak RSS growth, longest":         "met",
+}
+
+func TestTargetsInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want int
+	}{
+		{"Load/backend=mem/profile=none/mode=sync/workers=2/batch=50-2", 2},
+		{"Load/backend=mem/profile=none/mode=async/workers=8/batch=50-2", 400},
+		{"Load/backend=mem/profile=none/mode=async/workers=8/batch=50/fetch=0-2", 400},
+		{"Load/backend=mem/profile=none/mode=async/workers=8/batch=50/fetch=64/decode=jpeg-2", 512},
+		{"Load/backend=mem/profile=none/mode=sync/workers=2/batch=50/fetch=8-2", 0}, // the loader refuses it
+		{"Load/backend=mem/profile=none/mode=eager/workers=2/batch=50-2", 0},
+		{"Load/backend=mem/profile=none/mode=async/batch=50-2", 0},
+		{"Load/backend=mem/profile=none/mode=async/workers=8/batch=50/fetch=x-2", 0},
 	} {
-		if line := lineWith(out, target); !strings.HasSuffix(strings.TrimSpace(line), verdict) {
-			t.Errorf("targets line %q = %q, want verdict %s", target, line, verdict)
+		r := &tgResult{parts: tgParts(benchfmt.Name(tc.name))}
+		if got := tgInFlight(r); got != tc.want {
+			t.Errorf("tgInFlight(%s) = %d, want %d", tc.name, got, tc.want)
 		}
-	}
-	if err := run(context.Background(), &stdout, &stderr, []string{"targets", "-strict", "testdata/targets/perf.txt"}); err == nil || !strings.Contains(err.Error(), "missed") {
-		t.Errorf("targets -strict = %v, want an error counting the missed targets", err)
 	}
 }
 
@@ -74,12 +140,20 @@ func TestTargetsErrors(t *testing.T) {
 	}
 }
 
-// lineWith returns the first line of out containing s.
-func lineWith(out, s string) string {
+// targetLine returns the one line of out whose target starts with
+// target, trimmed of trailing space; it fails the test unless exactly one
+// line does.
+func targetLine(tb testing.TB, out, target string) string {
+	tb.Helper()
+	var lines []string
 	for _, l := range strings.Split(out, "\n") {
-		if strings.Contains(l, s) {
-			return l
+		if strings.HasPrefix(l, target) {
+			lines = append(lines, strings.TrimSpace(l))
 		}
 	}
-	return ""
+	if len(lines) != 1 {
+		tb.Errorf("targets lines starting %q: got %d, want 1:\n%s", target, len(lines), strings.Join(lines, "\n"))
+		return ""
+	}
+	return lines[0]
 }
