@@ -26,38 +26,67 @@ vet:
 test: vet
 	$(TEST_ENV) $(GO) test -race -timeout 20m ./...
 
-# The default matrix: backends mem, local and fakes3, profile none, sync and
-# async, 2 to 32 workers, batch 50; raw baselines and decoding alone. The
-# results go to stdout and to $(BENCH_OUT), for benchstat.
+# The benchmark matrix on the embedded fakes, to stdout and $(BENCH_OUT),
+# for benchstat: the raw baselines and decoding alone; then the loader,
+# backends mem, local and fakes3 with no added latency over 2,000 items,
+# and fakes3 under the s3 latency profile over 200 items; sync and async;
+# 2 to 32 workers; batch 50 (the seed's sweep). Each Load line runs a
+# count of items that bench/loadtime.sh computes for its workers and
+# mode: whole rounds of batches, enough for every level (see README), and
+# at least FAST_ITEMS on mem and local, so that their rates are taken over a
+# second or so; so there is one run per worker count, mode and group.
+LOAD_WORKERS  ?= 2 4 8 16 32
+ITEMS         ?= 2000
+LATENCY_ITEMS ?= 200
+FAST_ITEMS    ?= 60000
+GO_BENCH = $(GO) test -run '^$$' -count $(COUNT) -timeout 60m ./bench -bench
 bench:
-	$(GO) test -run '^$$' -bench 'Raw|Load|Decode' -benchtime $(BENCHTIME) -count $(COUNT) -timeout 60m ./bench | tee $(BENCH_OUT)
+	rm -f $(BENCH_OUT)
+	STORAGEBENCH_ITEMS=$(ITEMS) STORAGEBENCH_PROFILES=none \
+		$(GO_BENCH) '^Benchmark(Raw|Decode)$$' -benchtime $(BENCHTIME) | tee -a $(BENCH_OUT)
+	STORAGEBENCH_ITEMS=$(LATENCY_ITEMS) STORAGEBENCH_BACKENDS=fakes3 STORAGEBENCH_PROFILES=s3 \
+		$(GO_BENCH) '^BenchmarkRaw$$' -benchtime $(BENCHTIME) | tee -a $(BENCH_OUT)
+	for w in $(LOAD_WORKERS); do for m in sync async; do \
+		STORAGEBENCH_ITEMS=$(ITEMS) STORAGEBENCH_BACKENDS=mem,local STORAGEBENCH_PROFILES=none STORAGEBENCH_MODES=$$m STORAGEBENCH_WORKERS=$$w \
+			$(GO_BENCH) '^BenchmarkLoad$$' -benchtime $$(bash bench/loadtime.sh $$w $$m $(ITEMS) 50 $(FAST_ITEMS)) | tee -a $(BENCH_OUT) || exit 1; \
+		STORAGEBENCH_ITEMS=$(ITEMS) STORAGEBENCH_BACKENDS=fakes3 STORAGEBENCH_PROFILES=none STORAGEBENCH_MODES=$$m STORAGEBENCH_WORKERS=$$w \
+			$(GO_BENCH) '^BenchmarkLoad$$' -benchtime $$(bash bench/loadtime.sh $$w $$m $(ITEMS)) | tee -a $(BENCH_OUT) || exit 1; \
+		STORAGEBENCH_ITEMS=$(LATENCY_ITEMS) STORAGEBENCH_BACKENDS=fakes3 STORAGEBENCH_PROFILES=s3 STORAGEBENCH_MODES=$$m STORAGEBENCH_WORKERS=$$w \
+			$(GO_BENCH) '^BenchmarkLoad$$' -benchtime $$(bash bench/loadtime.sh $$w $$m $(LATENCY_ITEMS)) | tee -a $(BENCH_OUT) || exit 1; \
+	done; done
 
-# A smoke run of the same matrix, so that a broken benchmark cannot land.
+# A smoke run of the default matrix in one go, so that a broken benchmark
+# cannot land: -short shortens calibrations, lets Load lines be shorter
+# than every level needs, and marks the output "smoke: true".
 bench-short:
-	$(TEST_ENV) $(GO) test -short -run '^$$' -bench 'Raw|Load|Decode' -benchtime 100x -timeout 20m ./bench
+	$(TEST_ENV) $(GO) test -short -run '^$$' -bench 'Raw|Load|Decode' -benchtime 50ms -timeout 20m ./bench
 
 # The performance targets: the benchmarks that show them, appended to
-# $(PERF_OUT), then each target's figure next to its threshold.
+# $(PERF_OUT), then each target's figure next to its threshold. Load runs
+# take whole rounds (bench/loadtime.sh), hence one run per worker count.
 PERF_BENCH = $(GO) test -run '^$$' -timeout 60m ./bench -bench
 perf:
 	rm -f $(PERF_OUT)
 	@echo "# 1, 3: loader against raw at equal concurrency; overhead and allocations on mem" >&2
-	STORAGEBENCH_BACKENDS=mem,local,fakes3 STORAGEBENCH_WORKERS=2,8,32 \
-		$(PERF_BENCH) 'Load' -count 3 | tee -a $(PERF_OUT)
+	for w in 2 8 32; do for m in sync async; do \
+		STORAGEBENCH_BACKENDS=mem,local,fakes3 STORAGEBENCH_PROFILES=none STORAGEBENCH_MODES=$$m STORAGEBENCH_WORKERS=$$w \
+			$(PERF_BENCH) '^BenchmarkLoad$$' -count 3 -benchtime $$(bash bench/loadtime.sh $$w $$m $(ITEMS)) | tee -a $(PERF_OUT) || exit 1; \
+	done; done
 	@echo "# 2: fixed latency, up to 512 requests in flight, against the bound C/L" >&2
 	STORAGEBENCH_BACKENDS=mem,local STORAGEBENCH_PROFILES=fixed-20ms STORAGEBENCH_MODES=async \
 		STORAGEBENCH_WORKERS=1,8 STORAGEBENCH_FETCH=1,8,64 \
-		$(PERF_BENCH) 'Load' -benchtime 10s | tee -a $(PERF_OUT)
+		$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime 10s | tee -a $(PERF_OUT)
 	@echo "# 4: peak RSS over 100,000 and 1,000,000 items" >&2
 	for n in 100000 1000000; do \
 		STORAGEBENCH_BACKENDS=mem STORAGEBENCH_ITEMS=256 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=4 \
-			$(PERF_BENCH) 'Load' -benchtime $${n}x | tee -a $(PERF_OUT) || exit 1; \
+			$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime $${n}x | tee -a $(PERF_OUT) || exit 1; \
 	done
 	@echo "# 5: the seed's S3 latency; decoding alone" >&2
 	STORAGEBENCH_BACKENDS=fakes3,local STORAGEBENCH_PROFILES=seed-s3 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=32 \
-		STORAGEBENCH_DECODE=none,jpeg $(PERF_BENCH) 'Load|Decode' -benchtime 10s | tee -a $(PERF_OUT)
-	STORAGEBENCH_BACKENDS=fakes3 STORAGEBENCH_PROFILES=seed-s3 STORAGEBENCH_MODES=sync STORAGEBENCH_WORKERS=2 \
-		$(PERF_BENCH) 'Load' -benchtime 400x | tee -a $(PERF_OUT)
+		STORAGEBENCH_DECODE=none,jpeg $(PERF_BENCH) '^BenchmarkLoad$$' -benchtime $$(bash bench/loadtime.sh 32 async $(ITEMS)) | tee -a $(PERF_OUT)
+	$(PERF_BENCH) '^BenchmarkDecode$$' -benchtime 10s | tee -a $(PERF_OUT)
+	STORAGEBENCH_BACKENDS=fakes3 STORAGEBENCH_PROFILES=seed-s3 STORAGEBENCH_MODES=sync STORAGEBENCH_WORKERS=2 STORAGEBENCH_ITEMS=200 \
+		$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime $$(bash bench/loadtime.sh 2 sync 200) | tee -a $(PERF_OUT)
 	$(GO) run ./cmd/storagebench targets $(PERF_OUT)
 
 clean:

@@ -2,7 +2,7 @@ package bench
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -10,19 +10,28 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/storagebench/storagebench/bench/benchenv"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
 )
 
 // fixture holds the sources of this test binary; TestMain removes them.
-var (
-	fixture    *Fixture
-	fixtureErr error
-)
+var fixture *Fixture
+
+// deep makes the benchmarks check every item's bytes, not only its length;
+// the tests that run benchmarks set it.
+var deep = flag.Bool("deep", false, "check the bytes of every item read, not only its length")
 
 func TestMain(m *testing.M) {
-	env, err := FromEnv(nil)
-	fixture, fixtureErr = NewFixture(env), err
+	env, err := FromOS()
+	if err != nil {
+		// A misconfigured environment fails the whole run at once, loudly.
+		fmt.Fprintln(os.Stderr, "storagebench:", err)
+		os.Exit(2)
+	}
+	fixture = NewFixture(env)
 	code := m.Run()
 	if err := fixture.Close(); err != nil && code == 0 {
 		fmt.Fprintln(os.Stderr, "closing the benchmark fixture:", err)
@@ -31,73 +40,75 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// env returns the benchmark environment, failing b if it is malformed.
-func env(tb testing.TB) Env {
-	tb.Helper()
-	if fixtureErr != nil {
-		tb.Fatal(fixtureErr)
-	}
-	return fixture.Env()
-}
-
-// source returns the named source; ok is false when it is not configured,
-// in which case skip holds the one-line reason.
-func source(tb testing.TB, name string) (src *Source, skip string) {
+// source returns the named source, failing tb if it cannot be built.
+func source(tb testing.TB, name string) *Source {
 	tb.Helper()
 	src, err := fixture.Source(context.Background(), name)
-	if errors.Is(err, errSkip) {
-		return nil, err.Error()
-	}
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return src, ""
+	return src
 }
 
 var unitsOnce sync.Once
 
 // printConfig prints the benchmark-format lines that describe src: the
 // configuration benchstat carries into every result that follows, and,
-// once, the units where higher is better.
+// once, the units where higher is better. It runs in parent benchmarks
+// only, which print no result line of their own, so that the lines never
+// land inside a result line.
 func printConfig(src *Source) {
 	unitsOnce.Do(func() {
 		for _, u := range []string{"items/s", "raw-items/s", "bound-items/s", "efficiency"} {
 			fmt.Printf("Unit %s better=higher\n", u)
 		}
 	})
+	if testing.Short() {
+		fmt.Println("smoke: true")
+	}
 	fmt.Printf("dataset-items: %d\ndataset-mean-bytes: %.0f\ndataset-max-bytes: %d\nendpoint: %s\nloader-prefetch: %d\n",
 		len(src.Index), src.MeanSize(), src.MaxSize(), src.Endpoint, fixture.Env().Prefetch)
+	if src.real {
+		served := src.Served.Name
+		if served == "" {
+			served = "none"
+		}
+		fmt.Printf("store-profile: %s\n", served)
+	}
 }
 
-// eachSource runs fn in a sub-benchmark backend=B for each backend,
-// skipping, with their reason, backends that are not configured. A source
-// is built only when a benchmark selects it.
+// eachSource runs fn in a sub-benchmark backend=B for each backend. A
+// source is built only when a benchmark selects it.
 func eachSource(b *testing.B, fn func(b *testing.B, src *Source)) {
-	for _, name := range env(b).Backends {
+	for _, name := range fixture.Env().Backends {
 		b.Run("backend="+name, func(b *testing.B) {
-			src, skip := source(b, name)
-			if skip != "" {
-				b.Skip(skip)
-			}
+			src := source(b, name)
 			printConfig(src)
 			fn(b, src)
 		})
 	}
 }
 
-// profiles returns the matrix's profiles that apply to src: no emulation
-// on real stores, and by default emulated latency only on fakes3, the S3
+// profiles returns the matrix's profiles that apply to src: on a real
+// store only the profile it serves itself (none unless its configuration
+// names one), and by default emulated latency only on fakes3, the S3
 // stand-in, so that the default matrix shows loading where per-item latency
 // dominates without doubling its length.
 func profiles(b *testing.B, src *Source) []fakes.Profile {
-	e := env(b)
+	if src.real {
+		if src.Served.Name != "" {
+			return []fakes.Profile{src.Served}
+		}
+		return []fakes.Profile{{Name: "none"}}
+	}
+	e := fixture.Env()
 	var ps []fakes.Profile
 	for _, name := range e.Profiles {
 		p, err := fakes.LookupProfile(name)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if !p.IsZero() && (src.real || src.Name != "fakes3" && !e.Named("STORAGEBENCH_PROFILES")) {
+		if !p.IsZero() && src.Name != "fakes3" && !e.Named(benchenv.Profiles) {
 			continue
 		}
 		ps = append(ps, p)
@@ -106,7 +117,7 @@ func profiles(b *testing.B, src *Source) []fakes.Profile {
 }
 
 func BenchmarkRaw(b *testing.B) {
-	e := env(b)
+	e := fixture.Env()
 	eachSource(b, func(b *testing.B, src *Source) {
 		for _, p := range profiles(b, src) {
 			for _, c := range e.Concurrency {
@@ -119,7 +130,7 @@ func BenchmarkRaw(b *testing.B) {
 }
 
 func BenchmarkLoad(b *testing.B) {
-	e := env(b)
+	e := fixture.Env()
 	eachSource(b, func(b *testing.B, src *Source) {
 		for _, p := range profiles(b, src) {
 			for _, mode := range e.Modes {
@@ -131,10 +142,10 @@ func BenchmarkLoad(b *testing.B) {
 							}
 							for _, dec := range e.Decoders {
 								name := fmt.Sprintf("profile=%s/mode=%s/workers=%d/batch=%d", p.Name, mode, w, batch)
-								if e.Named("STORAGEBENCH_FETCH") {
+								if e.Named(benchenv.Fetch) {
 									name += fmt.Sprintf("/fetch=%d", fetch)
 								}
-								if e.Named("STORAGEBENCH_DECODE") {
+								if e.Named(benchenv.Decode) {
 									name += "/decode=" + string(dec)
 								}
 								opts := loader.Options{Mode: mode, Workers: w, BatchSize: batch, Prefetch: e.Prefetch, Decode: dec}
@@ -142,7 +153,7 @@ func BenchmarkLoad(b *testing.B) {
 									opts.FetchConcurrency = fetch
 								}
 								b.Run(name, func(b *testing.B) {
-									RunLoad(b, src, LoadCase{Profile: p, Options: opts})
+									RunLoad(b, src, LoadCase{Profile: p, Options: opts, Deep: *deep})
 								})
 							}
 						}
@@ -154,10 +165,7 @@ func BenchmarkLoad(b *testing.B) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	src, skip := source(b, "mem")
-	if skip != "" {
-		b.Skip(skip)
-	}
+	src := source(b, "mem")
 	printConfig(src)
 	for _, c := range []int{1, runtime.GOMAXPROCS(0)} {
 		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) { RunDecode(b, src, c) })
@@ -181,9 +189,19 @@ func TestFromEnv(t *testing.T) {
 		{"bad backend", map[string]string{"STORAGEBENCH_BACKENDS": "mem,nfs"}, `unknown backend "nfs"`},
 		{"bad items", map[string]string{"STORAGEBENCH_ITEMS": "-3"}, "STORAGEBENCH_ITEMS"},
 		{"index without root", map[string]string{"STORAGEBENCH_SCRATCH_INDEX": "/x.json"}, "STORAGEBENCH_SCRATCH_ROOT is not"},
+		// A backend named but not configured fails instead of printing
+		// PASS and no result.
+		{"scratch misspelled root", map[string]string{"STORAGEBENCH_BACKENDS": "scratch", "STORAGEBENCH_SCRATCH_RO0T": "/data"}, "unknown variable STORAGEBENCH_SCRATCH_RO0T: did you mean STORAGEBENCH_SCRATCH_ROOT?"},
+		{"scratch unconfigured", map[string]string{"STORAGEBENCH_BACKENDS": "scratch"}, "backend scratch is not configured: set STORAGEBENCH_SCRATCH_ROOT"},
+		{"s3 unconfigured", map[string]string{"STORAGEBENCH_BACKENDS": "mem,s3"}, "backend s3 is not configured: set STORAGEBENCH_S3_CONFIG"},
+		{"scratch configured", map[string]string{"STORAGEBENCH_BACKENDS": "scratch", "STORAGEBENCH_SCRATCH_ROOT": "/data"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := FromEnv(func(k string) string { return tc.vars[k] })
+			var environ []string
+			for k, v := range tc.vars {
+				environ = append(environ, k+"="+v)
+			}
+			e, err := FromEnv(environ)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("FromEnv = %v, want success", err)
@@ -197,5 +215,26 @@ func TestFromEnv(t *testing.T) {
 				t.Errorf("FromEnv error = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDefaultBackends checks that a configured real store joins the
+// default backends and an unconfigured one is not among them.
+func TestDefaultBackends(t *testing.T) {
+	for _, tc := range []struct {
+		environ []string
+		want    []string
+	}{
+		{nil, []string{"mem", "local", "fakes3"}},
+		{[]string{"STORAGEBENCH_SCRATCH_ROOT=/data"}, []string{"mem", "local", "fakes3", "scratch"}},
+		{[]string{"STORAGEBENCH_S3_CONFIG=s3.json", "STORAGEBENCH_SCRATCH_ROOT=/data"}, []string{"mem", "local", "fakes3", "s3", "scratch"}},
+	} {
+		e, err := FromEnv(tc.environ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, e.Backends); diff != "" {
+			t.Errorf("FromEnv(%q).Backends (-want +got):\n%s", tc.environ, diff)
+		}
 	}
 }

@@ -3,9 +3,11 @@ package bench
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/storagebench/storagebench/bench/benchenv"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
 )
@@ -24,7 +26,7 @@ type Env struct {
 	// listed.
 	ScratchRoot, ScratchIndex string
 
-	Backends     []string         // STORAGEBENCH_BACKENDS: mem,local,fakes3,s3,scratch
+	Backends     []string         // STORAGEBENCH_BACKENDS: mem,local,fakes3, and s3, scratch when configured
 	Profiles     []string         // STORAGEBENCH_PROFILES: none, seed-s3, s3, express, nvme, fixed-<d>; by default none, and s3 on fakes3
 	Modes        []loader.Mode    // STORAGEBENCH_MODES: sync,async
 	Workers      []int            // STORAGEBENCH_WORKERS: 2,4,8,16,32
@@ -37,9 +39,10 @@ type Env struct {
 	explicitName map[string]bool  // dimensions set explicitly, shown in names
 }
 
-// Defaults: the seed's sweep.
+// Defaults: the seed's sweep. The real stores, s3 and scratch, join the
+// backends when their variable is set.
 var defaultEnv = Env{
-	Backends:    []string{"mem", "local", "fakes3", "s3", "scratch"},
+	Backends:    []string{"mem", "local", "fakes3"},
 	Profiles:    []string{"none", "s3"},
 	Modes:       []loader.Mode{loader.Sync, loader.Async},
 	Workers:     []int{2, 4, 8, 16, 32},
@@ -51,23 +54,44 @@ var defaultEnv = Env{
 	Prefetch:    loader.DefaultPrefetch,
 }
 
-// FromEnv reads the environment through getenv (os.Getenv when nil). A
-// variable that is set but malformed is an error naming it.
-func FromEnv(getenv func(string) string) (Env, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
+// FromOS reads the process's environment, as [FromEnv] does.
+func FromOS() (Env, error) { return FromEnv(os.Environ()) }
+
+// FromEnv reads the benchmark environment from environ, a list of
+// "NAME=value" strings as os.Environ returns. Every variable is optional;
+// one that is set but malformed is an error naming it, and so is a
+// STORAGEBENCH_ variable that [benchenv.Variables] does not list (a typo
+// would otherwise be ignored) and a backend named in STORAGEBENCH_BACKENDS
+// whose store is not configured.
+func FromEnv(environ []string) (Env, error) {
 	e := defaultEnv
 	e.explicitName = map[string]bool{}
-	e.S3Config = getenv("STORAGEBENCH_S3_CONFIG")
-	e.S3Index = getenv("STORAGEBENCH_S3_INDEX")
-	e.ScratchRoot = getenv("STORAGEBENCH_SCRATCH_ROOT")
-	e.ScratchIndex = getenv("STORAGEBENCH_SCRATCH_INDEX")
+	if err := benchenv.Check(environ); err != nil {
+		return e, err
+	}
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	getenv := func(k string) string { return vars[k] }
+	e.S3Config = getenv(benchenv.S3Config)
+	e.S3Index = getenv(benchenv.S3Index)
+	e.ScratchRoot = getenv(benchenv.ScratchRoot)
+	e.ScratchIndex = getenv(benchenv.ScratchIndex)
 	if e.ScratchIndex != "" && e.ScratchRoot == "" {
-		return e, fmt.Errorf("STORAGEBENCH_SCRATCH_INDEX is set but STORAGEBENCH_SCRATCH_ROOT is not")
+		return e, fmt.Errorf("%s is set but %s is not", benchenv.ScratchIndex, benchenv.ScratchRoot)
 	}
 	if e.S3Index != "" && e.S3Config == "" {
-		return e, fmt.Errorf("STORAGEBENCH_S3_INDEX is set but STORAGEBENCH_S3_CONFIG is not")
+		return e, fmt.Errorf("%s is set but %s is not", benchenv.S3Index, benchenv.S3Config)
+	}
+	e.Backends = slices.Clone(e.Backends)
+	if e.S3Config != "" {
+		e.Backends = append(e.Backends, "s3")
+	}
+	if e.ScratchRoot != "" {
+		e.Backends = append(e.Backends, "scratch")
 	}
 	var err error
 	// list parses the comma-separated variable name, when it is set, after
@@ -102,26 +126,31 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		})
 	}
 	known := map[string]bool{"mem": true, "local": true, "fakes3": true, "s3": true, "scratch": true}
-	list("STORAGEBENCH_BACKENDS", func() { e.Backends = nil }, func(s string) error {
-		if !known[s] {
+	list(benchenv.Backends, func() { e.Backends = nil }, func(s string) error {
+		switch {
+		case !known[s]:
 			return fmt.Errorf("unknown backend %q, want mem, local, fakes3, s3 or scratch", s)
+		case s == "s3" && e.S3Config == "":
+			return fmt.Errorf("backend s3 is not configured: set %s to a seed-format S3 configuration file", benchenv.S3Config)
+		case s == "scratch" && e.ScratchRoot == "":
+			return fmt.Errorf("backend scratch is not configured: set %s to a folder holding a dataset", benchenv.ScratchRoot)
 		}
 		e.Backends = append(e.Backends, s)
 		return nil
 	})
-	list("STORAGEBENCH_PROFILES", func() { e.Profiles = nil }, func(s string) error {
+	list(benchenv.Profiles, func() { e.Profiles = nil }, func(s string) error {
 		if _, perr := fakes.LookupProfile(s); perr != nil {
 			return perr
 		}
 		e.Profiles = append(e.Profiles, s)
 		return nil
 	})
-	list("STORAGEBENCH_MODES", func() { e.Modes = nil }, func(s string) error {
+	list(benchenv.Modes, func() { e.Modes = nil }, func(s string) error {
 		m, perr := loader.ParseMode(s)
 		e.Modes = append(e.Modes, m)
 		return perr
 	})
-	list("STORAGEBENCH_DECODE", func() { e.Decoders = nil }, func(s string) error {
+	list(benchenv.Decode, func() { e.Decoders = nil }, func(s string) error {
 		d, perr := loader.ParseDecoder(s)
 		e.Decoders = append(e.Decoders, d)
 		return perr
@@ -131,10 +160,10 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		dst  *[]int
 		min  int
 	}{
-		{"STORAGEBENCH_WORKERS", &e.Workers, 1},
-		{"STORAGEBENCH_BATCH", &e.Batches, 1},
-		{"STORAGEBENCH_FETCH", &e.Fetch, 0},
-		{"STORAGEBENCH_CONCURRENCY", &e.Concurrency, 1},
+		{benchenv.Workers, &e.Workers, 1},
+		{benchenv.Batch, &e.Batches, 1},
+		{benchenv.Fetch, &e.Fetch, 0},
+		{benchenv.Concurrency, &e.Concurrency, 1},
 	} {
 		ints(v.name, v.dst, v.min)
 	}
@@ -142,8 +171,8 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		name string
 		dst  *int
 	}{
-		{"STORAGEBENCH_ITEMS", &e.Items},
-		{"STORAGEBENCH_PREFETCH", &e.Prefetch},
+		{benchenv.Items, &e.Items},
+		{benchenv.Prefetch, &e.Prefetch},
 	} {
 		if s := getenv(v.name); s != "" && err == nil {
 			n, perr := strconv.Atoi(s)

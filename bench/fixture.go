@@ -41,7 +41,7 @@ func NewFixture(env Env) *Fixture {
 func (f *Fixture) Env() Env { return f.env }
 
 // Source returns the named source, building it the first time. An error
-// wrapping errSkip means the source is not configured.
+// wrapping errNotConfigured means the environment does not configure it.
 func (f *Fixture) Source(ctx context.Context, name string) (*Source, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -146,7 +146,7 @@ func (f *Fixture) fill(ctx context.Context, w dataset.Writer) error {
 // buildS3 opens the real S3 store of STORAGEBENCH_S3_CONFIG.
 func (f *Fixture) buildS3(ctx context.Context) (*Source, error) {
 	if f.env.S3Config == "" {
-		return nil, fmt.Errorf("%w: set STORAGEBENCH_S3_CONFIG to a seed-format S3 configuration file", errSkip)
+		return nil, fmt.Errorf("backend s3 is %w: set STORAGEBENCH_S3_CONFIG to a seed-format S3 configuration file", errNotConfigured)
 	}
 	cfg, err := s3blob.LoadConfig(f.env.S3Config)
 	if err != nil {
@@ -174,18 +174,24 @@ func (f *Fixture) buildS3(ctx context.Context) (*Source, error) {
 	if endpoint == "" {
 		endpoint = os.Getenv("AWS_ENDPOINT_URL")
 	}
+	var served fakes.Profile
+	if cfg.Profile != "" {
+		if served, err = fakes.LookupProfile(cfg.Profile); err != nil {
+			return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG %s: profile: %w", f.env.S3Config, err)
+		}
+	}
 	s, err := newSource(ctx, "s3", endpointKind(endpoint), b, idx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG %s: %w", f.env.S3Config, err)
 	}
-	s.real = true
+	s.real, s.Served = true, served
 	return s, nil
 }
 
 // buildScratch opens the folder of STORAGEBENCH_SCRATCH_ROOT.
 func (f *Fixture) buildScratch(ctx context.Context) (*Source, error) {
 	if f.env.ScratchRoot == "" {
-		return nil, fmt.Errorf("%w: set STORAGEBENCH_SCRATCH_ROOT to a folder holding a dataset", errSkip)
+		return nil, fmt.Errorf("backend scratch is %w: set STORAGEBENCH_SCRATCH_ROOT to a folder holding a dataset", errNotConfigured)
 	}
 	b, err := local.Open(f.env.ScratchRoot)
 	if err != nil {

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,8 +16,8 @@ import (
 	"github.com/storagebench/storagebench/fakes"
 )
 
-// TestRealStoreErrors checks that a real store set up wrong fails fast with
-// a message naming its variable, and that an unset one is a skip.
+// TestRealStoreErrors checks that a real store set up wrong, or not at all,
+// fails fast with a message naming its variable.
 func TestRealStoreErrors(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	dir := t.TempDir()
@@ -47,10 +46,10 @@ func TestRealStoreErrors(t *testing.T) {
 		name    string
 		env     Env
 		backend string
-		want    []string // in the error; none means a skip
+		want    []string // in the error
 	}{
-		{"s3 unset", Env{}, "s3", nil},
-		{"scratch unset", Env{}, "scratch", nil},
+		{"s3 unset", Env{}, "s3", []string{"not configured", "set STORAGEBENCH_S3_CONFIG"}},
+		{"scratch unset", Env{}, "scratch", []string{"not configured", "set STORAGEBENCH_SCRATCH_ROOT"}},
 		{"missing config", Env{S3Config: filepath.Join(dir, "missing.json")}, "s3", []string{"STORAGEBENCH_S3_CONFIG", "missing.json"}},
 		{"bad JSON", Env{S3Config: badJSON}, "s3", []string{"STORAGEBENCH_S3_CONFIG", "bad.json"}},
 		{"no index URL", Env{S3Config: writeConfig("noindex.json", s3blob.Config{Bucket: "b"})}, "s3", []string{"index_file_download_url is missing"}},
@@ -74,13 +73,7 @@ func TestRealStoreErrors(t *testing.T) {
 			if d := time.Since(start); d > 15*time.Second {
 				t.Errorf("Source took %v, want seconds", d)
 			}
-			if tc.want == nil {
-				if !errors.Is(err, errSkip) {
-					t.Fatalf("Source = %v, want a skip", err)
-				}
-				return
-			}
-			if err == nil || errors.Is(err, errSkip) {
+			if err == nil {
 				t.Fatalf("Source = %v, want a failure", err)
 			}
 			for _, w := range tc.want {

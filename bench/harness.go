@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
 )
@@ -26,11 +29,27 @@ type LoadCase struct {
 }
 
 // RunLoad benchmarks the loader on src. One op is one item delivered to
-// the consumer. The loader's warm-up reads and the filling of its pipeline
-// (a batch from each of its batch slots) run before the timer starts and
-// are not counted; the run is then measured in steady state. Every item is checked
-// against src. After the loop it reports items/s, every level's mean,
-// median, min, max and p99, the bound and the efficiency.
+// the consumer, so ns/op is the time per item and items/s its inverse.
+//
+// The loader's warm-up reads and the filling of its pipeline run before
+// the timer starts and are never counted: the consumer first takes whole
+// rounds of batches (a round is one batch from each worker, W x B items),
+// at least Prefetch rounds and enough epochs for the pipeline to be full
+// and the batch slots' buffers to have grown to the items they hold; then
+// any whole rounds already complete. The timed run starts in steady state, on
+// a round boundary, right after a round was delivered. A run of whole rounds
+// (-benchtime Nx with N a multiple of W x B) then ends on the same phase
+// of the loader's cycle and its rate is exact; any other length counts up
+// to one round of bursty arrivals more or less. Every item is checked
+// against src.
+//
+// After the loop it measures the raw baselines (see [Source.RawRates]) and
+// reports items/s, MB/s from the bytes read, each level's statistics, the
+// run's length once (run-ns), the raw baseline at the same concurrency,
+// the bound and the efficiency (see [Bound]). A run
+// too short to time every level (fewer than 10 rounds or batch periods, or
+// no whole epoch) fails, naming the -benchtime that would do, except under
+// -short, whose results are a smoke test and say so.
 func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	ctx := context.Background()
 	opts := c.Options
@@ -39,9 +58,12 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	inFlight := opts.InFlight()
-	// The raw readers hold as many items as the loader's batch slots do.
-	raw, err := src.RawRate(ctx, inFlight, opts.Workers*opts.Prefetch*opts.BatchSize)
+	inFlight, round := opts.InFlight(), opts.Workers*opts.BatchSize
+	hold := opts.Workers * opts.Prefetch * opts.BatchSize
+	// The raw rate at C, before the run as well as after it: on a shared
+	// machine the storage's best moments come and go, and a bound taken
+	// on one side of the run only can miss the stretch the run had.
+	_, before, err := src.rawRates(ctx, []int{inFlight}, hold)
 	if err != nil {
 		b.Fatalf("raw baseline at concurrency %d: %v", inFlight, err)
 	}
@@ -61,19 +83,30 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 		b.Fatal(err)
 	}
 	defer it.Close()
-	// Fill the pipeline and drain what it held at the start: consume every
-	// batch slot once (workers x prefetch batches), so the timed run begins
-	// in steady state, with no head start from batches fetched before it.
+	// Fill the pipeline and grow the batch slots' buffers: take whole
+	// rounds, at least Prefetch of them, and enough for every slot to have
+	// held every item it will hold (the batches of an epoch come round to
+	// the same slots every lcm(batches an epoch, W x P) batches), up to
+	// maxFillEpochs epochs. Then collect what growing them left behind.
 	con := consumer{it: it, src: src, deep: c.Deep}
-	for range opts.Workers * opts.Prefetch * opts.BatchSize {
-		if _, err := con.next(); err != nil {
+	slots, epoch := opts.Workers*opts.Prefetch, l.BatchesPerEpoch()
+	fill := max(slots, min(slots/gcd(slots, epoch)*epoch, maxFillEpochs*epoch))
+	if err := con.fill((fill + opts.Workers - 1) / opts.Workers * opts.Workers); err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	// Then take whole rounds while the next is already complete (the
+	// workers may have run ahead while the pipeline filled), so that no
+	// batch completed before the timer starts is counted in the run.
+	for range maxDrain {
+		if !it.Ready(opts.Workers) {
+			break
+		}
+		if err := con.fill(opts.Workers); err != nil {
 			b.Fatal(err)
 		}
 	}
-	con.pos = len(con.batch.Items) // start the timed run on a batch boundary
 	it.ResetStats()
-	con.bytes = 0
-	b.SetBytes(int64(src.MeanSize()))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := con.next(); err != nil {
@@ -84,35 +117,107 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 		b.Fatal(err)
 	}
 	st := it.Stats()
-	// Items reach the consumer a batch at a time, and batches of several
-	// workers in bursts, so over a run of a few batch periods the count of
-	// items consumed (and ns/op) depends on where the loop happened to
-	// stop. Reads complete one at a time: in steady state their rate is the
-	// delivery rate, and it is steady over short runs too.
-	rate := st.FetchedPerSecond()
+	start, peak, rssOK := mem.Stop()
+	restore() // the raw baselines read with no emulated latency
+	// The raw baselines, right after the run, on a machine as warm as the
+	// loader left it (measured only first, they read up to a fifth slower
+	// over their first half second). The raw readers hold as many items as
+	// the loader's batch slots do.
+	raw, best, err := src.RawRates(ctx, inFlight, hold)
+	if err != nil {
+		b.Fatalf("raw baseline at concurrency %d: %v", inFlight, err)
+	}
+	best = max(best, before)
+	elapsed := b.Elapsed()
+	rate := float64(b.N) / elapsed.Seconds()
+	if b.N == 0 || elapsed <= 0 || math.IsInf(rate, 0) {
+		b.Fatalf("%d items in %v: no rate to report", b.N, elapsed)
+	}
+	if !testing.Short() {
+		if err := coverage(st, b.N, elapsed, round, len(src.Index), opts.Decode == loader.DecodeJPEG); err != nil {
+			b.Fatal(err)
+		}
+	}
+	meanBytes := float64(con.bytes) / float64(b.N)
+	b.SetBytes(int64(math.Round(meanBytes)))
 	b.ReportMetric(rate, "items/s")
-	if run, fetch := st.Levels[loader.Run].Max, st.Levels[loader.Fetch].Mean; run < 10*fetch {
-		b.Logf("the run (%v) spans fewer than 10 batch fetches (%v each): batches arrive in bursts, so ns/op is rough; use a longer -benchtime", run, fetch)
-	}
-	reportLevels(b, st, opts.Decode == loader.DecodeJPEG)
-	// The bound: with inFlight requests in flight and a mean item latency
-	// lat (time to first byte plus transfer, decoding excluded), storage
-	// serves at most inFlight/lat items a second, and never more than the
-	// raw baseline reaches at that concurrency with no added latency.
-	lat := st.Levels[loader.TTFB].Mean + st.Levels[loader.Read].Mean
-	bound := raw
-	if lat > 0 {
-		bound = min(float64(inFlight)/lat.Seconds(), raw)
-	}
-	b.ReportMetric(float64(inFlight), "inflight")
+	reportLevels(b, st, elapsed, opts.Decode == loader.DecodeJPEG)
+	bound := Bound(c.Profile, inFlight, meanBytes, best)
 	b.ReportMetric(raw, "raw-items/s")
 	b.ReportMetric(bound, "bound-items/s")
 	b.ReportMetric(rate/bound, "efficiency")
-	b.ReportMetric(float64(con.bytes)/float64(b.N), "B/item")
-	if start, peak, ok := mem.Stop(); ok {
+	b.ReportMetric(meanBytes, "B/item")
+	if rssOK {
 		b.ReportMetric(float64(start), "start-rss-B")
 		b.ReportMetric(float64(peak), "peak-rss-B")
 	}
+}
+
+// Bound returns the most items per second a storage can serve to a
+// loader that never has more than c reads in flight, reading items of
+// meanBytes bytes on average: under an emulated profile with latency, at
+// most c / L, L the profile's nominal mean latency for that size (known
+// analytically: a read never takes less than its emulated latency, so by
+// Little's law no loader exceeds it); and never more than bestRaw, the best
+// rate raw readers reached at any concurrency up to c with no emulated
+// latency (the storage's own limit on this machine).
+func Bound(p fakes.Profile, c int, meanBytes, bestRaw float64) float64 {
+	lat := p.MeanLatency(int64(math.Round(meanBytes)))
+	if lat <= 0 {
+		return bestRaw
+	}
+	return min(float64(c)/lat.Seconds(), bestRaw)
+}
+
+// maxFillEpochs bounds the epochs a Load run reads before its timer starts
+// to grow its buffers.
+const maxFillEpochs = 8
+
+// maxDrain bounds the rounds a Load run takes, before its timer starts,
+// because they were complete already.
+const maxDrain = 100
+
+// Minimums of a timed Load run, so that every level is measured and the
+// rate does not depend on where in the loader's bursts the run stopped.
+const (
+	minRounds  = 10 // rounds of batches, W x B items each
+	minPeriods = 10 // batch periods: mean batch fetch times
+	minEpochs  = 3  // epochs of items that always hold a whole epoch and each worker's whole share of one
+)
+
+// coverage returns an error unless a run of n items over elapsed covers
+// enough rounds and batch periods and recorded every level; the error
+// names a -benchtime that would.
+func coverage(st loader.Stats, n int, elapsed time.Duration, round, epoch int, decoded bool) error {
+	var short []string
+	rounds := float64(n) / float64(round)
+	if rounds < minRounds {
+		short = append(short, fmt.Sprintf("%.1f rounds of %d items (%d needed)", rounds, round, minRounds))
+	}
+	fetch := st.Levels[loader.Fetch].Mean
+	periods := 0.0
+	if fetch > 0 {
+		periods = float64(elapsed) / float64(fetch)
+	}
+	if periods < minPeriods {
+		short = append(short, fmt.Sprintf("%.1f batch periods of %v (%d needed)", periods, fetch.Round(time.Microsecond), minPeriods))
+	}
+	for l := range loader.NumLevels {
+		if l != loader.Run && st.Levels[l].Count == 0 && (l != loader.Decode || decoded) {
+			short = append(short, "no "+l.String()+" sample")
+		}
+	}
+	if short == nil {
+		return nil
+	}
+	need := max(minRounds*round, minEpochs*epoch)
+	if fetch > 0 {
+		need = max(need, int(math.Ceil(minPeriods*1.1*fetch.Seconds()*float64(n)/elapsed.Seconds())))
+	}
+	need = (need + round - 1) / round * round
+	est := time.Duration(float64(elapsed) * float64(need) / float64(n))
+	return fmt.Errorf("the timed run of %d items in %v is too short to time every level: %s. Run with -benchtime %dx (whole rounds; about %v here)",
+		n, elapsed.Round(time.Millisecond), strings.Join(short, ", "), need, est.Round(time.Second))
 }
 
 // consumer takes items one at a time from a run and checks each.
@@ -125,25 +230,57 @@ type consumer struct {
 	bytes int64
 }
 
+// fill takes n whole batches, checking each item, and leaves the consumer
+// holding the last, as a consumer in steady state holds the batch it
+// works on; what it read is not counted.
+func (c *consumer) fill(n int) error {
+	for range n {
+		if err := c.nextBatch(); err != nil {
+			return err
+		}
+		for i := range c.batch.Items {
+			if err := c.check(&c.batch.Items[i]); err != nil {
+				return err
+			}
+		}
+		c.pos = len(c.batch.Items)
+	}
+	c.bytes = 0
+	return nil
+}
+
+// nextBatch takes the next batch from the run.
+func (c *consumer) nextBatch() error {
+	b, err := c.it.Next()
+	if err == io.EOF {
+		return fmt.Errorf("run ended early")
+	}
+	if err != nil {
+		return err
+	}
+	c.batch, c.pos = b, 0
+	return nil
+}
+
 // next returns the next item, fetching the next batch when needed.
 func (c *consumer) next() (*loader.Item, error) {
 	if c.batch == nil || c.pos == len(c.batch.Items) {
-		b, err := c.it.Next()
-		if err == io.EOF {
-			return nil, fmt.Errorf("run ended early")
-		}
-		if err != nil {
+		if err := c.nextBatch(); err != nil {
 			return nil, err
 		}
-		c.batch, c.pos = b, 0
 	}
 	item := &c.batch.Items[c.pos]
 	c.pos++
+	return item, c.check(item)
+}
+
+// check checks item against the source and counts its bytes.
+func (c *consumer) check(item *loader.Item) error {
 	if err := c.src.Check(item.Index, item.Data, c.deep); err != nil {
-		return nil, err
+		return err
 	}
 	c.bytes += int64(len(item.Data))
-	return item, nil
+	return nil
 }
 
 // statNames are the statistics reported for each level.
@@ -151,11 +288,13 @@ var statNames = []string{"mean", "median", "min", "max", "p99"}
 
 // reportLevels reports, for each level that recorded anything, its mean,
 // median, min, max and p99 in nanoseconds as "<level>-<stat>-ns", a unit
-// benchstat scales to seconds.
-func reportLevels(b *testing.B, st loader.Stats, decoded bool) {
+// benchstat scales to seconds. The run level, one sample, is reported once,
+// as run-ns: the timed run, elapsed.
+func reportLevels(b *testing.B, st loader.Stats, elapsed time.Duration, decoded bool) {
+	b.ReportMetric(float64(elapsed.Nanoseconds()), "run-ns")
 	for l := range loader.NumLevels {
 		s := st.Levels[l]
-		if s.Count == 0 || l == loader.Decode && !decoded {
+		if l == loader.Run || s.Count == 0 || l == loader.Decode && !decoded {
 			continue
 		}
 		for i, v := range []time.Duration{s.Mean, s.Median, s.Min, s.Max, s.P99} {
@@ -170,22 +309,24 @@ const RawHold = loader.DefaultWorkers * loader.DefaultPrefetch * loader.DefaultB
 
 // RunRaw benchmarks c goroutines reading src straight from its backend
 // behind profile p, holding RawHold items: the raw baseline. One op is one
-// item read.
+// item read; MB/s counts the bytes read.
 func RunRaw(b *testing.B, src *Source, p fakes.Profile, c int) {
 	ctx := context.Background()
+	// Warm connections and buffers without the emulated latency, which
+	// would make warming as slow as the run.
+	r := newRawReader(src, dataset.New(dataset.NewStore(src.backend), src.Index), c, RawHold)
+	if err := r.warm(ctx); err != nil {
+		b.Fatal(err)
+	}
 	ds, restore, err := src.Dataset(p, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer restore()
-	r := newRawReader(src, ds, c, RawHold)
-	if err := r.warm(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(src.MeanSize()))
+	r.ds = ds
 	b.ReportAllocs()
 	b.ResetTimer()
-	n, err := r.read(ctx, b.N, 0)
+	n, nbytes, err := r.read(ctx, b.N, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -193,6 +334,7 @@ func RunRaw(b *testing.B, src *Source, p fakes.Profile, c int) {
 	if n != int64(b.N) {
 		b.Fatalf("read %d items, want %d", n, b.N)
 	}
+	b.SetBytes(int64(math.Round(float64(nbytes) / float64(n))))
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "items/s")
 }
 
@@ -209,7 +351,6 @@ func RunDecode(b *testing.B, src *Source, c int) {
 	}
 	var mu sync.Mutex
 	next := 0
-	b.SetBytes(int64(src.MeanSize()))
 	b.ReportAllocs()
 	b.ResetTimer()
 	var g errgroup.Group
@@ -235,5 +376,15 @@ func RunDecode(b *testing.B, src *Source, c int) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
+	// The bytes decoded: item i mod n for i < N.
+	var total, nbytes int64
+	for i, it := range items {
+		total += int64(len(it))
+		if i < b.N%len(items) {
+			nbytes += int64(len(it))
+		}
+	}
+	nbytes += int64(b.N/len(items)) * total
+	b.SetBytes(int64(math.Round(float64(nbytes) / float64(b.N))))
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "items/s")
 }

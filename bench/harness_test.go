@@ -1,16 +1,405 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 
+	"golang.org/x/perf/benchfmt"
+
+	"github.com/storagebench/storagebench/bench/benchenv"
 	"github.com/storagebench/storagebench/dataset"
-	"github.com/storagebench/storagebench/dataset/datasettest"
 	"github.com/storagebench/storagebench/dataset/mem"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
 )
+
+// The benchmarks are tested by running this test binary as go test -bench
+// runs it, in a child process, and reading what it prints: so the tests see
+// the output users see, header and all. (Calling testing.Benchmark here
+// instead would use up the testing package's one header, and a plain
+// go test -bench . would then print results with no goos, goarch, pkg and
+// cpu lines, which benchstat will not pair.)
+
+// benchOutput is what a child benchmark run printed.
+type benchOutput struct {
+	stdout  string
+	config  map[string]string // the last value of each configuration line
+	results []*benchfmt.Result
+}
+
+// runBenchmarks runs this test binary with args and the given
+// STORAGEBENCH_ variables (none other from this process), as a user's
+// go test -bench does, and returns what it printed. It fails t if the
+// child fails, unless wantFail is set, in which case it fails t if the
+// child succeeds.
+func runBenchmarks(t *testing.T, vars map[string]string, wantFail bool, args ...string) benchOutput {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs benchmarks in a child process")
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], append([]string{"-test.run=^$"}, args...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, benchenv.Prefix) {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	switch {
+	case err != nil && !wantFail:
+		t.Fatalf("%v %q: %v\nstdout:\n%s\nstderr:\n%s", vars, args, err, stdout.String(), stderr.String())
+	case err == nil && wantFail:
+		t.Fatalf("%v %q succeeded, want a failure\nstdout:\n%s", vars, args, stdout.String())
+	}
+	out := benchOutput{stdout: stdout.String(), config: map[string]string{}}
+	r := benchfmt.NewReader(bytes.NewReader(stdout.Bytes()), "child")
+	for r.Scan() {
+		switch rec := r.Result().(type) {
+		case *benchfmt.Result:
+			for _, c := range rec.Config {
+				out.config[c.Key] = string(c.Value)
+			}
+			out.results = append(out.results, rec.Clone())
+		case *benchfmt.SyntaxError:
+			t.Errorf("child output: %v", rec)
+		}
+	}
+	return out
+}
+
+// value returns r's value in unit, and whether it has one.
+func value(r *benchfmt.Result, unit string) (float64, bool) {
+	for _, v := range r.Values {
+		u, x := v.Unit, v.Value
+		if v.OrigUnit != "" {
+			u, x = v.OrigUnit, v.OrigValue
+		}
+		if u == unit {
+			return x, true
+		}
+	}
+	return 0, false
+}
+
+// namePart returns the value of key in r's name, e.g. "mode".
+func namePart(r *benchfmt.Result, key string) string {
+	_, parts := r.Name.Parts()
+	for _, p := range parts {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(string(p), "/"), "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// loadLevels are the levels every Load line times.
+var loadLevels = []string{"epoch", "worker", "fetch", "getitem", "ttfb", "read", "wait"}
+
+// checkLoadLine checks what every Load line must hold: items/s agreeing
+// with ns/op, MB/s from the bytes read, every level's statistics, the run
+// level once, and no settings among the metrics.
+func checkLoadLine(t *testing.T, r *benchfmt.Result) {
+	t.Helper()
+	name := string(r.Name.Full())
+	ns, _ := value(r, "ns/op")
+	rate, ok := value(r, "items/s")
+	if !ok || ns <= 0 || math.Abs(rate*ns/1e9-1) > 0.01 {
+		t.Errorf("%s: items/s %v x ns/op %v = %v, want 1e9 within 1%%", name, rate, ns, rate*ns)
+	}
+	perItem, _ := value(r, "B/item")
+	if mbs, ok := value(r, "MB/s"); !ok || math.Abs(mbs/(perItem*rate/1e6)-1) > 0.01 {
+		t.Errorf("%s: MB/s = %v, want B/item x items/s = %v", name, mbs, perItem*rate/1e6)
+	}
+	for _, level := range loadLevels {
+		for _, stat := range statNames {
+			unit := level + "-" + stat + "-ns"
+			if v, ok := value(r, unit); !ok || v <= 0 {
+				t.Errorf("%s: %s = %v, %v; want a positive value", name, unit, v, ok)
+			}
+		}
+	}
+	if run, ok := value(r, "run-ns"); !ok || math.Abs(run/(ns*float64(r.Iters))-1) > 0.05 {
+		t.Errorf("%s: run-ns = %v, want the timed run, %v", name, run, ns*float64(r.Iters))
+	}
+	for _, unit := range []string{"inflight", "run-mean-ns", "run-median-ns", "decode-mean-ns"} {
+		if _, ok := value(r, unit); ok {
+			t.Errorf("%s reports %s", name, unit)
+		}
+	}
+	for _, unit := range []string{"raw-items/s", "bound-items/s", "efficiency"} {
+		if v, ok := value(r, unit); !ok || v <= 0 {
+			t.Errorf("%s: %s = %v, %v; want a positive value", name, unit, v, ok)
+		}
+	}
+}
+
+// TestLoadOutput runs the Load benchmarks on every hermetic backend, both
+// modes, with every item's bytes checked, and checks every line as users
+// read it, the header included.
+func TestLoadOutput(t *testing.T) {
+	const items, workers, batch = 40, 2, 10
+	// Whole rounds (a batch from each worker), covering 25 rounds and 3
+	// epochs.
+	n := 25 * workers * batch
+	out := runBenchmarks(t, map[string]string{
+		benchenv.Items:    strconv.Itoa(items),
+		benchenv.Workers:  strconv.Itoa(workers),
+		benchenv.Batch:    strconv.Itoa(batch),
+		benchenv.Profiles: "none",
+	}, false, "-test.bench=^BenchmarkLoad$", fmt.Sprintf("-test.benchtime=%dx", n), "-deep")
+	for _, h := range []string{"goos: ", "goarch: ", "pkg: github.com/storagebench/storagebench/bench", "cpu: "} {
+		if !strings.Contains(out.stdout, "\n"+h) && !strings.HasPrefix(out.stdout, h) {
+			t.Errorf("output has no %q header line:\n%s", h, out.stdout)
+		}
+	}
+	if _, ok := out.config["smoke"]; ok {
+		t.Error("a full run says smoke")
+	}
+	want := map[string]bool{}
+	for _, b := range []string{"mem", "local", "fakes3"} {
+		for _, m := range []string{"sync", "async"} {
+			want[fmt.Sprintf("Load/backend=%s/profile=none/mode=%s/workers=%d/batch=%d", b, m, workers, batch)] = true
+		}
+	}
+	for _, r := range out.results {
+		full := string(r.Name.Full())
+		base := full[:strings.LastIndexByte(full, '-')] // less the -GOMAXPROCS suffix
+		if !want[base] {
+			t.Errorf("unexpected result %s", r.Name.Full())
+			continue
+		}
+		delete(want, base)
+		if r.Iters != n {
+			t.Errorf("%s ran %d items, want %d", base, r.Iters, n)
+		}
+		checkLoadLine(t, r)
+	}
+	for name := range want {
+		t.Errorf("no result for %s", name)
+	}
+}
+
+// TestBoundHolds runs the loader under emulated latency, where the bound
+// is analytic, and checks that no line exceeds it (efficiency <= 1.05)
+// and that under fixed latency, where the loader has no stragglers, the
+// bound is tight (efficiency >= 0.9). The configurations include those
+// that once read 1.28-1.41: sync with 2 workers and async on fakes3.
+func TestBoundHolds(t *testing.T) {
+	const items, workers, batch = 40, 2, 10
+	n := 25 * workers * batch
+	for _, tc := range []struct {
+		backends, profile string
+		tight             bool // the bound must be reached within 10%
+	}{
+		{"mem,local", "fixed-20ms", true},
+		{"mem,fakes3", "s3", false},
+	} {
+		t.Run(tc.profile, func(t *testing.T) {
+			out := runBenchmarks(t, map[string]string{
+				benchenv.Backends: tc.backends,
+				benchenv.Items:    strconv.Itoa(items),
+				benchenv.Workers:  strconv.Itoa(workers),
+				benchenv.Batch:    strconv.Itoa(batch),
+				benchenv.Profiles: tc.profile,
+			}, false, "-test.bench=^BenchmarkLoad$", fmt.Sprintf("-test.benchtime=%dx", n))
+			if len(out.results) != 4 {
+				t.Fatalf("%d results, want 4:\n%s", len(out.results), out.stdout)
+			}
+			p, err := fakes.LookupProfile(tc.profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range out.results {
+				name := string(r.Name.Full())
+				checkLoadLine(t, r)
+				eff, _ := value(r, "efficiency")
+				if eff > 1.05 {
+					t.Errorf("%s: efficiency %.3f > 1.05: the bound does not bound", name, eff)
+				}
+				if tc.tight && eff < 0.9 {
+					t.Errorf("%s: efficiency %.3f < 0.9 under fixed latency: the bound is loose", name, eff)
+				}
+				// The bound is C/L for the item sizes read, unless the best
+				// raw rate, at least the rate at C, is lower.
+				c := workers
+				if namePart(r, "mode") == "async" {
+					c *= batch
+				}
+				perItem, _ := value(r, "B/item")
+				bound, _ := value(r, "bound-items/s")
+				raw, _ := value(r, "raw-items/s")
+				analytic := float64(c) / p.MeanLatency(int64(math.Round(perItem))).Seconds()
+				if bound > analytic*1.001 || bound < analytic*0.999 && bound < raw*0.999 {
+					t.Errorf("%s: bound %.1f, want C/L = %.1f or a raw cap of at least %.1f", name, bound, analytic, raw)
+				}
+				// The raw baseline reads with no emulated latency: with 2
+				// readers, far faster than C/L (even under the race detector).
+				if c == workers && raw < 5*analytic {
+					t.Errorf("%s: raw-items/s %.1f is near C/L = %.1f: the raw readers read under the emulated latency", name, raw, analytic)
+				}
+			}
+		})
+	}
+}
+
+// TestShortRuns checks that a run too short to time every level fails,
+// naming a -benchtime that would do, and that -short, the smoke run, says
+// so and prints no impossible value.
+func TestShortRuns(t *testing.T) {
+	vars := map[string]string{
+		benchenv.Backends: "mem,local",
+		benchenv.Items:    "40",
+		benchenv.Workers:  "2",
+		benchenv.Batch:    "10",
+		benchenv.Modes:    "async",
+		benchenv.Profiles: "none",
+	}
+	out := runBenchmarks(t, vars, true, "-test.bench=^BenchmarkLoad$", "-test.benchtime=30x")
+	if !strings.Contains(out.stdout, "too short to time every level") || !strings.Contains(out.stdout, "Run with -benchtime") {
+		t.Errorf("a 30-item run printed:\n%s\nwant a failure naming the -benchtime to use", out.stdout)
+	}
+	if len(out.results) != 0 {
+		t.Errorf("a run too short printed results:\n%s", out.stdout)
+	}
+	// The smoke run, as make bench-short runs it.
+	out = runBenchmarks(t, vars, false, "-test.short", "-test.bench=^BenchmarkLoad$", "-test.benchtime=50ms")
+	if out.config["smoke"] != "true" {
+		t.Errorf("a -short run does not say smoke: true:\n%s", out.stdout)
+	}
+	if len(out.results) != 2 {
+		t.Fatalf("%d results, want 2:\n%s", len(out.results), out.stdout)
+	}
+	for _, r := range out.results {
+		ns, _ := value(r, "ns/op")
+		rate, _ := value(r, "items/s")
+		mbs, _ := value(r, "MB/s")
+		// No read from memory or a local folder goes faster than
+		// 100 GB/s on this machine, and no rate is zero.
+		if rate <= 0 || math.Abs(rate*ns/1e9-1) > 0.01 || mbs <= 0 || mbs > 100e3 {
+			t.Errorf("%s: items/s %v, ns/op %v, MB/s %v: impossible values", r.Name.Full(), rate, ns, mbs)
+		}
+	}
+}
+
+// TestRawAndDecodeOutput checks the Raw and Decode lines: items/s agrees
+// with ns/op and MB/s counts the bytes read.
+func TestRawAndDecodeOutput(t *testing.T) {
+	out := runBenchmarks(t, map[string]string{
+		benchenv.Backends:    "mem,fakes3",
+		benchenv.Items:       "20",
+		benchenv.Concurrency: "1,4",
+		benchenv.Profiles:    "none",
+	}, false, "-test.bench=^Benchmark(Raw|Decode)$", "-test.benchtime=40x")
+	if len(out.results) != 6 {
+		t.Fatalf("%d results, want 6:\n%s", len(out.results), out.stdout)
+	}
+	mean, err := strconv.ParseFloat(out.config["dataset-mean-bytes"], 64)
+	if err != nil {
+		t.Fatalf("dataset-mean-bytes: %v", err)
+	}
+	for _, r := range out.results {
+		ns, _ := value(r, "ns/op")
+		rate, _ := value(r, "items/s")
+		mbs, _ := value(r, "MB/s")
+		if math.Abs(rate*ns/1e9-1) > 0.01 {
+			t.Errorf("%s: items/s %v x ns/op %v, want 1e9", r.Name.Full(), rate, ns)
+		}
+		// 40 reads of 20 items: each item twice, so the bytes per item
+		// read are the dataset's mean.
+		if perItem := mbs * 1e6 / rate; math.Abs(perItem/mean-1) > 0.01 {
+			t.Errorf("%s: MB/s gives %.0f B/item, want the mean %.0f", r.Name.Full(), perItem, mean)
+		}
+	}
+}
+
+// TestConsumerDetectsBadReads makes a source whose expected sizes are
+// wrong: the consumer must fail rather than count bytes it did not read,
+// and Check must catch wrong lengths and, deep, wrong content.
+func TestConsumerDetectsBadReads(t *testing.T) {
+	src := equalSource(t, "mem", 20, 100)
+	src.Sizes[3] = 99
+	ds, _, err := src.Dataset(fakes.Profile{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := loader.New(ds, loader.Options{Workers: 2, BatchSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := l.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	con := consumer{it: it, src: src}
+	if err := con.fill(4); err == nil || !strings.Contains(err.Error(), "read 100 bytes, want 99") {
+		t.Errorf("fill over a misread item = %v, want an error naming the sizes", err)
+	}
+	src.Sizes[3] = 100
+	if err := src.Check(3, make([]byte, 99), false); err == nil {
+		t.Error("Check accepted an item of the wrong length")
+	}
+	if err := src.Check(3, make([]byte, 100), true); err == nil {
+		t.Error("Check with deep set accepted wrong content")
+	}
+	if err := src.Check(3, src.Content(3), true); err != nil {
+		t.Errorf("Check of the right bytes = %v", err)
+	}
+}
+
+// TestBound checks the bound's arithmetic: C/L for the item sizes read
+// under a profile with latency, capped by the best raw rate.
+func TestBound(t *testing.T) {
+	s3, _ := fakes.LookupProfile("s3")
+	fixed, _ := fakes.LookupProfile("fixed-20ms")
+	for _, tc := range []struct {
+		name      string
+		p         fakes.Profile
+		c         int
+		meanBytes float64
+		raw, want float64
+	}{
+		{"none is the raw cap", fakes.Profile{Name: "none"}, 8, 1000, 5000, 5000},
+		{"fixed: C/L", fixed, 10, 1000, 5000, 500},
+		{"fixed: capped", fixed, 1000, 1000, 5000, 5000},
+		{"s3: ttfb and bandwidth", s3, 100, 90e3, 1e6, 100 / (s3.TTFB.Mean().Seconds() + 1e-3)},
+	} {
+		if got := Bound(tc.p, tc.c, tc.meanBytes, tc.raw); math.Abs(got/tc.want-1) > 1e-6 {
+			t.Errorf("%s: Bound = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestLadder(t *testing.T) {
+	for _, tc := range []struct {
+		c    int
+		want []int
+	}{
+		{1, []int{1}},
+		{2, []int{2, 1}},
+		{3, []int{3, 2}},
+		{4, []int{4, 2}},
+		{8, []int{8, 4, 2}},
+		{16, []int{16, 4, 2}},
+		{100, []int{100, 64, 16, 4, 2}},
+		{1600, []int{1600, 1024, 256, 64, 16, 4, 2}},
+	} {
+		if got := ladder(tc.c); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("ladder(%d) = %v, want %v", tc.c, got, tc.want)
+		}
+	}
+}
 
 // equalSource returns a source of n items of size bytes each on the named
 // hermetic backend, with known content.
@@ -28,111 +417,11 @@ func equalSource(t *testing.T, name string, n, size int) *Source {
 		}
 		objs[idx[i]] = content[i]
 	}
-	var b dataset.Backend
-	var fake *fakes.S3
-	switch name {
-	case "mem":
-		b = mem.New(objs)
-	case "local":
-		b = datasettest.LocalFolder(t, objs)
-	case "fakes3":
-		fake, b = fakes.NewS3Backend(t, objs)
-	}
-	src, err := newSource(ctx, name, "test", b, idx, func(i int) []byte { return content[i] })
+	src, err := newSource(ctx, name, "test", mem.New(objs), idx, func(i int) []byte { return content[i] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.fake = fake
 	return src
-}
-
-// TestRunLoad runs the Load harness as a benchmark on each hermetic backend
-// with every item's content checked, and checks what it reports.
-func TestRunLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs benchmarks")
-	}
-	const n, size = 60, 1000
-	for _, name := range []string{"mem", "local", "fakes3"} {
-		for _, mode := range []loader.Mode{loader.Sync, loader.Async} {
-			t.Run(name+"/"+string(mode), func(t *testing.T) {
-				src := equalSource(t, name, n, size)
-				var failed string
-				res := testing.Benchmark(func(b *testing.B) {
-					RunLoad(b, src, LoadCase{Options: loader.Options{Mode: mode, Workers: 3, BatchSize: 7}, Deep: true})
-					if b.Failed() {
-						failed = "benchmark failed"
-					}
-				})
-				if failed != "" || res.N == 0 {
-					t.Fatalf("RunLoad: %s, N = %d", failed, res.N)
-				}
-				if res.Bytes != size {
-					t.Errorf("bytes per op set to %d, want the mean item size %d", res.Bytes, size)
-				}
-				if got := res.Extra["B/item"]; got != size {
-					t.Errorf("B/item = %v, want %d", got, size)
-				}
-				for _, unit := range []string{"items/s", "bound-items/s", "efficiency", "raw-items/s", "getitem-mean-ns", "getitem-p99-ns", "fetch-median-ns", "ttfb-min-ns", "read-max-ns", "wait-mean-ns", "run-mean-ns"} {
-					if v, ok := res.Extra[unit]; !ok || v <= 0 {
-						t.Errorf("metric %s = %v, %v; want a positive value", unit, v, ok)
-					}
-				}
-				if _, ok := res.Extra["decode-mean-ns"]; ok {
-					t.Error("decode metrics reported without decoding")
-				}
-				want := 3.0
-				if mode == loader.Async {
-					want = 21
-				}
-				if got := res.Extra["inflight"]; got != want {
-					t.Errorf("inflight = %v, want %v", got, want)
-				}
-			})
-		}
-	}
-}
-
-// TestRunLoadDetectsBadReads makes a source whose expected sizes are wrong:
-// the harness must fail rather than report bytes it did not read.
-func TestRunLoadDetectsBadReads(t *testing.T) {
-	src := equalSource(t, "mem", 20, 100)
-	src.Sizes[3] = 99
-	res := testing.Benchmark(func(b *testing.B) {
-		RunLoad(b, src, LoadCase{Options: loader.Options{Workers: 2, BatchSize: 5}})
-	})
-	if res.N != 0 {
-		t.Errorf("RunLoad over a misread item reported %d ops, want a failure", res.N)
-	}
-	if err := src.Check(3, make([]byte, 100), false); err == nil {
-		t.Error("Check accepted an item of the wrong length")
-	}
-	src.Sizes[3] = 100
-	bad := make([]byte, 100)
-	if err := src.Check(3, bad, true); err == nil {
-		t.Error("Check with deep set accepted wrong content")
-	}
-}
-
-func TestRunRawAndDecode(t *testing.T) {
-	src := equalSource(t, "mem", 10, 500)
-	res := testing.Benchmark(func(b *testing.B) { RunRaw(b, src, fakes.Profile{}, 4) })
-	if res.N == 0 || res.Extra["items/s"] <= 0 || res.Bytes != 500 {
-		t.Errorf("RunRaw = %d ops, %v items/s, %d B/op; want positive figures and 500 B/op", res.N, res.Extra["items/s"], res.Bytes)
-	}
-	jpegs := fakes.Synth{N: 4, Seed: 3}
-	content := make([][]byte, 4)
-	for i := range content {
-		content[i] = jpegs.Item(i)
-	}
-	jsrc, err := newSource(context.Background(), "mem", "memory", mem.New(nil), jpegs.Index(), func(i int) []byte { return content[i] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	res = testing.Benchmark(func(b *testing.B) { RunDecode(b, jsrc, 2) })
-	if res.N == 0 || res.Extra["items/s"] <= 0 {
-		t.Errorf("RunDecode = %d ops, %v items/s; want positive figures", res.N, res.Extra["items/s"])
-	}
 }
 
 func TestCommonPrefix(t *testing.T) {

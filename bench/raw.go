@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/loader"
 )
 
 // rawReader reads items with c goroutines straight from a dataset, no
@@ -19,9 +21,12 @@ import (
 // Its readers hold max(hold, c) items, as a consumer that keeps what it
 // read does, and as the loader's batch slots do: read i goes to buffer
 // i mod hold, so a buffer is filled again only after hold other reads, and
-// always with the same few items, whose size it has grown to. A reader that
-// reused one buffer would write to memory that stays in cache, which no
-// loader that hands out batches can.
+// always with the same few items. Each buffer is allocated at the size of
+// the largest of them, so that no read grows one (a buffer grown read after
+// read would make the baseline pay for allocations and page faults that a
+// loader in steady state does not). A reader that reused one buffer would
+// write to memory that stays in cache, which no loader that hands out
+// batches can.
 type rawReader struct {
 	src  *Source
 	ds   *dataset.Dataset
@@ -37,44 +42,95 @@ type rawBuf struct {
 }
 
 func newRawReader(src *Source, ds *dataset.Dataset, c, hold int) *rawReader {
-	return &rawReader{src: src, ds: ds, c: c, bufs: make([]rawBuf, max(hold, c))}
+	r := &rawReader{src: src, ds: ds, c: c, bufs: make([]rawBuf, max(hold, c))}
+	// Buffer j holds the items i mod n of reads i = j mod hold: the items
+	// k = j mod gcd(hold, n).
+	n := len(src.Sizes)
+	g := gcd(len(r.bufs), n)
+	largest := make([]int64, g)
+	for k, size := range src.Sizes {
+		largest[k%g] = max(largest[k%g], size)
+	}
+	for j := range r.bufs {
+		// One byte more than the item: a read fills a buffer past the
+		// item's size to see that it ends there.
+		r.bufs[j].data = make([]byte, 0, largest[j%g]+1)
+	}
+	return r
+}
+
+// gcd returns the greatest common divisor of a and b.
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // warm fills every buffer twice, so that the measurement pays neither for
-// connections nor for the first touch and growth of its buffers, then
-// collects the garbage of what ran before.
+// connections nor for the first touch of its buffers, then collects the
+// garbage of what ran before.
 func (r *rawReader) warm(ctx context.Context) error {
-	_, err := r.read(ctx, 2*len(r.bufs), 0)
+	_, _, err := r.read(ctx, 2*len(r.bufs), 0)
 	runtime.GC()
 	return err
 }
 
 // read reads until n items are read (n > 0) or until d has passed, checks
-// each read against the source, and returns the items read.
-func (r *rawReader) read(ctx context.Context, n int, d time.Duration) (int64, error) {
-	var next, done atomic.Int64
+// each read against the source, and returns the items and bytes read.
+//
+// Each reader claims rawBatch consecutive reads at a time, as a loader's
+// worker takes a batch, and hands each run it finished to a collector, a
+// channel round trip as a worker's hand-over of a batch is: on Go's
+// scheduler, readers that never block but in system calls read local files
+// up to a fifth slower than the loader's workers, whose hand-overs let
+// other goroutines run, and the baseline would not bound the loader.
+func (r *rawReader) read(ctx context.Context, n int, d time.Duration) (items, bytes int64, err error) {
+	var next, done, nbytes atomic.Int64
 	deadline := time.Now().Add(d)
 	g, ctx := errgroup.WithContext(ctx)
+	handoff := make(chan chan struct{})
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for ack := range handoff {
+			ack <- struct{}{}
+		}
+	}()
 	for range r.c {
 		g.Go(func() error {
+			ack := make(chan struct{})
 			for {
-				i := next.Add(1) - 1
-				if n > 0 && i >= int64(n) || n <= 0 && time.Now().After(deadline) {
-					return nil
+				first := next.Add(rawBatch) - rawBatch
+				for i := first; i < first+rawBatch; i++ {
+					if n > 0 && i >= int64(n) || n <= 0 && time.Now().After(deadline) {
+						return nil
+					}
+					size, err := r.readOne(ctx, i)
+					if err != nil {
+						return err
+					}
+					done.Add(1)
+					nbytes.Add(size)
 				}
-				if err := r.readOne(ctx, i); err != nil {
-					return err
-				}
-				done.Add(1)
+				handoff <- ack
+				<-ack
 			}
 		})
 	}
-	err := g.Wait()
-	return done.Load(), err
+	err = g.Wait()
+	close(handoff)
+	<-collected
+	return done.Load(), nbytes.Load(), err
 }
 
-// readOne makes read number i: item i mod n into buffer i mod hold.
-func (r *rawReader) readOne(ctx context.Context, i int64) error {
+// rawBatch is how many consecutive reads a raw reader claims at a time:
+// the default batch size.
+const rawBatch = loader.DefaultBatchSize
+
+// readOne makes read number i: item i mod n into buffer i mod hold. It
+// returns the item's size.
+func (r *rawReader) readOne(ctx context.Context, i int64) (int64, error) {
 	k := int(i % int64(r.ds.Len()))
 	b := &r.bufs[i%int64(len(r.bufs))]
 	b.mu.Lock()
@@ -82,34 +138,86 @@ func (r *rawReader) readOne(ctx context.Context, i int64) error {
 	data, _, err := r.ds.Read(ctx, k, b.data)
 	b.data = data
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return r.src.Check(k, data, false)
+	return int64(len(data)), r.src.Check(k, data, false)
 }
 
-// calibration is how long a raw calibration reads.
+// calibration is how long a raw calibration reads at each concurrency, in
+// calibrationSlices slices whose best rate is taken: the rate the storage
+// can give, which a loader that reaches it in a lucky stretch of its own
+// run must not appear to exceed.
 func calibration() time.Duration {
 	if testing.Short() {
-		return 200 * time.Millisecond
+		return 60 * time.Millisecond
 	}
-	return time.Second
+	return 400 * time.Millisecond
 }
 
-// RawRate returns the items per second that c goroutines holding hold
-// items reach reading straight from the source with no emulated latency:
-// the cap of a loader's bound at that concurrency and footprint. It is
-// measured anew at each call, after a warm-up, so that a benchmark
-// compares its loader with a baseline taken moments before, not minutes:
-// on a shared machine the two drift apart.
-func (s *Source) RawRate(ctx context.Context, c, hold int) (float64, error) {
-	r := newRawReader(s, dataset.New(dataset.NewStore(s.backend), s.Index), c, hold)
+const calibrationSlices = 12
+
+// ladder returns the concurrencies a bound at concurrency c is taken
+// over: c, then the powers of 4 below it down to 4, then 2 (one reader per
+// processor of a 2-core machine), and 1 when c is 2. These hold the rates'
+// peaks on this kind of machine: one or two readers per processor for
+// memory and local files, tens for an S3 server on loopback.
+func ladder(c int) []int {
+	cs := []int{c}
+	n := 4
+	for n*4 < c {
+		n *= 4
+	}
+	for ; n >= 4; n /= 4 {
+		if n < c {
+			cs = append(cs, n)
+		}
+	}
+	switch {
+	case c > 2:
+		cs = append(cs, 2)
+	case c == 2:
+		cs = append(cs, 1)
+	}
+	return cs
+}
+
+// RawRates measures the items per second that goroutines holding hold
+// items in all reach reading straight from the source, with no emulated
+// latency: at concurrency c (atC), and the best over c and a ladder of
+// lower concurrencies (best). Each is the best of [calibrationSlices]
+// slices of a [calibration]. A loader that never has more than c reads in
+// flight cannot read faster than the best of them, so best caps its bound;
+// on a store that slows down under many requests in flight, the rate at c
+// alone would not. Each call measures anew, after a warm-up, so that a
+// benchmark compares its loader with baselines taken moments before, not
+// minutes: on a shared machine the two drift apart.
+func (s *Source) RawRates(ctx context.Context, c, hold int) (atC, best float64, err error) {
+	return s.rawRates(ctx, ladder(c), hold)
+}
+
+// rawRates measures the raw rate at each concurrency of cs, with one
+// reader warmed once at cs[0]: its connections and buffers serve them all.
+// It returns the rate at cs[0] and the best.
+func (s *Source) rawRates(ctx context.Context, cs []int, hold int) (first, best float64, err error) {
+	r := newRawReader(s, dataset.New(dataset.NewStore(s.backend), s.Index), cs[0], hold)
 	if err := r.warm(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	start := time.Now()
-	n, err := r.read(ctx, 0, calibration())
-	if err != nil {
-		return 0, err
+	for i, n := range cs {
+		r.c = n
+		rate := 0.0
+		for range calibrationSlices {
+			start := time.Now()
+			items, _, err := r.read(ctx, 0, calibration()/calibrationSlices)
+			if err != nil {
+				return 0, 0, fmt.Errorf("raw reads at concurrency %d: %w", n, err)
+			}
+			rate = max(rate, float64(items)/time.Since(start).Seconds())
+		}
+		if i == 0 {
+			first = rate
+		}
+		best = max(best, rate)
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	return first, best, nil
 }

@@ -29,6 +29,11 @@ type Source struct {
 	// whose reads are checked by length.
 	Content func(i int) []byte
 
+	// Served is the profile a real store emulates itself, as the
+	// configuration of "storagebench serve" says; zero for a store that
+	// emulates nothing.
+	Served fakes.Profile
+
 	backend dataset.Backend
 	fake    *fakes.S3 // for fakes3, emulation goes through its middleware
 	real    bool      // a real store: no emulated profile applies
@@ -95,10 +100,10 @@ func (s *Source) MeanSize() float64 {
 func (s *Source) MaxSize() int64 { return slices.Max(s.Sizes) }
 
 // Dataset returns the source's dataset behind the emulated profile p, and
-// a function that removes the emulation. Real stores take only the
-// profile none.
+// a function that removes the emulation. Real stores take only the profile
+// they serve themselves ([Source.Served], or none), which adds nothing.
 func (s *Source) Dataset(p fakes.Profile, seed uint64) (*dataset.Dataset, func(), error) {
-	if p.IsZero() {
+	if p.IsZero() || s.real && p.Name == s.Served.Name {
 		return dataset.New(dataset.NewStore(s.backend), s.Index), func() {}, nil
 	}
 	if s.real {
@@ -137,5 +142,6 @@ func endpointKind(endpoint string) string {
 	return "remote-s3"
 }
 
-// errSkip marks a source that is not configured.
-var errSkip = errors.New("not configured")
+// errNotConfigured marks a real store that the environment does not
+// configure.
+var errNotConfigured = errors.New("not configured")

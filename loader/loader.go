@@ -179,15 +179,8 @@ func (it *Iter) Next() (*Batch, error) {
 	}
 	w := it.workers[it.next%len(it.workers)]
 	t0 := time.Now()
-	var b *Batch
-	select {
-	case b = <-w.ready:
-	case <-it.ctx.Done():
-		return nil, it.failure()
-	}
-	select {
-	case <-b.done:
-	case <-it.ctx.Done():
+	b := w.take(it.ctx)
+	if b == nil {
 		return nil, it.failure()
 	}
 	now := time.Now()
@@ -208,6 +201,26 @@ func (it *Iter) Next() (*Batch, error) {
 	it.next++
 	it.cur = b
 	return b, nil
+}
+
+// Ready reports whether the next n batches are complete, so that Next
+// would return each of them without waiting; n is at most the number of
+// workers (a round: one batch from each). It never waits. A consumer that
+// wants to start measuring in steady state takes whole rounds while the
+// next one is ready, so that no batch finished before it started counts.
+func (it *Iter) Ready(n int) bool {
+	if it.closed || n > len(it.workers) {
+		return false
+	}
+	for i := range n {
+		if it.total >= 0 && it.next+i >= it.total {
+			return false
+		}
+		if !it.workers[(it.next+i)%len(it.workers)].ready() {
+			return false
+		}
+	}
+	return true
 }
 
 // ResetStats discards what the run has measured so far and restarts its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -280,5 +281,80 @@ func TestCancelMidEpoch(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// gatedBackend serves mem's objects, each read waiting until its key's
+// channel is closed.
+type gatedBackend struct {
+	dataset.Backend
+	gates map[string]chan struct{}
+}
+
+func (g gatedBackend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	select {
+	case <-g.gates[key]:
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	}
+	return g.Backend.Open(ctx, key)
+}
+
+// TestReady checks that Ready says whether the next batches are complete,
+// never waits, and leaves Next's order and data intact.
+func TestReady(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	objs, idx := objects(3)
+	gates := map[string]chan struct{}{}
+	for _, k := range idx {
+		gates[k] = make(chan struct{})
+	}
+	ds := dataset.New(dataset.NewStore(gatedBackend{mem.New(objs), gates}), idx)
+	l, err := loader.New(ds, loader.Options{Workers: 1, BatchSize: 1, Prefetch: 2, Warmup: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := l.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	next := func(want int) {
+		t.Helper()
+		b, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.Items[0].Index; got != want || !bytes.Equal(b.Items[0].Data, objs[idx[want]]) {
+			t.Fatalf("Next = item %d, want item %d with its bytes", got, want)
+		}
+	}
+	if it.Ready(1) {
+		t.Error("Ready(1) before any read completed = true")
+	}
+	close(gates[idx[0]])
+	next(0)
+	if it.Ready(1) {
+		t.Error("Ready(1) with batch 1 held back = true")
+	}
+	if it.Ready(2) {
+		t.Error("Ready(2) with one worker = true, want false: a round is one batch per worker")
+	}
+	close(gates[idx[1]])
+	deadline := time.Now().Add(10 * time.Second)
+	for !it.Ready(1) {
+		if time.Now().After(deadline) {
+			t.Fatal("Ready(1) stayed false after batch 1 was read")
+		}
+		runtime.Gosched()
+	}
+	next(1)
+	close(gates[idx[2]])
+	next(2)
+	if it.Ready(1) {
+		t.Error("Ready(1) after the last batch = true")
+	}
+	if _, err := it.Next(); err != io.EOF {
+		t.Errorf("Next after the last batch = %v, want io.EOF", err)
 	}
 }

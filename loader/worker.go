@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
@@ -8,12 +9,17 @@ import (
 // worker fetches every Workers-th batch of a run into its own Prefetch
 // batch slots, in Sync mode itself and in Async mode through its fetchers.
 type worker struct {
-	id    int
-	it    *Iter
-	rec   recorder
-	free  chan *Batch // slots the worker may fill; the consumer returns them
-	ready chan *Batch // started batches in order, for the consumer
-	tasks chan task   // items for the fetchers, in Async mode
+	id      int
+	it      *Iter
+	rec     recorder
+	free    chan *Batch // slots the worker may fill; the consumer returns them
+	started chan *Batch // started batches in order, for the consumer
+	tasks   chan task   // items for the fetchers, in Async mode
+
+	// The consumer's look at the worker's next batch, taken from started
+	// by ready or take; peekDone is set once the batch is complete.
+	peek     *Batch
+	peekDone bool
 }
 
 // task is one item of a batch for a fetcher.
@@ -25,10 +31,10 @@ type task struct {
 func newWorker(id int, it *Iter) *worker {
 	o := it.l.opts
 	w := &worker{
-		id:    id,
-		it:    it,
-		free:  make(chan *Batch, o.Prefetch),
-		ready: make(chan *Batch, o.Prefetch),
+		id:      id,
+		it:      it,
+		free:    make(chan *Batch, o.Prefetch),
+		started: make(chan *Batch, o.Prefetch),
 	}
 	for range o.Prefetch {
 		w.free <- &Batch{worker: w, Items: make([]Item, 0, o.BatchSize), done: make(chan struct{}, 1)}
@@ -87,6 +93,49 @@ func (w *worker) loop() {
 	}
 }
 
+// ready reports, without waiting, whether the worker's next batch in order
+// is complete. It is for the consumer's goroutine.
+func (w *worker) ready() bool {
+	if w.peek == nil {
+		select {
+		case w.peek = <-w.started:
+		default:
+			return false
+		}
+	}
+	if !w.peekDone {
+		select {
+		case <-w.peek.done:
+			w.peekDone = true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// take waits for the worker's next batch in order to be complete and
+// returns it, or nil once ctx is done. It is for the consumer's goroutine.
+func (w *worker) take(ctx context.Context) *Batch {
+	if w.peek == nil {
+		select {
+		case w.peek = <-w.started:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	if !w.peekDone {
+		select {
+		case <-w.peek.done:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	b := w.peek
+	w.peek, w.peekDone = nil, false
+	return b
+}
+
 // begin sets up slot b as the batch numbered seq in the run and hands it
 // to the consumer's queue, in order.
 func (w *worker) begin(b *Batch, seq int) {
@@ -107,7 +156,7 @@ func (w *worker) begin(b *Batch, seq int) {
 	b.pending.Store(int32(size))
 	b.start = time.Now()
 	w.rec.batchStarted(b.Epoch, b.start)
-	w.ready <- b // never blocks: the worker has only Prefetch slots
+	w.started <- b // never blocks: the worker has only Prefetch slots
 }
 
 // fetchOne reads (and decodes) item i of b and records its timings; wt is
