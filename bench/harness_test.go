@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,7 +37,8 @@ type benchOutput struct {
 
 // runBenchmarks runs this test binary with args and the given
 // STORAGEBENCH_ variables (none other from this process), as a user's
-// go test -bench does, and returns what it printed. It fails t if the
+// go test -bench does, and returns what it printed. Unless args set
+// -test.run, it runs no test. It fails t if the
 // child fails, unless wantFail is set, in which case it fails t if the
 // child succeeds.
 func runBenchmarks(t *testing.T, vars map[string]string, wantFail bool, args ...string) benchOutput {
@@ -44,7 +46,10 @@ func runBenchmarks(t *testing.T, vars map[string]string, wantFail bool, args ...
 	if testing.Short() {
 		t.Skip("runs benchmarks in a child process")
 	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], append([]string{"-test.run=^$"}, args...)...)
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "-test.run=") }) {
+		args = append([]string{"-test.run=^$"}, args...)
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, benchenv.Prefix) {
 			cmd.Env = append(cmd.Env, kv)
@@ -187,6 +192,24 @@ func TestLoadOutput(t *testing.T) {
 	}
 	for name := range want {
 		t.Errorf("no result for %s", name)
+	}
+}
+
+// TestHeaderAfterTests runs the package's tests and then a benchmark in
+// one process, as go test -bench . does, and checks that the benchmark
+// output still starts with its header: a test that ran a benchmark through
+// testing.Benchmark would have used it up, and benchstat would not pair
+// the results. (Tests that run child processes skip under -short.)
+func TestHeaderAfterTests(t *testing.T) {
+	out := runBenchmarks(t, map[string]string{benchenv.Items: "20"}, false,
+		"-test.run=.", "-test.short", "-test.bench=^BenchmarkDecode$/^concurrency=1$", "-test.benchtime=1x")
+	for _, h := range []string{"goos: ", "goarch: ", "pkg: github.com/storagebench/storagebench/bench", "cpu: "} {
+		if !strings.Contains(out.stdout, "\n"+h) && !strings.HasPrefix(out.stdout, h) {
+			t.Errorf("output has no %q header line:\n%s", h, out.stdout)
+		}
+	}
+	if len(out.results) != 1 {
+		t.Errorf("%d results, want 1:\n%s", len(out.results), out.stdout)
 	}
 }
 
