@@ -73,9 +73,11 @@ perf:
 			$(PERF_BENCH) '^BenchmarkLoad$$' -count 3 -benchtime $$(bash bench/loadtime.sh $$w $$m $(ITEMS)) | tee -a $(PERF_OUT) || exit 1; \
 	done; done
 	@echo "# 2: fixed latency, up to 512 requests in flight, against the bound C/L" >&2
-	STORAGEBENCH_BACKENDS=mem,local STORAGEBENCH_PROFILES=fixed-20ms STORAGEBENCH_MODES=async \
-		STORAGEBENCH_WORKERS=1,8 STORAGEBENCH_FETCH=1,8,64 \
-		$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime 10s | tee -a $(PERF_OUT)
+	for w in 1 8; do for f in 1 8 64; do \
+		STORAGEBENCH_BACKENDS=mem,local STORAGEBENCH_PROFILES=fixed-20ms STORAGEBENCH_MODES=async STORAGEBENCH_ITEMS=$(LATENCY_ITEMS) \
+			STORAGEBENCH_WORKERS=$$w STORAGEBENCH_FETCH=$$f \
+			$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime $$(bash bench/loadtime.sh $$w async $(LATENCY_ITEMS)) | tee -a $(PERF_OUT) || exit 1; \
+	done; done
 	@echo "# 4: peak RSS over 100,000 and 1,000,000 items" >&2
 	for n in 100000 1000000; do \
 		STORAGEBENCH_BACKENDS=mem STORAGEBENCH_ITEMS=256 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=4 \
