@@ -36,20 +36,20 @@ type LoadCase struct {
 // rounds of batches (a round is one batch from each worker, W x B items),
 // at least Prefetch rounds and enough epochs for the pipeline to be full
 // and the batch slots' buffers to have grown to the items they hold; then
-// any whole rounds already complete. The timed run starts in steady state, on
-// a round boundary, right after a round was delivered. A run of whole rounds
+// any whole rounds already complete. The timed run starts in steady state,
+// on a round boundary, right after a round was delivered. A run of whole rounds
 // (-benchtime Nx with N a multiple of W x B) then ends on the same phase
 // of the loader's cycle and its rate is exact; any other length counts up
 // to one round of bursty arrivals more or less. Every item is checked
 // against src.
 //
-// After the loop it measures the raw baselines (see [Source.RawRates]) and
+// A run too short to time every level (fewer than 10 rounds or batch
+// periods, or no whole epoch) fails at once, naming the -benchtime that
+// would do, except under -short, whose results are a smoke test and say
+// so. Otherwise it measures the raw baselines (see [Source.RawRates]) and
 // reports items/s, MB/s from the bytes read, each level's statistics, the
 // run's length once (run-ns), the raw baseline at the same concurrency,
-// the bound and the efficiency (see [Bound]). A run
-// too short to time every level (fewer than 10 rounds or batch periods, or
-// no whole epoch) fails, naming the -benchtime that would do, except under
-// -short, whose results are a smoke test and say so.
+// the bound and the efficiency (see [Bound]).
 func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	ctx := context.Background()
 	opts := c.Options
@@ -118,16 +118,6 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	}
 	st := it.Stats()
 	start, peak, rssOK := mem.Stop()
-	restore() // the raw baselines read with no emulated latency
-	// The raw baselines, right after the run, on a machine as warm as the
-	// loader left it (measured only first, they read up to a fifth slower
-	// over their first half second). The raw readers hold as many items as
-	// the loader's batch slots do.
-	raw, best, err := src.RawRates(ctx, inFlight, hold)
-	if err != nil {
-		b.Fatalf("raw baseline at concurrency %d: %v", inFlight, err)
-	}
-	best = max(best, before)
 	elapsed := b.Elapsed()
 	rate := float64(b.N) / elapsed.Seconds()
 	if b.N == 0 || elapsed <= 0 || math.IsInf(rate, 0) {
@@ -138,6 +128,16 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 			b.Fatal(err)
 		}
 	}
+	restore() // the raw baselines read with no emulated latency
+	// The raw baselines, right after the run, on a machine as warm as the
+	// loader left it (measured only first, they read up to a fifth slower
+	// over their first half second). The raw readers hold as many items as
+	// the loader's batch slots do.
+	raw, best, err := src.RawRates(ctx, inFlight, hold)
+	if err != nil {
+		b.Fatalf("raw baseline at concurrency %d: %v", inFlight, err)
+	}
+	best = max(best, before)
 	meanBytes := float64(con.bytes) / float64(b.N)
 	b.SetBytes(int64(math.Round(meanBytes)))
 	b.ReportMetric(rate, "items/s")

@@ -108,6 +108,17 @@ func namePart(r *benchfmt.Result, key string) string {
 	return ""
 }
 
+// checkHeader checks that stdout has the header go test -bench prints
+// before the first result, which benchstat pairs results by.
+func checkHeader(t *testing.T, stdout string) {
+	t.Helper()
+	for _, h := range []string{"goos: ", "goarch: ", "pkg: github.com/storagebench/storagebench/bench", "cpu: "} {
+		if !strings.Contains(stdout, "\n"+h) && !strings.HasPrefix(stdout, h) {
+			t.Errorf("output has no %q header line:\n%s", h, stdout)
+		}
+	}
+}
+
 // loadLevels are the levels every Load line times.
 var loadLevels = []string{"epoch", "worker", "fetch", "getitem", "ttfb", "read", "wait"}
 
@@ -163,11 +174,7 @@ func TestLoadOutput(t *testing.T) {
 		benchenv.Batch:    strconv.Itoa(batch),
 		benchenv.Profiles: "none",
 	}, false, "-test.bench=^BenchmarkLoad$", fmt.Sprintf("-test.benchtime=%dx", n), "-deep")
-	for _, h := range []string{"goos: ", "goarch: ", "pkg: github.com/storagebench/storagebench/bench", "cpu: "} {
-		if !strings.Contains(out.stdout, "\n"+h) && !strings.HasPrefix(out.stdout, h) {
-			t.Errorf("output has no %q header line:\n%s", h, out.stdout)
-		}
-	}
+	checkHeader(t, out.stdout)
 	if _, ok := out.config["smoke"]; ok {
 		t.Error("a full run says smoke")
 	}
@@ -203,11 +210,7 @@ func TestLoadOutput(t *testing.T) {
 func TestHeaderAfterTests(t *testing.T) {
 	out := runBenchmarks(t, map[string]string{benchenv.Items: "20"}, false,
 		"-test.run=.", "-test.short", "-test.bench=^BenchmarkDecode$/^concurrency=1$", "-test.benchtime=1x")
-	for _, h := range []string{"goos: ", "goarch: ", "pkg: github.com/storagebench/storagebench/bench", "cpu: "} {
-		if !strings.Contains(out.stdout, "\n"+h) && !strings.HasPrefix(out.stdout, h) {
-			t.Errorf("output has no %q header line:\n%s", h, out.stdout)
-		}
-	}
+	checkHeader(t, out.stdout)
 	if len(out.results) != 1 {
 		t.Errorf("%d results, want 1:\n%s", len(out.results), out.stdout)
 	}

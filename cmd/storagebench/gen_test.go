@@ -26,24 +26,9 @@ func TestGen(t *testing.T) {
 	cfg := writeS3Config(t, srv.Config("not-this-bucket"))
 	const n, seed = 20, 7
 
-	folder := func(tb testing.TB, dir string) *dataset.Store {
-		tb.Helper()
-		b, err := local.Open(dir)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { b.Close() })
-		return dataset.NewStore(b)
-	}
+	folder := folderStore
 	bucket := func(name, prefix string) func(testing.TB, string) *dataset.Store {
-		return func(tb testing.TB, _ string) *dataset.Store {
-			tb.Helper()
-			b, err := s3blob.Open(srv.Client, name, prefix)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return dataset.NewStore(b)
-		}
+		return func(tb testing.TB, _ string) *dataset.Store { return bucketStore(tb, srv, name, prefix) }
 	}
 	for _, tc := range []struct {
 		name      string
@@ -134,12 +119,7 @@ func TestGenForce(t *testing.T) {
 	srv := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"data", "whole"}})
 	cfg := writeS3Config(t, srv.Config("data"))
 	s3Store := func(tb testing.TB, bucket, prefix string) *dataset.Store {
-		tb.Helper()
-		b, err := s3blob.Open(srv.Client, bucket, prefix)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return dataset.NewStore(b)
+		return bucketStore(tb, srv, bucket, prefix)
 	}
 	for _, tc := range []struct {
 		name string
@@ -153,15 +133,7 @@ func TestGenForce(t *testing.T) {
 		{
 			name: "folder",
 			dest: func(t *testing.T) string { return t.TempDir() },
-			root: func(tb testing.TB, dest string) *dataset.Store {
-				tb.Helper()
-				b, err := local.Open(dest)
-				if err != nil {
-					tb.Fatal(err)
-				}
-				tb.Cleanup(func() { b.Close() })
-				return dataset.NewStore(b)
-			},
+			root: folderStore,
 		},
 		{
 			name:    "s3 prefix",
@@ -350,4 +322,25 @@ func TestGenErrors(t *testing.T) {
 		{name: "unreachable endpoint", args: []string{"gen", "-n", "20", "-s3-config", "$UNREACHABLE", "s3://data/x"}, inErr: []string{"s3://data/x", "connection refused"}},
 		{name: "refused credentials", args: []string{"gen", "-n", "20", "-s3-config", "$REFUSED", "s3://data/x"}, inErr: []string{"s3://data/x", "InvalidAccessKeyId"}},
 	})
+}
+
+// folderStore opens the folder dir as a store for a test.
+func folderStore(tb testing.TB, dir string) *dataset.Store {
+	tb.Helper()
+	b, err := local.Open(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	return dataset.NewStore(b)
+}
+
+// bucketStore opens bucket of srv under prefix as a store for a test.
+func bucketStore(tb testing.TB, srv *fakes.S3, bucket, prefix string) *dataset.Store {
+	tb.Helper()
+	b, err := s3blob.Open(srv.Client, bucket, prefix)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dataset.NewStore(b)
 }
