@@ -209,7 +209,7 @@ func (f *Fixture) buildScratch(ctx context.Context) (*Source, error) {
 			return nil, fmt.Errorf("STORAGEBENCH_SCRATCH_ROOT %s: %w", f.env.ScratchRoot, err)
 		}
 		for _, e := range entries {
-			if filepath.Base(e.Key) != fakes.IndexKey {
+			if filepath.Base(e.Key) != dataset.IndexKey {
 				idx = append(idx, e.Key)
 			}
 		}

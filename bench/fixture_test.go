@@ -14,6 +14,7 @@ import (
 	"github.com/storagebench/storagebench/dataset/datasettest"
 	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/fakes/fakestest"
 )
 
 // TestRealStoreErrors checks that a real store set up wrong, or not at all,
@@ -38,7 +39,7 @@ func TestRealStoreErrors(t *testing.T) {
 	}
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
-	fake := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"bench"}})
+	fake := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"bench"}})
 	badJSON := filepath.Join(dir, "bad.json")
 	os.WriteFile(badJSON, []byte(`{"bucket_name": `), 0o600)
 	const secret = "secret-that-must-not-show"
@@ -92,7 +93,7 @@ func TestRealStoreErrors(t *testing.T) {
 // do, and checks every item's size comes from the store's listing.
 func TestRealStores(t *testing.T) {
 	synth := fakes.Synth{N: 30, Seed: 9}
-	fake, b := fakes.NewS3Backend(t, nil)
+	fake, b := fakestest.NewS3Backend(t, nil)
 	ctx := context.Background()
 	idx, err := synth.Write(ctx, dataset.NewStore(b), 4)
 	if err != nil {

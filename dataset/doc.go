@@ -9,6 +9,10 @@
 // it concerns. [Dataset] pairs a Store with an [Index], so that items are
 // addressed by position as a data loader does.
 //
+// A listing of a large bucket or folder takes a while; a caller that shows
+// its progress puts a [ListTrace] in the context, which backends that list
+// in steps report to, through any wrapper.
+//
 // Every backend maps its own "not found" to [ErrNotFound] and its refusal of
 // a malformed or escaping key to [ErrInvalidKey], so callers use errors.Is
 // whatever the backend. Package datasettest holds the conformance suite that

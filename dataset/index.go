@@ -10,6 +10,12 @@ import (
 	"os"
 )
 
+// IndexKey is the name of the object that holds a dataset's index, in
+// [WriteIndex] format, at the root of the folder or key prefix it indexes:
+// "storagebench gen" and the fake S3 of "storagebench serve" write it there,
+// and listings that build an index leave it out.
+const IndexKey = "index.json"
+
 // Index is the ordered list of keys that makes a dataset, in the seed's
 // format: a JSON array of strings such as
 //

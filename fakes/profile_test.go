@@ -497,7 +497,7 @@ func TestMiddlewareHeadObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := NewEmulator(p, 1)
-	f := NewS3(t, S3Options{Emulator: e, Buckets: []string{bucket}})
+	f := startS3(t, S3Options{Emulator: e, Buckets: []string{bucket}})
 	ctx := t.Context()
 	if _, err := f.Client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(bucket), Key: aws.String("val/k.JPEG"), Body: strings.NewReader("hello"),

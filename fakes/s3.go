@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
-	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -54,7 +53,7 @@ type S3 struct {
 	cur  atomic.Pointer[http.Handler] // base behind the current emulator
 }
 
-// ServeHTTP serves through the current emulator.
+// serveHTTP serves through the current emulator.
 func (f *S3) serveHTTP(w http.ResponseWriter, r *http.Request) { (*f.cur.Load()).ServeHTTP(w, r) }
 
 // SetEmulator replaces the emulation in front of the fake; nil removes it.
@@ -67,7 +66,8 @@ func (f *S3) SetEmulator(e *Emulator) {
 	f.cur.Store(&h)
 }
 
-// StartS3 starts a fake S3 server. The caller must Close it.
+// StartS3 starts a fake S3 server. The caller must Close it; tests use
+// fakestest.NewS3, which does.
 func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
 	addr := opts.Addr
 	if addr == "" {
@@ -105,22 +105,6 @@ func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
 	return f, nil
 }
 
-// NewS3 starts a fake S3 server for a test or benchmark and closes it when
-// the test ends.
-func NewS3(tb testing.TB, opts S3Options) *S3 {
-	tb.Helper()
-	f, err := StartS3(context.Background(), opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := f.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return f
-}
-
 // Config returns a seed-format configuration for the fake, reading bucket.
 func (f *S3) Config(bucket string) s3blob.Config {
 	return s3blob.Config{
@@ -148,21 +132,4 @@ func (f *S3) Close() error {
 		err = serr
 	}
 	return err
-}
-
-// NewS3Backend starts a fake S3 for a test, as NewS3 does, stores objects
-// in a bucket of it, and returns the fake and a backend reading that bucket.
-func NewS3Backend(tb testing.TB, objects map[string][]byte) (*S3, *s3blob.Backend) {
-	tb.Helper()
-	f := NewS3(tb, S3Options{Buckets: []string{"storagebench"}})
-	b, err := s3blob.Open(f.Client, "storagebench", "")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for k, v := range objects {
-		if err := b.Put(context.Background(), k, v); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return f, b
 }

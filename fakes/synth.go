@@ -18,10 +18,6 @@ import (
 	"github.com/storagebench/storagebench/dataset"
 )
 
-// IndexKey is the key under which [Synth.Write] stores the index, at the
-// root of the store.
-const IndexKey = "index.json"
-
 // The size distribution imitates the ImageNet 2012 (ILSVRC2012) validation
 // set: 50,000 JPEGs whose archive, ILSVRC2012_img_val.tar, is listed at
 // 6.3 GB, so an image averages roughly 130 KB; most images are 500x375 or
@@ -144,18 +140,44 @@ func (s Synth) Items(ctx context.Context) (map[string][]byte, error) {
 }
 
 // Write puts every item into store under its key and then the index, in
-// [dataset.WriteIndex] format, under [IndexKey]. Keys in the index are
-// relative to the store, as the items' are, so the index sits at the root
-// and the items under Prefix. Items are generated and put by concurrency
-// goroutines (8 when concurrency <= 0). The first error stops the rest and
-// is returned, naming the key it concerns; the index is written only when
-// every item was. Write returns the index.
+// [dataset.WriteIndex] format, under [dataset.IndexKey]. Keys in the index
+// are relative to the store, as the items' are, so the index sits at the
+// root and the items under Prefix. Items are generated and put by
+// concurrency goroutines (8 when concurrency <= 0). The first error stops
+// the rest and is returned, naming the key it concerns; the index is
+// written only when every item was. Write returns the index.
 func (s Synth) Write(ctx context.Context, store *dataset.Store, concurrency int) (dataset.Index, error) {
+	return s.WriteProgress(ctx, store, concurrency, nil)
+}
+
+// WriteProgress writes the dataset as [Synth.Write] does and, when progress
+// is not nil, calls it after each item is stored with the number of items
+// stored so far. Calls come one at a time, from the writing goroutines,
+// with counts that increase by one, up to N when every item was stored;
+// the index is written after the last call. progress should return
+// promptly: the item that called it waits.
+func (s Synth) WriteProgress(ctx context.Context, store *dataset.Store, concurrency int, progress func(written int)) (dataset.Index, error) {
 	if err := s.checkN(); err != nil {
 		return nil, err
 	}
 	if concurrency <= 0 {
 		concurrency = 8
+	}
+	var (
+		mu      sync.Mutex
+		written int
+	)
+	put := func(ctx context.Context, i int, key string) error {
+		if err := store.Put(ctx, key, s.Item(i)); err != nil {
+			return err
+		}
+		if progress != nil {
+			mu.Lock()
+			written++
+			progress(written)
+			mu.Unlock()
+		}
+		return nil
 	}
 	idx := s.Index()
 	g, gctx := errgroup.WithContext(ctx)
@@ -164,7 +186,7 @@ func (s Synth) Write(ctx context.Context, store *dataset.Store, concurrency int)
 		if gctx.Err() != nil {
 			break
 		}
-		g.Go(func() error { return store.Put(gctx, key, s.Item(i)) })
+		g.Go(func() error { return put(gctx, i, key) })
 	}
 	err := g.Wait()
 	if err == nil {
@@ -175,9 +197,9 @@ func (s Synth) Write(ctx context.Context, store *dataset.Store, concurrency int)
 	}
 	var buf bytes.Buffer
 	if err := dataset.WriteIndex(&buf, idx); err != nil {
-		return nil, fmt.Errorf("synth: encode %s: %w", IndexKey, err)
+		return nil, fmt.Errorf("synth: encode %s: %w", dataset.IndexKey, err)
 	}
-	if err := store.Put(ctx, IndexKey, buf.Bytes()); err != nil {
+	if err := store.Put(ctx, dataset.IndexKey, buf.Bytes()); err != nil {
 		return nil, fmt.Errorf("synth: write index: %w", err)
 	}
 	return idx, nil

@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -360,11 +361,11 @@ func TestSynthWrite(t *testing.T) {
 			if !slices.Equal(idx, s.Index()) {
 				t.Errorf("Write returned an index other than Index()")
 			}
-			data, _, err := store.Read(ctx, IndexKey, nil)
+			data, _, err := store.Read(ctx, dataset.IndexKey, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			stored, err := dataset.ParseIndex(IndexKey, data)
+			stored, err := dataset.ParseIndex(dataset.IndexKey, data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -421,7 +422,7 @@ func TestSynthCanceled(t *testing.T) {
 	if _, err := s.Write(ctx, store, 4); !errors.Is(err, context.Canceled) {
 		t.Errorf("Write: got error %v, want context.Canceled", err)
 	}
-	if _, _, err := store.Read(t.Context(), IndexKey, nil); !errors.Is(err, dataset.ErrNotFound) {
+	if _, _, err := store.Read(t.Context(), dataset.IndexKey, nil); !errors.Is(err, dataset.ErrNotFound) {
 		t.Errorf("reading the index after a canceled Write: got error %v, want ErrNotFound", err)
 	}
 }
@@ -465,6 +466,63 @@ func BenchmarkSynthItems(b *testing.B) {
 				iters++
 			}
 			b.ReportMetric(float64(iters*n)/b.Elapsed().Seconds(), "items/s")
+		})
+	}
+}
+
+// failPut is a mem backend whose Put fails for one key.
+type failPut struct {
+	*mem.Backend
+	key string
+}
+
+var errPut = errors.New("put refused")
+
+func (b failPut) Put(ctx context.Context, key string, data []byte) error {
+	if key == b.key {
+		return errPut
+	}
+	return b.Backend.Put(ctx, key, data)
+}
+
+func TestSynthWriteProgress(t *testing.T) {
+	t.Parallel()
+	s := Synth{N: 40, Seed: 1}
+	tests := []struct {
+		name        string
+		concurrency int
+		failKey     string // a key whose Put fails, "" for none
+	}{
+		{"concurrency=1", 1, ""},
+		{"concurrency=4", 4, ""},
+		{"item fails", 4, s.Key(25)},
+		{"index fails", 4, dataset.IndexKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := dataset.NewStore(failPut{mem.New(nil), tc.failKey})
+			var calls []int
+			idx, err := s.WriteProgress(t.Context(), store, tc.concurrency, func(n int) { calls = append(calls, n) })
+			for i, n := range calls {
+				if n != i+1 {
+					t.Fatalf("progress calls %v: call %d reported %d, want %d", calls, i, n, i+1)
+				}
+			}
+			if tc.failKey == "" {
+				if err != nil || len(idx) != s.N {
+					t.Fatalf("WriteProgress = %d keys, %v; want %d keys, nil", len(idx), err, s.N)
+				}
+				if len(calls) != s.N {
+					t.Errorf("progress called %d times, want %d", len(calls), s.N)
+				}
+				return
+			}
+			if !errors.Is(err, errPut) || !strings.Contains(err.Error(), tc.failKey) {
+				t.Errorf("WriteProgress error = %v, want errPut naming %q", err, tc.failKey)
+			}
+			if tc.failKey != dataset.IndexKey && len(calls) >= s.N {
+				t.Errorf("progress called %d times for a write that failed, want fewer than %d", len(calls), s.N)
+			}
 		})
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/datasettest"
 	"github.com/storagebench/storagebench/dataset/mem"
-	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/fakes/fakestest"
 )
 
 // objects returns n items of distinct content and sizes from 0 to ~4 KiB,
@@ -40,7 +40,7 @@ var backends = []backend{
 	{"mem", func(tb testing.TB, objs map[string][]byte) dataset.Backend { return mem.New(objs) }},
 	{"local", func(tb testing.TB, objs map[string][]byte) dataset.Backend { return datasettest.LocalFolder(tb, objs) }},
 	{"fakes3", func(tb testing.TB, objs map[string][]byte) dataset.Backend {
-		_, b := fakes.NewS3Backend(tb, objs)
+		_, b := fakestest.NewS3Backend(tb, objs)
 		return b
 	}},
 }

@@ -3,16 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/prune"
 	"github.com/storagebench/storagebench/dataset/s3blob"
+	"github.com/storagebench/storagebench/dataset/storeurl"
 	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/internal/progress"
 )
 
 // defaultGenConcurrency is how many items gen writes at a time by default.
@@ -20,10 +20,11 @@ const defaultGenConcurrency = 8
 
 // runGen implements "storagebench gen": it writes a synthetic dataset of
 // -n items and its index.json to a folder, created if missing, or to an
-// s3://bucket/prefix URL, and prints one summary line. A destination that
-// already holds objects is refused unless -force is given; then every
-// object there that this run did not write is removed after the writing,
-// so that the destination holds exactly the dataset and its index.
+// s3://bucket/prefix URL, and prints one summary line; its progress goes
+// to stderr. A destination that already holds objects is refused unless
+// -force is given; then every object there that this run did not write is
+// removed after the writing, so that the destination holds exactly the
+// dataset and its index.
 func runGen(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -41,6 +42,7 @@ func runGen(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		fmt.Fprintln(fs.Output(), "\nA DEST that already holds files or objects is refused. With -force, gen writes")
 		fmt.Fprintln(fs.Output(), "there anyway and then removes every file or object under DEST that it did not")
 		fmt.Fprintln(fs.Output(), "write, so that DEST holds exactly the new dataset and its index.")
+		fmt.Fprintln(fs.Output(), "\nProgress goes to stderr: a live bar on a terminal, plain lines otherwise.")
 		fmt.Fprintln(fs.Output(), "\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -56,11 +58,11 @@ func runGen(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		fs.Usage()
 		return fmt.Errorf("gen: -concurrency must be > 0, got %d", *concurrency)
 	}
-	loc, err := parseLocation(dest)
+	loc, err := storeurl.Parse(dest)
 	if err != nil {
 		return fmt.Errorf("gen DEST %q: %w", dest, err)
 	}
-	store, closeStore, err := openStore(ctx, loc, *s3Config, true)
+	store, closeStore, err := loc.Open(ctx, *s3Config, true)
 	if err != nil {
 		return fmt.Errorf("gen %s: %w", dest, err)
 	}
@@ -75,13 +77,15 @@ func runGen(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		}
 	}
 	if !*force {
-		if err := checkEmpty(ctx, store); err != nil {
-			return fmt.Errorf("gen %s: %w", dest, err)
+		if err := prune.CheckEmpty(ctx, store); err != nil {
+			return fmt.Errorf("gen %s: %w; use -force to write there anyway and remove every object this run does not write", dest, err)
 		}
 	}
 
 	synth := fakes.Synth{N: *n, Seed: *seed}
-	idx, err := synth.Write(ctx, store, *concurrency)
+	prog := progress.New(stderr, progress.IsTerminal(stderr), synth.N, "gen", "items")
+	idx, err := synth.WriteProgress(ctx, store, *concurrency, prog.Set)
+	prog.Finish()
 	if err != nil {
 		return fmt.Errorf("gen %s: %w", dest, err)
 	}
@@ -91,24 +95,24 @@ func runGen(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		for _, k := range idx {
 			written[k] = true
 		}
-		written[fakes.IndexKey] = true
+		written[dataset.IndexKey] = true
 	}
-	if loc.isS3() && loc.prefix != "" {
+	if loc.Prefix() != "" {
 		// The seed's S3 index holds keys relative to the bucket.
 		for i := range idx {
-			idx[i] = loc.prefix + idx[i]
+			idx[i] = loc.Prefix() + idx[i]
 		}
 		var buf bytes.Buffer
 		if err := dataset.WriteIndex(&buf, idx); err != nil {
 			return err
 		}
-		if err := store.Put(ctx, fakes.IndexKey, buf.Bytes()); err != nil {
+		if err := store.Put(ctx, dataset.IndexKey, buf.Bytes()); err != nil {
 			return fmt.Errorf("gen %s: %w", dest, err)
 		}
 	}
 	removed := ""
 	if *force {
-		n, err := removeOthers(ctx, store, written, *concurrency)
+		n, err := removeOthers(ctx, stderr, store, written, *concurrency)
 		if err != nil {
 			return fmt.Errorf("gen %s: -force: remove what this run did not write: %w", dest, err)
 		}
@@ -121,52 +125,25 @@ func runGen(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		total += int64(synth.Size(i))
 	}
 	_, err = fmt.Fprintf(stdout, "wrote %d items, %d bytes (mean %d bytes) to %s; index at %s%s\n",
-		synth.N, total, total/int64(synth.N), dest, loc.join(fakes.IndexKey), removed)
+		synth.N, total, total/int64(synth.N), dest, loc.Join(dataset.IndexKey), removed)
 	return err
 }
 
-// checkEmpty returns an error, suggesting -force, when store holds any
-// object.
-func checkEmpty(ctx context.Context, store *dataset.Store) error {
-	entries, err := store.List(ctx, "")
-	if err != nil {
-		return err
-	}
-	if len(entries) > 0 {
-		return fmt.Errorf("already holds %d objects, such as %q; use -force to write there anyway and remove every object this run does not write", len(entries), entries[0].Key)
-	}
-	return nil
-}
-
-// removeOthers deletes, concurrency at a time, every object of store whose
-// key is not in keep, and returns how many there were. An object that is
-// already gone is not an error. The first error stops the rest.
-func removeOthers(ctx context.Context, store *dataset.Store, keep map[string]bool, concurrency int) (int, error) {
-	entries, err := store.List(ctx, "")
+// removeOthers removes, concurrency at a time, every object of store whose
+// key is not in keep, showing its progress on stderr when there are any,
+// and returns how many there were.
+func removeOthers(ctx context.Context, stderr io.Writer, store *dataset.Store, keep map[string]bool, concurrency int) (int, error) {
+	stale, err := prune.Others(ctx, store, keep)
 	if err != nil {
 		return 0, err
 	}
-	var stale []string
-	for _, e := range entries {
-		if !keep[e.Key] {
-			stale = append(stale, e.Key)
-		}
+	if len(stale) == 0 {
+		return 0, ctx.Err()
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(concurrency)
-	for _, k := range stale {
-		if gctx.Err() != nil {
-			break
-		}
-		g.Go(func() error {
-			if err := store.Delete(gctx, k); err != nil && !errors.Is(err, dataset.ErrNotFound) {
-				return err
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	prog := progress.New(stderr, progress.IsTerminal(stderr), len(stale), "gen: remove", "objects")
+	defer prog.Finish()
+	if err := prune.Delete(ctx, store, stale, concurrency, prog.Set); err != nil {
 		return 0, err
 	}
-	return len(stale), ctx.Err()
+	return len(stale), nil
 }

@@ -11,17 +11,19 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/storagebench/storagebench/bench/benchenv"
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/local"
 	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/fakes/fakestest"
 )
 
 // TestGen checks gen into folders and fake S3 buckets, with flags before
 // and after DEST.
 func TestGen(t *testing.T) {
 	hermeticAWS(t)
-	srv := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"data", "root"}})
+	srv := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"data", "root"}})
 	// The bucket in the URL wins over bucket_name.
 	cfg := writeS3Config(t, srv.Config("not-this-bucket"))
 	const n, seed = 20, 7
@@ -89,7 +91,7 @@ func TestGen(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.env != "" {
-				t.Setenv(s3ConfigEnv, tc.env)
+				t.Setenv(benchenv.S3Config, tc.env)
 			}
 			dest := tc.dest(t)
 			args := tc.args(dest)
@@ -116,7 +118,7 @@ func TestGen(t *testing.T) {
 // outside it stay.
 func TestGenForce(t *testing.T) {
 	hermeticAWS(t)
-	srv := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"data", "whole"}})
+	srv := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"data", "whole"}})
 	cfg := writeS3Config(t, srv.Config("data"))
 	s3Store := func(tb testing.TB, bucket, prefix string) *dataset.Store {
 		return bucketStore(tb, srv, bucket, prefix)
@@ -198,15 +200,15 @@ func TestGenForce(t *testing.T) {
 			if want := "removed 11 objects"; !strings.Contains(out, want) {
 				t.Errorf("gen -force printed %q, want it to contain %q (10 old items and the stray file)", out, want)
 			}
-			data, _, err := root.Read(ctx, tc.prefix+fakes.IndexKey, nil)
+			data, _, err := root.Read(ctx, tc.prefix+dataset.IndexKey, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			idx, err := dataset.ParseIndex(fakes.IndexKey, data)
+			idx, err := dataset.ParseIndex(dataset.IndexKey, data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := append([]string(slices.Clone(idx)), tc.prefix+fakes.IndexKey)
+			want := append([]string(slices.Clone(idx)), tc.prefix+dataset.IndexKey)
 			slices.Sort(want)
 			if diff := cmp.Diff(want, listing(tc.prefix)); diff != "" {
 				t.Errorf("after gen -force, DEST holds other than its index's keys and index.json (-want +got):\n%s", diff)
@@ -230,11 +232,11 @@ func TestGenForce(t *testing.T) {
 func checkGenerated(t *testing.T, store *dataset.Store, synth fakes.Synth, keyPrefix string) {
 	t.Helper()
 	ctx := t.Context()
-	data, _, err := store.Read(ctx, fakes.IndexKey, nil)
+	data, _, err := store.Read(ctx, dataset.IndexKey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := dataset.ParseIndex(fakes.IndexKey, data)
+	idx, err := dataset.ParseIndex(dataset.IndexKey, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +259,7 @@ func checkGenerated(t *testing.T, store *dataset.Store, synth fakes.Synth, keyPr
 		want[k] = i
 	}
 	for _, e := range entries {
-		if e.Key == fakes.IndexKey {
+		if e.Key == dataset.IndexKey {
 			continue
 		}
 		data, _, err := store.Read(ctx, e.Key, nil)
@@ -288,7 +290,7 @@ func TestGenErrors(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"data"}})
+	srv := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"data"}})
 	badJSON := filepath.Join(dir, "bad.json")
 	if err := os.WriteFile(badJSON, []byte(`{"aws_secret_access_key": "`+testSecret+`", `), 0o600); err != nil {
 		t.Fatal(err)

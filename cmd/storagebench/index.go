@@ -11,13 +11,15 @@ import (
 	"strings"
 
 	"github.com/storagebench/storagebench/dataset"
-	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/dataset/storeurl"
+	"github.com/storagebench/storagebench/internal/progress"
 )
 
 // runIndex implements "storagebench index": it lists a folder or an
 // s3://bucket/prefix URL into a sorted index of the keys ending in -suffix,
 // relative to the folder, or to the bucket as in the seed's S3 index, and
-// writes it to -o or to stdout.
+// writes it to -o or to stdout. How many objects the listing has found is
+// shown on stderr as it goes.
 func runIndex(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("index", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -28,6 +30,7 @@ func runIndex(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		fmt.Fprintln(fs.Output(), "usage: storagebench index [-suffix .JPEG] [-o FILE] [-s3-config FILE] SRC")
 		fmt.Fprintln(fs.Output(), "\nLists SRC, a folder or an s3://bucket/prefix URL, into a sorted index of the")
 		fmt.Fprintln(fs.Output(), "keys relative to it; index.json files are never listed.")
+		fmt.Fprintln(fs.Output(), "\nProgress goes to stderr: a live count on a terminal, plain lines otherwise.")
 		fmt.Fprintln(fs.Output(), "\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -35,23 +38,26 @@ func runIndex(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if err != nil {
 		return err
 	}
-	loc, err := parseLocation(src)
+	loc, err := storeurl.Parse(src)
 	if err != nil {
 		return fmt.Errorf("index SRC %q: %w", src, err)
 	}
-	store, closeStore, err := openStore(ctx, loc, *s3Config, false)
+	store, closeStore, err := loc.Open(ctx, *s3Config, false)
 	if err != nil {
 		return fmt.Errorf("index %s: %w", src, err)
 	}
 	defer closeStore()
 
-	entries, err := store.List(ctx, "")
+	prog := progress.New(stderr, progress.IsTerminal(stderr), 0, "index", "objects")
+	entries, err := store.List(dataset.WithListTrace(ctx, &dataset.ListTrace{Found: prog.Set}), "")
+	prog.Set(len(entries))
+	prog.Finish()
 	if err != nil {
 		return fmt.Errorf("index %s: %w", src, err)
 	}
 	idx := selectKeys(entries, *suffix)
 	for i := range idx { // S3 keys are relative to the bucket, as in the seed's index
-		idx[i] = loc.prefix + idx[i]
+		idx[i] = loc.Prefix() + idx[i]
 	}
 	if len(idx) == 0 {
 		if *suffix == "" {
@@ -81,7 +87,7 @@ func selectKeys(entries []dataset.Entry, suffix string) dataset.Index {
 	var idx dataset.Index
 	for _, e := range entries {
 		k := e.Key
-		if k == "" || strings.HasSuffix(k, "/") || path.Base(k) == fakes.IndexKey || !strings.HasSuffix(k, suffix) {
+		if k == "" || strings.HasSuffix(k, "/") || path.Base(k) == dataset.IndexKey || !strings.HasSuffix(k, suffix) {
 			continue
 		}
 		idx = append(idx, k)

@@ -11,13 +11,14 @@ import (
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/fakes/fakestest"
 )
 
 // TestGenThenIndex checks that indexing what gen wrote gives back the
 // keys of the index gen wrote, in order, for a folder and for fake S3.
 func TestGenThenIndex(t *testing.T) {
 	hermeticAWS(t)
-	srv := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"data"}})
+	srv := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"data"}})
 	cfg := writeS3Config(t, srv.Config("data"))
 	for _, tc := range []struct {
 		name string
@@ -29,7 +30,7 @@ func TestGenThenIndex(t *testing.T) {
 			name: "folder",
 			src:  func(t *testing.T) string { return filepath.Join(t.TempDir(), "ds") },
 			readIndex: func(t *testing.T, src string) dataset.Index {
-				idx, err := dataset.LoadIndex(filepath.Join(src, fakes.IndexKey))
+				idx, err := dataset.LoadIndex(filepath.Join(src, dataset.IndexKey))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -40,7 +41,7 @@ func TestGenThenIndex(t *testing.T) {
 			name: "fake s3",
 			src:  func(t *testing.T) string { return "s3://data/" + t.Name() },
 			readIndex: func(t *testing.T, src string) dataset.Index {
-				idx, err := s3blob.FetchIndex(t.Context(), srv.Client, src+"/"+fakes.IndexKey, "")
+				idx, err := s3blob.FetchIndex(t.Context(), srv.Client, src+"/"+dataset.IndexKey, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -182,7 +183,7 @@ func TestIndexErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(empty, "val", "x.png"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"data"}})
+	srv := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"data"}})
 	vars := map[string]string{
 		"DIR":         dir,
 		"FILE":        file,

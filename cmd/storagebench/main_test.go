@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storagebench/storagebench/bench/benchenv"
 	"github.com/storagebench/storagebench/dataset/s3blob"
 )
 
@@ -70,6 +71,88 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestCommandProgressPiped runs the commands that show progress with
+// stderr not a terminal, and checks that progress comes as plain lines on
+// stderr only, ending with a summary of the count, while stdout holds the
+// results alone.
+func TestCommandProgressPiped(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "stale")
+	for _, name := range []string{"a", "b", "c"} {
+		if err := os.MkdirAll(stale, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(stale, name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		wantStdout string   // the start of stdout's only line
+		wantStderr []string // the starts of stderr's lines, in order
+	}{
+		{
+			name:       "gen",
+			args:       []string{"gen", "-n", "200", filepath.Join(dir, "new")},
+			wantStdout: "wrote 200 items",
+			wantStderr: []string{"gen: 200/200 items in "},
+		},
+		{
+			name:       "gen -force",
+			args:       []string{"gen", "-force", "-n", "20", stale},
+			wantStdout: "wrote 20 items",
+			wantStderr: []string{"gen: 20/20 items in ", "gen: remove: 3/3 objects in "},
+		},
+		{
+			name:       "index",
+			args:       []string{"index", "-o", filepath.Join(dir, "new.json"), filepath.Join(dir, "new")},
+			wantStdout: "indexed 200 keys",
+			wantStderr: []string{"index: 201 objects in "},
+		},
+	}
+	for _, tc := range tests { // in order: index reads what gen wrote
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, err := runArgs(t, t.Context(), tc.args...)
+			if err != nil {
+				t.Fatalf("run(%q): %v\nstderr:\n%s", tc.args, err, stderr)
+			}
+			if !strings.HasPrefix(stdout, tc.wantStdout) || strings.Count(stdout, "\n") != 1 {
+				t.Errorf("run(%q) printed %q to stdout, want one line starting %q", tc.args, stdout, tc.wantStdout)
+			}
+			if strings.Contains(stdout, "items/s") || strings.Contains(stdout, "objects/s") {
+				t.Errorf("run(%q) printed progress %q to stdout", tc.args, stdout)
+			}
+			checkPlain(t, stderr)
+			// A slow machine may add lines at tenths; the summaries come last.
+			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+			var got []string
+			for _, l := range lines {
+				if strings.Contains(l, " in ") {
+					got = append(got, l)
+				}
+			}
+			if len(got) != len(tc.wantStderr) {
+				t.Fatalf("run(%q) printed summaries %q to stderr, want %d starting %q", tc.args, got, len(tc.wantStderr), tc.wantStderr)
+			}
+			for i, want := range tc.wantStderr {
+				if !strings.HasPrefix(got[i], want) {
+					t.Errorf("run(%q) summary %d is %q, want it to start %q", tc.args, i, got[i], want)
+				}
+			}
+		})
+	}
+}
+
+// checkPlain fails the test if out holds a carriage return or an escape
+// sequence, which progress on a writer that is not a terminal must not write.
+func checkPlain(tb testing.TB, out string) {
+	tb.Helper()
+	if i := strings.IndexAny(out, "\r\x1b"); i >= 0 {
+		tb.Errorf("plain progress wrote the control character %q at byte %d of %q", out[i], i, out)
+	}
+}
+
 // runArgs runs the command line args through run and returns what it
 // printed to stdout and stderr.
 func runArgs(tb testing.TB, ctx context.Context, args ...string) (stdout, stderr string, err error) {
@@ -97,7 +180,7 @@ func hermeticAWS(tb testing.TB) {
 		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "no-aws-credentials"),
 		"AWS_ENDPOINT_URL":            "",
 		"AWS_ENDPOINT_URL_S3":         "",
-		s3ConfigEnv:                   "",
+		benchenv.S3Config:             "",
 	} {
 		tb.Setenv(k, v)
 	}

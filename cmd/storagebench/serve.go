@@ -10,6 +10,7 @@ import (
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/internal/progress"
 )
 
 // runServe implements "storagebench serve": it starts a fake S3 server
@@ -71,13 +72,16 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 // server is. The configuration names the emulated profile in its "profile"
 // field, left out when the profile emulates nothing (none, fixed-0s).
 func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, bucket string, n int, seed uint64, configOut string, profile fakes.Profile) error {
-	indexURL := "s3://" + bucket + "/" + fakes.IndexKey
+	indexURL := "s3://" + bucket + "/" + dataset.IndexKey
 	if n > 0 {
 		b, err := s3blob.Open(srv.Client, bucket, "")
 		if err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
-		if _, err := (fakes.Synth{N: n, Seed: seed}).Write(ctx, dataset.NewStore(b), 0); err != nil {
+		prog := progress.New(stderr, progress.IsTerminal(stderr), n, "serve: fill", "items")
+		_, err = fakes.Synth{N: n, Seed: seed}.WriteProgress(ctx, dataset.NewStore(b), 0, prog.Set)
+		prog.Finish()
+		if err != nil {
 			return fmt.Errorf("serve: fill bucket %q: %w", bucket, err)
 		}
 	}

@@ -3,7 +3,9 @@ package main
 import (
 	"flag"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -65,48 +67,32 @@ func TestParseInterspersed(t *testing.T) {
 	}
 }
 
-// TestParseLocation checks the parsing of DEST and SRC arguments.
-func TestParseLocation(t *testing.T) {
-	for _, tc := range []struct {
-		arg     string
-		want    location
-		index   string // want join("index.json")
-		wantErr bool
-	}{
-		{arg: "/data/val", want: location{arg: "/data/val", dir: "/data/val"}, index: filepath.Join("/data/val", "index.json")},
-		{arg: "rel/dir", want: location{arg: "rel/dir", dir: "rel/dir"}, index: filepath.Join("rel/dir", "index.json")},
-		{arg: "s3://bucket", want: location{arg: "s3://bucket", bucket: "bucket"}, index: "s3://bucket/index.json"},
-		{arg: "s3://bucket/", want: location{arg: "s3://bucket/", bucket: "bucket"}, index: "s3://bucket/index.json"},
-		{arg: "s3://bucket/a/b", want: location{arg: "s3://bucket/a/b", bucket: "bucket", prefix: "a/b/"}, index: "s3://bucket/a/b/index.json"},
-		{arg: "s3://bucket/a/b/", want: location{arg: "s3://bucket/a/b/", bucket: "bucket", prefix: "a/b/"}, index: "s3://bucket/a/b/index.json"},
-		{arg: "s3://my.bucket-1/x", want: location{arg: "s3://my.bucket-1/x", bucket: "my.bucket-1", prefix: "x/"}, index: "s3://my.bucket-1/x/index.json"},
-		{arg: "", wantErr: true},
-		{arg: "s3://", wantErr: true},
-		{arg: "s3:///prefix", wantErr: true},
-		{arg: "s3:/bucket", wantErr: true},
-		{arg: "S3://bucket", wantErr: true},
-		{arg: "gs://bucket/x", wantErr: true},
-		{arg: "https://example.com/x", wantErr: true},
-		{arg: "s3://bu cket/x", wantErr: true},
-		{arg: "s3://bucket?x=1", wantErr: true},
-	} {
-		t.Run(tc.arg, func(t *testing.T) {
-			got, err := parseLocation(tc.arg)
-			if tc.wantErr {
-				if err == nil {
-					t.Fatalf("parseLocation(%q) = %+v, nil; want an error", tc.arg, got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("parseLocation(%q): %v", tc.arg, err)
-			}
-			if got != tc.want {
-				t.Errorf("parseLocation(%q) = %+v, want %+v", tc.arg, got, tc.want)
-			}
-			if idx := got.join("index.json"); idx != tc.index {
-				t.Errorf("parseLocation(%q).join(index.json) = %q, want %q", tc.arg, idx, tc.index)
-			}
-		})
+// TestWriteFileAtomic checks that writeFileAtomic creates and replaces a
+// file with the permissions asked for, leaving no temporary file beside it,
+// and fails, naming the folder, when the folder is missing.
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "out.json")
+	for _, data := range []string{"first", "second, longer"} {
+		if err := writeFileAtomic(name, []byte(data), 0o600); err != nil {
+			t.Fatalf("writeFileAtomic(%q): %v", data, err)
+		}
+		got, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != data {
+			t.Errorf("after writeFileAtomic(%q), the file holds %q", data, got)
+		}
+	}
+	if fi, err := os.Stat(name); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("os.Stat(%s) = %v, %v; want mode %v", name, fi.Mode(), err, os.FileMode(0o600))
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
+		t.Errorf("the folder holds %v (%v), want only out.json", entries, err)
+	}
+	missing := filepath.Join(dir, "no", "such", "out.json")
+	if err := writeFileAtomic(missing, []byte("x"), 0o600); err == nil || !strings.Contains(err.Error(), filepath.Dir(missing)) {
+		t.Errorf("writeFileAtomic into a missing folder = %v, want an error naming %s", err, filepath.Dir(missing))
 	}
 }

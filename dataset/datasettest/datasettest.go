@@ -225,9 +225,14 @@ func RunConformanceTests(t *testing.T, harness Harness) {
 			{"unicodé/", filter(keys, "unicodé/")},
 			{"nothing/", nil},
 		} {
-			entries, err := store.List(context.Background(), tc.prefix)
+			var found []int // what the listing reported through its trace
+			ctx := dataset.WithListTrace(context.Background(), &dataset.ListTrace{Found: func(n int) { found = append(found, n) }})
+			entries, err := store.List(ctx, tc.prefix)
 			if err != nil {
 				t.Fatalf("List(%q): %v", tc.prefix, err)
+			}
+			if !slices.IsSorted(found) || len(found) > 0 && found[len(found)-1] > len(entries) {
+				t.Errorf("List(%q) of %d objects reported %v found, want nondecreasing counts up to %d", tc.prefix, len(entries), found, len(entries))
 			}
 			var got []string
 			for _, e := range entries {

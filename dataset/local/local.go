@@ -174,8 +174,14 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// listReportEvery is how many files List finds between two reports to the
+// [dataset.ListTrace] of its context.
+const listReportEvery = 1000
+
 // List implements [dataset.Lister]: it walks the folder and returns the
 // regular files whose slash-separated relative paths start with prefix.
+// Every 1,000 files, it reports the count so far to the
+// [dataset.ListTrace] that ctx carries.
 func (b *Backend) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
 	var out []dataset.Entry
 	err := fs.WalkDir(b.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
@@ -199,6 +205,9 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]dataset.Entry, err
 			return err
 		}
 		out = append(out, dataset.Entry{Key: p, Size: fi.Size()})
+		if len(out)%listReportEvery == 0 {
+			dataset.ReportFound(ctx, len(out))
+		}
 		return nil
 	})
 	if err != nil {

@@ -3,8 +3,10 @@ package local_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/storagebench/storagebench/dataset"
@@ -97,5 +99,40 @@ func TestOpenErrors(t *testing.T) {
 		if _, err := local.Open(dir); err == nil {
 			t.Errorf("Open(%q) succeeded, want an error", dir)
 		}
+	}
+}
+
+// TestListTrace checks that a listing of a large folder reports its
+// progress every 1,000 files to the trace in its context.
+func TestListTrace(t *testing.T) {
+	tests := []struct {
+		name  string
+		files int
+		want  []int
+	}{
+		{"fewer than a step", 999, nil},
+		{"one step", 1000, []int{1000}},
+		{"two steps and more", 2500, []int{1000, 2000}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := make(map[string][]byte, tc.files)
+			for i := range tc.files {
+				objs[fmt.Sprintf("d%d/%05d", i%7, i)] = nil
+			}
+			store := dataset.NewStore(newBackend(t, objs))
+			var found []int
+			ctx := dataset.WithListTrace(t.Context(), &dataset.ListTrace{Found: func(n int) { found = append(found, n) }})
+			entries, err := store.List(ctx, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != tc.files {
+				t.Errorf("listed %d files, want %d", len(entries), tc.files)
+			}
+			if !slices.Equal(found, tc.want) {
+				t.Errorf("reported %v found, want %v", found, tc.want)
+			}
+		})
 	}
 }

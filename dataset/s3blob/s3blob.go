@@ -91,7 +91,9 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 }
 
 // List implements [dataset.Lister] with ListObjectsV2. S3 returns keys in
-// ascending byte order, which is the order List promises.
+// ascending byte order, which is the order List promises. After each page
+// of up to 1,000 keys, List reports the count so far to the
+// [dataset.ListTrace] that ctx carries.
 func (b *Backend) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
 	var out []dataset.Entry
 	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
@@ -107,6 +109,7 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]dataset.Entry, err
 			key := strings.TrimPrefix(aws.ToString(o.Key), b.prefix)
 			out = append(out, dataset.Entry{Key: key, Size: aws.ToInt64(o.Size)})
 		}
+		dataset.ReportFound(ctx, len(out))
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/storagebench/storagebench/dataset/datasettest"
 	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/fakes/fakestest"
 )
 
 // fill stores objects through b.
@@ -32,7 +34,7 @@ func fill(tb testing.TB, b *s3blob.Backend, objects map[string][]byte) {
 }
 
 func TestConformanceFakeS3(t *testing.T) {
-	f := fakes.NewS3(t, fakes.S3Options{})
+	f := fakestest.NewS3(t, fakes.S3Options{})
 	var n atomic.Int32
 	for _, prefix := range []string{"", "some/prefix/"} {
 		t.Run("prefix="+prefix, func(t *testing.T) {
@@ -133,7 +135,7 @@ func TestUnreachableEndpointFailsFast(t *testing.T) {
 }
 
 func TestFetchIndex(t *testing.T) {
-	f := fakes.NewS3(t, fakes.S3Options{Buckets: []string{"idx"}})
+	f := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"idx"}})
 	b, _ := s3blob.Open(f.Client, "idx", "")
 	ctx := context.Background()
 	fill(t, b, map[string][]byte{
@@ -165,5 +167,50 @@ func TestFetchIndex(t *testing.T) {
 		if err == nil || tc.want != nil && !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.url) {
 			t.Errorf("FetchIndex(%q) error = %v, want %v naming the URL", tc.url, err, tc.want)
 		}
+	}
+}
+
+// TestListTrace checks that a listing reports its count to the trace in
+// its context after each page of 1,000 keys, whatever the prefix.
+func TestListTrace(t *testing.T) {
+	f := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"many"}})
+	const n = 1001
+	root, err := s3blob.Open(f.Client, "many", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := make(map[string][]byte, n+1)
+	for i := range n {
+		objs[fmt.Sprintf("p/%04d", i)] = nil
+	}
+	objs["other"] = nil
+	fill(t, root, objs)
+	tests := []struct {
+		name   string
+		prefix string // of the backend
+		want   []int
+	}{
+		{"no prefix", "", []int{1000, 1002}},
+		{"prefix", "p/", []int{1000, 1001}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := s3blob.Open(f.Client, "many", tc.prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found []int
+			ctx := dataset.WithListTrace(t.Context(), &dataset.ListTrace{Found: func(n int) { found = append(found, n) }})
+			entries, err := dataset.NewStore(b).List(ctx, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := len(entries), tc.want[len(tc.want)-1]; got != want {
+				t.Errorf("listed %d keys, want %d", got, want)
+			}
+			if !slices.Equal(found, tc.want) {
+				t.Errorf("reported %v found, want %v", found, tc.want)
+			}
+		})
 	}
 }
