@@ -28,8 +28,12 @@ type Batch struct {
 	Items []Item // the items, in sampler order
 
 	seq     int           // position among all batches of the run
-	worker  *worker       // the worker that fetched it, which owns it
+	free    chan<- *Batch // its owner's free slots, where release returns it
 	pending atomic.Int32  // items not yet read
 	done    chan struct{} // receives one value when the batch is complete
 	start   time.Time     // when its first read started
 }
+
+// release returns b's slot to its owner, which then reuses its items. It
+// never blocks: a slot goes back to the channel it came from.
+func (b *Batch) release() { b.free <- b }

@@ -30,7 +30,7 @@ func TestDecodeJPEG(t *testing.T) {
 	}{{loader.Sync, 0}, {loader.Async, 1}, {loader.Async, 0}} {
 		t.Run(fmt.Sprintf("%s/decoders=%d", tc.mode, tc.decode), func(t *testing.T) {
 			opts := loader.Options{Mode: tc.mode, Workers: 3, BatchSize: 5, Decode: loader.DecodeJPEG, DecodeConcurrency: tc.decode, Epochs: 2}
-			stats, err := loader.Load(context.Background(), ds, opts, func(b *loader.Batch) error {
+			stats, err := load(context.Background(), ds, opts, func(b *loader.Batch) error {
 				for _, it := range b.Items {
 					want, err := jpeg.Decode(bytes.NewReader(items[ds.Key(it.Index)]))
 					if err != nil {
@@ -62,7 +62,7 @@ func TestDecodeJPEG(t *testing.T) {
 
 func TestDecodeErrors(t *testing.T) {
 	ds := dataset.New(dataset.NewStore(mem.New(map[string][]byte{"a.JPEG": []byte("not a jpeg")})), dataset.Index{"a.JPEG"})
-	_, err := loader.Load(context.Background(), ds, loader.Options{Decode: loader.DecodeJPEG, Warmup: -1}, func(*loader.Batch) error { return nil })
+	_, err := load(context.Background(), ds, loader.Options{Decode: loader.DecodeJPEG, Warmup: -1}, func(*loader.Batch) error { return nil })
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`"a.JPEG"`)) {
 		t.Errorf("Load of a bad JPEG = %v, want an error naming a.JPEG", err)
 	}

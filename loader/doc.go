@@ -1,9 +1,10 @@
 // Package loader is a data loader in the shape of PyTorch's DataLoader,
 // instrumented at every level of the data path.
 //
-// A [Sampler] orders the items of a [dataset.Dataset] for each epoch
-// (sequentially, or shuffled with a seed); consecutive items form batches
-// of Options.BatchSize. Batches go round-robin to Options.Workers workers,
+// A [Sampler] orders the items of a [dataset.Dataset] for each epoch:
+// [Sequential] by default, [Shuffled] with Options.Shuffle and a seed, or
+// any Options.Sampler; consecutive items form batches of
+// Options.BatchSize. Batches go round-robin to Options.Workers workers,
 // each holding at most Options.Prefetch batches in flight or ready. A
 // worker fetches a batch in one of two modes:
 //
@@ -17,6 +18,13 @@
 // when the worker holding the next batch is slow, the consumer waits even
 // if later batches are ready (head-of-line blocking), and the Wait level
 // shows that time.
+//
+// A run ([Loader.Start]) ends after its last batch, and stops early when
+// its context is done, when [Iter.Close] is called, or at its first error
+// (a read, a decode, or a sampler's invalid order; a failed item is
+// delivered instead with Options.TolerateErrors). Next and Close return
+// the error that stopped it, and Close returns only once every goroutine
+// of the run has.
 //
 // Every level is timed ([Run], [Epoch], [Worker], [Fetch], [GetItem], and
 // inside GetItem its phases [TTFB], [Read] and [Decode]) and returned as

@@ -29,8 +29,10 @@ const (
 	DefaultBatchSize = 50 // the seed's batch size
 	DefaultWorkers   = 2
 	DefaultPrefetch  = 2 // PyTorch's prefetch_factor
-	DefaultWarmup    = 10
 )
+
+// defaultWarmup is the number of warm-up reads for a zero Options.Warmup.
+const defaultWarmup = 10
 
 // Options configures a [Loader]. The zero value of each field takes the
 // default documented beside it.
@@ -42,9 +44,13 @@ type Options struct {
 	// FetchConcurrency is each worker's number of concurrent reads in
 	// Async mode; 0 means the batch size. It must be 0 in Sync mode.
 	FetchConcurrency int
-	Shuffle          bool   // shuffle the items each epoch
-	Seed             uint64 // the shuffle's seed; epoch e shuffles with (Seed, e)
-	DropLast         bool   // drop the last batch of an epoch when it is short
+	// Sampler orders the items of each epoch. Nil means Shuffled{Seed}
+	// with Shuffle, else Sequential. As in PyTorch, a Sampler and Shuffle
+	// are exclusive.
+	Sampler  Sampler
+	Shuffle  bool   // shuffle the items each epoch, with no Sampler set
+	Seed     uint64 // the shuffle's seed; epoch e shuffles with (Seed, e)
+	DropLast bool   // drop the last batch of an epoch when it is short
 	// Epochs is the number of passes over the index; 0 means 1, and a
 	// negative value means no end: the consumer stops by closing.
 	Epochs int
@@ -55,7 +61,7 @@ type Options struct {
 	// reads, which wait on storage, go on at the full fetch concurrency.
 	DecodeConcurrency int
 	// Warmup is the number of single-item reads made, and not counted,
-	// before measurement; 0 means DefaultWarmup, negative means none.
+	// before measurement; 0 means 10, negative means none.
 	Warmup int
 	// TolerateErrors delivers items that failed to read with Item.Err set
 	// and counts them, instead of ending the run at the first error.
@@ -63,7 +69,8 @@ type Options struct {
 }
 
 // Resolved returns o with zero fields set to their defaults, or an
-// error naming the first invalid field.
+// error naming the first invalid field. It leaves a nil Sampler nil: the
+// loader resolves it from Shuffle and Seed.
 func (o Options) Resolved() (Options, error) {
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -74,7 +81,7 @@ func (o Options) Resolved() (Options, error) {
 	def(&o.Workers, DefaultWorkers)
 	def(&o.Prefetch, DefaultPrefetch)
 	def(&o.Epochs, 1)
-	def(&o.Warmup, DefaultWarmup)
+	def(&o.Warmup, defaultWarmup)
 	if o.Mode == "" {
 		o.Mode = Sync
 	}
@@ -92,6 +99,8 @@ func (o Options) Resolved() (Options, error) {
 		return o, fmt.Errorf("loader: fetch concurrency %d, want >= 0", o.FetchConcurrency)
 	case o.DecodeConcurrency < 0:
 		return o, fmt.Errorf("loader: decode concurrency %d, want >= 0", o.DecodeConcurrency)
+	case o.Sampler != nil && o.Shuffle:
+		return o, fmt.Errorf("loader: shuffle set with sampler %T, want one or the other", o.Sampler)
 	}
 	def(&o.DecodeConcurrency, runtime.GOMAXPROCS(0))
 	switch o.Mode {
@@ -138,4 +147,15 @@ func ParseDecoder(s string) (Decoder, error) {
 		return d, nil
 	}
 	return "", fmt.Errorf("unknown decoder %q, want %q or %q", s, DecodeNone, DecodeJPEG)
+}
+
+// sampler returns the sampler that o chooses.
+func (o Options) sampler() Sampler {
+	switch {
+	case o.Sampler != nil:
+		return o.Sampler
+	case o.Shuffle:
+		return Shuffled{Seed: o.Seed}
+	}
+	return Sequential{}
 }

@@ -55,8 +55,11 @@ type Stats struct {
 	// Levels holds one summary per level, indexed by [Level].
 	Levels [NumLevels]Summary
 	// Items and Bytes count the items delivered to the consumer and their
-	// bytes. Fetched counts items read by workers, which can exceed Items
-	// when a run is stopped with batches prefetched.
+	// bytes; Items over Levels[Run].Max is the rate at which whole batches
+	// arrived. Fetched counts items read by workers, which can exceed Items
+	// when a run is stopped with batches prefetched; Fetched over Elapsed
+	// is the rate of reads, the steadier estimate over a short run, since
+	// reads complete one at a time while batches arrive in bursts.
 	Items, Bytes, Fetched int64
 	// Errors counts failed item reads.
 	Errors int64
@@ -66,27 +69,6 @@ type Stats struct {
 	// Elapsed is the time from the start of the run (or the last
 	// ResetStats) to Close, the span over which Fetched items were read.
 	Elapsed time.Duration
-}
-
-// FetchedPerSecond is the rate at which workers completed item reads. In
-// steady state it equals the delivery rate, since a worker can run ahead of
-// the consumer by its prefetch budget only; over a short run it is the
-// steadier estimate, because reads complete one at a time while batches
-// are delivered in bursts.
-func (s Stats) FetchedPerSecond() float64 {
-	if s.Elapsed > 0 {
-		return float64(s.Fetched) / s.Elapsed.Seconds()
-	}
-	return 0
-}
-
-// ItemsPerSecond is delivered items over the run's duration, which ends
-// with the last batch delivered: the rate at which whole batches arrived.
-func (s Stats) ItemsPerSecond() float64 {
-	if d := s.Levels[Run].Max; d > 0 {
-		return float64(s.Items) / d.Seconds()
-	}
-	return 0
 }
 
 // Bounds of what a histogram records; values outside are clamped.

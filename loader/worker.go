@@ -2,16 +2,23 @@ package loader
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
-// worker fetches every Workers-th batch of a run into its own Prefetch
-// batch slots, in Sync mode itself and in Async mode through its fetchers.
+// worker is the per-batch scheduler, as PyTorch's: a run has Workers
+// workers, and worker id fetches batches id, id+Workers, id+2*Workers...
+// of the run into its own Prefetch batch slots, one item after another in
+// Sync mode and through its fetchers in Async mode. It reads the run's
+// shared state and records into its own recorder; the consumer takes its
+// batches in order with take and ready, and returns each slot by releasing
+// the batch.
 type worker struct {
-	id      int
-	it      *Iter
-	rec     recorder
+	run      *run
+	rec      *recorder
+	first    int // the worker's first batch of the run
+	stride   int // batches between two of the worker's, the number of workers
+	fetchers int // concurrent reads in Async mode; 0 in Sync mode
+
 	free    chan *Batch // slots the worker may fill; the consumer returns them
 	started chan *Batch // started batches in order, for the consumer
 	tasks   chan task   // items for the fetchers, in Async mode
@@ -28,56 +35,58 @@ type task struct {
 	i int
 }
 
-func newWorker(id int, it *Iter) *worker {
-	o := it.l.opts
+// newWorker returns worker id of r, recording into rec, configured by the
+// resolved options o.
+func newWorker(r *run, rec *recorder, id int, o Options) *worker {
 	w := &worker{
-		id:      id,
-		it:      it,
+		run:     r,
+		rec:     rec,
+		first:   id,
+		stride:  o.Workers,
 		free:    make(chan *Batch, o.Prefetch),
 		started: make(chan *Batch, o.Prefetch),
 	}
+	if o.Mode == Async {
+		w.fetchers = o.FetchConcurrency
+	}
 	for range o.Prefetch {
-		w.free <- &Batch{worker: w, Items: make([]Item, 0, o.BatchSize), done: make(chan struct{}, 1)}
+		w.free <- &Batch{free: w.free, Items: make([]Item, 0, o.BatchSize), done: make(chan struct{}, 1)}
 	}
 	return w
 }
 
-// loop fetches the worker's batches until the run ends or is stopped.
-func (w *worker) loop() {
+// loop fetches the worker's batches until the run's last one, returning
+// nil, or until the run stops, returning why. It starts the worker's
+// fetchers, which return once loop does.
+func (w *worker) loop() error {
+	r := w.run
 	defer w.rec.finish()
-	it, o := w.it, w.it.l.opts
-	if o.Mode == Async {
+	if w.fetchers > 0 {
 		// Buffered, so a fetcher done with an item finds the next one
 		// waiting instead of parking until the worker hands it over.
-		w.tasks = make(chan task, o.FetchConcurrency)
+		w.tasks = make(chan task, w.fetchers)
 		defer close(w.tasks)
-		for range o.FetchConcurrency {
-			it.wg.Add(1)
-			go func() {
-				defer it.wg.Done()
-				wt := newWaiter()
-				for t := range w.tasks {
-					if w.fetchOne(t.b, t.i, wt) && t.b.pending.Add(-1) == 0 {
-						w.complete(t.b)
-					}
-				}
-			}()
+		for range w.fetchers {
+			r.group.Go(w.fetch)
 		}
 	}
 	wt := newWaiter()
-	nw := len(it.workers)
-	for seq := w.id; it.total < 0 || seq < it.total; seq += nw {
+	for seq := w.first; r.total < 0 || seq < r.total; seq += w.stride {
 		var b *Batch
 		select {
 		case b = <-w.free:
-		case <-it.ctx.Done():
-			return
+		case <-r.ctx.Done():
+			return r.stopped()
 		}
-		w.begin(b, seq)
-		if o.Mode == Sync {
+		if err := r.layout(b, seq); err != nil {
+			return err
+		}
+		w.rec.batchStarted(b.Epoch, b.start)
+		w.started <- b // never blocks: the worker has only Prefetch slots
+		if w.tasks == nil {
 			for i := range b.Items {
-				if !w.fetchOne(b, i, wt) {
-					return
+				if err := r.fetch(b, i, w.rec, wt); err != nil {
+					return err
 				}
 			}
 			w.complete(b)
@@ -86,11 +95,34 @@ func (w *worker) loop() {
 		for i := range b.Items {
 			select {
 			case w.tasks <- task{b, i}:
-			case <-it.ctx.Done():
-				return
+			case <-r.ctx.Done():
+				return r.stopped()
 			}
 		}
 	}
+	return nil
+}
+
+// fetch is one of the worker's fetchers in Async mode: it reads the items
+// loop hands it, completing each batch with its last item, until loop
+// stops handing them out or the run stops.
+func (w *worker) fetch() error {
+	wt := newWaiter()
+	for t := range w.tasks {
+		if err := w.run.fetch(t.b, t.i, w.rec, wt); err != nil {
+			return err
+		}
+		if t.b.pending.Add(-1) == 0 {
+			w.complete(t.b)
+		}
+	}
+	return nil
+}
+
+// complete records b's fetch and signals the consumer.
+func (w *worker) complete(b *Batch) {
+	w.rec.batchDone(b.Epoch, b.start, time.Now())
+	b.done <- struct{}{}
 }
 
 // ready reports, without waiting, whether the worker's next batch in order
@@ -134,69 +166,4 @@ func (w *worker) take(ctx context.Context) *Batch {
 	b := w.peek
 	w.peek, w.peekDone = nil, false
 	return b
-}
-
-// begin sets up slot b as the batch numbered seq in the run and hands it
-// to the consumer's queue, in order.
-func (w *worker) begin(b *Batch, seq int) {
-	l := w.it.l
-	bs, n := l.opts.BatchSize, l.ds.Len()
-	b.seq, b.Epoch, b.Index = seq, seq/l.batches, seq%l.batches
-	first := b.Index * bs
-	size := min(bs, n-first)
-	order := w.it.order(b.Epoch)
-	b.Items = b.Items[:size]
-	for i := range b.Items {
-		it := &b.Items[i]
-		it.Index, it.Err = first+i, nil
-		if order != nil {
-			it.Index = order[first+i]
-		}
-	}
-	b.pending.Store(int32(size))
-	b.start = time.Now()
-	w.rec.batchStarted(b.Epoch, b.start)
-	w.started <- b // never blocks: the worker has only Prefetch slots
-}
-
-// fetchOne reads (and decodes) item i of b and records its timings; wt is
-// the calling goroutine's place in the decode gate's queue. It reports
-// false when the read failed and the run must end.
-func (w *worker) fetchOne(b *Batch, i int, wt *waiter) bool {
-	it, o := w.it, w.it.l.opts
-	item := &b.Items[i]
-	t0 := time.Now()
-	data, tm, err := it.l.ds.Read(it.ctx, item.Index, item.Data)
-	item.Data = data
-	var dec time.Duration
-	decoded := err == nil && o.Decode == DecodeJPEG
-	if decoded {
-		if it.decoding.enter(it.ctx, wt, int64(b.seq)*int64(o.BatchSize)+int64(i)) != nil {
-			return false
-		}
-		t1 := time.Now()
-		item.Image, err = DecodeGray(data, item.Image)
-		dec = time.Since(t1)
-		it.decoding.leave()
-		if err != nil {
-			err = fmt.Errorf("item %q: %w", it.l.ds.Key(item.Index), err)
-		}
-	}
-	getitem := time.Since(t0)
-	if err != nil && it.ctx.Err() != nil {
-		return false // the run is stopping; this is no storage error
-	}
-	w.rec.item(getitem, tm.TTFB, tm.Transfer(), dec, decoded, err != nil)
-	item.Err = err
-	if err != nil && !o.TolerateErrors {
-		it.fail(fmt.Errorf("loader: epoch %d batch %d: %w", b.Epoch, b.Index, err))
-		return false
-	}
-	return true
-}
-
-// complete records b's fetch and signals the consumer.
-func (w *worker) complete(b *Batch) {
-	w.rec.batchDone(b.Epoch, b.start, time.Now())
-	b.done <- struct{}{}
 }

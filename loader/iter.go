@@ -1,0 +1,160 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Iter is one run of a loader. Its methods are for one consumer goroutine.
+type Iter struct {
+	run      *run
+	stop     context.CancelCauseFunc // stops the run with a cause
+	workers  []*worker
+	recs     []*recorder // the workers' recorders, merged by Close
+	inFlight int
+
+	// The consumer's state.
+	next       int    // sequence number of the next batch
+	cur        *Batch // the batch last returned, released by the next call
+	start      time.Time
+	epochStart time.Time
+	end        time.Time // when the last batch was delivered (or the run began)
+	levels     [NumLevels]hist
+	skipEpoch  bool // the epoch under way began before a reset
+	items      int64
+	bytes      int64
+	closed     bool
+	stats      Stats
+}
+
+// Next returns the next batch in sampler order, releasing the previous
+// one, whose data the loader then reuses. It returns io.EOF after the last
+// batch of the last epoch. Once the run has stopped it returns why: its
+// first error, or the cause of the context given to Start; it then returns
+// no batch, even one already complete.
+func (it *Iter) Next() (*Batch, error) {
+	if it.closed {
+		return nil, errClosed
+	}
+	if it.cur != nil {
+		it.cur.release()
+		it.cur = nil
+	}
+	r := it.run
+	if r.total >= 0 && it.next >= r.total {
+		return nil, io.EOF
+	}
+	if r.ctx.Err() != nil {
+		return nil, r.stopped()
+	}
+	t0 := time.Now()
+	b := it.worker(it.next).take(r.ctx)
+	if b == nil {
+		return nil, r.stopped()
+	}
+	now := time.Now()
+	it.levels[Wait].record(now.Sub(t0))
+	for i := range b.Items {
+		it.bytes += int64(len(b.Items[i].Data))
+	}
+	it.items += int64(len(b.Items))
+	if b.Index == r.batches-1 {
+		if !it.skipEpoch {
+			it.levels[Epoch].record(now.Sub(it.epochStart))
+		}
+		it.skipEpoch = false
+		it.epochStart = now
+		r.orders.drop(b.Epoch)
+	}
+	it.end = now
+	it.next++
+	it.cur = b
+	return b, nil
+}
+
+// worker returns the worker that fetches the run's batch seq.
+func (it *Iter) worker(seq int) *worker { return it.workers[seq%len(it.workers)] }
+
+// Ready reports whether the next n batches are complete, so that Next
+// would return each of them without waiting; n is at most the number of
+// workers (a round: one batch from each). It never waits. A consumer that
+// wants to start measuring in steady state takes whole rounds while the
+// next one is ready, so that no batch finished before it started counts.
+func (it *Iter) Ready(n int) bool {
+	if it.closed || n > len(it.workers) {
+		return false
+	}
+	for i := range n {
+		seq := it.next + i
+		if it.run.total >= 0 && seq >= it.run.total {
+			return false
+		}
+		if !it.worker(seq).ready() {
+			return false
+		}
+	}
+	return true
+}
+
+// ResetStats discards what the run has measured so far and restarts its
+// clock, so that a caller can measure a steady state: a benchmark consumes
+// a few batches to fill the pipeline, then resets. Epochs and worker loops
+// under way at the reset are partial and not recorded; reads under way are.
+func (it *Iter) ResetStats() {
+	for _, rec := range it.recs {
+		rec.reset()
+	}
+	now := time.Now()
+	for l := range it.levels {
+		it.levels[l].reset()
+	}
+	it.items, it.bytes = 0, 0
+	it.start, it.epochStart, it.end = now, now, now
+	it.skipEpoch = it.next%it.run.batches != 0
+}
+
+// Close stops the run, waits for every goroutine of it to return, and
+// computes the run's Stats. It returns the error that stopped the run, if
+// any: its first error, or the cause of the context given to Start if that
+// stopped it; not the stop Close itself causes. Close after Close returns
+// nil.
+func (it *Iter) Close() error {
+	if it.closed {
+		return nil
+	}
+	it.closed = true
+	// The run ends with the last batch delivered, also when the consumer
+	// stops early: time spent waiting for a batch never delivered is not
+	// part of the run, so Items over the run's duration is the rate at
+	// which whole batches arrived.
+	end := it.end
+	it.stop(errClosed) // keeps an earlier cause
+	closed := time.Now()
+	err := it.run.group.Wait()
+	if errors.Is(err, errClosed) {
+		err = nil
+	}
+	it.levels[Run].record(end.Sub(it.start))
+	s := Stats{Items: it.items, Bytes: it.bytes, InFlight: it.inFlight, Elapsed: closed.Sub(it.start)}
+	var all [NumLevels]hist
+	for l := range all {
+		all[l].merge(&it.levels[l])
+	}
+	for _, rec := range it.recs {
+		for l := range all {
+			all[l].merge(&rec.levels[l])
+		}
+		s.Fetched += rec.fetched
+		s.Errors += rec.errors
+	}
+	for l := range all {
+		s.Levels[l] = all[l].summary()
+	}
+	it.stats = s
+	return err
+}
+
+// Stats returns what the run measured. It is complete once Close returns.
+func (it *Iter) Stats() Stats { return it.stats }

@@ -1,0 +1,102 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/storagebench/storagebench/dataset"
+)
+
+// errClosed is the cause with which Close stops a run. It is no failure:
+// Close translates it to nil, and Next reports it only after Close.
+var errClosed = errors.New("loader: iterator closed")
+
+// run is the state that the goroutines of one run share: what to read, in
+// which order, how to read an item, and how the run stops. Start builds it
+// and hands it to each worker; nothing in it points back to the Iter or the
+// Loader. It holds what is common to any way of scheduling fetches; how
+// batches are assigned to goroutines is the worker's business alone.
+//
+// Its lifetime is an errgroup's: every goroutine of the run is started with
+// group.Go and returns nil when its work is done, or else the reason it
+// stopped. The first error cancels ctx with that error as its cause;
+// Close cancels it with errClosed, the caller's context with its own cause.
+// A goroutine that sees ctx done returns context.Cause(ctx).
+type run struct {
+	ctx   context.Context // done when the run stops; context.Cause says why
+	group *errgroup.Group // the run's goroutines
+
+	ds        *dataset.Dataset
+	orders    *epochOrders // the sampler's order of each epoch in use
+	batchSize int          // items a batch, the last of an epoch maybe fewer
+	batches   int          // batches an epoch
+	total     int          // batches in the run, -1 for no end
+	decoding  *gate        // admits decodes in sampler order; nil: no decoding
+	tolerate  bool         // deliver failed items with Item.Err, not stop
+}
+
+// stopped returns why the run stopped: the cause of its context.
+func (r *run) stopped() error { return context.Cause(r.ctx) }
+
+// layout sets slot b up as the run's batch seq, in sampler order, ready
+// for its items to be read. It fails if the sampler's order is invalid.
+func (r *run) layout(b *Batch, seq int) error {
+	epoch, index := seq/r.batches, seq%r.batches
+	order, err := r.orders.get(epoch)
+	if err != nil {
+		return err
+	}
+	first := index * r.batchSize
+	size := min(r.batchSize, r.ds.Len()-first)
+	b.seq, b.Epoch, b.Index = seq, epoch, index
+	b.Items = b.Items[:size]
+	for i := range b.Items {
+		item := &b.Items[i]
+		item.Index, item.Err = first+i, nil
+		if order != nil {
+			item.Index = order[first+i]
+		}
+	}
+	b.pending.Store(int32(size))
+	b.start = time.Now()
+	return nil
+}
+
+// fetch reads (and decodes) item i of b and records its timings in rec;
+// wt is the calling goroutine's place in the decode gate's queue. It
+// returns nil once the item is done, read or, with tolerate, failed; else
+// the error that stops the run: the item's own, or why the run stopped.
+func (r *run) fetch(b *Batch, i int, rec *recorder, wt *waiter) error {
+	item := &b.Items[i]
+	t0 := time.Now()
+	data, tm, err := r.ds.Read(r.ctx, item.Index, item.Data)
+	item.Data = data
+	var dec time.Duration
+	decoded := err == nil && r.decoding != nil
+	if decoded {
+		if r.decoding.enter(r.ctx, wt, int64(b.seq)*int64(r.batchSize)+int64(i)) != nil {
+			return r.stopped()
+		}
+		t1 := time.Now()
+		item.Image, err = DecodeGray(data, item.Image)
+		dec = time.Since(t1)
+		r.decoding.leave()
+		if err != nil {
+			err = fmt.Errorf("item %q: %w", r.ds.Key(item.Index), err)
+		}
+	}
+	getitem := time.Since(t0)
+	if err != nil && r.ctx.Err() != nil {
+		return r.stopped() // the run is stopping; this is no storage error
+	}
+	rec.item(getitem, tm.TTFB, tm.Transfer(), dec, decoded, err != nil)
+	item.Err = err
+	if err != nil && !r.tolerate {
+		return fmt.Errorf("loader: epoch %d batch %d: %w", b.Epoch, b.Index, err)
+	}
+	return nil
+}
