@@ -15,6 +15,7 @@ import (
 	"github.com/storagebench/storagebench/bench/benchenv"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
+	"github.com/storagebench/storagebench/results"
 )
 
 // fixture holds the sources of this test binary; TestMain removes them.
@@ -59,21 +60,25 @@ var unitsOnce sync.Once
 // land inside a result line.
 func printConfig(src *Source) {
 	unitsOnce.Do(func() {
-		for _, u := range []string{"items/s", "raw-items/s", "bound-items/s", "efficiency"} {
+		for _, u := range results.HigherIsBetter {
 			fmt.Printf("Unit %s better=higher\n", u)
 		}
 	})
 	if testing.Short() {
-		fmt.Println("smoke: true")
+		fmt.Printf("%s: true\n", results.ConfigSmoke)
 	}
-	fmt.Printf("dataset-items: %d\ndataset-mean-bytes: %.0f\ndataset-max-bytes: %d\nendpoint: %s\nloader-prefetch: %d\n",
-		len(src.Index), src.MeanSize(), src.MaxSize(), src.Endpoint, fixture.Env().Prefetch)
+	fmt.Printf("%s: %d\n%s: %.0f\n%s: %d\n%s: %s\n%s: %d\n",
+		results.ConfigDatasetItems, len(src.Index),
+		results.ConfigDatasetMeanBytes, src.MeanSize(),
+		results.ConfigDatasetMaxBytes, src.MaxSize(),
+		results.ConfigEndpoint, src.Endpoint,
+		results.ConfigLoaderPrefetch, fixture.Env().Prefetch)
 	if src.real {
 		served := src.Served.Name
 		if served == "" {
 			served = "none"
 		}
-		fmt.Printf("store-profile: %s\n", served)
+		fmt.Printf("%s: %s\n", results.ConfigStoreProfile, served)
 	}
 }
 
@@ -81,7 +86,7 @@ func printConfig(src *Source) {
 // source is built only when a benchmark selects it.
 func eachSource(b *testing.B, fn func(b *testing.B, src *Source)) {
 	for _, name := range fixture.Env().Backends {
-		b.Run("backend="+name, func(b *testing.B) {
+		b.Run(results.SubName(results.KeyBackend, name), func(b *testing.B) {
 			src := source(b, name)
 			printConfig(src)
 			fn(b, src)
@@ -121,7 +126,7 @@ func BenchmarkRaw(b *testing.B) {
 	eachSource(b, func(b *testing.B, src *Source) {
 		for _, p := range profiles(b, src) {
 			for _, c := range e.Concurrency {
-				b.Run(fmt.Sprintf("profile=%s/concurrency=%d", p.Name, c), func(b *testing.B) {
+				b.Run(results.SubName(results.KeyProfile, p.Name, results.KeyConcurrency, c), func(b *testing.B) {
 					RunRaw(b, src, p, c)
 				})
 			}
@@ -141,12 +146,12 @@ func BenchmarkLoad(b *testing.B) {
 								continue
 							}
 							for _, dec := range e.Decoders {
-								name := fmt.Sprintf("profile=%s/mode=%s/workers=%d/batch=%d", p.Name, mode, w, batch)
+								name := results.SubName(results.KeyProfile, p.Name, results.KeyMode, mode, results.KeyWorkers, w, results.KeyBatch, batch)
 								if e.Named(benchenv.Fetch) {
-									name += fmt.Sprintf("/fetch=%d", fetch)
+									name += "/" + results.SubName(results.KeyFetch, fetch)
 								}
 								if e.Named(benchenv.Decode) {
-									name += "/decode=" + string(dec)
+									name += "/" + results.SubName(results.KeyDecode, dec)
 								}
 								opts := loader.Options{Mode: mode, Workers: w, BatchSize: batch, Prefetch: e.Prefetch, Decode: dec}
 								if mode == loader.Async {
@@ -168,7 +173,7 @@ func BenchmarkDecode(b *testing.B) {
 	src := source(b, "mem")
 	printConfig(src)
 	for _, c := range []int{1, runtime.GOMAXPROCS(0)} {
-		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) { RunDecode(b, src, c) })
+		b.Run(results.SubName(results.KeyConcurrency, c), func(b *testing.B) { RunDecode(b, src, c) })
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
+	"github.com/storagebench/storagebench/results"
 )
 
 // LoadCase is one point of the Load matrix.
@@ -140,16 +141,16 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	best = max(best, before)
 	meanBytes := float64(con.bytes) / float64(b.N)
 	b.SetBytes(int64(math.Round(meanBytes)))
-	b.ReportMetric(rate, "items/s")
+	b.ReportMetric(rate, results.ItemsPerSecond)
 	reportLevels(b, st, elapsed, opts.Decode == loader.DecodeJPEG)
 	bound := Bound(c.Profile, inFlight, meanBytes, best)
-	b.ReportMetric(raw, "raw-items/s")
-	b.ReportMetric(bound, "bound-items/s")
-	b.ReportMetric(rate/bound, "efficiency")
-	b.ReportMetric(meanBytes, "B/item")
+	b.ReportMetric(raw, results.RawItemsPerSec)
+	b.ReportMetric(bound, results.BoundItemsPerSec)
+	b.ReportMetric(rate/bound, results.Efficiency)
+	b.ReportMetric(meanBytes, results.BytesPerItem)
 	if rssOK {
-		b.ReportMetric(float64(start), "start-rss-B")
-		b.ReportMetric(float64(peak), "peak-rss-B")
+		b.ReportMetric(float64(start), results.StartRSS)
+		b.ReportMetric(float64(peak), results.PeakRSS)
 	}
 }
 
@@ -283,22 +284,19 @@ func (c *consumer) check(item *loader.Item) error {
 	return nil
 }
 
-// statNames are the statistics reported for each level.
-var statNames = []string{"mean", "median", "min", "max", "p99"}
-
 // reportLevels reports, for each level that recorded anything, its mean,
 // median, min, max and p99 in nanoseconds as "<level>-<stat>-ns", a unit
 // benchstat scales to seconds. The run level, one sample, is reported once,
 // as run-ns: the timed run, elapsed.
 func reportLevels(b *testing.B, st loader.Stats, elapsed time.Duration, decoded bool) {
-	b.ReportMetric(float64(elapsed.Nanoseconds()), "run-ns")
+	b.ReportMetric(float64(elapsed.Nanoseconds()), results.RunNs)
 	for l := range loader.NumLevels {
 		s := st.Levels[l]
 		if l == loader.Run || s.Count == 0 || l == loader.Decode && !decoded {
 			continue
 		}
 		for i, v := range []time.Duration{s.Mean, s.Median, s.Min, s.Max, s.P99} {
-			b.ReportMetric(float64(v.Nanoseconds()), fmt.Sprintf("%s-%s-ns", l, statNames[i]))
+			b.ReportMetric(float64(v.Nanoseconds()), results.LevelUnit(l.String(), results.Stats[i]))
 		}
 	}
 }
@@ -335,7 +333,7 @@ func RunRaw(b *testing.B, src *Source, p fakes.Profile, c int) {
 		b.Fatalf("read %d items, want %d", n, b.N)
 	}
 	b.SetBytes(int64(math.Round(float64(nbytes) / float64(n))))
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "items/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), results.ItemsPerSecond)
 }
 
 // RunDecode benchmarks c goroutines decoding the source's items from
@@ -386,5 +384,5 @@ func RunDecode(b *testing.B, src *Source, c int) {
 	}
 	nbytes += int64(b.N/len(items)) * total
 	b.SetBytes(int64(math.Round(float64(nbytes) / float64(b.N))))
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "items/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), results.ItemsPerSecond)
 }

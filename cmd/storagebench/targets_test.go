@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/perf/benchfmt"
 )
 
 // A wantRow is a row the targets report must hold: the start of its
@@ -93,27 +91,6 @@ func TestTargets(t *testing.T) {
 				t.Logf("all output:\n%s", out)
 			}
 		})
-	}
-}
-
-func TestTargetsInFlight(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		want int
-	}{
-		{"Load/backend=mem/profile=none/mode=sync/workers=2/batch=50-2", 2},
-		{"Load/backend=mem/profile=none/mode=async/workers=8/batch=50-2", 400},
-		{"Load/backend=mem/profile=none/mode=async/workers=8/batch=50/fetch=0-2", 400},
-		{"Load/backend=mem/profile=none/mode=async/workers=8/batch=50/fetch=64/decode=jpeg-2", 512},
-		{"Load/backend=mem/profile=none/mode=sync/workers=2/batch=50/fetch=8-2", 0}, // the loader refuses it
-		{"Load/backend=mem/profile=none/mode=eager/workers=2/batch=50-2", 0},
-		{"Load/backend=mem/profile=none/mode=async/batch=50-2", 0},
-		{"Load/backend=mem/profile=none/mode=async/workers=8/batch=50/fetch=x-2", 0},
-	} {
-		r := &tgResult{parts: tgParts(benchfmt.Name(tc.name))}
-		if got := tgInFlight(r); got != tc.want {
-			t.Errorf("tgInFlight(%s) = %d, want %d", tc.name, got, tc.want)
-		}
 	}
 }
 

@@ -1,0 +1,109 @@
+package results
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Base names of the benchmarks, without "Benchmark", as in
+// "BenchmarkLoad/backend=mem/...".
+const (
+	Raw    = "Raw"    // straight reads from a backend: the raw baseline
+	Load   = "Load"   // reads through the loader
+	Decode = "Decode" // decoding alone, from memory
+	Train  = "Train"  // emulated training: accelerators consuming loaders
+)
+
+// Keys of benchmark names, as in "/workers=8".
+const (
+	KeyBackend     = "backend"     // mem, local, fakes3, s3, scratch
+	KeyProfile     = "profile"     // the emulated latency profile
+	KeyConcurrency = "concurrency" // readers or decoders in a Raw or Decode benchmark
+	KeyMode        = "mode"        // the loader's fetch mode, sync or async
+	KeyWorkers     = "workers"     // the loader's workers
+	KeyBatch       = "batch"       // items per batch
+	KeyFetch       = "fetch"       // fetches in flight per async worker; absent for the default
+	KeyDecode      = "decode"      // the decoder; absent unless asked for
+	KeySched       = "sched"       // the loader's scheduler; absent for the default
+	KeyWorkload    = "workload"    // an emulated training workload
+	KeyAccel       = "accel"       // emulated accelerators
+	KeyGOMAXPROCS  = "gomaxprocs"  // the "-N" suffix the testing package adds
+)
+
+// Metric units the benchmarks report. The testing package's own units
+// (ns/op, B/op, allocs/op, MB/s) are here too, so that readers name them
+// the same way.
+const (
+	NsPerOp          = "ns/op"         // the testing package's time per item
+	BytesPerOp       = "B/op"          // bytes allocated per item
+	AllocsPerOp      = "allocs/op"     // allocations per item
+	MBPerSecond      = "MB/s"          // item bytes read per second, from SetBytes
+	ItemsPerSecond   = "items/s"       // items delivered over the timed run: 1e9 / ns/op
+	RawItemsPerSec   = "raw-items/s"   // the raw baseline at the loader's concurrency
+	BoundItemsPerSec = "bound-items/s" // min(C / L, best raw): what the storage can give
+	Efficiency       = "efficiency"    // items/s over bound-items/s
+	BytesPerItem     = "B/item"        // mean bytes of the items read
+	StartRSS         = "start-rss-B"   // resident set size when the timed run started
+	PeakRSS          = "peak-rss-B"    // the largest resident set size seen during it
+	RunNs            = "run-ns"        // the timed run, elapsed
+	AU               = "au"            // accelerator utilization, 0 to 1
+)
+
+// HigherIsBetter are the units, among those the benchmarks report, for
+// which a larger value is better; benchstat is told so by "Unit"
+// metadata lines.
+var HigherIsBetter = []string{ItemsPerSecond, RawItemsPerSec, BoundItemsPerSec, Efficiency, AU}
+
+// Stats are the statistics reported for each level of a Load benchmark,
+// in the order they are reported.
+var Stats = []string{"mean", "median", "min", "max", "p99"}
+
+// LevelUnit returns the unit of a level's statistic in nanoseconds, as in
+// "getitem-p99-ns".
+func LevelUnit(level, stat string) string { return level + "-" + stat + "-ns" }
+
+// IsTime reports whether unit is a duration in nanoseconds, like
+// "getitem-p99-ns", "run-ns" or "ns/op".
+func IsTime(unit string) bool { return strings.HasSuffix(unit, "-ns") || unit == NsPerOp }
+
+// Configuration lines the benchmarks print before their results, as in
+// "dataset-items: 2000". Results carry them until a line changes them.
+const (
+	ConfigSmoke            = "smoke"              // "true" for a -short run: a smoke test, not a measurement
+	ConfigDatasetItems     = "dataset-items"      // items in the index read
+	ConfigDatasetMeanBytes = "dataset-mean-bytes" // their mean size
+	ConfigDatasetMaxBytes  = "dataset-max-bytes"  // the largest
+	ConfigEndpoint         = "endpoint"           // what kind of endpoint the backend reads
+	ConfigLoaderPrefetch   = "loader-prefetch"    // batches each worker holds
+	ConfigStoreProfile     = "store-profile"      // the profile a real store serves
+)
+
+// Configuration lines the testing package prints, which name the machine.
+const (
+	ConfigGOOS   = "goos"
+	ConfigGOARCH = "goarch"
+	ConfigCPU    = "cpu"
+	ConfigPkg    = "pkg"
+)
+
+// SubName returns a sub-benchmark name of "key=value" parts joined by
+// "/", from alternating keys and values: SubName(KeyMode, "sync",
+// KeyWorkers, 8) is "mode=sync/workers=8". It panics on an odd number of
+// arguments or a key that is not a string, a programming error.
+func SubName(kv ...any) string {
+	if len(kv)%2 != 0 {
+		panic("results.SubName: odd number of arguments")
+	}
+	var b strings.Builder
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			panic(fmt.Sprintf("results.SubName: key %v is not a string", kv[i]))
+		}
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		fmt.Fprintf(&b, "%s=%v", k, kv[i+1])
+	}
+	return b.String()
+}
