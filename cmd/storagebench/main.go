@@ -7,7 +7,8 @@
 //	storagebench gen -n N [-seed S] [-force] DEST write a synthetic dataset and its index.json
 //	storagebench index SRC [-suffix .JPEG] [-o FILE]  list a folder or s3://bucket/prefix into an index
 //	storagebench serve [-addr A] [-profile P] [-n N]  serve a fake S3 with emulated latency
-//	storagebench plot [-o chart.png] RESULTS...   draw the per-level chart from benchmark output
+//	storagebench plot [-o DIR] RESULTS...         draw figures (SVG and PNG) from benchmark output
+//	storagebench report [-o FILE] RESULTS...      write one HTML page of figures and tables
 //	storagebench targets RESULTS...               check benchmark output against the targets
 //	storagebench env [-markdown]                  list the environment variables the benchmarks read
 //
@@ -49,6 +50,7 @@ var commands = map[string]func(ctx context.Context, stdout, stderr io.Writer, ar
 	"index":   runIndex,
 	"serve":   runServe,
 	"plot":    runPlot,
+	"report":  runReport,
 	"targets": runTargets,
 	"env":     runEnv,
 }
@@ -56,7 +58,7 @@ var commands = map[string]func(ctx context.Context, stdout, stderr io.Writer, ar
 // run runs the subcommand named by args[0].
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|targets|env [flags] [args]")
+		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|report|targets|env [flags] [args]")
 		if len(args) == 0 {
 			return errors.New("no subcommand")
 		}
@@ -64,7 +66,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %q; want gen, index, serve, plot, targets or env", args[0])
+		return fmt.Errorf("unknown subcommand %q; want gen, index, serve, plot, report, targets or env", args[0])
 	}
 	return cmd(ctx, stdout, stderr, args[1:])
 }

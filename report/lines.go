@@ -1,0 +1,257 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/storagebench/storagebench/results"
+)
+
+// ThroughputFigures returns, for each backend, profile and other
+// configuration of the Load results in s, items per second against
+// workers: one line per mode and scheduler, each point the median over
+// its runs with its 95% confidence interval, and the storage's bound
+// (bound-items/s) dashed in the line's colour. With results from several
+// files, each file has its own lines on the same axes, labelled by file
+// name and told apart by marker and dash: a before/after chart.
+func ThroughputFigures(s *results.Set) ([]*Figure, error) {
+	return lineFigures(s, lineSpec{
+		bench:  results.Load,
+		prefix: "throughput",
+		chart:  "/backend,/profile",
+		series: "/mode,/sched",
+		x:      results.KeyWorkers,
+		xLabel: "workers",
+		y:      results.ItemsPerSecond,
+		yLabel: "items/s",
+		bound:  results.BoundItemsPerSec,
+	})
+}
+
+// AUFigures returns, for each backend, profile and other configuration of
+// the Train results in s, accelerator utilization against emulated
+// accelerators, one line per workload (and file), with MLPerf Storage's
+// 90% threshold drawn. It returns no figures when s has no Train results.
+func AUFigures(s *results.Set) ([]*Figure, error) {
+	return lineFigures(s, lineSpec{
+		bench:     results.Train,
+		prefix:    "au",
+		chart:     "/backend,/profile",
+		series:    "/workload",
+		x:         results.KeyAccel,
+		xLabel:    "accelerators",
+		y:         results.AU,
+		yLabel:    "accelerator utilization",
+		threshold: 0.9,
+		yMax:      1,
+	})
+}
+
+// A lineSpec says what a line figure draws.
+type lineSpec struct {
+	bench     string  // the benchmark drawn, such as results.Load
+	prefix    string  // the figures' names start with it
+	chart     string  // a projection: one figure per key, with the residue
+	series    string  // a projection: one line per key and file
+	x         string  // the name key on the x axis, a number
+	xLabel    string  // the x axis's label
+	y         string  // the unit on the y axis
+	yLabel    string  // the y axis's label
+	bound     string  // a unit drawn dashed for each line, if not ""
+	threshold float64 // a horizontal line, if not 0
+	yMax      float64 // the y axis's least maximum, if not 0
+}
+
+// A line is one series of a line figure.
+type line struct {
+	label  string
+	series int // index of the series key, for the colour
+	file   int // index of the file, for the marker and dash
+	xs     []float64
+	points []*results.Point
+}
+
+// lineFigures builds the line figures spec asks for.
+func lineFigures(s *results.Set, spec lineSpec) ([]*Figure, error) {
+	sel, err := s.Filter(".name:" + spec.bench)
+	if err != nil {
+		return nil, err
+	}
+	g, err := sel.Group(results.File, spec.chart, spec.series, "/"+spec.x+"@num")
+	if err != nil {
+		return nil, err
+	}
+	files := s.Files()
+	seriesKeys := g.Keys(2)
+	charts := chartsOf(g, func(p *results.Point) []results.Key { return []results.Key{p.Keys[1], p.Keys[4]} })
+	var (
+		figs        []*Figure
+		ids, others [][]string
+	)
+	for _, c := range charts {
+		var lines []*line
+		for _, p := range c.points {
+			x, err := strconv.ParseFloat(p.NameKey(spec.x), 64)
+			if err != nil || !p.Has(spec.y) {
+				continue
+			}
+			si := slices.Index(seriesKeys, p.Keys[2])
+			fi := slices.Index(files, p.Config(results.File))
+			i := slices.IndexFunc(lines, func(l *line) bool { return l.series == si && l.file == fi })
+			if i < 0 {
+				label := results.Label(p.Keys[2], false)
+				if len(files) > 1 {
+					label = strings.TrimSpace(files[fi] + " " + label)
+				}
+				lines = append(lines, &line{label: label, series: si, file: fi})
+				i = len(lines) - 1
+			}
+			lines[i].xs = append(lines[i].xs, x)
+			lines[i].points = append(lines[i].points, p)
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		id := strings.Fields(results.Label(c.key[0], false))
+		for j, part := range id {
+			_, id[j], _ = strings.Cut(part, "=")
+		}
+		rest := strings.Fields(results.Label(c.key[1], false))
+		ids, others = append(ids, id), append(others, rest)
+		title := "Benchmark" + spec.bench + " " + strings.TrimSpace(results.Label(c.key[0], false)+" "+results.Label(c.key[1], false))
+		if len(files) > 1 {
+			title += ": " + strings.Join(files, " vs ")
+		}
+		title += runsNote(c.points)
+		f := &Figure{Title: title}
+		f.paint = func(dc draw.Canvas) { paintLines(dc, title, spec, lines) }
+		figs = append(figs, f)
+	}
+	for i, n := range uniqueNames(spec.prefix, ids, others) {
+		figs[i].Name = n
+	}
+	return figs, nil
+}
+
+// errorPoints are a line's points with their confidence intervals, for
+// plotter.YErrorBars.
+type errorPoints struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+// paintLines draws a line figure.
+func paintLines(dc draw.Canvas, title string, spec lineSpec, lines []*line) {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = 14
+	p.X.Label.Text = spec.xLabel + " (log scale)"
+	p.Y.Label.Text = spec.yLabel
+	p.X.Scale = plot.LogScale{}
+	legend := plot.NewLegend()
+	legend.Top, legend.Left = true, true
+	legend.ThumbnailWidth = 0.5 * vg.Inch
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = nil
+	p.Add(grid)
+
+	var xs []float64
+	yMax := spec.yMax
+	for _, l := range lines {
+		colour := plotutil.Color(l.series)
+		pts := errorPoints{}
+		var bound plotter.XYs
+		order := make([]int, len(l.xs))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int { return int(math.Copysign(1, l.xs[a]-l.xs[b])) })
+		for _, i := range order {
+			x, pt := l.xs[i], l.points[i]
+			sum, _ := pt.Summary(spec.y)
+			pts.XYs = append(pts.XYs, plotter.XY{X: x, Y: sum.Center})
+			// One run, or too few for an interval: no error bar.
+			lo, hi := sum.Center-sum.Lo, sum.Hi-sum.Center
+			if !finite(lo) || !finite(hi) {
+				lo, hi = 0, 0
+			}
+			pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{lo, hi})
+			yMax = max(yMax, sum.Center+hi)
+			if !slices.Contains(xs, x) {
+				xs = append(xs, x)
+			}
+			if spec.bound != "" {
+				if b := pt.Median(spec.bound); !math.IsNaN(b) {
+					bound = append(bound, plotter.XY{X: x, Y: b})
+					yMax = max(yMax, b)
+				}
+			}
+		}
+		ln, sc, err := plotter.NewLinePoints(pts.XYs)
+		if err != nil {
+			continue
+		}
+		ln.Color, ln.Width, ln.Dashes = colour, vg.Points(1.5), plotutil.Dashes(l.file)
+		sc.Color, sc.Shape, sc.Radius = colour, plotutil.Shape(l.file), vg.Points(3.5)
+		p.Add(ln, sc)
+		if eb, err := plotter.NewYErrorBars(pts); err == nil {
+			eb.Color = colour
+			p.Add(eb)
+		}
+		legend.Add(l.label, ln, sc)
+		if len(bound) > 0 {
+			if bl, err := plotter.NewLine(bound); err == nil {
+				bl.Color, bl.Width = colour, vg.Points(1)
+				bl.Dashes = []vg.Length{vg.Points(1.5), vg.Points(2.5)} // dotted: not a file's dash
+				p.Add(bl)
+				legend.Add(l.label+" bound", bl)
+			}
+		}
+	}
+	if spec.threshold > 0 {
+		if tl, err := plotter.NewLine(plotter.XYs{{X: minOf(xs) / 1.3, Y: spec.threshold}, {X: maxOf(xs) * 1.3, Y: spec.threshold}}); err == nil {
+			tl.Color, tl.Dashes = plotutil.Color(6), []vg.Length{vg.Points(2), vg.Points(2)}
+			p.Add(tl)
+			legend.Add(fmt.Sprintf("valid at >= %.0f%% (MLPerf Storage)", 100*spec.threshold), tl)
+		}
+	}
+	slices.Sort(xs)
+	var ticks []plot.Tick
+	for _, x := range xs {
+		ticks = append(ticks, plot.Tick{Value: x, Label: sig3(x)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	if len(xs) > 0 {
+		p.X.Min, p.X.Max = xs[0]/1.3, xs[len(xs)-1]*1.3
+	}
+	p.Y.Min, p.Y.Max = 0, yMax*1.08
+	const legendRoom = 2.6 * vg.Inch
+	p.Draw(draw.Crop(dc, 0, -legendRoom, 0, 0))
+	legend.Draw(draw.Crop(dc, Width-legendRoom+0.15*vg.Inch, 0, 0, -0.5*vg.Inch))
+}
+
+// finite reports whether x is neither NaN nor infinite.
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+func minOf(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 1
+	}
+	return slices.Min(xs)
+}
+
+func maxOf(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 1
+	}
+	return slices.Max(xs)
+}
