@@ -91,5 +91,32 @@ perf:
 		$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime $$(bash bench/loadtime.sh 2 sync 200) | tee -a $(PERF_OUT)
 	$(GO) run ./cmd/storagebench targets $(PERF_OUT)
 
+# The working tree against BASE, a git ref (HEAD: the uncommitted
+# changes), sized for a CI job: bench/compare.sh checks BASE out in a
+# temporary worktree, builds each side's benchmarks once, then runs each of
+# COMPARE_CASES (BACKEND/PROFILE/MODE/WORKERS, batch 50, over ITEMS items
+# under profile none and LATENCY_ITEMS under another, for whole rounds from
+# bench/loadtime.sh, at least FAST_ITEMS on mem and local, as make bench
+# runs them) on both sides COMPARE_COUNT times (COUNT, when given on the
+# command line), interleaved, each side first in every other round; results
+# in $(COMPARE_OUT)/base.txt and head.txt, then go tool benchstat
+# $(COMPARE_BENCHSTAT) base=... head=... (by default items/s, efficiency
+# and getitem p99; COMPARE_BENCHSTAT= for every metric), also in
+# $(COMPARE_OUT)/benchstat.txt.
+# Each side gets only the STORAGEBENCH_ variables its source names: an
+# exported one that BASE does not know is dropped for BASE, with a line on
+# stderr. About 10 minutes on 2 cores.
+BASE              ?= HEAD
+COMPARE_CASES     ?= mem/none/sync/2 mem/none/async/8 fakes3/none/sync/2 fakes3/s3/async/2 fakes3/s3/async/8
+COMPARE_COUNT     ?= $(if $(filter command line,$(origin COUNT)),$(COUNT),6)
+COMPARE_OUT       ?= compare
+COMPARE_BENCHSTAT ?= -filter '.unit:(items/s OR efficiency OR getitem-p99-ns)'
+.PHONY: compare
+compare:
+	BASE='$(BASE)' COMPARE_CASES='$(COMPARE_CASES)' COMPARE_COUNT='$(COMPARE_COUNT)' COMPARE_OUT='$(COMPARE_OUT)' \
+		COMPARE_ITEMS='$(ITEMS)' COMPARE_LATENCY_ITEMS='$(LATENCY_ITEMS)' COMPARE_FAST_ITEMS='$(FAST_ITEMS)' GO='$(GO)' \
+		bash bench/compare.sh $(COMPARE_BENCHSTAT)
+
 clean:
-	rm -f $(BENCH_OUT) $(PERF_OUT) chart*.png
+	rm -f $(BENCH_OUT) $(PERF_OUT) chart*.png report.html
+	rm -rf charts $(COMPARE_OUT)
