@@ -133,3 +133,17 @@ func shellWords(s string) ([]string, error) {
 	}
 	return words, nil
 }
+
+// TestReadmeImages checks that every image the README shows is in the
+// repository.
+func TestReadmeImages(t *testing.T) {
+	images := regexp.MustCompile(`!\[[^\]]*\]\(([^)]+)\)`).FindAllStringSubmatch(readme(t), -1)
+	if len(images) == 0 {
+		t.Fatal("README.md shows no figures")
+	}
+	for _, m := range images {
+		if _, err := os.Stat(filepath.Join("..", filepath.FromSlash(m[1]))); err != nil {
+			t.Errorf("README.md shows %s: %v", m[1], err)
+		}
+	}
+}

@@ -154,12 +154,14 @@ func paintLines(dc draw.Canvas, title string, spec lineSpec, lines []*line) {
 	p := plot.New()
 	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = 14
+	p.Title.Padding = 0.15 * vg.Inch
 	p.X.Label.Text = spec.xLabel + " (log scale)"
 	p.Y.Label.Text = spec.yLabel
 	p.X.Scale = plot.LogScale{}
 	legend := plot.NewLegend()
 	legend.Top, legend.Left = true, true
 	legend.ThumbnailWidth = 0.5 * vg.Inch
+	legend.TextStyle.Font.Size = 10
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = nil
 	p.Add(grid)
@@ -234,7 +236,7 @@ func paintLines(dc draw.Canvas, title string, spec lineSpec, lines []*line) {
 		p.X.Min, p.X.Max = xs[0]/1.3, xs[len(xs)-1]*1.3
 	}
 	p.Y.Min, p.Y.Max = 0, yMax*1.08
-	const legendRoom = 2.6 * vg.Inch
+	const legendRoom = 3.2 * vg.Inch
 	p.Draw(draw.Crop(dc, 0, -legendRoom, 0, 0))
 	legend.Draw(draw.Crop(dc, Width-legendRoom+0.15*vg.Inch, 0, 0, -0.5*vg.Inch))
 }

@@ -65,6 +65,11 @@ func (s *Set) Group(dims ...string) (*Grouping, error) {
 		}
 		g.projs = append(g.projs, p)
 	}
+	if s.ignore != "" {
+		if _, err := parser.Parse(s.ignore, filter); err != nil {
+			return nil, fmt.Errorf("ignore %q: %w", s.ignore, err)
+		}
+	}
 	g.projs = append(g.projs, parser.Residue())
 
 	byKeys := make(map[string]*Point)

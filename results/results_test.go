@@ -160,3 +160,41 @@ func TestSubName(t *testing.T) {
 		t.Errorf("SubName = %q, want %q", got, want)
 	}
 }
+
+func TestIgnore(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, p := range []string{"1", "2"} {
+		f := filepath.Join(dir, p+".txt")
+		data := "loader-prefetch: " + p + "\nBenchmarkLoad/mode=sync-2 1 10 ns/op 5 items/s\n"
+		if err := os.WriteFile(f, []byte(data), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, "p"+p+"="+f)
+	}
+	s, err := Read(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ignore string
+		points int
+	}{{"", 2}, {ConfigLoaderPrefetch, 1}} {
+		set := s
+		if tc.ignore != "" {
+			if set, err = s.Ignore(tc.ignore); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g, err := set.Group()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(g.Points) != tc.points {
+			t.Errorf("ignoring %q: %d points, want %d", tc.ignore, len(g.Points), tc.points)
+		}
+	}
+	if _, err := s.Ignore("/x@bad"); err == nil {
+		t.Error("Ignore accepted a bad projection")
+	}
+}

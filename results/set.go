@@ -26,6 +26,7 @@ type Set struct {
 	results []*benchfmt.Result
 	files   []string
 	units   benchfmt.UnitMetadataMap
+	ignore  string // a projection whose keys no grouping tells apart
 }
 
 // Read reads the benchmark results in files, each a path or label=path as
@@ -79,7 +80,7 @@ func (s *Set) Filter(query string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filter %q: %w", query, err)
 	}
-	out := &Set{units: s.units}
+	out := &Set{units: s.units, ignore: s.ignore}
 	for _, r := range s.results {
 		r = r.Clone()
 		if ok, _ := f.Apply(r); !ok {
@@ -91,6 +92,20 @@ func (s *Set) Filter(query string) (*Set, error) {
 		}
 	}
 	return out, nil
+}
+
+// Ignore returns s with the keys of projection, such as
+// "loader-prefetch" or "/fetch,endpoint", left out of every grouping's
+// residue, as benchstat's -ignore does: results that differ only in them
+// are runs of one point, so that two files that differ in a setting pair.
+func (s *Set) Ignore(projection string) (*Set, error) {
+	var parser benchproc.ProjectionParser
+	if _, err := parser.Parse(projection, nil); err != nil {
+		return nil, fmt.Errorf("ignore %q: %w", projection, err)
+	}
+	out := *s
+	out.ignore = projection
+	return &out, nil
 }
 
 // Names returns the distinct benchmark names in s, with "Benchmark" and

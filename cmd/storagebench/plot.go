@@ -59,6 +59,7 @@ func runPlot(ctx context.Context, stdout, stderr io.Writer, args []string) error
 type selection struct {
 	backends, profiles *string
 	levels, stats      *string
+	ignore             *string
 }
 
 // selectFlags defines the shared flags on fs.
@@ -68,6 +69,7 @@ func selectFlags(fs *flag.FlagSet) *selection {
 		profiles: fs.String("profile", "", "only these `profiles` (comma-separated); default all"),
 		levels:   fs.String("levels", strings.Join(report.DefaultLevels, ","), "`levels` of the per-level figures, in bar order, out of "+strings.Join(report.Levels(), ",")),
 		stats:    fs.String("stats", strings.Join(report.DefaultStats, ","), "`statistics` of each level, in bar order, out of "+strings.Join(results.Stats, ",")),
+		ignore:   fs.String("ignore", "", "pair results that differ only in these `keys`, as benchstat's -ignore (e.g. loader-prefetch)"),
 	}
 }
 
@@ -93,6 +95,11 @@ func (s *selection) figures(fs *flag.FlagSet, args []string) (*results.Set, []*r
 	set, err := results.Read(files...)
 	if err != nil {
 		return nil, nil, err
+	}
+	if *s.ignore != "" {
+		if set, err = set.Ignore(*s.ignore); err != nil {
+			return nil, nil, err
+		}
 	}
 	all := set
 	var query []string

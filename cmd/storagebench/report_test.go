@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,10 +180,16 @@ func keys(m map[string][]string) []string {
 	return ks
 }
 
+// browserMu lets one headless browser run at a time: several at once,
+// beside other packages' tests, can starve one of them on a small machine.
+var browserMu sync.Mutex
+
 // renderInBrowser renders the page in headless Chromium when one is on
 // the machine, and fails if it cannot, or if the page logs an error.
 func renderInBrowser(tb testing.TB, page string) {
 	tb.Helper()
+	browserMu.Lock()
+	defer browserMu.Unlock()
 	browser := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
