@@ -92,9 +92,10 @@ git worktree add --quiet --detach "$tmp/base" "$sha"
 declare -A tree=([base]=$tmp/base [head]=$head)
 
 # names SIDE: the STORAGEBENCH_ names and NAME_* patterns in SIDE's Go
-# source, one a line.
+# source, tests left out (they name misspelled variables on purpose), one
+# a line.
 names() {
-	grep -rhoE --include='*.go' --exclude-dir=.git 'STORAGEBENCH_[A-Z0-9_]+\*?' "${tree[$1]}" | sort -u || true
+	grep -rhoE --include='*.go' --exclude='*_test.go' --exclude-dir=.git 'STORAGEBENCH_[A-Z0-9_]+\*?' "${tree[$1]}" | sort -u || true
 }
 # knows SIDE NAME: whether SIDE's source names NAME.
 knows() {
