@@ -54,7 +54,7 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 	if err != nil {
 		return buf[:0], Timing{}, &KeyError{Op: "read", Key: key, Err: err}
 	}
-	buf, first, err := readAll(rc, size, buf[:0])
+	buf, first, err := readAll(rc, size, buf[:0], firstByteHook(ctx))
 	cerr := rc.Close()
 	end := time.Now()
 	if err == nil {
@@ -68,15 +68,18 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 	}
 	if first.IsZero() {
 		first = end
+		if hook := firstByteHook(ctx); hook != nil {
+			hook() // an empty body: its end is its first byte
+		}
 	}
 	return buf, Timing{TTFB: first.Sub(start), Total: end.Sub(start)}, nil
 }
 
 // readAll reads r to its end, appending to buf, and returns the time the
-// first non-empty Read returned. When size is known the buffer is grown once,
+// first non-empty Read returned, calling firstByte (if not nil) then. When size is known the buffer is grown once,
 // with one spare byte so that the end of the object is seen without another
 // allocation, and a body of any other length is an error.
-func readAll(r io.Reader, size int64, buf []byte) ([]byte, time.Time, error) {
+func readAll(r io.Reader, size int64, buf []byte, firstByte func()) ([]byte, time.Time, error) {
 	var first time.Time
 	if size >= 0 && int64(cap(buf)) < size+1 {
 		buf = make([]byte, 0, size+1)
@@ -89,6 +92,9 @@ func readAll(r io.Reader, size int64, buf []byte) ([]byte, time.Time, error) {
 		if n > 0 {
 			if first.IsZero() {
 				first = time.Now()
+				if firstByte != nil {
+					firstByte()
+				}
 			}
 			buf = buf[:len(buf)+n]
 		}

@@ -35,3 +35,31 @@ func ReportFound(ctx context.Context, n int) {
 		t.Found(n)
 	}
 }
+
+// ReadTrace holds hooks that [Store.Read] calls while it reads an object,
+// carried in the context passed to it like a [ListTrace]. A loader that
+// hedges a slow read learns from it whether the read has produced its
+// first byte. A ReadTrace never changes what a read returns.
+type ReadTrace struct {
+	// FirstByte, when not nil, is called once per read, from the reading
+	// goroutine, when the body's first byte has arrived (for an empty
+	// body, when its end has).
+	FirstByte func()
+}
+
+// readTraceKey is the context key of a *ReadTrace.
+type readTraceKey struct{}
+
+// WithReadTrace returns a copy of ctx that carries trace to the reads made
+// with it.
+func WithReadTrace(ctx context.Context, trace *ReadTrace) context.Context {
+	return context.WithValue(ctx, readTraceKey{}, trace)
+}
+
+// firstByteHook returns the FirstByte hook ctx carries, or nil.
+func firstByteHook(ctx context.Context) func() {
+	if t, _ := ctx.Value(readTraceKey{}).(*ReadTrace); t != nil {
+		return t.FirstByte
+	}
+	return nil
+}

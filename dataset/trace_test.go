@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/mem"
 )
 
 func TestReportFound(t *testing.T) {
@@ -29,6 +30,26 @@ func TestReportFound(t *testing.T) {
 			dataset.ReportFound(tc.ctx, 7)
 			if !slices.Equal(found, tc.want) {
 				t.Errorf("Found got %v, want %v", found, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadTraceFirstByte(t *testing.T) {
+	store := dataset.NewStore(mem.New(map[string][]byte{"big": make([]byte, 100_000), "empty": {}}))
+	for _, key := range []string{"big", "empty"} {
+		t.Run(key, func(t *testing.T) {
+			calls := 0
+			ctx := dataset.WithReadTrace(t.Context(), &dataset.ReadTrace{FirstByte: func() { calls++ }})
+			if _, _, err := store.Read(ctx, key, nil); err != nil {
+				t.Fatal(err)
+			}
+			if calls != 1 {
+				t.Errorf("FirstByte called %d times, want 1", calls)
+			}
+			// Without a trace, nothing is called and nothing fails.
+			if _, _, err := store.Read(t.Context(), key, nil); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -28,12 +28,23 @@ type Batch struct {
 	Items []Item // the items, in sampler order
 
 	seq     int           // position among all batches of the run
-	free    chan<- *Batch // its owner's free slots, where release returns it
+	owner   recycler      // the scheduler that laid it out, where release returns it
 	pending atomic.Int32  // items not yet read
 	done    chan struct{} // receives one value when the batch is complete
 	start   time.Time     // when its first read started
+	seen    bool          // the consumer has received from done
+
+	// Under the item scheduler: when its first read started, in Unix
+	// nanoseconds (0 before), and each item's read state.
+	firstRead atomic.Int64
+	states    []itemState
 }
 
-// release returns b's slot to its owner, which then reuses its items. It
-// never blocks: a slot goes back to the channel it came from.
-func (b *Batch) release() { b.free <- b }
+// A recycler takes back the batches it laid out, once consumed.
+type recycler interface {
+	recycle(b *Batch)
+}
+
+// release returns b to its owner, which then reuses its items. It never
+// blocks.
+func (b *Batch) release() { b.owner.recycle(b) }

@@ -11,9 +11,11 @@ import (
 type Iter struct {
 	run      *run
 	stop     context.CancelCauseFunc // stops the run with a cause
-	workers  []*worker
-	recs     []*recorder // the workers' recorders, merged by Close
+	sched    scheduler
+	round    int         // batches in a round: one from each worker
+	recs     []*recorder // the fetchers' recorders, merged by Close
 	inFlight int
+	window   int // the item scheduler's window; 0 under the batch scheduler
 
 	// The consumer's state.
 	next       int    // sequence number of the next batch
@@ -50,7 +52,7 @@ func (it *Iter) Next() (*Batch, error) {
 		return nil, r.stopped()
 	}
 	t0 := time.Now()
-	b := it.worker(it.next).take(r.ctx)
+	b := it.sched.take(r.ctx, it.next)
 	if b == nil {
 		return nil, r.stopped()
 	}
@@ -74,8 +76,21 @@ func (it *Iter) Next() (*Batch, error) {
 	return b, nil
 }
 
-// worker returns the worker that fetches the run's batch seq.
-func (it *Iter) worker(seq int) *worker { return it.workers[seq%len(it.workers)] }
+// A scheduler hands the consumer the run's batches in order.
+type scheduler interface {
+	// take waits for batch seq, the consumer's next, to be complete and
+	// returns it, or nil once ctx is done.
+	take(ctx context.Context, seq int) *Batch
+	// ready reports, without waiting, whether batch seq is complete;
+	// the consumer asks for its next batches in order.
+	ready(seq int) bool
+}
+
+// workers is the batch scheduler: batch seq is worker seq mod W's.
+type workers []*worker
+
+func (ws workers) take(ctx context.Context, seq int) *Batch { return ws[seq%len(ws)].take(ctx) }
+func (ws workers) ready(seq int) bool                       { return ws[seq%len(ws)].ready() }
 
 // Ready reports whether the next n batches are complete, so that Next
 // would return each of them without waiting; n is at most the number of
@@ -83,7 +98,7 @@ func (it *Iter) worker(seq int) *worker { return it.workers[seq%len(it.workers)]
 // wants to start measuring in steady state takes whole rounds while the
 // next one is ready, so that no batch finished before it started counts.
 func (it *Iter) Ready(n int) bool {
-	if it.closed || n > len(it.workers) {
+	if it.closed || n > it.round {
 		return false
 	}
 	for i := range n {
@@ -91,7 +106,7 @@ func (it *Iter) Ready(n int) bool {
 		if it.run.total >= 0 && seq >= it.run.total {
 			return false
 		}
-		if !it.worker(seq).ready() {
+		if !it.sched.ready(seq) {
 			return false
 		}
 	}
@@ -103,10 +118,17 @@ func (it *Iter) Ready(n int) bool {
 // a few batches to fill the pipeline, then resets. Epochs and worker loops
 // under way at the reset are partial and not recorded; reads under way are.
 func (it *Iter) ResetStats() {
+	// One instant for every recorder and the run's clock: busy time is
+	// counted over the same span as Elapsed. Emptying the histograms
+	// comes after, as it takes a while.
+	now := time.Now()
+	for _, rec := range it.recs {
+		rec.restart(now)
+	}
 	for _, rec := range it.recs {
 		rec.reset()
 	}
-	now := time.Now()
+	it.run.held.reset()
 	for l := range it.levels {
 		it.levels[l].reset()
 	}
@@ -132,12 +154,18 @@ func (it *Iter) Close() error {
 	end := it.end
 	it.stop(errClosed) // keeps an earlier cause
 	closed := time.Now()
+	for _, rec := range it.recs {
+		rec.close(closed)
+	}
 	err := it.run.group.Wait()
 	if errors.Is(err, errClosed) {
 		err = nil
 	}
 	it.levels[Run].record(end.Sub(it.start))
-	s := Stats{Items: it.items, Bytes: it.bytes, InFlight: it.inFlight, Elapsed: closed.Sub(it.start)}
+	s := Stats{
+		Items: it.items, Bytes: it.bytes, InFlight: it.inFlight, Window: it.window, Elapsed: closed.Sub(it.start),
+		HeldItemsPeak: it.run.held.peakItems.Load(), HeldBytesPeak: it.run.held.peakBytes.Load(),
+	}
 	var all [NumLevels]hist
 	for l := range all {
 		all[l].merge(&it.levels[l])
@@ -148,6 +176,9 @@ func (it *Iter) Close() error {
 		}
 		s.Fetched += rec.fetched
 		s.Errors += rec.errors
+		s.Hedges += rec.hedges
+		s.HedgeWins += rec.hedgeWins
+		s.ReadTime += rec.busy
 	}
 	for l := range all {
 		s.Levels[l] = all[l].summary()

@@ -71,15 +71,25 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 	if o.Decode == DecodeJPEG {
 		r.decoding = newGate(o.DecodeConcurrency)
 	}
-	it := &Iter{run: r, stop: stop, inFlight: o.InFlight()}
+	it := &Iter{run: r, stop: stop, inFlight: o.InFlight(), round: o.Workers}
+	if o.Scheduler == SchedItem {
+		s := newItemSched(r, o)
+		it.sched, it.recs, it.window = s, s.recs, o.Window
+		it.start = time.Now()
+		it.epochStart = it.start
+		s.start()
+		return it, nil
+	}
+	var ws workers
 	for id := range o.Workers {
 		rec := new(recorder)
 		it.recs = append(it.recs, rec)
-		it.workers = append(it.workers, newWorker(r, rec, id, o))
+		ws = append(ws, newWorker(r, rec, id, o))
 	}
+	it.sched = ws
 	it.start = time.Now()
 	it.epochStart = it.start
-	for _, w := range it.workers {
+	for _, w := range ws {
 		g.Go(w.loop)
 	}
 	return it, nil

@@ -3,7 +3,9 @@ package loader
 import (
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Mode says how a worker fetches the items of a batch.
@@ -23,6 +25,76 @@ const (
 	DecodeNone Decoder = "none" // keep the bytes
 	DecodeJPEG Decoder = "jpeg" // decode as JPEG, then convert to grayscale (the seed's getitem)
 )
+
+// Scheduler says how a loader hands reads to its fetchers.
+type Scheduler string
+
+// The schedulers.
+const (
+	// SchedBatch is PyTorch's: worker w fetches batches w, w+W, ... into
+	// its own Prefetch batch slots, a slot freed only when its batch is
+	// consumed.
+	SchedBatch Scheduler = "batch"
+	// SchedItem shares the C fetchers across the loader: each free
+	// fetcher takes the next item of the loader's window in sampler
+	// order, whatever its batch, and batches are assembled from the items
+	// as they land. The window bounds the item buffers the loader holds.
+	SchedItem Scheduler = "item"
+)
+
+// Hedge says when the item scheduler starts a second read of an item
+// whose first read has produced no first byte: after a fixed Delay, or,
+// with Percentile set, after the running Percentile-th percentile of the
+// time to first byte of first reads (never of hedges). The zero Hedge is
+// off.
+type Hedge struct {
+	Delay      time.Duration // a fixed delay, when Percentile is 0
+	Percentile float64       // 0 < Percentile < 100, or 0 for a fixed delay
+}
+
+// IsZero reports whether h is off.
+func (h Hedge) IsZero() bool { return h == Hedge{} }
+
+// String returns h as ParseHedge reads it: "off", "20ms" or "p90".
+func (h Hedge) String() string {
+	switch {
+	case h.IsZero():
+		return "off"
+	case h.Percentile > 0:
+		return "p" + strconv.FormatFloat(h.Percentile, 'f', -1, 64)
+	}
+	return h.Delay.String()
+}
+
+// ParseHedge parses "off", a duration ("20ms") or a percentile of the time
+// to first byte ("p90", "p99.9").
+func ParseHedge(s string) (Hedge, error) {
+	s = strings.TrimSpace(s)
+	if s == "off" {
+		return Hedge{}, nil
+	}
+	if p, ok := strings.CutPrefix(s, "p"); ok {
+		x, err := strconv.ParseFloat(p, 64)
+		if err != nil || !(x > 0 && x < 100) {
+			return Hedge{}, fmt.Errorf("hedge %q: want a percentile pNN with 0 < NN < 100", s)
+		}
+		return Hedge{Percentile: x}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return Hedge{}, fmt.Errorf("hedge %q: want off, a positive duration such as 20ms, or a percentile such as p90", s)
+	}
+	return Hedge{Delay: d}, nil
+}
+
+// ParseScheduler parses "batch" or "item".
+func ParseScheduler(s string) (Scheduler, error) {
+	switch sc := Scheduler(strings.TrimSpace(s)); sc {
+	case SchedBatch, SchedItem:
+		return sc, nil
+	}
+	return "", fmt.Errorf("unknown scheduler %q, want %q or %q", s, SchedBatch, SchedItem)
+}
 
 // Defaults for zero Options fields.
 const (
@@ -66,7 +138,31 @@ type Options struct {
 	// TolerateErrors delivers items that failed to read with Item.Err set
 	// and counts them, instead of ending the run at the first error.
 	TolerateErrors bool
+
+	// Scheduler is how reads are handed to fetchers; "" means SchedBatch.
+	// Workers and fetch concurrency give C, the reads in flight, under
+	// either; Prefetch applies to SchedBatch only.
+	Scheduler Scheduler
+	// Window is, under SchedItem, the most item buffers the loader holds:
+	// reads in flight (hedges included), items read but not delivered,
+	// and the batch lent to the consumer. It must be at least one batch
+	// plus C; 0 means DefaultWindow.
+	Window int
+	// Hedge, under SchedItem, starts a second read of an item whose
+	// first read is slow to produce its first byte; the zero Hedge is off.
+	Hedge Hedge
+	// HedgeBudget caps hedges at this fraction of the items read; 0 means
+	// DefaultHedgeBudget.
+	HedgeBudget float64
 }
+
+// DefaultHedgeBudget is the default cap on hedges, a fraction of items.
+const DefaultHedgeBudget = 0.1
+
+// DefaultWindow returns the item scheduler's default window for a batch
+// size and C reads in flight: 4 x C (enough, with hedging, to keep C reads
+// in flight under a log-normal latency), and at least two batches plus C.
+func DefaultWindow(batch, c int) int { return max(4*c, 2*batch+c) }
 
 // Resolved returns o with zero fields set to their defaults, or an
 // error naming the first invalid field. It leaves a nil Sampler nil: the
@@ -116,6 +212,37 @@ func (o Options) Resolved() (Options, error) {
 	}
 	if o.Decode != DecodeNone && o.Decode != DecodeJPEG {
 		return o, fmt.Errorf("loader: unknown decoder %q, want %q or %q", o.Decode, DecodeNone, DecodeJPEG)
+	}
+	if o.Scheduler == "" {
+		o.Scheduler = SchedBatch
+	}
+	c := o.Workers * o.FetchConcurrency
+	switch o.Scheduler {
+	case SchedBatch:
+		switch {
+		case o.Window != 0:
+			return o, fmt.Errorf("loader: window %d given with the batch scheduler, which holds Workers x Prefetch batches; want scheduler %q", o.Window, SchedItem)
+		case !o.Hedge.IsZero():
+			return o, fmt.Errorf("loader: hedge %s given with the batch scheduler; want scheduler %q", o.Hedge, SchedItem)
+		}
+	case SchedItem:
+		def(&o.Window, DefaultWindow(o.BatchSize, c))
+		if o.Window < o.BatchSize+c {
+			return o, fmt.Errorf("loader: window %d is smaller than one batch (%d) plus the %d reads in flight; want at least %d", o.Window, o.BatchSize, c, o.BatchSize+c)
+		}
+	default:
+		return o, fmt.Errorf("loader: unknown scheduler %q, want %q or %q", o.Scheduler, SchedBatch, SchedItem)
+	}
+	switch h := o.Hedge; {
+	case h.Percentile < 0 || h.Percentile >= 100:
+		return o, fmt.Errorf("loader: hedge percentile %v, want 0 < p < 100", h.Percentile)
+	case h.Delay < 0:
+		return o, fmt.Errorf("loader: hedge delay %v, want > 0", h.Delay)
+	case o.HedgeBudget < 0 || o.HedgeBudget > 1:
+		return o, fmt.Errorf("loader: hedge budget %v, want a fraction of items from 0 to 1", o.HedgeBudget)
+	}
+	if o.HedgeBudget == 0 {
+		o.HedgeBudget = DefaultHedgeBudget
 	}
 	return o, nil
 }

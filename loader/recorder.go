@@ -12,6 +12,14 @@ type recorder struct {
 	levels  [NumLevels]hist
 	fetched int64
 	errors  int64
+	// hedges counts second reads started, hedgeWins those that won;
+	// busy sums the time the fetchers recording here spent on reads,
+	// hedges and abandoned reads included, between since (the last
+	// reset) and until (when the run was closed, if it was): over that
+	// span, the mean number of reads in flight.
+	hedges, hedgeWins int64
+	busy              time.Duration
+	since, until      time.Time
 	// epochs tracks, per epoch, the worker's batches not yet complete, to
 	// time the worker's loop over that epoch.
 	epochs map[int]*workerEpoch
@@ -20,14 +28,25 @@ type recorder struct {
 	latest, firstTimed int
 }
 
-// reset discards what was recorded.
+// restart zeroes the counts and counts busy time from now on; reset then
+// empties the histograms, which takes longer. ResetStats restarts every
+// recorder before it resets any, so that busy time is counted from one
+// instant.
+func (r *recorder) restart(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fetched, r.errors = 0, 0
+	r.hedges, r.hedgeWins, r.busy = 0, 0, 0
+	r.since = now
+}
+
+// reset discards the histograms and which epochs are under way.
 func (r *recorder) reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for l := range r.levels {
 		r.levels[l].reset()
 	}
-	r.fetched, r.errors = 0, 0
 	clear(r.epochs)
 	r.firstTimed = r.latest + 1
 }
@@ -40,10 +59,11 @@ type workerEpoch struct {
 	allStarted bool      // the worker has moved past this epoch
 }
 
-// item records one item read.
-func (r *recorder) item(getitem, ttfb, read, decode time.Duration, decoded, failed bool) {
+// item records one item read, its fetcher busy with it from from to to.
+func (r *recorder) item(getitem, ttfb, read, decode time.Duration, decoded, failed bool, from, to time.Time) {
 	r.mu.Lock()
 	r.levels[GetItem].record(getitem)
+	r.addBusy(from, to)
 	if !failed {
 		r.levels[TTFB].record(ttfb)
 		r.levels[Read].record(read)
@@ -119,4 +139,69 @@ func (r *recorder) finish() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.closeEpochsBefore(int(^uint(0) >> 1))
+}
+
+// addBusy counts a fetcher busy from from to to, within since and until.
+// r.mu is held.
+func (r *recorder) addBusy(from, to time.Time) {
+	if from.Before(r.since) {
+		from = r.since
+	}
+	if !r.until.IsZero() && to.After(r.until) {
+		to = r.until
+	}
+	if to.After(from) {
+		r.busy += to.Sub(from)
+	}
+}
+
+// close stops counting busy time at t, when the run was closed: the reads
+// it cancels end after.
+func (r *recorder) close(t time.Time) {
+	r.mu.Lock()
+	r.until = t
+	r.mu.Unlock()
+}
+
+// attempt records one read of an item that is not the item's own result,
+// from from to to: a hedge, or a read that lost or was abandoned.
+func (r *recorder) attempt(from, to time.Time, hedge bool) {
+	r.mu.Lock()
+	r.addBusy(from, to)
+	if hedge {
+		r.hedges++
+	}
+	r.mu.Unlock()
+}
+
+// hedgeWon counts a hedge that delivered its item.
+func (r *recorder) hedgeWon() {
+	r.mu.Lock()
+	r.hedgeWins++
+	r.mu.Unlock()
+}
+
+// record records d at level l.
+func (r *recorder) record(l Level, d time.Duration) {
+	r.mu.Lock()
+	r.levels[l].record(d)
+	r.mu.Unlock()
+}
+
+// epochSpan records, at the worker level, a fetcher's share of epoch,
+// lasting d, unless the epoch began before a reset.
+func (r *recorder) epochSpan(epoch int, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if epoch >= r.firstTimed {
+		r.levels[Worker].record(d)
+	}
+}
+
+// epochStarted notes that a fetcher started reading epoch, so that a
+// reset knows which epochs are partial.
+func (r *recorder) epochStarted(epoch int) {
+	r.mu.Lock()
+	r.latest = max(r.latest, epoch)
+	r.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -37,6 +38,51 @@ type run struct {
 	total     int          // batches in the run, -1 for no end
 	decoding  *gate        // admits decodes in sampler order; nil: no decoding
 	tolerate  bool         // deliver failed items with Item.Err, not stop
+	held      held         // the items and bytes the loader holds
+}
+
+// held counts the item buffers a run holds and their bytes, with their
+// peaks. Schedulers add what they take and release what the consumer
+// gives back.
+type held struct {
+	items, bytes         atomic.Int64
+	peakItems, peakBytes atomic.Int64
+}
+
+// add counts n more items and b more bytes held.
+func (h *held) add(n int, b int) {
+	if n != 0 {
+		raise(&h.peakItems, h.items.Add(int64(n)))
+	}
+	if b != 0 {
+		raise(&h.peakBytes, h.bytes.Add(int64(b)))
+	}
+}
+
+// release stops counting batch b's items and their bytes.
+func (h *held) release(b *Batch) {
+	bytes := 0
+	for i := range b.Items {
+		bytes += len(b.Items[i].Data)
+	}
+	h.items.Add(-int64(len(b.Items)))
+	h.bytes.Add(-int64(bytes))
+}
+
+// reset restarts the peaks from what is held now.
+func (h *held) reset() {
+	h.peakItems.Store(h.items.Load())
+	h.peakBytes.Store(h.bytes.Load())
+}
+
+// raise sets peak to v if v is larger.
+func raise(peak *atomic.Int64, v int64) {
+	for {
+		p := peak.Load()
+		if v <= p || peak.CompareAndSwap(p, v) {
+			return
+		}
+	}
 }
 
 // stopped returns why the run stopped: the cause of its context.
@@ -93,7 +139,8 @@ func (r *run) fetch(b *Batch, i int, rec *recorder, wt *waiter) error {
 	if err != nil && r.ctx.Err() != nil {
 		return r.stopped() // the run is stopping; this is no storage error
 	}
-	rec.item(getitem, tm.TTFB, tm.Transfer(), dec, decoded, err != nil)
+	rec.item(getitem, tm.TTFB, tm.Transfer(), dec, decoded, err != nil, t0, t0.Add(getitem))
+	r.held.add(0, len(data))
 	item.Err = err
 	if err != nil && !r.tolerate {
 		return fmt.Errorf("loader: epoch %d batch %d: %w", b.Epoch, b.Index, err)

@@ -47,6 +47,7 @@ type Summary struct {
 	Max    time.Duration
 	P90    time.Duration
 	P99    time.Duration
+	P999   time.Duration
 	StdDev time.Duration
 }
 
@@ -69,6 +70,20 @@ type Stats struct {
 	// Elapsed is the time from the start of the run (or the last
 	// ResetStats) to Close, the span over which Fetched items were read.
 	Elapsed time.Duration
+	// Window is the item scheduler's window, 0 under the batch scheduler.
+	Window int
+	// HeldItemsPeak and HeldBytesPeak are the most item buffers the
+	// loader held at once (reads in flight, hedges included, items read
+	// and not delivered, and the batch lent to the consumer) and the most
+	// bytes of items they held, since the start (or the last ResetStats).
+	HeldItemsPeak, HeldBytesPeak int64
+	// Hedges counts second reads started by hedging; HedgeWins those that
+	// delivered their item.
+	Hedges, HedgeWins int64
+	// ReadTime sums the duration of every read, hedges and abandoned
+	// reads included: ReadTime over Elapsed is the mean number of reads
+	// in flight, which over InFlight says how busy the fetchers were.
+	ReadTime time.Duration
 }
 
 // Bounds of what a histogram records; values outside are clamped.
@@ -157,6 +172,7 @@ func (h *hist) summary() Summary {
 		Max:    h.max,
 		P90:    q(90),
 		P99:    q(99),
+		P999:   q(99.9),
 		StdDev: time.Duration(math.Sqrt(variance)),
 	}
 }

@@ -50,9 +50,15 @@ func newWorker(r *run, rec *recorder, id int, o Options) *worker {
 		w.fetchers = o.FetchConcurrency
 	}
 	for range o.Prefetch {
-		w.free <- &Batch{free: w.free, Items: make([]Item, 0, o.BatchSize), done: make(chan struct{}, 1)}
+		w.free <- &Batch{owner: w, Items: make([]Item, 0, o.BatchSize), done: make(chan struct{}, 1)}
 	}
 	return w
+}
+
+// recycle returns a consumed batch to the worker's free slots.
+func (w *worker) recycle(b *Batch) {
+	w.run.held.release(b)
+	w.free <- b
 }
 
 // loop fetches the worker's batches until the run's last one, returning
@@ -81,6 +87,7 @@ func (w *worker) loop() error {
 		if err := r.layout(b, seq); err != nil {
 			return err
 		}
+		r.held.add(len(b.Items), 0)
 		w.rec.batchStarted(b.Epoch, b.start)
 		w.started <- b // never blocks: the worker has only Prefetch slots
 		if w.tasks == nil {

@@ -1,0 +1,583 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/storagebench/storagebench/dataset"
+)
+
+// itemSched is the item scheduler (SchedItem). A feeder lays batches out
+// in sampler order and hands their items, one by one, to C fetchers shared
+// by the whole loader, so that a slow item holds up one fetcher, not a
+// worker's batch slots. Every item in the loader's hands holds a buffer
+// from a pool of Window buffers: taken before its read is handed out
+// (hedges take their own), given back when its batch is consumed (or when
+// a losing read ends), so the pool is the window and memory is bounded by
+// it. Batches still reach the consumer complete and in order.
+type itemSched struct {
+	run      *run
+	recs     []*recorder // shared by the fetchers, fetcher i using recs[i mod len]
+	fetchers int
+
+	bufs    chan []byte   // the window: a buffer for each item the loader may hold
+	firsts  chan struct{} // items laid out and not consumed: the window less the hedges' reserve
+	slots   chan *Batch   // batches not in use
+	started chan *Batch   // batches laid out, in order, for the consumer
+	queue   chan itemTask // first reads, in sampler order
+	hedges  chan itemTask // second reads, taken before first ones
+	drained chan struct{} // closed when the last item of a finite run is done
+	left    atomic.Int64  // items of a finite run not yet done
+	hedger  *hedger       // nil: no hedging
+	ahead   []*Batch      // the consumer's look at batches started, from its next
+	next    int           // the consumer's next batch
+}
+
+// maxItemRecorders bounds the item scheduler's recorders, which its
+// fetchers share: each holds a histogram per level (a few hundred KiB),
+// and C can be in the thousands.
+const maxItemRecorders = 8
+
+// itemTask is one read of item i of batch b into buf; hedge marks a
+// second read.
+type itemTask struct {
+	b     *Batch
+	i     int
+	buf   []byte
+	hedge bool
+	gen   uint64
+}
+
+// itemState is one item's reads under the item scheduler, guarded by mu.
+// An item is done, and its batch may complete, once a read has settled it
+// and no read of it is left, queued or running; so no task outlives its
+// item. A hedge timer may fire late, even after the run: gen changes each
+// time the batch is laid out again, so that it never acts on a later item
+// in the same place.
+type itemState struct {
+	mu          sync.Mutex
+	gen         uint64
+	start       time.Time             // its first read started
+	firstByte   atomic.Bool           // its first read has had its first byte
+	outstanding int                   // reads started or queued, not ended
+	hedged      bool                  // a second read was started
+	settled     bool                  // a read won, or every read failed
+	finished    bool                  // the winner's work (decode, records) is done
+	cancels     [2]context.CancelFunc // of the first read and the hedge
+	timer       *time.Timer           // the hedge timer of the first read
+}
+
+// hedgeReserve returns how many buffers of the window the item scheduler
+// keeps for hedges with c reads in flight and a budget of hedges per item:
+// twice the budget's share of the reads in flight (a hedge and its loser
+// overlap), at least one. Were
+// the window full of first reads (items read behind a straggler wait for
+// it), a straggler's hedge could never start.
+func hedgeReserve(c int, budget float64) int {
+	return min(c, max(1, int(math.Ceil(2*budget*float64(c)))))
+}
+
+// newItemSched returns the item scheduler of r for the resolved options o.
+func newItemSched(r *run, o Options) *itemSched {
+	c := o.Workers * o.FetchConcurrency
+	nslots := o.Window/o.BatchSize + 2
+	reserve := 0
+	if !o.Hedge.IsZero() {
+		reserve = hedgeReserve(c, o.HedgeBudget)
+	}
+	s := &itemSched{
+		run:      r,
+		fetchers: c,
+		bufs:     make(chan []byte, o.Window),
+		firsts:   make(chan struct{}, o.Window-reserve),
+		slots:    make(chan *Batch, nslots),
+		started:  make(chan *Batch, nslots),
+		queue:    make(chan itemTask, c),
+		hedges:   make(chan itemTask, c),
+		drained:  make(chan struct{}),
+	}
+	for range o.Window {
+		s.bufs <- nil
+	}
+	for range nslots {
+		s.slots <- &Batch{owner: s, Items: make([]Item, 0, o.BatchSize), states: make([]itemState, o.BatchSize), done: make(chan struct{}, 1)}
+	}
+	for range min(c, maxItemRecorders) {
+		s.recs = append(s.recs, new(recorder))
+	}
+	if !o.Hedge.IsZero() {
+		s.hedger = newHedger(o.Hedge, o.HedgeBudget)
+	}
+	if r.total >= 0 {
+		items := int64(r.total/r.batches) * int64(r.ds.Len())
+		if o.DropLast {
+			items = int64(r.total) * int64(r.batchSize)
+		}
+		s.left.Store(items)
+		if items == 0 {
+			close(s.drained)
+		}
+	}
+	return s
+}
+
+// start starts the feeder and the fetchers in the run's group.
+func (s *itemSched) start() {
+	g := s.run.group
+	g.Go(s.feed)
+	for i := range s.fetchers {
+		rec := s.recs[i%len(s.recs)]
+		g.Go(func() error { return s.fetch(rec) })
+	}
+}
+
+// feed lays the run's batches out in order and hands each item, with a
+// buffer of the window, to the fetchers, until the run's last batch or
+// until the run stops.
+func (s *itemSched) feed() error {
+	r := s.run
+	defer close(s.queue)
+	for seq := 0; r.total < 0 || seq < r.total; seq++ {
+		var b *Batch
+		select {
+		case b = <-s.slots:
+		case <-r.ctx.Done():
+			return r.stopped()
+		}
+		if err := r.layout(b, seq); err != nil {
+			return err
+		}
+		b.seen = false
+		b.firstRead.Store(0)
+		for i := range b.Items {
+			st := &b.states[i]
+			st.mu.Lock()
+			st.gen++
+			st.start, st.outstanding, st.hedged, st.settled, st.finished = time.Time{}, 1, false, false, false
+			st.cancels = [2]context.CancelFunc{}
+			st.firstByte.Store(false)
+			st.mu.Unlock()
+		}
+		s.started <- b // never blocks: there are as many places as slots
+		for i := range b.Items {
+			select {
+			case s.firsts <- struct{}{}:
+			case <-r.ctx.Done():
+				return r.stopped()
+			}
+			var buf []byte
+			select {
+			case buf = <-s.bufs:
+			case <-r.ctx.Done():
+				return r.stopped()
+			}
+			r.held.add(1, 0)
+			select {
+			case s.queue <- itemTask{b: b, i: i, buf: buf, gen: b.states[i].gen}:
+			case <-r.ctx.Done():
+				s.bufs <- buf
+				return r.stopped()
+			}
+		}
+	}
+	return nil
+}
+
+// fetch is one fetcher: it reads the items handed to it, second reads
+// first, until the feeder is done and every item is, or the run stops.
+func (s *itemSched) fetch(rec *recorder) error {
+	r := s.run
+	wt := newWaiter()
+	var (
+		epoch      = -1
+		epochStart time.Time
+		lastEnd    time.Time
+	)
+	defer func() {
+		if epoch >= 0 {
+			rec.epochSpan(epoch, lastEnd.Sub(epochStart))
+		}
+	}()
+	queue := s.queue
+	for {
+		var t itemTask
+		select {
+		case t = <-s.hedges:
+		default:
+			select {
+			case t = <-s.hedges:
+			case tt, ok := <-queue:
+				if !ok {
+					queue = nil // the feeder is done; serve hedges until the items are
+					continue
+				}
+				t = tt
+			case <-s.drained:
+				return nil
+			case <-r.ctx.Done():
+				return r.stopped()
+			}
+		}
+		if !t.hedge && t.b.Epoch != epoch {
+			now := time.Now()
+			if epoch >= 0 {
+				rec.epochSpan(epoch, lastEnd.Sub(epochStart))
+			}
+			epoch, epochStart = t.b.Epoch, now
+			rec.epochStarted(epoch)
+		}
+		if err := s.read(t, rec, wt); err != nil {
+			return err
+		}
+		if !t.hedge {
+			lastEnd = time.Now()
+		}
+	}
+}
+
+// read makes one read of an item, the first or a hedge, and settles the
+// item if it wins: the first successful read wins and cancels the other;
+// a failed read settles the item only when no other read of it is left.
+// It returns an error that stops the run: the item's own, or why the run
+// stopped.
+func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
+	r := s.run
+	b, st := t.b, &t.b.states[t.i]
+	item := &b.Items[t.i]
+	slot := 0
+	if t.hedge {
+		slot = 1
+	}
+
+	// Start: a hedge whose item is already settled ends here.
+	st.mu.Lock()
+	if st.settled {
+		st.outstanding--
+		done := st.finished && st.outstanding == 0
+		st.mu.Unlock()
+		s.giveBack(t.buf)
+		if done {
+			s.complete(b)
+		}
+		return nil
+	}
+	ctx := r.ctx
+	var cancel context.CancelFunc
+	if s.hedger != nil {
+		ctx, cancel = context.WithCancel(ctx)
+		st.cancels[slot] = cancel
+		if !t.hedge {
+			ctx = dataset.WithReadTrace(ctx, &dataset.ReadTrace{FirstByte: func() { st.firstByte.Store(true) }})
+		}
+	}
+	t0 := time.Now()
+	if !t.hedge {
+		st.start = t0
+		b.firstRead.CompareAndSwap(0, t0.UnixNano())
+		if s.hedger != nil {
+			s.hedger.started()
+			if d, ok := s.hedger.delay(); ok {
+				gen, i := t.gen, t.i
+				st.timer = time.AfterFunc(d, func() { s.hedge(b, i, gen) })
+			}
+		}
+	}
+	st.mu.Unlock()
+
+	data, tm, err := r.ds.Read(ctx, item.Index, t.buf)
+	end := time.Now()
+	if cancel != nil {
+		cancel()
+	}
+	if !t.hedge && err == nil && s.hedger != nil {
+		s.hedger.ttfb(tm.TTFB)
+	}
+	if err != nil && s.hedger != nil && throttled(err) {
+		s.hedger.throttled(end)
+	}
+
+	// Settle.
+	st.mu.Lock()
+	if !t.hedge && st.timer != nil {
+		st.timer.Stop()
+		st.timer = nil
+	}
+	st.outstanding--
+	won := false
+	switch {
+	case st.settled:
+	case err == nil:
+		won, st.settled = true, true
+		if other := st.cancels[1-slot]; other != nil {
+			other() // the loser's request is aborted; it gives its buffer back
+		}
+	case st.outstanding == 0 && r.ctx.Err() == nil:
+		won, st.settled = true, true // the last read left, and it failed
+	}
+	start := st.start
+	st.mu.Unlock()
+
+	if !won {
+		rec.attempt(t0, end, t.hedge)
+		s.giveBack(data)
+		st.mu.Lock()
+		done := st.finished && st.outstanding == 0
+		st.mu.Unlock()
+		if done {
+			s.complete(b)
+		}
+		if r.ctx.Err() != nil {
+			return r.stopped()
+		}
+		return nil
+	}
+
+	// The winner: its buffer becomes the item's, it decodes and records.
+	item.Data, item.Err = data, nil
+	var dec time.Duration
+	decoded := err == nil && r.decoding != nil
+	if decoded {
+		if r.decoding.enter(r.ctx, wt, int64(b.seq)*int64(r.batchSize)+int64(t.i)) != nil {
+			return r.stopped()
+		}
+		t1 := time.Now()
+		item.Image, err = DecodeGray(data, item.Image)
+		dec = time.Since(t1)
+		r.decoding.leave()
+		if err != nil {
+			err = fmt.Errorf("item %q: %w", r.ds.Key(item.Index), err)
+		}
+	}
+	if t.hedge {
+		rec.attempt(end, end, true)
+		rec.hedgeWon()
+	}
+	// getitem runs from the item's first read; the fetcher was busy for
+	// this read alone.
+	rec.item(time.Since(start), tm.TTFB, tm.Transfer(), dec, decoded, err != nil, t0, time.Now())
+	r.held.add(0, len(data))
+	item.Err = err
+	if err != nil && !r.tolerate {
+		return fmt.Errorf("loader: epoch %d batch %d: %w", b.Epoch, b.Index, err)
+	}
+	st.mu.Lock()
+	st.finished = true
+	done := st.outstanding == 0
+	st.mu.Unlock()
+	if done {
+		s.complete(b)
+	}
+	return nil
+}
+
+// hedge starts a second read of item i of b if its first read, of
+// generation gen, has had no first byte, the item is not settled, and the
+// budget and the store allow: it takes a buffer of the window without
+// waiting, and hands the read to the fetchers ahead of first reads. When
+// the budget, the window or a throttling store refuses for now, it tries
+// again a little later, for as long as the first read has no first byte:
+// the slowest reads are the ones a hedge helps most.
+func (s *itemSched) hedge(b *Batch, i int, gen uint64) {
+	st := &b.states[i]
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.gen != gen || st.settled || st.hedged || st.firstByte.Load() || s.run.ctx.Err() != nil {
+		return
+	}
+	retry := func() { st.timer = time.AfterFunc(hedgeRetry, func() { s.hedge(b, i, gen) }) }
+	if !s.hedger.allow(time.Now()) {
+		retry()
+		return
+	}
+	var buf []byte
+	select {
+	case buf = <-s.bufs:
+	default:
+		retry() // the window is full: a hedge would exceed it
+		return
+	}
+	select {
+	case s.hedges <- itemTask{b: b, i: i, buf: buf, hedge: true, gen: gen}:
+		s.run.held.add(1, 0)
+		st.outstanding++
+		st.hedged = true
+		s.hedger.issued()
+	default:
+		s.bufs <- buf
+		retry()
+	}
+}
+
+// hedgeRetry is how long a refused hedge waits before it asks again.
+const hedgeRetry = 2 * time.Millisecond
+
+// giveBack returns a buffer a losing or stale read held to the window.
+func (s *itemSched) giveBack(buf []byte) {
+	s.run.held.add(-1, 0)
+	s.bufs <- buf[:0]
+}
+
+// complete counts one item of b done, and signals the consumer when it
+// was the batch's last.
+func (s *itemSched) complete(b *Batch) {
+	if b.pending.Add(-1) == 0 {
+		end := time.Now()
+		rec := s.recs[b.seq%len(s.recs)]
+		rec.record(Fetch, end.Sub(time.Unix(0, b.firstRead.Load())))
+		b.done <- struct{}{}
+	}
+	if s.left.Add(-1) == 0 {
+		close(s.drained)
+	}
+}
+
+// recycle takes back a consumed batch: its buffers return to the window
+// and its slot to the feeder.
+func (s *itemSched) recycle(b *Batch) {
+	s.run.held.release(b)
+	for i := range b.Items {
+		s.bufs <- b.Items[i].Data[:0]
+		b.Items[i].Data = nil
+		<-s.firsts
+	}
+	s.slots <- b
+}
+
+// take waits for batch seq, the consumer's next, to be complete.
+func (s *itemSched) take(ctx context.Context, seq int) *Batch {
+	if len(s.ahead) == 0 {
+		select {
+		case b := <-s.started:
+			s.ahead = append(s.ahead, b)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	b := s.ahead[0]
+	if !b.seen {
+		select {
+		case <-b.done:
+			b.seen = true
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	s.ahead = s.ahead[1:]
+	s.next = seq + 1
+	return b
+}
+
+// ready reports, without waiting, whether batch seq is complete.
+func (s *itemSched) ready(seq int) bool {
+	k := seq - s.next
+	for len(s.ahead) <= k {
+		select {
+		case b := <-s.started:
+			s.ahead = append(s.ahead, b)
+		default:
+			return false
+		}
+	}
+	b := s.ahead[k]
+	if !b.seen {
+		select {
+		case <-b.done:
+			b.seen = true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// minHedgeSamples is how many first reads the running percentile of the
+// time to first byte needs before hedging on it starts.
+const minHedgeSamples = 50
+
+// throttlePause is how long hedging pauses after the store throttles.
+const throttlePause = time.Second
+
+// hedger decides when hedges start: their delay, their budget, and a
+// pause while the store throttles. It is safe for concurrent use.
+type hedger struct {
+	fixed  time.Duration // a fixed delay, or 0
+	pct    float64       // the percentile of first reads' TTFB, or 0
+	budget float64       // hedges per first read, at most
+
+	firsts, hedges atomic.Int64
+	pausedUntil    atomic.Int64 // Unix nanoseconds
+
+	mu      sync.Mutex
+	h       *hdrhistogram.Histogram // first reads' TTFB
+	n       int64
+	current atomic.Int64 // the percentile, recomputed every few samples
+}
+
+func newHedger(h Hedge, budget float64) *hedger {
+	return &hedger{fixed: h.Delay, pct: h.Percentile, budget: budget, h: hdrhistogram.New(histMin, histMax, histSig)}
+}
+
+// started counts a first read.
+func (h *hedger) started() { h.firsts.Add(1) }
+
+// issued counts a hedge.
+func (h *hedger) issued() { h.hedges.Add(1) }
+
+// delay returns the hedge delay for a first read starting now, and
+// whether to hedge it at all: not until the percentile has its samples.
+func (h *hedger) delay() (time.Duration, bool) {
+	if h.pct == 0 {
+		return h.fixed, true
+	}
+	d := time.Duration(h.current.Load())
+	return d, d > 0
+}
+
+// ttfb records the time to first byte of a successful first read.
+func (h *hedger) ttfb(d time.Duration) {
+	if h.pct == 0 {
+		return
+	}
+	h.mu.Lock()
+	h.h.RecordValue(int64(min(max(d, histMin), maxDur)))
+	h.n++
+	if h.n >= minHedgeSamples && (h.n < 1000 || h.n%64 == 0) {
+		h.current.Store(h.h.ValueAtQuantile(h.pct))
+	}
+	h.mu.Unlock()
+}
+
+// allow reports whether a hedge may start at now: within the budget and
+// not while the store throttles.
+func (h *hedger) allow(now time.Time) bool {
+	if now.UnixNano() < h.pausedUntil.Load() {
+		return false
+	}
+	return float64(h.hedges.Load()+1) <= h.budget*float64(h.firsts.Load())
+}
+
+// throttled pauses hedging from now: the store answered SlowDown.
+func (h *hedger) throttled(now time.Time) {
+	h.pausedUntil.Store(now.Add(throttlePause).UnixNano())
+}
+
+// throttled reports whether err is a store's throttling answer, such as
+// S3's 503 SlowDown.
+func throttled(err error) bool {
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) {
+		switch coded.ErrorCode() {
+		case "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests":
+			return true
+		}
+	}
+	var status interface{ HTTPStatusCode() int }
+	return errors.As(err, &status) && status.HTTPStatusCode() == 503
+}
