@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -157,9 +158,11 @@ func BenchmarkLoad(b *testing.B) {
 								if mode == loader.Async {
 									opts.FetchConcurrency = fetch
 								}
-								b.Run(name, func(b *testing.B) {
-									RunLoad(b, src, LoadCase{Profile: p, Options: opts, Deep: *deep})
-								})
+								for _, sc := range schedules(e, opts) {
+									b.Run(name+sc.name, func(b *testing.B) {
+										RunLoad(b, src, LoadCase{Profile: p, Options: sc.opts, Deep: *deep})
+									})
+								}
 							}
 						}
 					}
@@ -167,6 +170,58 @@ func BenchmarkLoad(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A schedule is one scheduler setting of a Load line: its options and the
+// keys it adds to the name.
+type schedule struct {
+	name string
+	opts loader.Options
+}
+
+// schedules returns the scheduler settings of the matrix for opts: the
+// batch scheduler as it is (no key, so results from before the item
+// scheduler still pair), and the item scheduler with each window and hedge
+// ("/sched=item/window=N[/hedge=H]", the window resolved in items).
+func schedules(e Env, opts loader.Options) []schedule {
+	var out []schedule
+	for _, sc := range e.Scheds {
+		if sc == loader.SchedBatch {
+			out = append(out, schedule{opts: opts})
+			continue
+		}
+		for _, w := range e.Windows {
+			for _, h := range e.Hedges {
+				o := opts
+				o.Scheduler, o.Window, o.Hedge = loader.SchedItem, w.Resolve(opts.InFlight()), h
+				window := o.Window
+				if r, err := o.Resolved(); err == nil {
+					window = r.Window
+				}
+				name := "/" + results.SubName(results.KeySched, loader.SchedItem, results.KeyWindow, window)
+				if !h.IsZero() {
+					name += "/" + results.SubName(results.KeyHedge, h)
+				}
+				out = append(out, schedule{name: name, opts: o})
+			}
+		}
+	}
+	return out
+}
+
+func TestSchedules(t *testing.T) {
+	e, err := FromEnv([]string{"STORAGEBENCH_SCHED=batch,item", "STORAGEBENCH_WINDOW=4C,800", "STORAGEBENCH_HEDGE=off,p90"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range schedules(e, loader.Options{Mode: loader.Async, Workers: 2, BatchSize: 50}) {
+		names = append(names, s.name)
+	}
+	want := []string{"", "/sched=item/window=400", "/sched=item/window=400/hedge=p90", "/sched=item/window=800", "/sched=item/window=800/hedge=p90"}
+	if !slices.Equal(names, want) {
+		t.Errorf("schedules %q, want %q", names, want)
+	}
 }
 
 func BenchmarkDecode(b *testing.B) {
@@ -192,6 +247,10 @@ func TestFromEnv(t *testing.T) {
 		{"bad decoder", map[string]string{"STORAGEBENCH_DECODE": "png"}, `unknown decoder "png"`},
 		{"bad profile", map[string]string{"STORAGEBENCH_PROFILES": "glacier"}, "glacier"},
 		{"bad backend", map[string]string{"STORAGEBENCH_BACKENDS": "mem,nfs"}, `unknown backend "nfs"`},
+		{"schedulers", map[string]string{"STORAGEBENCH_SCHED": "batch,item", "STORAGEBENCH_WINDOW": "4C,800", "STORAGEBENCH_HEDGE": "off,p90,20ms"}, ""},
+		{"bad scheduler", map[string]string{"STORAGEBENCH_SCHED": "fifo"}, `STORAGEBENCH_SCHED="fifo": unknown scheduler "fifo"`},
+		{"bad window", map[string]string{"STORAGEBENCH_WINDOW": "4X"}, `STORAGEBENCH_WINDOW="4X": window "4X"`},
+		{"bad hedge", map[string]string{"STORAGEBENCH_HEDGE": "p100"}, `STORAGEBENCH_HEDGE="p100": hedge "p100"`},
 		{"bad items", map[string]string{"STORAGEBENCH_ITEMS": "-3"}, "STORAGEBENCH_ITEMS"},
 		{"index without root", map[string]string{"STORAGEBENCH_SCRATCH_INDEX": "/x.json"}, "STORAGEBENCH_SCRATCH_ROOT is not"},
 		// A backend named but not configured fails instead of printing

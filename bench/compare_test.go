@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +61,12 @@ func TestCompare(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("compare.sh: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+				var sides strings.Builder
+				for _, side := range []string{"base", "head"} {
+					data, _ := os.ReadFile(filepath.Join(out, side+".txt"))
+					fmt.Fprintf(&sides, "%s.txt:\n%s\n", side, data)
+				}
+				t.Fatalf("compare.sh: %v\nstdout:\n%s\nstderr:\n%s\n%s", err, stdout, stderr, sides.String())
 			}
 			for _, side := range []string{"base", "head"} {
 				data, err := os.ReadFile(filepath.Join(out, side+".txt"))

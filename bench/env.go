@@ -26,17 +26,53 @@ type Env struct {
 	// listed.
 	ScratchRoot, ScratchIndex string
 
-	Backends     []string         // STORAGEBENCH_BACKENDS: mem,local,fakes3, and s3, scratch when configured
-	Profiles     []string         // STORAGEBENCH_PROFILES: none, seed-s3, s3, express, nvme, fixed-<d>; by default none, and s3 on fakes3
-	Modes        []loader.Mode    // STORAGEBENCH_MODES: sync,async
-	Workers      []int            // STORAGEBENCH_WORKERS: 2,4,8,16,32
-	Batches      []int            // STORAGEBENCH_BATCH: 50
-	Fetch        []int            // STORAGEBENCH_FETCH: per-worker fetch concurrency in async mode; 0 is the batch size
-	Decoders     []loader.Decoder // STORAGEBENCH_DECODE: none,jpeg
-	Concurrency  []int            // STORAGEBENCH_CONCURRENCY: raw baseline concurrency
-	Items        int              // STORAGEBENCH_ITEMS: items in the synthetic dataset
-	Prefetch     int              // STORAGEBENCH_PREFETCH: batches each worker holds
-	explicitName map[string]bool  // dimensions set explicitly, shown in names
+	Backends     []string           // STORAGEBENCH_BACKENDS: mem,local,fakes3, and s3, scratch when configured
+	Profiles     []string           // STORAGEBENCH_PROFILES: none, seed-s3, s3, express, nvme, fixed-<d>; by default none, and s3 on fakes3
+	Modes        []loader.Mode      // STORAGEBENCH_MODES: sync,async
+	Workers      []int              // STORAGEBENCH_WORKERS: 2,4,8,16,32
+	Batches      []int              // STORAGEBENCH_BATCH: 50
+	Fetch        []int              // STORAGEBENCH_FETCH: per-worker fetch concurrency in async mode; 0 is the batch size
+	Decoders     []loader.Decoder   // STORAGEBENCH_DECODE: none,jpeg
+	Concurrency  []int              // STORAGEBENCH_CONCURRENCY: raw baseline concurrency
+	Items        int                // STORAGEBENCH_ITEMS: items in the synthetic dataset
+	Prefetch     int                // STORAGEBENCH_PREFETCH: batches each worker holds
+	Scheds       []loader.Scheduler // STORAGEBENCH_SCHED: batch,item
+	Windows      []Window           // STORAGEBENCH_WINDOW: the item scheduler's windows; default the loader's
+	Hedges       []loader.Hedge     // STORAGEBENCH_HEDGE: off, a delay, or pNN
+	explicitName map[string]bool    // dimensions set explicitly, shown in names
+}
+
+// A Window is the item scheduler's window as STORAGEBENCH_WINDOW gives
+// it: a number of items, or a multiple of C, the reads in flight. The zero
+// Window is the loader's default.
+type Window struct {
+	Items int // items, when PerC is 0
+	PerC  int // a multiple of C
+}
+
+// ParseWindow parses "400" (items) or "4C" (four times C).
+func ParseWindow(s string) (Window, error) {
+	if k, ok := strings.CutSuffix(s, "C"); ok {
+		n, err := strconv.Atoi(k)
+		if err != nil || n < 1 {
+			return Window{}, fmt.Errorf("window %q: want items, or a multiple of C such as 4C", s)
+		}
+		return Window{PerC: n}, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return Window{}, fmt.Errorf("window %q: want items, or a multiple of C such as 4C", s)
+	}
+	return Window{Items: n}, nil
+}
+
+// Resolve returns the window in items for c reads in flight; 0 for the
+// loader's default.
+func (w Window) Resolve(c int) int {
+	if w.PerC > 0 {
+		return w.PerC * c
+	}
+	return w.Items
 }
 
 // Defaults: the seed's sweep. The real stores, s3 and scratch, join the
@@ -52,6 +88,9 @@ var defaultEnv = Env{
 	Concurrency: []int{1, 4, 16, 64, 256},
 	Items:       2000,
 	Prefetch:    loader.DefaultPrefetch,
+	Scheds:      []loader.Scheduler{loader.SchedBatch},
+	Windows:     []Window{{}},
+	Hedges:      []loader.Hedge{{}},
 }
 
 // FromOS reads the process's environment, as [FromEnv] does.
@@ -148,6 +187,21 @@ func FromEnv(environ []string) (Env, error) {
 	list(benchenv.Modes, func() { e.Modes = nil }, func(s string) error {
 		m, perr := loader.ParseMode(s)
 		e.Modes = append(e.Modes, m)
+		return perr
+	})
+	list(benchenv.Sched, func() { e.Scheds = nil }, func(s string) error {
+		sc, perr := loader.ParseScheduler(s)
+		e.Scheds = append(e.Scheds, sc)
+		return perr
+	})
+	list(benchenv.Window, func() { e.Windows = nil }, func(s string) error {
+		w, perr := ParseWindow(s)
+		e.Windows = append(e.Windows, w)
+		return perr
+	})
+	list(benchenv.Hedge, func() { e.Hedges = nil }, func(s string) error {
+		h, perr := loader.ParseHedge(s)
+		e.Hedges = append(e.Hedges, h)
 		return perr
 	})
 	list(benchenv.Decode, func() { e.Decoders = nil }, func(s string) error {

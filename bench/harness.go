@@ -60,7 +60,13 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 		b.Fatal(err)
 	}
 	inFlight, round := opts.InFlight(), opts.Workers*opts.BatchSize
+	// The raw readers hold as many items as the loader may: its batch
+	// slots, or the item scheduler's window.
 	hold := opts.Workers * opts.Prefetch * opts.BatchSize
+	slots := opts.Workers * opts.Prefetch
+	if opts.Scheduler == loader.SchedItem {
+		hold, slots = opts.Window, opts.Window/opts.BatchSize+1
+	}
 	// The raw rate at C, before the run as well as after it: on a shared
 	// machine the storage's best moments come and go, and a bound taken
 	// on one side of the run only can miss the stretch the run had.
@@ -90,7 +96,7 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	// the same slots every lcm(batches an epoch, W x P) batches), up to
 	// maxFillEpochs epochs. Then collect what growing them left behind.
 	con := consumer{it: it, src: src, deep: c.Deep}
-	slots, epoch := opts.Workers*opts.Prefetch, l.BatchesPerEpoch()
+	epoch := l.BatchesPerEpoch()
 	fill := max(slots, min(slots/gcd(slots, epoch)*epoch, maxFillEpochs*epoch))
 	if err := con.fill((fill + opts.Workers - 1) / opts.Workers * opts.Workers); err != nil {
 		b.Fatal(err)
@@ -148,6 +154,13 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	b.ReportMetric(bound, results.BoundItemsPerSec)
 	b.ReportMetric(rate/bound, results.Efficiency)
 	b.ReportMetric(meanBytes, results.BytesPerItem)
+	b.ReportMetric(float64(st.HeldItemsPeak), results.HeldItemsPeak)
+	b.ReportMetric(float64(st.HeldBytesPeak), results.HeldBytesPeak)
+	b.ReportMetric(float64(st.ReadTime)/float64(st.Elapsed)/float64(inFlight), results.InFlightFraction)
+	if !opts.Hedge.IsZero() {
+		b.ReportMetric(float64(st.Hedges)/float64(st.Items), results.HedgesPerItem)
+		b.ReportMetric(float64(st.HedgeWins)/float64(st.Items), results.HedgeWinsPerItem)
+	}
 	if rssOK {
 		b.ReportMetric(float64(start), results.StartRSS)
 		b.ReportMetric(float64(peak), results.PeakRSS)
@@ -297,6 +310,9 @@ func reportLevels(b *testing.B, st loader.Stats, elapsed time.Duration, decoded 
 		}
 		for i, v := range []time.Duration{s.Mean, s.Median, s.Min, s.Max, s.P99} {
 			b.ReportMetric(float64(v.Nanoseconds()), results.LevelUnit(l.String(), results.Stats[i]))
+		}
+		if l == loader.GetItem {
+			b.ReportMetric(float64(s.P999.Nanoseconds()), results.LevelUnit(l.String(), results.P999))
 		}
 	}
 }

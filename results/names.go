@@ -24,7 +24,9 @@ const (
 	KeyBatch       = "batch"       // items per batch
 	KeyFetch       = "fetch"       // fetches in flight per async worker; absent for the default
 	KeyDecode      = "decode"      // the decoder; absent unless asked for
-	KeySched       = "sched"       // the loader's scheduler; absent for the default
+	KeySched       = "sched"       // the loader's scheduler; absent for the default (batch)
+	KeyWindow      = "window"      // the item scheduler's window, in items
+	KeyHedge       = "hedge"       // the item scheduler's hedge delay, or pNN; absent when off
 	KeyWorkload    = "workload"    // an emulated training workload
 	KeyAccel       = "accel"       // emulated accelerators
 	KeyGOMAXPROCS  = "gomaxprocs"  // the "-N" suffix the testing package adds
@@ -34,19 +36,24 @@ const (
 // (ns/op, B/op, allocs/op, MB/s) are here too, so that readers name them
 // the same way.
 const (
-	NsPerOp          = "ns/op"         // the testing package's time per item
-	BytesPerOp       = "B/op"          // bytes allocated per item
-	AllocsPerOp      = "allocs/op"     // allocations per item
-	MBPerSecond      = "MB/s"          // item bytes read per second, from SetBytes
-	ItemsPerSecond   = "items/s"       // items delivered over the timed run: 1e9 / ns/op
-	RawItemsPerSec   = "raw-items/s"   // the raw baseline at the loader's concurrency
-	BoundItemsPerSec = "bound-items/s" // min(C / L, best raw): what the storage can give
-	Efficiency       = "efficiency"    // items/s over bound-items/s
-	BytesPerItem     = "B/item"        // mean bytes of the items read
-	StartRSS         = "start-rss-B"   // resident set size when the timed run started
-	PeakRSS          = "peak-rss-B"    // the largest resident set size seen during it
-	RunNs            = "run-ns"        // the timed run, elapsed
-	AU               = "au"            // accelerator utilization, 0 to 1
+	NsPerOp          = "ns/op"             // the testing package's time per item
+	BytesPerOp       = "B/op"              // bytes allocated per item
+	AllocsPerOp      = "allocs/op"         // allocations per item
+	MBPerSecond      = "MB/s"              // item bytes read per second, from SetBytes
+	ItemsPerSecond   = "items/s"           // items delivered over the timed run: 1e9 / ns/op
+	RawItemsPerSec   = "raw-items/s"       // the raw baseline at the loader's concurrency
+	BoundItemsPerSec = "bound-items/s"     // min(C / L, best raw): what the storage can give
+	Efficiency       = "efficiency"        // items/s over bound-items/s
+	BytesPerItem     = "B/item"            // mean bytes of the items read
+	StartRSS         = "start-rss-B"       // resident set size when the timed run started
+	PeakRSS          = "peak-rss-B"        // the largest resident set size seen during it
+	RunNs            = "run-ns"            // the timed run, elapsed
+	AU               = "au"                // accelerator utilization, 0 to 1
+	HeldItemsPeak    = "held-items-peak"   // the most item buffers the loader held at once
+	HeldBytesPeak    = "held-bytes-peak"   // the most bytes of items the loader held at once
+	HedgesPerItem    = "hedges/item"       // second reads started, over items delivered
+	HedgeWinsPerItem = "hedge-wins/item"   // second reads that delivered their item, over items delivered
+	InFlightFraction = "inflight-fraction" // mean reads in flight over C: how busy the fetchers were
 )
 
 // HigherIsBetter are the units, among those the benchmarks report, for
@@ -55,8 +62,11 @@ const (
 var HigherIsBetter = []string{ItemsPerSecond, RawItemsPerSec, BoundItemsPerSec, Efficiency, AU}
 
 // Stats are the statistics reported for each level of a Load benchmark,
-// in the order they are reported.
+// in the order they are reported. GetItem also reports P999.
 var Stats = []string{"mean", "median", "min", "max", "p99"}
+
+// P999 is the getitem level's 99.9th percentile, as in "getitem-p999-ns".
+const P999 = "p999"
 
 // LevelUnit returns the unit of a level's statistic in nanoseconds, as in
 // "getitem-p99-ns".

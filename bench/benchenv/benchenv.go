@@ -43,6 +43,9 @@ const (
 	Concurrency  = "STORAGEBENCH_CONCURRENCY"
 	Items        = "STORAGEBENCH_ITEMS"
 	Prefetch     = "STORAGEBENCH_PREFETCH"
+	Sched        = "STORAGEBENCH_SCHED"
+	Window       = "STORAGEBENCH_WINDOW"
+	Hedge        = "STORAGEBENCH_HEDGE"
 )
 
 // Variables is the table, in the order the README lists it.
@@ -61,6 +64,9 @@ var Variables = []Variable{
 	{Concurrency, "the raw baseline's concurrencies", "`1,4,16,64,256`"},
 	{Items, "items in the synthetic dataset", "`2000`"},
 	{Prefetch, "batches each worker holds", "`2`"},
+	{Sched, "loader schedulers, `batch,item`; `item` adds `sched=item` and `window=N` to names", "`batch`"},
+	{Window, "the item scheduler's windows: items, or a multiple of C such as `4C`", "`max(4C, 2B+C)`"},
+	{Hedge, "the item scheduler's hedging: `off`, a delay such as `20ms`, or a percentile of time to first byte such as `p90`; adds `hedge=` to names", "`off`"},
 	{"STORAGEBENCH_MINIO_*", "a MinIO server for the conformance tests (`_ENDPOINT`, `_ACCESS_KEY`, `_SECRET_KEY`, `_REGION`), exported by `.ci/minio.sh start`, with that script's own settings", "unset: MinIO tests skip"},
 	{"STORAGEBENCH_TOOLS", "where `.ci/minio.sh` caches the binaries it builds", "`~/.cache/storagebench/bin`"},
 }
