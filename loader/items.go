@@ -201,7 +201,7 @@ func (s *itemSched) fetch(rec *recorder) error {
 		lastEnd    time.Time
 	)
 	defer func() {
-		if epoch >= 0 {
+		if epoch >= 0 && lastEnd.After(epochStart) {
 			rec.epochSpan(epoch, lastEnd.Sub(epochStart))
 		}
 	}()
@@ -227,7 +227,7 @@ func (s *itemSched) fetch(rec *recorder) error {
 		}
 		if !t.hedge && t.b.Epoch != epoch {
 			now := time.Now()
-			if epoch >= 0 {
+			if epoch >= 0 && lastEnd.After(epochStart) {
 				rec.epochSpan(epoch, lastEnd.Sub(epochStart))
 			}
 			epoch, epochStart = t.b.Epoch, now
@@ -322,15 +322,16 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 		won, st.settled = true, true // the last read left, and it failed
 	}
 	start := st.start
+	// A read that did not win may be the last to end: then the item is
+	// done, if the winner has finished. Decided here, with the count, so
+	// that the winner and it never both complete the item.
+	lostLast := !won && st.finished && st.outstanding == 0
 	st.mu.Unlock()
 
 	if !won {
 		rec.attempt(t0, end, t.hedge)
 		s.giveBack(data)
-		st.mu.Lock()
-		done := st.finished && st.outstanding == 0
-		st.mu.Unlock()
-		if done {
+		if lostLast {
 			s.complete(b)
 		}
 		if r.ctx.Err() != nil {
