@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
 )
 
@@ -28,7 +29,8 @@ func ThroughputFigures(s *results.Set) ([]*Figure, error) {
 		bench:  results.Load,
 		prefix: "throughput",
 		chart:  "/backend,/profile",
-		series: "/mode,/sched",
+		series: "/mode,/sched,/window,/hedge",
+		label:  schedulerLabel,
 		x:      results.KeyWorkers,
 		xLabel: "workers",
 		y:      results.ItemsPerSecond,
@@ -58,17 +60,18 @@ func AUFigures(s *results.Set) ([]*Figure, error) {
 
 // A lineSpec says what a line figure draws.
 type lineSpec struct {
-	bench     string  // the benchmark drawn, such as results.Load
-	prefix    string  // the figures' names start with it
-	chart     string  // a projection: one figure per key, with the residue
-	series    string  // a projection: one line per key and file
-	x         string  // the name key on the x axis, a number
-	xLabel    string  // the x axis's label
-	y         string  // the unit on the y axis
-	yLabel    string  // the y axis's label
-	bound     string  // a unit drawn dashed for each line, if not ""
-	threshold float64 // a horizontal line, if not 0
-	yMax      float64 // the y axis's least maximum, if not 0
+	bench     string                                            // the benchmark drawn, such as results.Load
+	prefix    string                                            // the figures' names start with it
+	chart     string                                            // a projection: one figure per key, with the residue
+	series    string                                            // a projection: one line per key and file
+	label     func(p *results.Point, series results.Key) string // a line's name; nil: the series key's
+	x         string                                            // the name key on the x axis, a number
+	xLabel    string                                            // the x axis's label
+	y         string                                            // the unit on the y axis
+	yLabel    string                                            // the y axis's label
+	bound     string                                            // a unit drawn dashed for each line, if not ""
+	threshold float64                                           // a horizontal line, if not 0
+	yMax      float64                                           // the y axis's least maximum, if not 0
 }
 
 // A line is one series of a line figure.
@@ -91,7 +94,10 @@ func lineFigures(s *results.Set, spec lineSpec) ([]*Figure, error) {
 		return nil, err
 	}
 	files := s.Files()
-	seriesKeys := g.Keys(2)
+	// Lines are told apart by their labels, which may merge series keys
+	// (a window of 4C is 400 items at one worker count, 1600 at another);
+	// colours follow the labels in the order first seen.
+	var labels []string
 	charts := chartsOf(g, func(p *results.Point) []results.Key { return []results.Key{p.Keys[1], p.Keys[4]} })
 	var (
 		figs        []*Figure
@@ -104,11 +110,18 @@ func lineFigures(s *results.Set, spec lineSpec) ([]*Figure, error) {
 			if err != nil || !p.Has(spec.y) {
 				continue
 			}
-			si := slices.Index(seriesKeys, p.Keys[2])
+			label := results.Label(p.Keys[2], false)
+			if spec.label != nil {
+				label = spec.label(p, p.Keys[2])
+			}
+			si := slices.Index(labels, label)
+			if si < 0 {
+				labels = append(labels, label)
+				si = len(labels) - 1
+			}
 			fi := slices.Index(files, p.Config(results.File))
 			i := slices.IndexFunc(lines, func(l *line) bool { return l.series == si && l.file == fi })
 			if i < 0 {
-				label := results.Label(p.Keys[2], false)
 				if len(files) > 1 {
 					label = strings.TrimSpace(files[fi] + " " + label)
 				}
@@ -256,4 +269,33 @@ func maxOf(xs []float64) float64 {
 		return 1
 	}
 	return slices.Max(xs)
+}
+
+// schedulerLabel names a Load line by its mode and scheduler, writing the
+// item scheduler's window as a multiple of C, the reads in flight, when it
+// is one: "mode=async sched=item window=4C hedge=p90".
+func schedulerLabel(p *results.Point, series results.Key) string {
+	label := results.Label(series, false)
+	w, err := strconv.Atoi(p.NameKey(results.KeyWindow))
+	if err != nil {
+		return label
+	}
+	mode, merr := loader.ParseMode(p.NameKey(results.KeyMode))
+	workers, werr := strconv.Atoi(p.NameKey(results.KeyWorkers))
+	batch, berr := strconv.Atoi(p.NameKey(results.KeyBatch))
+	fetch, ferr := 0, error(nil)
+	if f := p.NameKey(results.KeyFetch); f != "" {
+		fetch, ferr = strconv.Atoi(f)
+	}
+	if merr != nil || werr != nil || berr != nil || ferr != nil {
+		return label
+	}
+	o := loader.Options{Mode: mode, Workers: workers, BatchSize: batch}
+	if mode == loader.Async {
+		o.FetchConcurrency = fetch
+	}
+	if c := o.InFlight(); c > 0 && w%c == 0 {
+		return strings.Replace(label, fmt.Sprintf("%s=%d", results.KeyWindow, w), fmt.Sprintf("%s=%dC", results.KeyWindow, w/c), 1)
+	}
+	return label
 }

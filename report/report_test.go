@@ -2,7 +2,10 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -126,5 +129,43 @@ func TestFigures(t *testing.T) {
 	}
 	if !strings.HasPrefix(tables[0].Rows[0].Config, "BenchmarkLoad backend=fakes3 profile=s3 mode=sync workers=2") {
 		t.Errorf("first row %q", tables[0].Rows[0].Config)
+	}
+}
+
+// TestSchedulerLines checks that item-scheduled lines whose window is the
+// same multiple of C at each worker count are one line, named by it.
+func TestSchedulerLines(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "item.txt")
+	var b strings.Builder
+	for _, w := range []int{2, 8} {
+		c := w * 50
+		fmt.Fprintf(&b, "BenchmarkLoad/backend=mem/profile=s3/mode=async/workers=%d/batch=50-2 100 1000 ns/op %d items/s 1 efficiency\n", w, 1000*w)
+		fmt.Fprintf(&b, "BenchmarkLoad/backend=mem/profile=s3/mode=async/workers=%d/batch=50/sched=item/window=%d/hedge=p90-2 100 1000 ns/op %d items/s 1 efficiency\n", w, 4*c, 2000*w)
+	}
+	if err := os.WriteFile(file, []byte(b.String()), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	s, err := results.Read(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	figs, err := ThroughputFigures(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(figs) != 1 {
+		t.Fatalf("%d throughput figures, want 1", len(figs))
+	}
+	svg, err := figs[0].SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mode=async sched=item window=4C hedge=p90", "mode=async"} {
+		if !bytes.Contains(svg, []byte(want)) {
+			t.Errorf("figure does not show %q", want)
+		}
+	}
+	if bytes.Contains(svg, []byte("window=400")) {
+		t.Error("figure shows the window in items, want it as a multiple of C")
 	}
 }
