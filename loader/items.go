@@ -3,7 +3,6 @@ package loader
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -345,15 +344,9 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	var dec time.Duration
 	decoded := err == nil && r.decoding != nil
 	if decoded {
-		if r.decoding.enter(r.ctx, wt, int64(b.seq)*int64(r.batchSize)+int64(t.i)) != nil {
+		var ok bool
+		if dec, ok, err = r.decode(b, t.i, wt); !ok {
 			return r.stopped()
-		}
-		t1 := time.Now()
-		item.Image, err = DecodeGray(data, item.Image)
-		dec = time.Since(t1)
-		r.decoding.leave()
-		if err != nil {
-			err = fmt.Errorf("item %q: %w", r.ds.Key(item.Index), err)
 		}
 	}
 	if t.hedge {
@@ -364,9 +357,8 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	// this read alone.
 	rec.item(time.Since(start), tm.TTFB, tm.Transfer(), dec, decoded, err != nil, t0, time.Now())
 	r.held.add(0, len(data))
-	item.Err = err
-	if err != nil && !r.tolerate {
-		return fmt.Errorf("loader: epoch %d batch %d: %w", b.Epoch, b.Index, err)
+	if err := r.result(b, item, err); err != nil {
+		return err
 	}
 	st.mu.Lock()
 	st.finished = true

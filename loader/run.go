@@ -124,15 +124,9 @@ func (r *run) fetch(b *Batch, i int, rec *recorder, wt *waiter) error {
 	var dec time.Duration
 	decoded := err == nil && r.decoding != nil
 	if decoded {
-		if r.decoding.enter(r.ctx, wt, int64(b.seq)*int64(r.batchSize)+int64(i)) != nil {
+		var ok bool
+		if dec, ok, err = r.decode(b, i, wt); !ok {
 			return r.stopped()
-		}
-		t1 := time.Now()
-		item.Image, err = DecodeGray(data, item.Image)
-		dec = time.Since(t1)
-		r.decoding.leave()
-		if err != nil {
-			err = fmt.Errorf("item %q: %w", r.ds.Key(item.Index), err)
 		}
 	}
 	getitem := time.Since(t0)
@@ -140,7 +134,31 @@ func (r *run) fetch(b *Batch, i int, rec *recorder, wt *waiter) error {
 		return r.stopped() // the run is stopping; this is no storage error
 	}
 	rec.item(getitem, tm.TTFB, tm.Transfer(), dec, decoded, err != nil, t0, t0.Add(getitem))
-	r.held.add(0, len(data))
+	return r.result(b, item, err)
+}
+
+// decode decodes item i of b, read, admitted by the decode gate in sampler
+// order; wt is the calling goroutine's place in the gate's queue. It
+// returns how long decoding took and its error, naming the item; ok is
+// false when the run stopped while the item waited for the gate.
+func (r *run) decode(b *Batch, i int, wt *waiter) (dec time.Duration, ok bool, err error) {
+	item := &b.Items[i]
+	if r.decoding.enter(r.ctx, wt, int64(b.seq)*int64(r.batchSize)+int64(i)) != nil {
+		return 0, false, nil
+	}
+	t1 := time.Now()
+	item.Image, err = DecodeGray(item.Data, item.Image)
+	dec = time.Since(t1)
+	r.decoding.leave()
+	if err != nil {
+		err = fmt.Errorf("item %q: %w", r.ds.Key(item.Index), err)
+	}
+	return dec, true, err
+}
+
+// result sets item's error and returns the error that stops the run, if
+// any: the item's, unless the run tolerates errors.
+func (r *run) result(b *Batch, item *Item, err error) error {
 	item.Err = err
 	if err != nil && !r.tolerate {
 		return fmt.Errorf("loader: epoch %d batch %d: %w", b.Epoch, b.Index, err)

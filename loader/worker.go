@@ -126,9 +126,16 @@ func (w *worker) fetch() error {
 	return nil
 }
 
-// complete records b's fetch and signals the consumer.
+// complete records b's fetch, counts its bytes held, and signals the
+// consumer. Bytes are counted a batch at a time, off the path of each
+// item: a batch's slot holds its items until it is consumed anyway.
 func (w *worker) complete(b *Batch) {
 	w.rec.batchDone(b.Epoch, b.start, time.Now())
+	bytes := 0
+	for i := range b.Items {
+		bytes += len(b.Items[i].Data)
+	}
+	w.run.held.add(0, bytes)
 	b.done <- struct{}{}
 }
 

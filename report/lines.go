@@ -13,7 +13,6 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
 )
 
@@ -280,21 +279,7 @@ func schedulerLabel(p *results.Point, series results.Key) string {
 	if err != nil {
 		return label
 	}
-	mode, merr := loader.ParseMode(p.NameKey(results.KeyMode))
-	workers, werr := strconv.Atoi(p.NameKey(results.KeyWorkers))
-	batch, berr := strconv.Atoi(p.NameKey(results.KeyBatch))
-	fetch, ferr := 0, error(nil)
-	if f := p.NameKey(results.KeyFetch); f != "" {
-		fetch, ferr = strconv.Atoi(f)
-	}
-	if merr != nil || werr != nil || berr != nil || ferr != nil {
-		return label
-	}
-	o := loader.Options{Mode: mode, Workers: workers, BatchSize: batch}
-	if mode == loader.Async {
-		o.FetchConcurrency = fetch
-	}
-	if c := o.InFlight(); c > 0 && w%c == 0 {
+	if c := results.InFlight(p); c > 0 && w%c == 0 {
 		return strings.Replace(label, fmt.Sprintf("%s=%d", results.KeyWindow, w), fmt.Sprintf("%s=%dC", results.KeyWindow, w/c), 1)
 	}
 	return label

@@ -2,14 +2,12 @@ package targets
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
 )
 
@@ -59,6 +57,7 @@ type result struct {
 	iters   int
 	config  map[string]string
 	metrics map[string]float64 // median by unit, as written
+	point   *results.Point
 }
 
 // nameKeys and configKeys are what the targets read of names and
@@ -77,6 +76,7 @@ func fromPoint(p *results.Point) *result {
 		iters:   p.Iters()[0],
 		config:  map[string]string{},
 		metrics: map[string]float64{},
+		point:   p,
 	}
 	for _, k := range nameKeys {
 		if v := p.NameKey(k); v != "" {
@@ -114,22 +114,9 @@ outer:
 // noDecode reports whether r read without decoding.
 func noDecode(r *result) bool { d := r.parts[results.KeyDecode]; return d == "" || d == "none" }
 
-// tgInFlight returns C, the requests r's loader can have in flight, from
-// the mode, workers, batch and fetch of its name, by the loader's own rule
-// (an absent fetch is the loader's default); 0 when the name does not say.
-func tgInFlight(r *result) int {
-	mode, merr := loader.ParseMode(r.parts[results.KeyMode])
-	workers, werr := strconv.Atoi(r.parts[results.KeyWorkers])
-	batch, berr := strconv.Atoi(r.parts[results.KeyBatch])
-	fetch, ferr := 0, error(nil)
-	if s, ok := r.parts[results.KeyFetch]; ok {
-		fetch, ferr = strconv.Atoi(s)
-	}
-	if errors.Join(merr, werr, berr, ferr) != nil {
-		return 0
-	}
-	return loader.Options{Mode: mode, Workers: workers, BatchSize: batch, FetchConcurrency: fetch}.InFlight()
-}
+// tgInFlight returns C, the requests r's loader can have in flight (see
+// results.InFlight).
+func tgInFlight(r *result) int { return results.InFlight(r.point) }
 
 // tgMissing returns a row saying that no result shows target.
 func tgMissing(target, threshold string) Row {
