@@ -154,26 +154,50 @@ func checkLoadLine(t *testing.T, r *benchfmt.Result) {
 			t.Errorf("%s reports %s", name, unit)
 		}
 	}
-	for _, unit := range []string{results.RawItemsPerSec, results.BoundItemsPerSec, results.Efficiency} {
+	for _, unit := range []string{results.RawItemsPerSec, results.BoundItemsPerSec, results.Efficiency,
+		results.LevelUnit("getitem", results.P999), results.HeldItemsPeak, results.HeldBytesPeak, results.InFlightFraction} {
 		if v, ok := value(r, unit); !ok || v <= 0 {
 			t.Errorf("%s: %s = %v, %v; want a positive value", name, unit, v, ok)
 		}
 	}
+	// Reads in flight never exceed C, and the loader never holds more
+	// items than its batch slots (or window) allow.
+	if f, _ := value(r, results.InFlightFraction); f > 1.001 {
+		t.Errorf("%s: %s = %v, want at most 1", name, results.InFlightFraction, f)
+	}
+	held, _ := value(r, results.HeldItemsPeak)
+	workers, _ := strconv.Atoi(namePart(r, results.KeyWorkers))
+	batch, _ := strconv.Atoi(namePart(r, results.KeyBatch))
+	prefetch, err := strconv.Atoi(r.GetConfig(results.ConfigLoaderPrefetch))
+	if err != nil {
+		prefetch = loader.DefaultPrefetch
+	}
+	limit := float64(workers * prefetch * batch)
+	if w := namePart(r, results.KeyWindow); w != "" {
+		limit, _ = strconv.ParseFloat(w, 64)
+	}
+	if held > limit {
+		t.Errorf("%s: %s = %v, want at most %v", name, results.HeldItemsPeak, held, limit)
+	}
 }
 
 // TestLoadOutput runs the Load benchmarks on every hermetic backend, both
-// modes, with every item's bytes checked, and checks every line as users
-// read it, the header included.
+// modes, both schedulers (the item scheduler with and without hedging),
+// with every item's bytes checked, and checks every line as users read it,
+// the header included.
 func TestLoadOutput(t *testing.T) {
 	const items, workers, batch = 40, 2, 10
-	// Whole rounds (a batch from each worker), covering 25 rounds and 3
-	// epochs.
-	n := 25 * workers * batch
+	// Whole rounds (a batch from each worker): 60 of them, 30 epochs, so
+	// that hedged item-scheduled lines, whose batches take longer to
+	// fetch, cover 10 batch periods too.
+	n := 60 * workers * batch
 	out := runBenchmarks(t, map[string]string{
 		benchenv.Items:    strconv.Itoa(items),
 		benchenv.Workers:  strconv.Itoa(workers),
 		benchenv.Batch:    strconv.Itoa(batch),
 		benchenv.Profiles: "none",
+		benchenv.Sched:    "batch,item",
+		benchenv.Hedge:    "off,1ms",
 	}, false, "-test.bench=^BenchmarkLoad$", fmt.Sprintf("-test.benchtime=%dx", n), "-deep")
 	checkHeader(t, out.stdout)
 	if _, ok := out.config["smoke"]; ok {
@@ -182,7 +206,13 @@ func TestLoadOutput(t *testing.T) {
 	want := map[string]bool{}
 	for _, b := range []string{"mem", "local", "fakes3"} {
 		for _, m := range []string{"sync", "async"} {
-			want[fmt.Sprintf("Load/backend=%s/profile=none/mode=%s/workers=%d/batch=%d", b, m, workers, batch)] = true
+			base := fmt.Sprintf("Load/backend=%s/profile=none/mode=%s/workers=%d/batch=%d", b, m, workers, batch)
+			c := workers
+			if m == "async" {
+				c *= batch
+			}
+			item := fmt.Sprintf("%s/sched=item/window=%d", base, loader.DefaultWindow(batch, c))
+			want[base], want[item], want[item+"/hedge=1ms"] = true, true, true
 		}
 	}
 	for _, r := range out.results {
@@ -197,6 +227,9 @@ func TestLoadOutput(t *testing.T) {
 			t.Errorf("%s ran %d items, want %d", base, r.Iters, n)
 		}
 		checkLoadLine(t, r)
+		if _, ok := value(r, results.HedgesPerItem); ok != strings.Contains(base, "/hedge=") {
+			t.Errorf("%s: reports %s = %v, want it on hedged lines only", base, results.HedgesPerItem, ok)
+		}
 	}
 	for name := range want {
 		t.Errorf("no result for %s", name)
