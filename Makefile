@@ -62,28 +62,49 @@ bench-short:
 	$(TEST_ENV) $(GO) test -short -run '^$$' -bench 'Raw|Load|Decode' -benchtime 50ms -timeout 20m ./bench
 
 # The performance targets: the benchmarks that show them, appended to
-# $(PERF_OUT), then each target's figure next to its threshold. Load runs
-# take whole rounds (bench/loadtime.sh), hence one run per worker count.
-PERF_BENCH = $(GO) test -run '^$$' -timeout 60m ./bench -bench
+# $(PERF_OUT), then each target's figure next to its threshold (numbered
+# as in the README's Performance section). Load runs take whole rounds
+# (bench/loadtime.sh), hence one run per worker count; repeats are
+# interleaved, so that a slow spell of the machine hits every
+# configuration alike. Target 7 needs an S3 server: the MinIO that
+# STORAGEBENCH_MINIO_* names, or one .ci/minio.sh builds and starts (about
+# 3 minutes the first time). About 60 minutes on 2 cores.
+PERF_BENCH   = $(GO) test -run '^$$' -timeout 60m ./bench -bench
+PERF_ITEM    = STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=2 STORAGEBENCH_SCHED=batch,item
+PERF_REPEATS ?= 5
 perf:
 	rm -f $(PERF_OUT)
-	@echo "# 1, 3: loader against raw at equal concurrency; overhead and allocations on mem" >&2
-	for w in 2 8 32; do for m in sync async; do \
-		STORAGEBENCH_BACKENDS=mem,local,fakes3 STORAGEBENCH_PROFILES=none STORAGEBENCH_MODES=$$m STORAGEBENCH_WORKERS=$$w \
-			$(PERF_BENCH) '^BenchmarkLoad$$' -count 3 -benchtime $$(bash bench/loadtime.sh $$w $$m $(ITEMS)) | tee -a $(PERF_OUT) || exit 1; \
-	done; done
-	@echo "# 2: fixed latency, up to 512 requests in flight, against the bound C/L" >&2
+	@echo "# 1-3: item scheduling and hedging under s3 and seed-s3 latency, C = 100, 3 interleaved repeats" >&2
+	for r in 1 2 3; do \
+		STORAGEBENCH_BACKENDS=mem,local STORAGEBENCH_PROFILES=s3 $(PERF_ITEM) STORAGEBENCH_WINDOW=8C,4C STORAGEBENCH_HEDGE=off,p90 \
+			$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime 20000x | tee -a $(PERF_OUT) || exit 1; \
+		STORAGEBENCH_BACKENDS=mem,local STORAGEBENCH_PROFILES=seed-s3 $(PERF_ITEM) STORAGEBENCH_WINDOW=4C \
+			$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime 6000x | tee -a $(PERF_OUT) || exit 1; \
+	done
+	@echo "# 4: fixed latency, up to 512 requests in flight, against the bound C/L, both schedulers" >&2
 	for w in 1 8; do for f in 1 8 64; do \
 		STORAGEBENCH_BACKENDS=mem,local STORAGEBENCH_PROFILES=fixed-20ms STORAGEBENCH_MODES=async STORAGEBENCH_ITEMS=$(LATENCY_ITEMS) \
-			STORAGEBENCH_WORKERS=$$w STORAGEBENCH_FETCH=$$f \
+			STORAGEBENCH_WORKERS=$$w STORAGEBENCH_FETCH=$$f STORAGEBENCH_SCHED=batch,item \
 			$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime $$(bash bench/loadtime.sh $$w async $(LATENCY_ITEMS)) | tee -a $(PERF_OUT) || exit 1; \
 	done; done
-	@echo "# 4: peak RSS over 100,000 and 1,000,000 items" >&2
+	@echo "# 5, 8: loader against raw at equal concurrency, profile none; overhead and allocations on mem; $(PERF_REPEATS) interleaved repeats" >&2
+	for r in $$(seq $(PERF_REPEATS)); do for w in 2 8 32; do for m in sync async; do \
+		STORAGEBENCH_BACKENDS=mem,local,fakes3 STORAGEBENCH_PROFILES=none STORAGEBENCH_MODES=$$m STORAGEBENCH_WORKERS=$$w STORAGEBENCH_SCHED=batch,item \
+			$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime $$(bash bench/loadtime.sh $$w $$m $(ITEMS)) | tee -a $(PERF_OUT) || exit 1; \
+	done; done; done
+	@echo "# 6: items held and peak RSS over 100,000 and 1,000,000 items, both schedulers" >&2
 	for n in 100000 1000000; do \
-		STORAGEBENCH_BACKENDS=mem STORAGEBENCH_ITEMS=256 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=4 \
+		STORAGEBENCH_BACKENDS=mem STORAGEBENCH_ITEMS=256 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=4 STORAGEBENCH_SCHED=batch,item \
 			$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime $${n}x | tee -a $(PERF_OUT) || exit 1; \
 	done
-	@echo "# 5: the seed's S3 latency; decoding alone" >&2
+	@echo "# 7: S3 GETs, ours against minio-go, from MinIO on loopback, 3 interleaved rounds" >&2
+	if [[ -z "$$STORAGEBENCH_MINIO_ENDPOINT" ]]; then \
+		exports=$$(bash .ci/minio.sh start) || exit 1; eval "$$exports"; trap 'bash .ci/minio.sh stop' EXIT; \
+	fi; \
+	for r in 1 2 3; do \
+		$(TEST_ENV) $(GO) test -run '^$$' -bench '^BenchmarkS3Get$$' ./dataset/s3blob | tee -a $(PERF_OUT) || exit 1; \
+	done
+	@echo "# 9: the seed's S3 latency; decoding alone" >&2
 	STORAGEBENCH_BACKENDS=fakes3,local STORAGEBENCH_PROFILES=seed-s3 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=32 \
 		STORAGEBENCH_DECODE=none,jpeg $(PERF_BENCH) '^BenchmarkLoad$$' -benchtime $$(bash bench/loadtime.sh 32 async $(ITEMS)) | tee -a $(PERF_OUT)
 	$(PERF_BENCH) '^BenchmarkDecode$$' -benchtime 10s | tee -a $(PERF_OUT)

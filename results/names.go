@@ -12,6 +12,13 @@ const (
 	Load   = "Load"   // reads through the loader
 	Decode = "Decode" // decoding alone, from memory
 	Train  = "Train"  // emulated training: accelerators consuming loaders
+	S3Get  = "S3Get"  // whole-object GETs from one S3 server by two clients
+)
+
+// Values of [KeyClient]: the two clients an S3Get benchmark compares.
+const (
+	ClientSDK   = "aws-sdk-go-v2" // the S3 backend's own path, as the loader reads
+	ClientMinio = "minio-go"      // the client warp is built on, the reference
 )
 
 // Keys of benchmark names, as in "/workers=8".
@@ -29,6 +36,7 @@ const (
 	KeyHedge       = "hedge"       // the item scheduler's hedge delay, or pNN; absent when off
 	KeyWorkload    = "workload"    // an emulated training workload
 	KeyAccel       = "accel"       // emulated accelerators
+	KeyClient      = "client"      // the S3 client of an S3Get benchmark
 	KeyGOMAXPROCS  = "gomaxprocs"  // the "-N" suffix the testing package adds
 )
 

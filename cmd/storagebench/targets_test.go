@@ -15,8 +15,8 @@ type wantRow struct{ target, figure, verdict string }
 
 func TestTargets(t *testing.T) {
 	const (
-		memBound  = "4 peak RSS growth over start, within W*P*B*largest + 64 MiB, "
-		memGrowth = "4 peak RSS growth, longest run over shortest, "
+		memBound  = "6 peak RSS growth over start, within the items held x largest + 64 MiB, "
+		memGrowth = "6 peak RSS growth, longest run over shortest, "
 		memGroup  = "backend=mem profile=none mode=async workers=4 batch=50, "
 		bigGroup  = "backend=local profile=none mode=sync workers=2 batch=50, 2000 items"
 	)
@@ -31,13 +31,13 @@ func TestTargets(t *testing.T) {
 			file: "testdata/targets/perf.txt",
 			rows: []wantRow{
 				// The median of three runs (0.961), not the worst (0.547).
-				{"1 loader/raw items/s, mem", "0.909 (worst: backend=mem profile=none mode=async workers=8 batch=50)", "MISSED"},
-				{"1 loader/raw items/s, local", "0.980", "met"},
-				{"1 loader/raw items/s, fakes3", "-", "not shown"},
+				{"5 loader/raw items/s, mem", "0.909 (worst: backend=mem profile=none mode=async workers=8 batch=50)", "MISSED"},
+				{"5 loader/raw items/s, local", "0.980", "met"},
+				{"5 loader/raw items/s, fakes3", "-", "not shown"},
 				// C from the names: 8 workers x fetch 64 = 512 is in.
-				{"2 loader/bound", "0.970 over 2 points (worst: backend=local profile=fixed-20ms mode=async workers=1 batch=50 fetch=1, C=1)", "met"},
-				{"3 loader overhead", "500 ns (worst: backend=mem profile=none mode=async workers=8 batch=50)", "met"},
-				{"3 allocations", "2 (worst: backend=mem profile=none mode=async workers=8 batch=50)", "MISSED"},
+				{"4 loader/bound, fixed latency, C <= 512, batch scheduler", "0.970 over 2 points (worst: backend=local profile=fixed-20ms mode=async workers=1 batch=50 fetch=1, C=1)", "met"},
+				{"5 loader overhead", "500 ns (worst: backend=mem profile=none mode=async workers=8 batch=50)", "met"},
+				{"8 allocations", "2 (worst: backend=mem profile=none mode=async workers=8 batch=50)", "MISSED"},
 				// Each memory group on its own rows: the failing one
 				// between two that pass, and one name on two datasets.
 				{memBound + memGroup + "2000 items", "32.0 MiB over 1000000 items", "met"},
@@ -46,12 +46,12 @@ func TestTargets(t *testing.T) {
 				{memGrowth + bigGroup, "2.00x (150.0 MiB at 100000 items, 300.0 MiB at 1000000)", "MISSED"},
 				{memBound + memGroup + "20000 items", "42.0 MiB over 1000000 items", "met"},
 				{memGrowth + memGroup + "20000 items", "1.05x", "met"},
-				{"5 seed-s3, async, 32 workers, no decode, fakes3", "4000 items/s", "met"},
-				{"5 seed-s3, async, 32 workers, jpeg, over decoding alone, fakes3", "0.889 (400 of 450 items/s", "MISSED"},
+				{"9 seed-s3, async, 32 workers, no decode, fakes3", "4000 items/s", "met"},
+				{"9 seed-s3, async, 32 workers, jpeg, over decoding alone, fakes3", "0.889 (400 of 450 items/s", "MISSED"},
 				{"  seed-s3, sync, 2 workers, local", "5.0 items/s", "MISSED"},
 				{"  seed-s3, sync, 2 workers, fakes3", "12.5 items/s", "met"},
 			},
-			strict: "7 of 16 targets missed",
+			strict: "17 of 26 targets missed",
 		},
 		{
 			// No inflight metric: C comes from the names alone. Left out
@@ -60,12 +60,39 @@ func TestTargets(t *testing.T) {
 			name: "latency",
 			file: "testdata/targets/latency.txt",
 			rows: []wantRow{
-				{"2 loader/bound", "0.940 over 4 points (worst: backend=local profile=fixed-20ms mode=async workers=8 batch=50, C=400)", "MISSED"},
-				{"4 peak RSS growth over start", "-", "not shown"},
-				{"4 peak RSS growth, longest", "-", "not shown"},
+				{"4 loader/bound, fixed latency, C <= 512, batch scheduler", "0.940 over 4 points (worst: backend=local profile=fixed-20ms mode=async workers=8 batch=50, C=400)", "MISSED"},
+				{"6 peak RSS growth over start", "-", "not shown"},
+				{"6 peak RSS growth, longest", "-", "not shown"},
 				{"  seed-s3, sync, 2 workers", "-", "not shown"},
 			},
-			strict: "11 of 11 targets missed",
+			strict: "21 of 21 targets missed",
+		},
+		{
+			// The item scheduler's targets and the S3 clients'. Reference
+			// rows are shown but never counted as missed.
+			name: "sched",
+			file: "testdata/targets/sched.txt",
+			rows: []wantRow{
+				{"1 item scheduler, window 8C, no hedging, mem, s3, C=100", "0.923 (2930 of 3175 items/s)", "met"},
+				{"1 item scheduler, window 4C, hedge p90, mem, s3, C=100", "0.940 (2985 of 3175 items/s), 9.9% extra reads", "MISSED"},
+				{"  the default (batch) scheduler, mem, s3, C=100", "0.450", "shown"},
+				{"1 item scheduler, window 8C, no hedging, local", "0.875", "met"},
+				// Above 0.95, but over the hedge budget.
+				{"1 item scheduler, window 4C, hedge p90, local", "0.954 (3030 of 3175 items/s), 12.0% extra reads", "MISSED"},
+				{"2 hedge p90 over none, getitem p99.9 and p99, mem", "1.80x and 1.41x (p99.9 180 -> 100 ms), 9.9% extra reads", "met"},
+				{"2 hedge p90 over none, getitem p99.9 and p99, local", "2.00x and 1.38x", "MISSED"},
+				{"3 item scheduler, window 4C, no hedging, mem, seed-s3", "0.926", "met"},
+				{"3 item scheduler, window 4C, no hedging, local, seed-s3", "-", "not shown"},
+				{"4 loader/bound, fixed latency, C <= 512, batch scheduler", "-", "not shown"},
+				{"4 loader/bound, fixed latency, C <= 512, item scheduler", "0.977 over 1 point ", "met"},
+				{"5 loader/raw items/s, mem", "-", "not shown"},
+				{"6 peak items held within the window", "401 of 400 at most, over 8 results (backend=mem profile=s3 mode=async workers=2 batch=50 sched=item window=400 hedge=p90)", "MISSED"},
+				// The median of three runs of each client.
+				{"7 S3 GETs, ours over minio-go, concurrency=1", "0.917x (3333 over 3636 items/s)", "MISSED"},
+				{"7 S3 GETs, ours over minio-go, concurrency=8", "0.990x", "met"},
+				{"7 S3 GETs, ours over minio-go, concurrency=32", "-", "not shown"},
+			},
+			strict: "18 of 24 targets missed",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
