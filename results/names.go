@@ -62,6 +62,7 @@ const (
 	HedgesPerItem    = "hedges/item"       // second reads started, over items delivered
 	HedgeWinsPerItem = "hedge-wins/item"   // second reads that delivered their item, over items delivered
 	InFlightFraction = "inflight-fraction" // mean reads in flight over C: how busy the fetchers were
+	CPUPerItem       = "cpu-ns/item"       // the process's CPU time (user and system) over the timed run, per item
 )
 
 // HigherIsBetter are the units, among those the benchmarks report, for

@@ -179,7 +179,9 @@ func TestS3GetClients(t *testing.T) {
 // requests in flight. One op is one object read whole; the two clients
 // run back to back at each concurrency, in alternating order, so that
 // their ratio is taken on the same machine state. Each reader's first
-// read, which opens its connection, is not timed.
+// read, which opens its connection, is not timed. Besides items/s it
+// reports cpu-ns/item, the client's CPU time per object (this process's;
+// the server is another), the cost the client adds to every read.
 func BenchmarkS3Get(b *testing.B) {
 	cfg := minioServer(b)
 	clients := getClients(b, cfg)
@@ -231,11 +233,16 @@ func benchGet(b *testing.B, get getter, c int) {
 	warm.Wait()
 	b.SetBytes(getObjectSize)
 	b.ResetTimer()
+	cpu0, cpuOK := processCPU()
 	start.Done()
 	err := g.Wait()
+	cpu1, _ := processCPU()
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), results.ItemsPerSecond)
+	if cpuOK {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), results.CPUPerItem)
+	}
 }
