@@ -144,9 +144,7 @@ func (r *rawReader) readOne(ctx context.Context, i int64) (int64, error) {
 }
 
 // calibration is how long a raw calibration reads at each concurrency, in
-// calibrationSlices slices whose best rate is taken: the rate the storage
-// can give, which a loader that reaches it in a lucky stretch of its own
-// run must not appear to exceed.
+// calibrationSlices slices.
 func calibration() time.Duration {
 	if testing.Short() {
 		return 60 * time.Millisecond
@@ -184,9 +182,13 @@ func ladder(c int) []int {
 // RawRates measures the items per second that goroutines holding hold
 // items in all reach reading straight from the source, with no emulated
 // latency: at concurrency c (atC), and the best over c and a ladder of
-// lower concurrencies (best). Each is the best of [calibrationSlices]
-// slices of a [calibration]. A loader that never has more than c reads in
-// flight cannot read faster than the best of them, so best caps its bound;
+// lower concurrencies (best). Each reads for a [calibration] in
+// [calibrationSlices] slices. atC is the rate over all of them, sustained
+// as a loader's rate over its run is, so that the two compare like with
+// like; best is the best slice's, which a loader that reaches it in a lucky
+// stretch of its run must not appear to exceed. A loader that never has
+// more than c reads in flight cannot read faster than best, so best caps
+// its bound;
 // on a store that slows down under many requests in flight, the rate at c
 // alone would not. Each call measures anew, after a warm-up, so that a
 // benchmark compares its loader with baselines taken moments before, not
@@ -197,7 +199,8 @@ func (s *Source) RawRates(ctx context.Context, c, hold int) (atC, best float64, 
 
 // rawRates measures the raw rate at each concurrency of cs, with one
 // reader warmed once at cs[0]: its connections and buffers serve them all.
-// It returns the rate at cs[0] and the best.
+// It returns the rate at cs[0] over all its slices, and the best slice's
+// rate at any concurrency.
 func (s *Source) rawRates(ctx context.Context, cs []int, hold int) (first, best float64, err error) {
 	r := newRawReader(s, dataset.New(dataset.NewStore(s.backend), s.Index), cs[0], hold)
 	if err := r.warm(ctx); err != nil {
@@ -205,17 +208,19 @@ func (s *Source) rawRates(ctx context.Context, cs []int, hold int) (first, best 
 	}
 	for i, n := range cs {
 		r.c = n
-		rate := 0.0
+		rate, total, elapsed := 0.0, int64(0), time.Duration(0)
 		for range calibrationSlices {
 			start := time.Now()
 			items, _, err := r.read(ctx, 0, calibration()/calibrationSlices)
 			if err != nil {
 				return 0, 0, fmt.Errorf("raw reads at concurrency %d: %w", n, err)
 			}
-			rate = max(rate, float64(items)/time.Since(start).Seconds())
+			d := time.Since(start)
+			rate = max(rate, float64(items)/d.Seconds())
+			total, elapsed = total+items, elapsed+d
 		}
 		if i == 0 {
-			first = rate
+			first = float64(total) / elapsed.Seconds()
 		}
 		best = max(best, rate)
 	}
