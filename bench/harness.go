@@ -102,20 +102,41 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 		b.Fatal(err)
 	}
 	runtime.GC()
-	// Then take whole rounds while the next is already complete (the
-	// workers may have run ahead while the pipeline filled), so that no
-	// batch completed before the timer starts is counted in the run.
-	for range maxDrain {
-		if !it.Ready(opts.Workers) {
-			break
-		}
-		if err := con.fill(opts.Workers); err != nil {
-			b.Fatal(err)
+	// Then start the timer in steady state, right after a round is
+	// delivered, with no round complete and waiting. While the collection
+	// ran, the consumer took nothing and the loader read ahead as far as it
+	// holds items: take whole rounds while the next is already complete,
+	// then as many rounds as the loader holds items, waiting for them, so
+	// that what it read ahead is consumed and it reads at its steady pace
+	// again, and whatever completed with the last of them. Started any
+	// sooner, the timer would count reads that ran before it, the items
+	// read ahead behind one still in flight: a rate too high by up to the
+	// items held over the run's items.
+	drain := func() {
+		for range maxDrain {
+			if !it.Ready(opts.Workers) {
+				return
+			}
+			if err := con.fill(opts.Workers); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
-	it.ResetStats()
+	drain()
+	if err := con.fill((hold/round + 1) * opts.Workers); err != nil {
+		b.Fatal(err)
+	}
+	drain()
+	// The loader's clock restarts as the timer starts, on the first pass
+	// of the loop: b.Loop's own start (it reads the memory statistics)
+	// takes a millisecond or two, during which the loader reads on.
 	b.ReportAllocs()
+	first := true
 	for b.Loop() {
+		if first {
+			it.ResetStats()
+			first = false
+		}
 		if _, err := con.next(); err != nil {
 			b.Fatal(err)
 		}
