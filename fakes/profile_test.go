@@ -793,3 +793,115 @@ func BenchmarkDraw(b *testing.B) {
 		e.draw()
 	}
 }
+
+// TestLateness checks the emulator's correction for late timers: it
+// follows the wakes it is shown, ignores the impossible and the
+// outlandish, and never asks a sleep to end more than maxLateness early.
+func TestLateness(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name    string
+		samples []time.Duration
+		want    time.Duration // after the samples, within a microsecond
+	}{
+		{"none", nil, 0},
+		{"one", []time.Duration{ms}, ms / latenessGain},
+		{"negative ignored", []time.Duration{-ms, -5 * ms}, 0},
+		{"beyond the sample bound ignored", []time.Duration{maxLateSample + 1}, 0},
+		{"converges", slices.Repeat([]time.Duration{700 * time.Microsecond}, 400), 700 * time.Microsecond},
+		{"capped", slices.Repeat([]time.Duration{maxLateSample}, 400), maxLateness},
+		{"follows down", append(slices.Repeat([]time.Duration{ms}, 400), slices.Repeat([]time.Duration{0}, 400)...), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var l lateness
+			for _, s := range tt.samples {
+				l.observe(s)
+			}
+			if got := l.get(); got < tt.want-time.Microsecond || got > tt.want+time.Microsecond {
+				t.Errorf("after %d samples: %v, want %v", len(tt.samples), got, tt.want)
+			}
+		})
+	}
+	var none *lateness
+	none.observe(ms)
+	if got := none.get(); got != 0 {
+		t.Errorf("nil lateness: %v, want 0", got)
+	}
+}
+
+// TestSleepUntilCorrected checks that a sleep ends no earlier than its due
+// instant less the correction, and at once when its context is done.
+func TestSleepUntilCorrected(t *testing.T) {
+	var l lateness
+	l.ns.Store(int64(maxLateness))
+	p := &pacer{late: &l}
+	due := time.Now().Add(5 * time.Millisecond)
+	if err := p.sleepUntil(t.Context(), due); err != nil {
+		t.Fatal(err)
+	}
+	if early := time.Until(due); early > maxLateness {
+		t.Errorf("woke %v before the due instant, more than the %v correction", early, maxLateness)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := p.sleepUntil(ctx, time.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
+		t.Errorf("sleep with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// TestStratified checks the stratified draws: each block of requests takes
+// one quantile from each stratum, in an order that differs between blocks
+// and is not the strata's own, so that no run of requests is all slow.
+func TestStratified(t *testing.T) {
+	for _, seed := range []uint64{1, 42, 1 << 40} {
+		e := NewEmulator(Profile{}, seed)
+		var orders [][]uint64
+		for block := range uint64(4) {
+			seen := make([]bool, strata)
+			var order []uint64
+			for i := range uint64(strata) {
+				u := e.stratified(block*strata + i)
+				if u <= 0 || u >= 1 {
+					t.Fatalf("seed %d, request %d: quantile %v outside (0, 1)", seed, block*strata+i, u)
+				}
+				s := uint64(u * strata)
+				if seen[s] {
+					t.Fatalf("seed %d, block %d: stratum %d drawn twice", seed, block, s)
+				}
+				seen[s] = true
+				order = append(order, s)
+			}
+			// Half the block in order would be a run of slow requests.
+			ascending := 0
+			for i := 1; i < len(order); i++ {
+				if order[i] > order[i-1] {
+					ascending++
+				}
+			}
+			if ascending < strata/4 || ascending > 3*strata/4 {
+				t.Errorf("seed %d, block %d: %d of %d steps ascending, want a shuffled order", seed, block, ascending, strata-1)
+			}
+			orders = append(orders, order)
+		}
+		if slices.Equal(orders[0], orders[1]) {
+			t.Errorf("seed %d: blocks 0 and 1 share their order", seed)
+		}
+	}
+	// The mean of the draws of a short run is the profile's.
+	p, err := LookupProfile("s3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEmulator(p, 7)
+	var sum time.Duration
+	const n = 4 * strata
+	for range n {
+		d, _ := e.draw()
+		sum += d
+	}
+	mean, want := sum/n, p.TTFB.Mean()
+	if diff := math.Abs(float64(mean-want)) / float64(want); diff > 0.01 {
+		t.Errorf("s3, %d draws: mean %v, want within 1%% of the profile's %v", n, mean, want)
+	}
+}
