@@ -212,15 +212,28 @@ func tgEfficiencyRow(target string, r *result, min, maxHedges float64) Row {
 	if r == nil {
 		return tgMissing(target, threshold)
 	}
-	e := r.metrics[results.Efficiency]
-	row := Row{Target: target, Threshold: threshold, OK: e >= min}
-	row.Figure = fmt.Sprintf("%.3f (%.0f of %.0f items/s)", e, r.metrics[results.ItemsPerSecond], r.metrics[results.BoundItemsPerSec])
+	row := Row{Target: target, Threshold: threshold, OK: r.metrics[results.Efficiency] >= min, Figure: tgEfficiency(r)}
 	if maxHedges >= 0 {
 		h := r.metrics[results.HedgesPerItem]
 		row.Figure += fmt.Sprintf(", %.1f%% extra reads", 100*h)
 		row.OK = row.OK && h <= maxHedges
 	}
 	return row
+}
+
+// tgEfficiency formats r's efficiency with the rates it comes from.
+func tgEfficiency(r *result) string {
+	return fmt.Sprintf("%.3f (%.0f of %.0f items/s)", r.metrics[results.Efficiency], r.metrics[results.ItemsPerSecond], r.metrics[results.BoundItemsPerSec])
+}
+
+// tgBatchReference returns the row that shows, for comparison, the
+// default (batch) scheduler among the results at, if one is there.
+func tgBatchReference(at []*result, suffix string) []Row {
+	r := tgFirst(at, tgBatch)
+	if r == nil {
+		return nil
+	}
+	return []Row{{Target: "  the default (batch) scheduler" + suffix, Figure: tgEfficiency(r), Threshold: "for comparison", Reference: true}}
 }
 
 // tgS3 evaluates target 1: under the s3 profile with C = 100, the item
@@ -234,14 +247,7 @@ func tgS3(rs []*result) []Row {
 		rows = append(rows,
 			tgEfficiencyRow("1 item scheduler, window 8C, no hedging"+suffix, tgFirst(at, func(r *result) bool { return tgItem(r, 8, "") }), targetS3Window8, -1),
 			tgEfficiencyRow("1 item scheduler, window 4C, hedge p90"+suffix, tgFirst(at, func(r *result) bool { return tgItem(r, 4, "p90") }), targetS3Hedged, targetHedgeBudget))
-		if r := tgFirst(at, tgBatch); r != nil {
-			rows = append(rows, Row{
-				Target:    "  the default (batch) scheduler" + suffix,
-				Figure:    fmt.Sprintf("%.3f (%.0f of %.0f items/s)", r.metrics[results.Efficiency], r.metrics[results.ItemsPerSecond], r.metrics[results.BoundItemsPerSec]),
-				Threshold: "for comparison",
-				Reference: true,
-			})
-		}
+		rows = append(rows, tgBatchReference(at, suffix)...)
 	}
 	return rows
 }
@@ -280,14 +286,7 @@ func tgSeedS3(rs []*result) []Row {
 		at := tgAtBound(rs, backend, "seed-s3", targetInFlight)
 		suffix := ", " + backend + ", seed-s3, C=100"
 		rows = append(rows, tgEfficiencyRow("3 item scheduler, window 4C, no hedging"+suffix, tgFirst(at, func(r *result) bool { return tgItem(r, 4, "") }), targetSeedS3, -1))
-		if r := tgFirst(at, tgBatch); r != nil {
-			rows = append(rows, Row{
-				Target:    "  the default (batch) scheduler" + suffix,
-				Figure:    fmt.Sprintf("%.3f (%.0f of %.0f items/s)", r.metrics[results.Efficiency], r.metrics[results.ItemsPerSecond], r.metrics[results.BoundItemsPerSec]),
-				Threshold: "for comparison",
-				Reference: true,
-			})
-		}
+		rows = append(rows, tgBatchReference(at, suffix)...)
 	}
 	return rows
 }
