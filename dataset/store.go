@@ -9,30 +9,62 @@ import (
 	"time"
 )
 
-// Timing is how long one read took, measured from the call to Open.
+// Timing is how long one read took, measured from the call to
+// [Store.Read], and what retries it took.
 type Timing struct {
-	// TTFB is the time to the first byte of the object's body. For an empty
-	// object it is the time to the end of the read.
+	// TTFB is the time to the first byte of the object's body, from the
+	// start of the attempt that read it. For an empty object it is the
+	// time to the end of the read.
 	TTFB time.Duration
-	// Total is the time to the last byte, TTFB included.
+	// Total is the time to the last byte from the call, retries included:
+	// Retrying + TTFB + Transfer(). For a failed read, the time to the
+	// failure.
 	Total time.Duration
+	// Attempts is how many attempts the read made, the first included: 1
+	// without retries, 0 for a read refused before any attempt.
+	Attempts int
+	// Retrying is the time lost to retries: from the call to the start of
+	// the attempt that read the object, failed attempts and waits between
+	// attempts included. For a failed read it is Total.
+	Retrying time.Duration
 }
 
-// Transfer is the time from the first byte to the last.
-func (t Timing) Transfer() time.Duration { return t.Total - t.TTFB }
+// Transfer is the time from the first byte to the last, in the attempt
+// that read the object.
+func (t Timing) Transfer() time.Duration { return t.Total - t.Retrying - t.TTFB }
 
 // minGrow is how much a buffer grows at a time when an object's size is not
 // known in advance.
 const minGrow = 32 << 10
 
-// Store is the portable type in front of a [Backend]. It is safe for
+// Store is the portable type in front of a [Backend]: it reads objects
+// whole, under a [Policy] of deadlines and retries. It is safe for
 // concurrent use.
 type Store struct {
-	b Backend
+	b         Backend
+	p         Policy // resolved
+	immediate bool   // the backend's reads never wait: no deadlines
 }
 
-// NewStore returns a Store reading through b.
-func NewStore(b Backend) *Store { return &Store{b: b} }
+// NewStore returns a Store reading through b under the default [Policy].
+func NewStore(b Backend) *Store {
+	p, _ := Policy{}.Resolved()
+	im, ok := b.(Immediate)
+	return &Store{b: b, p: p, immediate: ok && im.Immediate()}
+}
+
+// WithPolicy returns a Store reading through s's backend under p, or an
+// error naming p's first invalid field.
+func (s *Store) WithPolicy(p Policy) (*Store, error) {
+	p, err := p.Resolved()
+	if err != nil {
+		return nil, err
+	}
+	return &Store{b: s.b, p: p, immediate: s.immediate}, nil
+}
+
+// Policy returns the store's policy, its defaults resolved.
+func (s *Store) Policy() Policy { return s.p }
 
 // Backend returns the backend the store reads through.
 func (s *Store) Backend() Backend { return s.b }
@@ -41,7 +73,15 @@ func (s *Store) Backend() Backend { return s.b }
 // returns the filled slice and how long the read took. The caller owns buf
 // and the returned slice (which may be a reallocation of buf); Read keeps no
 // reference to either. With a buffer large enough, Read allocates nothing
-// beyond what the backend does. Errors are [*KeyError] values naming key.
+// beyond what the backend does.
+//
+// Each attempt has the deadlines of the store's [Policy] (none on an
+// [Immediate] backend); an attempt that fails with a [Retryable] error is
+// made again, after a jittered backoff, up to the policy's attempts and
+// within the [RetryBudget] ctx carries, if any. A body shorter or longer
+// than its announced size is such a failure: it is never returned. Errors
+// are [*KeyError] values naming key; one that retries could not overcome
+// wraps an [*AttemptsError] with the last attempt's error.
 func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timing, error) {
 	if key == "" {
 		return buf[:0], Timing{}, &KeyError{Op: "read", Key: key, Err: ErrInvalidKey}
@@ -49,37 +89,125 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 	if err := ctx.Err(); err != nil {
 		return buf[:0], Timing{}, &KeyError{Op: "read", Key: key, Err: err}
 	}
-	start := time.Now()
-	rc, size, err := s.b.Open(ctx, key)
-	if err != nil {
-		return buf[:0], Timing{}, &KeyError{Op: "read", Key: key, Err: err}
+	budget := retryBudget(ctx)
+	if budget != nil {
+		budget.reads.Add(1)
 	}
-	buf, first, err := readAll(rc, size, buf[:0], firstByteHook(ctx))
+	start := time.Now()
+	var hook func()
+	trace := readTrace(ctx)
+	if trace != nil {
+		hook = trace.FirstByte
+	}
+	for k := 0; ; k++ {
+		t0 := start
+		if k > 0 {
+			t0 = time.Now()
+		}
+		var (
+			data  []byte
+			first time.Time
+			err   error
+		)
+		data, first, err = s.attempt(ctx, key, buf, hook)
+		end := time.Now()
+		if err == nil {
+			if first.IsZero() {
+				first = end
+				if hook != nil {
+					hook() // an empty body: its end is its first byte
+				}
+			}
+			return data, Timing{TTFB: first.Sub(t0), Total: end.Sub(start), Attempts: k + 1, Retrying: t0.Sub(start)}, nil
+		}
+		buf = data
+		failed := Timing{Total: end.Sub(start), Attempts: k + 1, Retrying: end.Sub(start)}
+		if ctx.Err() != nil || !Retryable(err) {
+			if k > 0 {
+				err = &AttemptsError{Attempts: k + 1, Err: err}
+			}
+			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: err}
+		}
+		if k+1 >= s.p.Attempts {
+			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: &AttemptsError{Attempts: k + 1, Err: err}}
+		}
+		if budget != nil && !budget.take() {
+			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: &AttemptsError{Attempts: k + 1, Err: err, Budget: true}}
+		}
+		if trace != nil && trace.Retry != nil {
+			trace.Retry(k+1, err)
+		}
+		if serr := sleep(ctx, s.p.backoff(k, err)); serr != nil {
+			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: fmt.Errorf("%w (waiting to retry after: %w)", serr, err)}
+		}
+	}
+}
+
+// attempt makes one attempt at reading key into buf, under the policy's
+// deadlines, and returns the filled slice and when its first byte came.
+func (s *Store) attempt(ctx context.Context, key string, buf []byte, hook func()) ([]byte, time.Time, error) {
+	var dl *deadline
+	actx := ctx
+	if !s.immediate {
+		if dl = newDeadline(ctx, s.p); dl != nil {
+			actx = dl.ctx
+			defer dl.stop()
+		}
+	}
+	rc, size, err := s.b.Open(actx, key)
+	if err != nil {
+		return buf[:0], time.Time{}, s.cause(ctx, dl, err)
+	}
+	buf, first, err := readAll(rc, size, buf[:0], hook, dl)
 	cerr := rc.Close()
-	end := time.Now()
 	if err == nil {
 		err = cerr
 	}
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return buf[:0], first, s.cause(ctx, dl, err)
+	}
+	return buf, first, nil
+}
+
+// cause returns err as the error of an attempt: with the deadline's
+// timeout when it ended the attempt, or with ctx's cause when ctx is done.
+func (s *Store) cause(ctx context.Context, dl *deadline, err error) error {
+	if cerr := context.Cause(ctx); cerr != nil {
+		if !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%w)", cerr, err)
 		}
-		return buf[:0], Timing{}, &KeyError{Op: "read", Key: key, Err: err}
+		return err
 	}
-	if first.IsZero() {
-		first = end
-		if hook := firstByteHook(ctx); hook != nil {
-			hook() // an empty body: its end is its first byte
+	if dl != nil {
+		if te := dl.expired(); te != nil {
+			return fmt.Errorf("%w (%w)", te, err)
 		}
 	}
-	return buf, Timing{TTFB: first.Sub(start), Total: end.Sub(start)}, nil
+	return err
+}
+
+// sleep waits for d, or returns ctx's cause as soon as ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // readAll reads r to its end, appending to buf, and returns the time the
-// first non-empty Read returned, calling firstByte (if not nil) then. When size is known the buffer is grown once,
-// with one spare byte so that the end of the object is seen without another
-// allocation, and a body of any other length is an error.
-func readAll(r io.Reader, size int64, buf []byte, firstByte func()) ([]byte, time.Time, error) {
+// first non-empty Read returned, calling firstByte (if not nil) then, and
+// re-arming dl (if not nil) after every Read that brings bytes. When size
+// is known the buffer is grown once, with one spare byte so that the end of
+// the object is seen without another allocation, and a body of any other
+// length is an error.
+func readAll(r io.Reader, size int64, buf []byte, firstByte func(), dl *deadline) ([]byte, time.Time, error) {
 	var first time.Time
 	if size >= 0 && int64(cap(buf)) < size+1 {
 		buf = make([]byte, 0, size+1)
@@ -90,6 +218,9 @@ func readAll(r io.Reader, size int64, buf []byte, firstByte func()) ([]byte, tim
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		if n > 0 {
+			if dl != nil {
+				dl.progress()
+			}
 			if first.IsZero() {
 				first = time.Now()
 				if firstByte != nil {

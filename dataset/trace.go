@@ -43,8 +43,14 @@ func ReportFound(ctx context.Context, n int) {
 type ReadTrace struct {
 	// FirstByte, when not nil, is called once per read, from the reading
 	// goroutine, when the body's first byte has arrived (for an empty
-	// body, when its end has).
+	// body, when its end has). A read that is retried may call it once
+	// per attempt.
 	FirstByte func()
+	// Retry, when not nil, is called from the reading goroutine before
+	// the read waits to make attempt k+1 (k from 1) after err, the
+	// error of attempt k. A loader learns from it that the store is
+	// throttling (see [Throttled]) before the read ends.
+	Retry func(k int, err error)
 }
 
 // readTraceKey is the context key of a *ReadTrace.
@@ -56,10 +62,8 @@ func WithReadTrace(ctx context.Context, trace *ReadTrace) context.Context {
 	return context.WithValue(ctx, readTraceKey{}, trace)
 }
 
-// firstByteHook returns the FirstByte hook ctx carries, or nil.
-func firstByteHook(ctx context.Context) func() {
-	if t, _ := ctx.Value(readTraceKey{}).(*ReadTrace); t != nil {
-		return t.FirstByte
-	}
-	return nil
+// readTrace returns the ReadTrace ctx carries, or nil.
+func readTrace(ctx context.Context) *ReadTrace {
+	t, _ := ctx.Value(readTraceKey{}).(*ReadTrace)
+	return t
 }

@@ -117,3 +117,7 @@ func (r *reader) Close() error {
 	readers.Put(r)
 	return nil
 }
+
+// Immediate implements [dataset.Immediate]: a read from memory never
+// waits, so reads carry no deadline.
+func (b *Backend) Immediate() bool { return true }

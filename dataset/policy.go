@@ -1,0 +1,288 @@
+package dataset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Policy is how a [Store] reads an object: the deadlines of each attempt,
+// and which failed attempts it makes again, how often and after how long.
+//
+// Who retries what: a Store's Read is the one place where reads of objects
+// are retried, whatever the backend. Backends make one attempt per Open
+// (the S3 backend turns the SDK's own retries off for its GETs, see package
+// s3blob), so that retries never multiply, and callers such as the loader
+// choose what to do with an item whose read still failed. The zero value of
+// each field takes the default documented beside it.
+type Policy struct {
+	// FirstByteTimeout bounds the time from the start of an attempt to the
+	// first byte of the object's body; 0 means DefaultFirstByteTimeout,
+	// a negative value none.
+	FirstByteTimeout time.Duration
+	// IdleTimeout bounds the time without a byte while the body is read;
+	// 0 means DefaultIdleTimeout, a negative value none.
+	IdleTimeout time.Duration
+	// Attempts bounds the attempts of one read, the first included; 0
+	// means DefaultAttempts, 1 no retries.
+	Attempts int
+	// Backoff is the base of the jittered exponential wait before a retry
+	// ("full jitter": uniform in [0, min(MaxBackoff, Backoff x 2^k)) before
+	// retry k+1); 0 means DefaultBackoff.
+	Backoff time.Duration
+	// ThrottleBackoff is the base of that wait after the store throttled
+	// (S3's 503 SlowDown): throttling backs off harder; 0 means
+	// DefaultThrottleBackoff.
+	ThrottleBackoff time.Duration
+	// MaxBackoff caps one wait; 0 means DefaultMaxBackoff.
+	MaxBackoff time.Duration
+}
+
+// Policy defaults. The timeouts never fire on a healthy store: the slowest
+// first byte of the seed's S3 measurements, once in a million reads, came
+// after about 2 s (see fakes' seed-s3 profile). They fire within seconds on
+// a stalled one. Eight attempts at a 10% fault rate lose one read in 10^8.
+const (
+	DefaultFirstByteTimeout = 10 * time.Second
+	DefaultIdleTimeout      = 5 * time.Second
+	DefaultAttempts         = 8
+	DefaultBackoff          = 25 * time.Millisecond
+	DefaultThrottleBackoff  = 250 * time.Millisecond
+	DefaultMaxBackoff       = 2 * time.Second
+)
+
+// Resolved returns p with its zero fields set to their defaults, or an
+// error naming the first invalid field.
+func (p Policy) Resolved() (Policy, error) {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&p.FirstByteTimeout, DefaultFirstByteTimeout)
+	def(&p.IdleTimeout, DefaultIdleTimeout)
+	def(&p.Backoff, DefaultBackoff)
+	def(&p.ThrottleBackoff, DefaultThrottleBackoff)
+	def(&p.MaxBackoff, DefaultMaxBackoff)
+	if p.Attempts == 0 {
+		p.Attempts = DefaultAttempts
+	}
+	switch {
+	case p.Attempts < 0:
+		return p, fmt.Errorf("read policy: %d attempts, want >= 1", p.Attempts)
+	case p.Backoff < 0 || p.ThrottleBackoff < 0 || p.MaxBackoff < 0:
+		return p, errors.New("read policy: negative backoff")
+	}
+	return p, nil
+}
+
+// backoff returns the wait before retry k+1 (k from 0) after err.
+func (p Policy) backoff(k int, err error) time.Duration {
+	base := p.Backoff
+	if Throttled(err) {
+		base = p.ThrottleBackoff
+	}
+	ceil := p.MaxBackoff
+	if k < 30 && base<<k < ceil && base<<k > 0 {
+		ceil = base << k
+	}
+	if ceil <= 0 {
+		return 0
+	}
+	return rand.N(ceil)
+}
+
+// ErrTimeout is wrapped by the error of an attempt that a deadline of its
+// [Policy] ended: no first byte in time, or no byte for too long.
+var ErrTimeout = errors.New("read timed out")
+
+// timeoutError is the cause with which a deadline ends an attempt.
+type timeoutError struct {
+	what string
+	d    time.Duration
+}
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("%s within %v: %v", e.what, e.d, ErrTimeout)
+}
+func (e *timeoutError) Unwrap() error { return ErrTimeout }
+
+// AttemptsError is the error of a read that failed on every attempt it
+// was allowed: Err is the last attempt's.
+type AttemptsError struct {
+	Attempts int   // attempts made
+	Err      error // the last attempt's error
+	Budget   bool  // retries stopped because the run's RetryBudget was spent
+}
+
+// Error says how many attempts were made and why the last failed.
+func (e *AttemptsError) Error() string {
+	if e.Budget {
+		return fmt.Sprintf("%d attempts, then the run's retry budget was spent; last: %v", e.Attempts, e.Err)
+	}
+	return fmt.Sprintf("%d attempts; last: %v", e.Attempts, e.Err)
+}
+
+// Unwrap returns the last attempt's error.
+func (e *AttemptsError) Unwrap() error { return e.Err }
+
+// Retryable reports whether a read that failed with err may succeed if
+// made again: not when the key is missing or refused, the backend cannot
+// do it, a file is not readable, or a store answered with a client error
+// (HTTP 4xx) other than 408 Request Timeout and 429 Too Many Requests.
+// Throttling, server errors, dropped connections, bodies shorter or longer
+// than announced and timeouts are retryable.
+func Retryable(err error) bool {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidKey) ||
+		errors.Is(err, errors.ErrUnsupported) || errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	var status interface{ HTTPStatusCode() int }
+	if errors.As(err, &status) {
+		c := status.HTTPStatusCode()
+		if c >= 400 && c < 500 && c != http.StatusRequestTimeout && c != http.StatusTooManyRequests {
+			return false
+		}
+	}
+	return true
+}
+
+// Throttled reports whether err is a store's throttling answer, such as
+// S3's 503 SlowDown.
+func Throttled(err error) bool {
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) {
+		switch coded.ErrorCode() {
+		case "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests":
+			return true
+		}
+	}
+	var status interface{ HTTPStatusCode() int }
+	return errors.As(err, &status) && (status.HTTPStatusCode() == http.StatusServiceUnavailable || status.HTTPStatusCode() == http.StatusTooManyRequests)
+}
+
+// RetryBudget bounds the retries of a whole run, across its reads: at most
+// Base plus Ratio times the reads started. A store failing most requests
+// then ends the run within seconds, where retrying every read up to its
+// attempts would drag on. It travels in the context given to
+// [Store.Read] ([WithRetryBudget]). It is safe for concurrent use.
+type RetryBudget struct {
+	base    int64
+	ratio   float64
+	reads   atomic.Int64
+	retries atomic.Int64
+}
+
+// NewRetryBudget returns a budget of base retries plus ratio per read.
+func NewRetryBudget(base int64, ratio float64) *RetryBudget {
+	return &RetryBudget{base: base, ratio: ratio}
+}
+
+// Retries returns the retries taken from the budget so far.
+func (b *RetryBudget) Retries() int64 { return b.retries.Load() }
+
+// take takes one retry from the budget, if it has one left.
+func (b *RetryBudget) take() bool {
+	n := b.retries.Add(1)
+	if float64(n) <= float64(b.base)+b.ratio*float64(b.reads.Load()) {
+		return true
+	}
+	b.retries.Add(-1)
+	return false
+}
+
+// retryBudgetKey is the context key of a *RetryBudget.
+type retryBudgetKey struct{}
+
+// WithRetryBudget returns a copy of ctx whose reads share budget.
+func WithRetryBudget(ctx context.Context, budget *RetryBudget) context.Context {
+	return context.WithValue(ctx, retryBudgetKey{}, budget)
+}
+
+// retryBudget returns the budget ctx carries, or nil.
+func retryBudget(ctx context.Context) *RetryBudget {
+	b, _ := ctx.Value(retryBudgetKey{}).(*RetryBudget)
+	return b
+}
+
+// Immediate is implemented by backends whose reads wait on nothing but
+// memory and the processor, such as an in-memory store: no deadline can
+// help there, so [Store.Read] arms none, and reads stay free of the
+// allocations a deadline costs.
+type Immediate interface {
+	// Immediate reports whether every read of the backend is immediate.
+	Immediate() bool
+}
+
+// deadline ends an attempt, by cancelling its context with a
+// *timeoutError cause, once it has waited FirstByteTimeout for its first
+// byte or IdleTimeout for its next one.
+type deadline struct {
+	ctx         context.Context
+	cancel      context.CancelCauseFunc
+	timer       *time.Timer
+	first, idle time.Duration
+	body        atomic.Bool // a byte of the body has arrived
+}
+
+// newDeadline returns the deadline of an attempt under p, or nil when p
+// sets none.
+func newDeadline(parent context.Context, p Policy) *deadline {
+	if p.FirstByteTimeout < 0 && p.IdleTimeout < 0 {
+		return nil
+	}
+	d := &deadline{first: p.FirstByteTimeout, idle: p.IdleTimeout}
+	d.ctx, d.cancel = context.WithCancelCause(parent)
+	if d.first >= 0 {
+		d.timer = time.AfterFunc(d.first, d.fire)
+	}
+	return d
+}
+
+// fire ends the attempt with the cause of the phase it is in.
+func (d *deadline) fire() {
+	if d.body.Load() {
+		d.cancel(&timeoutError{"no byte of the body", d.idle})
+		return
+	}
+	d.cancel(&timeoutError{"no first byte", d.first})
+}
+
+// progress re-arms the deadline after bytes arrived: the next must come
+// within the idle timeout. A deadline that has fired stays fired.
+func (d *deadline) progress() {
+	d.body.Store(true)
+	switch {
+	case d.idle < 0:
+		if d.timer != nil {
+			d.timer.Stop()
+		}
+	case d.timer == nil:
+		d.timer = time.AfterFunc(d.idle, d.fire)
+	case d.ctx.Err() == nil:
+		d.timer.Reset(d.idle)
+	}
+}
+
+// stop disarms the deadline and releases its context.
+func (d *deadline) stop() {
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+	d.cancel(nil)
+}
+
+// expired returns the cause with which the deadline ended the attempt, or
+// nil.
+func (d *deadline) expired() error {
+	var te *timeoutError
+	if cause := context.Cause(d.ctx); errors.As(cause, &te) {
+		return te
+	}
+	return nil
+}
