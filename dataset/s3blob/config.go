@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -255,7 +256,9 @@ const (
 // (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL); a connection pool sized for
 // hundreds of requests in flight; checksums computed and validated only
 // when the operation requires them, so third-party stores work without
-// warnings; and at most [MaxAttempts] attempts per request.
+// warnings; and at most [MaxAttempts] attempts per request, with no
+// client-wide retry quota. GETs of objects through [Backend.Open] are not
+// retried by the client at all: see the package documentation.
 //
 // Path-style addressing is used when c asks for it, or when the endpoint's
 // host is an IP address or localhost, where virtual-hosted buckets cannot
@@ -279,6 +282,9 @@ func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = MaxAttempts
 				o.MaxBackoff = MaxBackoff
+				// No client-wide retry quota: at high concurrency a burst of
+				// errors would spend it and fail requests outright.
+				o.RateLimiter = ratelimit.None
 			})
 		}),
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),

@@ -3,6 +3,15 @@
 //
 // A backend is built from an injected, already-configured *s3.Client, a
 // bucket and an optional key prefix; it reads no environment itself.
+//
+// Who retries what: a GET of an object is made once, with the SDK's
+// retries off (a copy of the client with aws.NopRetryer), because
+// dataset.Store retries reads under its own Policy, with deadlines the SDK
+// does not have; two retryers would multiply their attempts. Every other
+// request (listings, puts, deletes, the index's download) is retried by
+// the client's own retryer, which NewClient sets up without the SDK's
+// client-wide retry quota, so that errors at thousands of requests in
+// flight never fail requests with "retry quota exceeded".
 // [Config] and [NewClient] build such a client from the seed's JSON
 // configuration file, set up for loading at high concurrency.
 package s3blob
@@ -29,6 +38,7 @@ import (
 // is safe for concurrent use.
 type Backend struct {
 	client *s3.Client
+	get    *s3.Client // client with the SDK's retries off, for Open
 	bucket string
 	prefix string
 }
@@ -42,7 +52,8 @@ func Open(client *s3.Client, bucket, prefix string) (*Backend, error) {
 	if bucket == "" {
 		return nil, errors.New("s3blob: empty bucket name")
 	}
-	return &Backend{client: client, bucket: bucket, prefix: prefix}, nil
+	get := s3.New(client.Options(), func(o *s3.Options) { o.Retryer = aws.NopRetryer{} })
+	return &Backend{client: client, get: get, bucket: bucket, prefix: prefix}, nil
 }
 
 // Bucket returns the bucket the backend reads.
@@ -51,9 +62,10 @@ func (b *Backend) Bucket() string { return b.bucket }
 // Prefix returns the key prefix the backend adds to every key.
 func (b *Backend) Prefix() string { return b.prefix }
 
-// Open implements [dataset.Backend] with one GetObject request.
+// Open implements [dataset.Backend] with one GetObject request, made once:
+// the SDK does not retry it.
 func (b *Backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
-	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{
+	out, err := b.get.GetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(b.bucket),
 		Key:    aws.String(b.prefix + key),
 	})
