@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -103,13 +102,12 @@ func toDuration(ns float64) time.Duration {
 }
 
 // Profile describes how a storage system responds to one read: a time to
-// first byte drawn per request, a per-request bandwidth after it, and a rate
-// of failed requests. The zero Profile adds nothing.
+// first byte drawn per request and a per-request bandwidth after it. The
+// zero Profile adds nothing. Failures are an [Injector]'s business.
 type Profile struct {
 	Name      string  // the name LookupProfile knows it by
 	TTFB      Dist    // time to first byte, per request; nil means none
 	Bandwidth float64 // bytes per second per request after the first byte; 0 (or less) means unlimited
-	ErrorRate float64 // fraction of reads that fail (fault injection), 0..1
 	Source    string  // where the numbers come from (one line)
 }
 
@@ -126,10 +124,10 @@ func (p Profile) MeanLatency(size int64) time.Duration {
 	return d
 }
 
-// IsZero reports whether p adds no delay, caps no bandwidth and injects no
-// fault. A TTFB whose mean is zero counts as no delay.
+// IsZero reports whether p adds no delay and caps no bandwidth. A TTFB
+// whose mean is zero counts as no delay.
 func (p Profile) IsZero() bool {
-	return !p.hasTTFB() && p.Bandwidth <= 0 && p.ErrorRate <= 0
+	return !p.hasTTFB() && p.Bandwidth <= 0
 }
 
 func (p Profile) hasTTFB() bool { return p.TTFB != nil && p.TTFB.Mean() > 0 }
@@ -233,34 +231,30 @@ func LookupProfile(name string) (Profile, error) {
 	return Profile{}, fmt.Errorf("%w %q: known profiles are %s", ErrUnknownProfile, name, strings.Join(names, ", "))
 }
 
-// ErrInjected is returned, wrapped, by a read that an [Emulator] made fail.
+// ErrInjected is returned, wrapped, by a read that an [Injector] made fail.
 var ErrInjected = errors.New("fakes: injected fault")
 
 // Emulator applies a [Profile] to requests, as HTTP middleware or as a
 // [dataset.Backend] wrapper. Its draws are deterministic from a seed:
-// request n (counted atomically from 0, across both uses) decides its fault
-// from the splitmix64 output 2n of the seed's stream and its time to first
-// byte from output 2n+1, stratified over blocks of requests (see
+// request n (counted atomically from 0, across both uses) draws its time to
+// first byte from the splitmix64 output 2n+1 of the seed's stream, stratified over blocks of requests (see
 // stratified), through Dist.Quantile. Drawing takes no lock. An
 // Emulator is safe for concurrent use; which request gets which draw then
 // depends on the order requests arrive in.
 type Emulator struct {
-	p        Profile
-	ttfb     Dist // p.TTFB, or nil when it adds nothing
-	seed     uint64
-	n        atomic.Uint64 // requests drawn so far
-	injected error         // ErrInjected wrapped with the profile's name
-	late     lateness      // how late its sleeps wake
+	p    Profile
+	ttfb Dist // p.TTFB, or nil when it adds nothing
+	seed uint64
+	n    atomic.Uint64 // requests drawn so far
+	late lateness      // how late its sleeps wake
 }
 
 // NewEmulator returns an emulator applying p, drawing from seed. A
-// Bandwidth of zero or less is unlimited; an ErrorRate of zero or less
-// injects no faults, one or more fails every request.
+// Bandwidth of zero or less is unlimited.
 func NewEmulator(p Profile, seed uint64) *Emulator {
 	e := &Emulator{
-		p:        p,
-		seed:     seed,
-		injected: fmt.Errorf("%w (profile %q)", ErrInjected, p.Name),
+		p:    p,
+		seed: seed,
 	}
 	if p.hasTTFB() {
 		e.ttfb = p.TTFB
@@ -285,17 +279,13 @@ func (e *Emulator) unit(i uint64) float64 {
 	return (float64(mix64(e.seed+(i+1)*golden)>>11) + 0.5) / (1 << 53)
 }
 
-// draw takes the next request's fate: whether it fails and, if not, its
-// time to first byte.
-func (e *Emulator) draw() (ttfb time.Duration, fault bool) {
+// draw takes the next request's time to first byte.
+func (e *Emulator) draw() (ttfb time.Duration) {
 	n := e.n.Add(1) - 1
-	if e.p.ErrorRate > 0 && e.unit(2*n) < e.p.ErrorRate {
-		return 0, true
-	}
 	if e.ttfb != nil {
 		ttfb = e.ttfb.Quantile(e.stratified(n))
 	}
-	return ttfb, false
+	return ttfb
 }
 
 // strata is how many requests make a block of stratified draws.
@@ -427,8 +417,7 @@ func (p *pacer) wait(ctx context.Context, n int) error {
 
 // Middleware returns next behind the emulator. A GET or HEAD that
 // addresses an object (a path-style "/bucket/key" with a non-empty key)
-// fails with an S3 "503 SlowDown" error at the profile's ErrorRate (with no
-// body for a HEAD); otherwise it waits its time to first byte (giving up if
+// waits its time to first byte (giving up if
 // the client goes away), and a GET has its body paced to the profile's
 // Bandwidth, in flushed chunks of at most 32 KiB. Each such request takes
 // one draw. Other requests (listings, puts, deletes) pass through
@@ -443,11 +432,7 @@ func (e *Emulator) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ttfb, fault := e.draw()
-		if fault {
-			writeSlowDown(w, head)
-			return
-		}
+		ttfb := e.draw()
 		ctx := r.Context()
 		pw := &pacedWriter{ResponseWriter: w, ctx: ctx}
 		pw.late = &e.late
@@ -471,24 +456,6 @@ func isObjectPath(path string) bool {
 	path = strings.TrimPrefix(path, "/")
 	i := strings.IndexByte(path, '/')
 	return i > 0 && i < len(path)-1
-}
-
-// slowDown is the body of an injected S3 error.
-var slowDown = []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
-	`<Error><Code>SlowDown</Code><Message>injected fault</Message></Error>`)
-
-// writeSlowDown answers with an injected S3 "503 SlowDown" error, with no
-// body when head is set, as S3 answers a HEAD.
-func writeSlowDown(w http.ResponseWriter, head bool) {
-	h := w.Header()
-	h.Set("Content-Type", "application/xml")
-	if head {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	h.Set("Content-Length", strconv.Itoa(len(slowDown)))
-	w.WriteHeader(http.StatusServiceUnavailable)
-	w.Write(slowDown) // the client sees a short body if this fails
 }
 
 // pacedWriter paces a response body. It stays an http.Flusher, and
@@ -533,9 +500,7 @@ func (w *pacedWriter) Flush() {
 // Unwrap returns the wrapped writer, for http.ResponseController.
 func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Backend returns b behind the emulator. Open fails with an error wrapping
-// [ErrInjected] at the profile's ErrorRate, before b is asked; otherwise it
-// opens the object in b and returns a reader whose first Read waits until
+// Backend returns b behind the emulator. Open opens the object in b and returns a reader whose first Read waits until
 // the time to first byte has passed since Open and whose Reads are paced
 // to the profile's Bandwidth,
 // in chunks of at most 32 KiB. Errors from b pass through unchanged. The
@@ -560,10 +525,7 @@ func (w *backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, e
 		return nil, 0, err
 	}
 	opened := time.Now()
-	ttfb, fault := w.e.draw()
-	if fault {
-		return nil, 0, w.e.injected
-	}
+	ttfb := w.e.draw()
 	rc, size, err := w.b.Open(ctx, key)
 	if err != nil || (ttfb <= 0 && w.e.p.Bandwidth <= 0) {
 		return rc, size, err

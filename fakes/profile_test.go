@@ -3,7 +3,6 @@ package fakes
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"io"
 	"math"
@@ -156,9 +155,6 @@ func TestProfiles(t *testing.T) {
 		if p.Source == "" {
 			t.Errorf("profile %q has no Source", p.Name)
 		}
-		if p.ErrorRate != 0 {
-			t.Errorf("profile %q: ErrorRate = %v, want 0", p.Name, p.ErrorRate)
-		}
 	}
 	if want := []string{"none", "seed-s3", "s3", "express", "nvme"}; !slices.Equal(names, want) {
 		t.Errorf("Profiles() names = %v, want %v", names, want)
@@ -256,7 +252,6 @@ func TestProfileMeanLatencyAndIsZero(t *testing.T) {
 		{"bandwidth only", Profile{Bandwidth: 1e6}, 500_000, 500 * time.Millisecond, false},
 		{"both", Profile{TTFB: Fixed(10 * time.Millisecond), Bandwidth: 1e6}, 1_000_000, 1010 * time.Millisecond, false},
 		{"unknown size", Profile{TTFB: Fixed(10 * time.Millisecond), Bandwidth: 1e6}, -1, 10 * time.Millisecond, false},
-		{"faults only", Profile{ErrorRate: 0.1}, 100, 0, false},
 		{"zero fixed", Profile{TTFB: Fixed(0)}, 100, 0, true},
 	}
 	for _, tt := range tests {
@@ -276,17 +271,13 @@ func drawN(tb testing.TB, e *Emulator, n int) []time.Duration {
 	tb.Helper()
 	out := make([]time.Duration, n)
 	for i := range out {
-		d, fault := e.draw()
-		if fault {
-			d = -1
-		}
-		out[i] = d
+		out[i] = e.draw()
 	}
 	return out
 }
 
 func TestEmulatorDeterminism(t *testing.T) {
-	p := Profile{Name: "s3-faulty", TTFB: LogNormal(10*time.Millisecond, 25*time.Millisecond, 120*time.Millisecond), ErrorRate: 0.1}
+	p := Profile{Name: "s3-like", TTFB: LogNormal(10*time.Millisecond, 25*time.Millisecond, 120*time.Millisecond)}
 	a := drawN(t, NewEmulator(p, 1), 200)
 	b := drawN(t, NewEmulator(p, 1), 200)
 	c := drawN(t, NewEmulator(p, 2), 200)
@@ -296,36 +287,8 @@ func TestEmulatorDeterminism(t *testing.T) {
 	if slices.Equal(a, c) {
 		t.Errorf("seeds 1 and 2: draws are the same, want them to differ")
 	}
-	if !slices.ContainsFunc(a, func(d time.Duration) bool { return d < 0 }) {
-		t.Errorf("no fault in 200 draws at ErrorRate 0.1")
-	}
 	if got := NewEmulator(p, 1).Profile().Name; got != p.Name {
 		t.Errorf("Profile().Name = %q, want %q", got, p.Name)
-	}
-}
-
-func TestEmulatorErrorRate(t *testing.T) {
-	tests := []struct {
-		rate     float64
-		min, max int
-	}{
-		{0, 0, 0},
-		{0.5, 400, 600},
-		{1, 1000, 1000},
-	}
-	for _, tt := range tests {
-		for _, seed := range []uint64{0, 1, 42} {
-			e := NewEmulator(Profile{ErrorRate: tt.rate}, seed)
-			faults := 0
-			for range 1000 {
-				if _, fault := e.draw(); fault {
-					faults++
-				}
-			}
-			if faults < tt.min || faults > tt.max {
-				t.Errorf("ErrorRate %v, seed %d: got %d faults in 1000 draws, want %d..%d", tt.rate, seed, faults, tt.min, tt.max)
-			}
-		}
 	}
 }
 
@@ -448,45 +411,6 @@ func TestMiddlewareZeroProfile(t *testing.T) {
 	}
 }
 
-func TestMiddlewareFault(t *testing.T) {
-	for _, method := range []string{"GET", "HEAD"} {
-		t.Run(method, func(t *testing.T) {
-			e := NewEmulator(Profile{Name: "faulty", TTFB: Fixed(10 * time.Second), ErrorRate: 1}, 1)
-			h := &emuHandler{body: []byte("hello")}
-			srv := serveEmulated(t, e.Middleware(h))
-			resp, body := doRequest(t, method, srv.URL+"/bucket/key")
-			if resp.StatusCode != http.StatusServiceUnavailable {
-				t.Errorf("status = %d, want 503", resp.StatusCode)
-			}
-			if got, want := resp.Header.Get("Content-Type"), "application/xml"; got != want {
-				t.Errorf("Content-Type = %q, want %q", got, want)
-			}
-			if got := h.calls.Load(); got != 0 {
-				t.Errorf("handler called %d times, want 0", got)
-			}
-			if method == "HEAD" {
-				if len(body) != 0 {
-					t.Errorf("HEAD error body = %q, want none", body)
-				}
-				return
-			}
-			var s3err struct {
-				Code    string
-				Message string
-			}
-			if err := xml.Unmarshal(body, &s3err); err != nil {
-				t.Fatalf("body %q: %v", body, err)
-			}
-			if s3err.Code != "SlowDown" {
-				t.Errorf("error code = %q, want SlowDown", s3err.Code)
-			}
-		})
-	}
-}
-
-// TestMiddlewareHeadObject checks, through the fake S3 and the S3 client,
-// that a HeadObject waits the profile's time to first byte while a bucket
-// listing does not.
 func TestMiddlewareHeadObject(t *testing.T) {
 	const (
 		delay  = 50 * time.Millisecond
@@ -664,8 +588,6 @@ func TestBackendErrors(t *testing.T) {
 		wantNot error
 	}{
 		{"not found", Profile{TTFB: Fixed(time.Millisecond)}, "missing", dataset.ErrNotFound, ErrInjected},
-		{"injected", Profile{TTFB: Fixed(time.Millisecond), ErrorRate: 1}, "k", ErrInjected, dataset.ErrNotFound},
-		{"injected before not found", Profile{ErrorRate: 1}, "missing", ErrInjected, dataset.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -897,7 +819,7 @@ func TestStratified(t *testing.T) {
 	var sum time.Duration
 	const n = 4 * strata
 	for range n {
-		d, _ := e.draw()
+		d := e.draw()
 		sum += d
 	}
 	mean, want := sum/n, p.TTFB.Mean()

@@ -1,0 +1,508 @@
+package fakes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/storagebench/storagebench/dataset"
+)
+
+// Fault is a kind of failure a real object store produces.
+type Fault string
+
+// The faults an [Injector] injects.
+const (
+	// FaultSlowDown answers 503 SlowDown, S3's throttling answer.
+	FaultSlowDown Fault = "slowdown"
+	// FaultInternal answers 500 InternalError.
+	FaultInternal Fault = "internal"
+	// FaultReset resets the connection before any response.
+	FaultReset Fault = "reset"
+	// FaultShort sends the headers, with the object's Content-Length, and
+	// half of the body, then closes the connection.
+	FaultShort Fault = "short"
+	// FaultStall sends the headers, then nothing, until the client goes
+	// away (or MaxStall has passed): longer than any client's timeout.
+	FaultStall Fault = "stall"
+	// FaultTrickle sends the body slowly, TrickleChunk bytes at a time at
+	// TrickleRate: a store that is slow but never silent for long.
+	FaultTrickle Fault = "trickle"
+)
+
+// AllFaults lists every fault, in the order specifications are written.
+var AllFaults = []Fault{FaultSlowDown, FaultInternal, FaultReset, FaultShort, FaultStall, FaultTrickle}
+
+// How faults behave over time.
+const (
+	// MaxStall is the longest a stalled response waits for its client to
+	// go away.
+	MaxStall = 10 * time.Minute
+	// TrickleRate is the bandwidth of a trickling body, in bytes per
+	// second, and TrickleChunk what it sends at a time: a chunk every 4 ms,
+	// far within any idle timeout.
+	TrickleRate  = 256 << 10
+	TrickleChunk = 1 << 10
+)
+
+// FaultRate is a fault and the fraction of requests it hits.
+type FaultRate struct {
+	Fault Fault
+	Rate  float64 // 0 < Rate <= 1
+}
+
+// Faults is a set of faults and their rates, as a specification such as
+// "slowdown:0.05+stall:0.01" writes it. Rates add up to at most 1: a
+// request takes at most one fault. The zero Faults injects none.
+type Faults []FaultRate
+
+// ParseFaults parses a specification: "none" (or "") for no faults, or
+// fault:rate terms joined by "+", each fault at most once, rates from 0
+// (excluded) to 1 adding up to at most 1.
+func ParseFaults(s string) (Faults, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "none" {
+		return nil, nil
+	}
+	var f Faults
+	sum := 0.0
+	for _, term := range strings.Split(s, "+") {
+		name, rate, ok := strings.Cut(strings.TrimSpace(term), ":")
+		if !ok {
+			return nil, fmt.Errorf("faults %q: term %q: want fault:rate, such as slowdown:0.05", s, term)
+		}
+		kind := Fault(name)
+		if !slices.Contains(AllFaults, kind) {
+			return nil, fmt.Errorf("faults %q: unknown fault %q, want one of %s", s, name, faultNames())
+		}
+		if slices.ContainsFunc(f, func(r FaultRate) bool { return r.Fault == kind }) {
+			return nil, fmt.Errorf("faults %q: fault %q given twice", s, name)
+		}
+		x, err := strconv.ParseFloat(rate, 64)
+		if err != nil || !(x > 0 && x <= 1) {
+			return nil, fmt.Errorf("faults %q: rate %q of %s: want a fraction of requests, 0 < rate <= 1", s, rate, name)
+		}
+		sum += x
+		f = append(f, FaultRate{kind, x})
+	}
+	if sum > 1+1e-9 {
+		return nil, fmt.Errorf("faults %q: rates add up to %v, more than every request", s, sum)
+	}
+	return f, nil
+}
+
+// faultNames lists the faults for error messages.
+func faultNames() string {
+	var names []string
+	for _, f := range AllFaults {
+		names = append(names, string(f))
+	}
+	return strings.Join(names, ", ")
+}
+
+// String returns the specification ParseFaults reads: "none" for no
+// faults, else the terms in their given order, as in
+// "slowdown:0.05+stall:0.01". Benchmark names carry it.
+func (f Faults) String() string {
+	if len(f) == 0 {
+		return "none"
+	}
+	terms := make([]string, len(f))
+	for i, r := range f {
+		terms[i] = string(r.Fault) + ":" + strconv.FormatFloat(r.Rate, 'g', -1, 64)
+	}
+	return strings.Join(terms, "+")
+}
+
+// IsZero reports whether f injects nothing.
+func (f Faults) IsZero() bool { return len(f) == 0 }
+
+// Injector injects faults into the reads of a store: as HTTP middleware in
+// front of an S3 server, so that they travel over real TCP and any client
+// sees them, or as a [dataset.Backend] wrapper. Only reads of objects take
+// faults (GETs of an object; Open), each one draw: the fault of the
+// attempt-th read of a key (counted from 0, per key) is a function of the
+// seed, the key and attempt alone, so that a run is reproducible whatever
+// the order reads arrive in, and a retried read can succeed. An Injector
+// is safe for concurrent use.
+type Injector struct {
+	faults Faults
+	seed   uint64
+
+	mu       sync.Mutex
+	attempts map[string]uint32
+
+	injected [6]atomic.Int64 // by index in AllFaults
+}
+
+// NewInjector returns an injector of f drawing from seed.
+func NewInjector(f Faults, seed uint64) *Injector {
+	return &Injector{faults: f, seed: seed, attempts: map[string]uint32{}}
+}
+
+// Faults returns the faults the injector injects.
+func (in *Injector) Faults() Faults { return in.faults }
+
+// Injected returns how many reads took each fault so far.
+func (in *Injector) Injected() map[Fault]int64 {
+	m := map[Fault]int64{}
+	for i, f := range AllFaults {
+		if n := in.injected[i].Load(); n > 0 {
+			m[f] = n
+		}
+	}
+	return m
+}
+
+// draw returns the fault of the next read of key, or "" for none.
+func (in *Injector) draw(key string) Fault {
+	in.mu.Lock()
+	attempt := in.attempts[key]
+	in.attempts[key] = attempt + 1
+	in.mu.Unlock()
+	return in.fault(key, attempt)
+}
+
+// fault returns the fault of the attempt-th read of key, or "" for none.
+func (in *Injector) fault(key string, attempt uint32) Fault {
+	// FNV-1a of the key, then splitmix64 of the seed, key and attempt.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint64(key[i])) * 1099511628211
+	}
+	u := (float64(mix64(in.seed^mix64(h)+(uint64(attempt)+1)*golden)>>11) + 0.5) / (1 << 53)
+	for _, r := range in.faults {
+		if u < r.Rate {
+			in.injected[slices.Index(AllFaults, r.Fault)].Add(1)
+			return r.Fault
+		}
+		u -= r.Rate
+	}
+	return ""
+}
+
+// FaultError is the error an injected fault gives on a backend wrapped by
+// [Injector.Backend]. It carries the HTTP status and S3 error code the
+// same fault gives over HTTP, so that callers classify both alike, and
+// wraps [ErrInjected].
+type FaultError struct {
+	Fault  Fault
+	Status int    // the HTTP status an S3 server answers with, or 0
+	Code   string // the S3 error code, or ""
+	err    error  // what it wraps besides ErrInjected, or nil
+}
+
+// Error names the fault.
+func (e *FaultError) Error() string {
+	switch {
+	case e.Status != 0:
+		return fmt.Sprintf("%v: %s: %d %s", ErrInjected, e.Fault, e.Status, e.Code)
+	case e.err != nil:
+		return fmt.Sprintf("%v: %s: %v", ErrInjected, e.Fault, e.err)
+	}
+	return fmt.Sprintf("%v: %s", ErrInjected, e.Fault)
+}
+
+// Unwrap returns ErrInjected, and the system error a reset is.
+func (e *FaultError) Unwrap() []error {
+	if e.err != nil {
+		return []error{ErrInjected, e.err}
+	}
+	return []error{ErrInjected}
+}
+
+// HTTPStatusCode returns the HTTP status, as the SDK's errors do.
+func (e *FaultError) HTTPStatusCode() int { return e.Status }
+
+// ErrorCode returns the S3 error code, as the SDK's API errors do.
+func (e *FaultError) ErrorCode() string { return e.Code }
+
+// s3Error returns the status and S3 error code of an error answer.
+func s3Error(f Fault) (int, string) {
+	if f == FaultSlowDown {
+		return http.StatusServiceUnavailable, "SlowDown"
+	}
+	return http.StatusInternalServerError, "InternalError"
+}
+
+// Middleware returns next behind the injector: each GET of an object (a
+// path-style "/bucket/key" with a non-empty key) takes one draw. Errors
+// are answered at once with S3's XML error body; a reset closes the
+// connection with a TCP RST before any response; the other faults let
+// next answer and cut, stall or slow its body. Other requests pass through
+// untouched. With no faults Middleware returns next itself.
+func (in *Injector) Middleware(next http.Handler) http.Handler {
+	if in.faults.IsZero() {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !isObjectPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch f := in.draw(r.URL.Path); f {
+		case "":
+			next.ServeHTTP(w, r)
+		case FaultSlowDown, FaultInternal:
+			status, code := s3Error(f)
+			writeS3Error(w, status, code)
+		case FaultReset:
+			closeConn(w, true)
+		default:
+			fw := &faultWriter{ResponseWriter: w, ctx: r.Context(), fault: f}
+			next.ServeHTTP(fw, r)
+			if fw.cut {
+				closeConn(w, false) // what was sent arrives, then the end
+			}
+		}
+	})
+}
+
+// writeS3Error answers with an injected S3 error.
+func writeS3Error(w http.ResponseWriter, status int, code string) {
+	body := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<Error><Code>` + code + `</Code><Message>injected fault</Message></Error>`
+	h := w.Header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	io.WriteString(w, body) // the client sees a short body if this fails
+}
+
+// closeConn takes the connection over and closes it: with a TCP RST (no
+// lingering) when reset is set, as a store's load balancer dropping a
+// connection does, else with a FIN after what was sent.
+func closeConn(w http.ResponseWriter, reset bool) {
+	conn, bufrw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // the server closes the connection
+	}
+	if bufrw != nil {
+		bufrw.Flush()
+	}
+	if tc, ok := conn.(*net.TCPConn); ok && reset {
+		tc.SetLinger(0)
+	}
+	conn.Close()
+}
+
+// errFault stops the handler's writes once a fault has cut its body.
+var errFault = errors.New("injected fault: body cut")
+
+// faultWriter cuts, stalls or slows the body of a response.
+type faultWriter struct {
+	http.ResponseWriter
+	ctx     context.Context
+	fault   Fault
+	limit   int64 // FaultShort: bytes of the body left to send
+	started bool  // the headers are out
+	cut     bool  // the body was cut: the connection must close
+	timer   *time.Timer
+}
+
+// WriteHeader sends the headers; a short body sends half of the
+// Content-Length they announce.
+func (w *faultWriter) WriteHeader(status int) {
+	if !w.started {
+		w.started = true
+		if n, err := strconv.ParseInt(w.Header().Get("Content-Length"), 10, 64); err == nil {
+			w.limit = n / 2
+		}
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// Write sends p as the fault allows.
+func (w *faultWriter) Write(p []byte) (int, error) {
+	if !w.started {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.cut {
+		return 0, errFault
+	}
+	switch w.fault {
+	case FaultShort:
+		n := int(min(int64(len(p)), w.limit))
+		m, err := w.ResponseWriter.Write(p[:n])
+		w.limit -= int64(m)
+		if err != nil {
+			return m, err
+		}
+		if n < len(p) {
+			w.cut = true
+			http.NewResponseController(w.ResponseWriter).Flush()
+			return m, errFault
+		}
+		return m, nil
+	case FaultStall:
+		http.NewResponseController(w.ResponseWriter).Flush()
+		t := time.NewTimer(MaxStall)
+		defer t.Stop()
+		select {
+		case <-w.ctx.Done():
+		case <-t.C:
+		}
+		w.cut = true
+		return 0, errFault
+	}
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), TrickleChunk)
+		m, err := w.ResponseWriter.Write(p[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		http.NewResponseController(w.ResponseWriter).Flush()
+		p = p[n:]
+		if err := w.pause(); err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// pause waits a trickle chunk's time, or until the client goes away.
+func (w *faultWriter) pause() error {
+	d := time.Duration(float64(TrickleChunk) / TrickleRate * float64(time.Second))
+	if w.timer == nil {
+		w.timer = time.NewTimer(d)
+	} else {
+		w.timer.Reset(d)
+	}
+	select {
+	case <-w.timer.C:
+		return nil
+	case <-w.ctx.Done():
+		w.timer.Stop()
+		return w.ctx.Err()
+	}
+}
+
+// Flush flushes the wrapped writer.
+func (w *faultWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *faultWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Backend returns b behind the injector: each Open takes one draw. An
+// error fault fails Open with a *FaultError (503 SlowDown, 500
+// InternalError, or a connection reset wrapping syscall.ECONNRESET); a
+// short body returns the object's whole size and half its bytes, then
+// io.ErrUnexpectedEOF; a stall blocks the first Read until ctx is done (or
+// MaxStall has passed); a trickle returns the body TrickleChunk bytes at a
+// time at TrickleRate. The result lists, writes and deletes through b,
+// failing with errors.ErrUnsupported when b cannot. With no faults Backend
+// returns b itself.
+func (in *Injector) Backend(b dataset.Backend) dataset.Backend {
+	if in.faults.IsZero() {
+		return b
+	}
+	return &faultBackend{in: in, b: b}
+}
+
+type faultBackend struct {
+	in *Injector
+	b  dataset.Backend
+}
+
+func (fb *faultBackend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	f := fb.in.draw(key)
+	switch f {
+	case FaultSlowDown, FaultInternal:
+		status, code := s3Error(f)
+		return nil, 0, &FaultError{Fault: f, Status: status, Code: code}
+	case FaultReset:
+		return nil, 0, &FaultError{Fault: f, err: syscall.ECONNRESET}
+	}
+	rc, size, err := fb.b.Open(ctx, key)
+	if err != nil || f == "" {
+		return rc, size, err
+	}
+	return &faultReader{ctx: ctx, rc: rc, fault: f, left: size / 2}, size, nil
+}
+
+func (fb *faultBackend) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
+	l, ok := fb.b.(dataset.Lister)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return l.List(ctx, prefix)
+}
+
+func (fb *faultBackend) Put(ctx context.Context, key string, data []byte) error {
+	wr, ok := fb.b.(dataset.Writer)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	return wr.Put(ctx, key, data)
+}
+
+func (fb *faultBackend) Delete(ctx context.Context, key string) error {
+	d, ok := fb.b.(dataset.Deleter)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	return d.Delete(ctx, key)
+}
+
+// faultReader cuts, stalls or slows the object it wraps.
+type faultReader struct {
+	ctx   context.Context
+	rc    io.ReadCloser
+	fault Fault
+	left  int64 // FaultShort: bytes left before the cut
+	timer *time.Timer
+}
+
+func (r *faultReader) Read(p []byte) (int, error) {
+	switch r.fault {
+	case FaultShort:
+		if r.left <= 0 {
+			return 0, fmt.Errorf("%w: %s: %w", ErrInjected, FaultShort, io.ErrUnexpectedEOF)
+		}
+		n, err := r.rc.Read(p[:min(int64(len(p)), r.left)])
+		r.left -= int64(n)
+		if err == io.EOF {
+			err = nil // the cut comes first
+		}
+		return n, err
+	case FaultStall:
+		t := time.NewTimer(MaxStall)
+		defer t.Stop()
+		select {
+		case <-r.ctx.Done():
+			return 0, r.ctx.Err()
+		case <-t.C:
+			return 0, fmt.Errorf("%w: %s for %v", ErrInjected, FaultStall, MaxStall)
+		}
+	}
+	d := time.Duration(float64(TrickleChunk) / TrickleRate * float64(time.Second))
+	if r.timer == nil {
+		r.timer = time.NewTimer(d)
+	} else {
+		r.timer.Reset(d)
+	}
+	select {
+	case <-r.timer.C:
+	case <-r.ctx.Done():
+		r.timer.Stop()
+		return 0, r.ctx.Err()
+	}
+	return r.rc.Read(p[:min(len(p), TrickleChunk)])
+}
+
+func (r *faultReader) Close() error { return r.rc.Close() }
