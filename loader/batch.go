@@ -17,7 +17,8 @@ type Item struct {
 	// It is reused like Data.
 	Image *image.Gray
 	// Err is the item's read or decode error. It is set only with
-	// Options.TolerateErrors; otherwise an error ends the run.
+	// Options.TolerateErrors; otherwise an error ends the run, or, with
+	// OnErrorSkip, the item is left out of its batch.
 	Err error
 }
 
@@ -25,7 +26,8 @@ type Item struct {
 type Batch struct {
 	Epoch int    // the epoch, from 0
 	Index int    // the batch's position in its epoch, from 0
-	Items []Item // the items, in sampler order
+	Items []Item // the items, in sampler order; fewer when OnErrorSkip left some out
+	full  int    // with items left out, how many the batch has; else 0
 
 	seq     int           // position among all batches of the run
 	owner   recycler      // the scheduler that laid it out, where release returns it
@@ -47,4 +49,30 @@ type recycler interface {
 
 // release returns b to its owner, which then reuses its items. It never
 // blocks.
-func (b *Batch) release() { b.owner.recycle(b) }
+func (b *Batch) release() {
+	if b.full > 0 {
+		b.Items, b.full = b.Items[:b.full], 0
+	}
+	b.owner.recycle(b)
+}
+
+// skipFailed moves b's failed items behind its others, keeping both in
+// sampler order and every item's buffers, shortens Items to the others,
+// and returns how many it left out.
+func (b *Batch) skipFailed() int {
+	k := 0
+	for i := range b.Items {
+		if b.Items[i].Err == nil {
+			if i != k {
+				b.Items[i], b.Items[k] = b.Items[k], b.Items[i]
+			}
+			k++
+		}
+	}
+	n := len(b.Items) - k
+	if n > 0 {
+		b.full = len(b.Items)
+		b.Items = b.Items[:k]
+	}
+	return n
+}

@@ -2,7 +2,6 @@ package loader
 
 import (
 	"context"
-	"errors"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -272,9 +271,12 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	if s.hedger != nil {
 		ctx, cancel = context.WithCancel(ctx)
 		st.cancels[slot] = cancel
+		// Hedging pauses as soon as the store throttles, retries or not.
+		trace := &dataset.ReadTrace{Retry: s.hedger.retried}
 		if !t.hedge {
-			ctx = dataset.WithReadTrace(ctx, &dataset.ReadTrace{FirstByte: func() { st.firstByte.Store(true) }})
+			trace.FirstByte = func() { st.firstByte.Store(true) }
 		}
+		ctx = dataset.WithReadTrace(ctx, trace)
 	}
 	t0 := time.Now()
 	if !t.hedge {
@@ -292,13 +294,14 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 
 	data, tm, err := r.ds.Read(ctx, item.Index, t.buf)
 	end := time.Now()
+	readFailed := err != nil && ctx.Err() == nil // not aborted as a loser, nor stopped
 	if cancel != nil {
 		cancel()
 	}
 	if !t.hedge && err == nil && s.hedger != nil {
 		s.hedger.ttfb(tm.TTFB)
 	}
-	if err != nil && s.hedger != nil && throttled(err) {
+	if err != nil && s.hedger != nil && dataset.Throttled(err) {
 		s.hedger.throttled(end)
 	}
 
@@ -328,7 +331,7 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	st.mu.Unlock()
 
 	if !won {
-		rec.attempt(t0, end, t.hedge)
+		rec.attempt(tm, readFailed, t0, end, t.hedge)
 		s.giveBack(data)
 		if lostLast {
 			s.complete(b)
@@ -350,12 +353,12 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 		}
 	}
 	if t.hedge {
-		rec.attempt(end, end, true)
+		rec.attempt(dataset.Timing{}, false, end, end, true)
 		rec.hedgeWon()
 	}
 	// getitem runs from the item's first read; the fetcher was busy for
 	// this read alone.
-	rec.item(time.Since(start), tm.TTFB, tm.Transfer(), dec, decoded, err != nil, t0, time.Now())
+	rec.item(time.Since(start), tm, dec, decoded, readFailed, err != nil, t0, time.Now())
 	r.held.add(0, len(data))
 	if err := r.result(b, item, err); err != nil {
 		return err
@@ -556,21 +559,15 @@ func (h *hedger) allow(now time.Time) bool {
 	return float64(h.hedges.Load()+1) <= h.budget*float64(h.firsts.Load())
 }
 
+// retried is a read's Retry hook: it pauses hedging if err is the store
+// throttling.
+func (h *hedger) retried(_ int, err error) {
+	if dataset.Throttled(err) {
+		h.throttled(time.Now())
+	}
+}
+
 // throttled pauses hedging from now: the store answered SlowDown.
 func (h *hedger) throttled(now time.Time) {
 	h.pausedUntil.Store(now.Add(throttlePause).UnixNano())
-}
-
-// throttled reports whether err is a store's throttling answer, such as
-// S3's 503 SlowDown.
-func throttled(err error) bool {
-	var coded interface{ ErrorCode() string }
-	if errors.As(err, &coded) {
-		switch coded.ErrorCode() {
-		case "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests":
-			return true
-		}
-	}
-	var status interface{ HTTPStatusCode() int }
-	return errors.As(err, &status) && status.HTTPStatusCode() == 503
 }

@@ -27,6 +27,7 @@ type Iter struct {
 	skipEpoch  bool // the epoch under way began before a reset
 	items      int64
 	bytes      int64
+	skipped    int64 // items left out of batches under OnErrorSkip
 	closed     bool
 	stats      Stats
 }
@@ -58,6 +59,9 @@ func (it *Iter) Next() (*Batch, error) {
 	}
 	now := time.Now()
 	it.levels[Wait].record(now.Sub(t0))
+	if r.skip {
+		it.skipped += int64(b.skipFailed())
+	}
 	for i := range b.Items {
 		it.bytes += int64(len(b.Items[i].Data))
 	}
@@ -132,7 +136,7 @@ func (it *Iter) ResetStats() {
 	for l := range it.levels {
 		it.levels[l].reset()
 	}
-	it.items, it.bytes = 0, 0
+	it.items, it.bytes, it.skipped = 0, 0, 0
 	it.start, it.epochStart, it.end = now, now, now
 	it.skipEpoch = it.next%it.run.batches != 0
 }
@@ -165,6 +169,7 @@ func (it *Iter) Close() error {
 	s := Stats{
 		Items: it.items, Bytes: it.bytes, InFlight: it.inFlight, Window: it.window, Elapsed: closed.Sub(it.start),
 		HeldItemsPeak: it.run.held.peakItems.Load(), HeldBytesPeak: it.run.held.peakBytes.Load(),
+		Skipped: it.skipped,
 	}
 	var all [NumLevels]hist
 	for l := range all {
@@ -179,6 +184,9 @@ func (it *Iter) Close() error {
 		s.Hedges += rec.hedges
 		s.HedgeWins += rec.hedgeWins
 		s.ReadTime += rec.busy
+		s.AttemptErrors += rec.attemptErrors
+		s.Retries += rec.retries
+		s.RetryTime += rec.retryTime
 	}
 	for l := range all {
 		s.Levels[l] = all[l].summary()

@@ -53,6 +53,7 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 		return nil, err
 	}
 	o := l.opts
+	ctx = dataset.WithRetryBudget(ctx, dataset.NewRetryBudget(RunRetryBase, RunRetryRatio))
 	ctx, stop := context.WithCancelCause(ctx)
 	g, ctx := errgroup.WithContext(ctx)
 	r := &run{
@@ -64,6 +65,7 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 		batches:   l.batches,
 		total:     -1,
 		tolerate:  o.TolerateErrors,
+		skip:      o.OnError == OnErrorSkip,
 	}
 	if o.Epochs > 0 {
 		r.total = o.Epochs * l.batches

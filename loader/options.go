@@ -26,6 +26,41 @@ const (
 	DecodeJPEG Decoder = "jpeg" // decode as JPEG, then convert to grayscale (the seed's getitem)
 )
 
+// OnError says what a loader does with an item that still failed once
+// the store's retries were spent (see dataset.Policy): reads are retried
+// by the dataset's Store, never by the loader, so that attempts never
+// multiply.
+type OnError string
+
+// The error policies.
+const (
+	// OnErrorFail ends the run with an error naming the item's key and
+	// the last attempt's cause.
+	OnErrorFail OnError = "fail"
+	// OnErrorSkip counts the item (Stats.Skipped) and leaves it out: its
+	// batch is delivered short, its other items in sampler order.
+	OnErrorSkip OnError = "skip"
+)
+
+// ParseOnError parses "fail" or "skip".
+func ParseOnError(s string) (OnError, error) {
+	switch e := OnError(strings.TrimSpace(s)); e {
+	case OnErrorFail, OnErrorSkip:
+		return e, nil
+	}
+	return "", fmt.Errorf("unknown error policy %q, want %q or %q", s, OnErrorFail, OnErrorSkip)
+}
+
+// A run's retry budget: its reads retry at most RunRetryBase times plus
+// RunRetryRatio times per read started, across all reads (see
+// dataset.RetryBudget). At a 10% fault rate reads retry about 0.11 times
+// each; a store failing half its requests or more spends the budget and
+// ends the run within seconds instead of retrying every read in full.
+const (
+	RunRetryBase  = 100
+	RunRetryRatio = 0.5
+)
+
 // Scheduler says how a loader hands reads to its fetchers.
 type Scheduler string
 
@@ -138,6 +173,9 @@ type Options struct {
 	// TolerateErrors delivers items that failed to read with Item.Err set
 	// and counts them, instead of ending the run at the first error.
 	TolerateErrors bool
+	// OnError is what becomes of an item that failed, without
+	// TolerateErrors; "" means OnErrorFail.
+	OnError OnError
 
 	// Scheduler is how reads are handed to fetchers; "" means SchedBatch.
 	// Workers and fetch concurrency give C, the reads in flight, under
@@ -183,6 +221,15 @@ func (o Options) Resolved() (Options, error) {
 	}
 	if o.Decode == "" {
 		o.Decode = DecodeNone
+	}
+	if o.OnError == "" {
+		o.OnError = OnErrorFail
+	}
+	if _, err := ParseOnError(string(o.OnError)); err != nil {
+		return o, fmt.Errorf("loader: %w", err)
+	}
+	if o.TolerateErrors && o.OnError == OnErrorSkip {
+		return o, fmt.Errorf("loader: tolerate errors and on-error %q given together; want one", OnErrorSkip)
 	}
 	switch {
 	case o.BatchSize < 0:

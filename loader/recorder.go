@@ -3,6 +3,8 @@ package loader
 import (
 	"sync"
 	"time"
+
+	"github.com/storagebench/storagebench/dataset"
 )
 
 // recorder holds one worker's histograms. Its fetchers share it under its
@@ -19,7 +21,12 @@ type recorder struct {
 	// span, the mean number of reads in flight.
 	hedges, hedgeWins int64
 	busy              time.Duration
-	since, until      time.Time
+	// attemptErrors counts failed attempts of reads, retries the attempts
+	// after a read's first, retryTime the time items' reads lost to failed
+	// attempts and waits before retries.
+	attemptErrors, retries int64
+	retryTime              time.Duration
+	since, until           time.Time
 	// epochs tracks, per epoch, the worker's batches not yet complete, to
 	// time the worker's loop over that epoch.
 	epochs map[int]*workerEpoch
@@ -37,6 +44,7 @@ func (r *recorder) restart(now time.Time) {
 	defer r.mu.Unlock()
 	r.fetched, r.errors = 0, 0
 	r.hedges, r.hedgeWins, r.busy = 0, 0, 0
+	r.attemptErrors, r.retries, r.retryTime = 0, 0, 0
 	r.since = now
 }
 
@@ -59,14 +67,18 @@ type workerEpoch struct {
 	allStarted bool      // the worker has moved past this epoch
 }
 
-// item records one item read, its fetcher busy with it from from to to.
-func (r *recorder) item(getitem, ttfb, read, decode time.Duration, decoded, failed bool, from, to time.Time) {
+// item records one item read, timed by tm, its fetcher busy with it from
+// from to to; failed says the item failed, readFailed that its read did
+// (not its decoding).
+func (r *recorder) item(getitem time.Duration, tm dataset.Timing, decode time.Duration, decoded, readFailed, failed bool, from, to time.Time) {
 	r.mu.Lock()
 	r.levels[GetItem].record(getitem)
 	r.addBusy(from, to)
+	r.addAttempts(tm, readFailed)
+	r.retryTime += tm.Retrying
 	if !failed {
-		r.levels[TTFB].record(ttfb)
-		r.levels[Read].record(read)
+		r.levels[TTFB].record(tm.TTFB)
+		r.levels[Read].record(tm.Transfer())
 		if decoded {
 			r.levels[Decode].record(decode)
 		}
@@ -163,11 +175,24 @@ func (r *recorder) close(t time.Time) {
 	r.mu.Unlock()
 }
 
+// addAttempts counts the attempts of a read timed by tm, failed or not.
+func (r *recorder) addAttempts(tm dataset.Timing, failed bool) {
+	if tm.Attempts > 1 {
+		r.retries += int64(tm.Attempts - 1)
+		r.attemptErrors += int64(tm.Attempts - 1)
+	}
+	if failed && tm.Attempts > 0 {
+		r.attemptErrors++
+	}
+}
+
 // attempt records one read of an item that is not the item's own result,
-// from from to to: a hedge, or a read that lost or was abandoned.
-func (r *recorder) attempt(from, to time.Time, hedge bool) {
+// timed by tm, from from to to: a hedge, or a read that lost or was
+// abandoned (failed).
+func (r *recorder) attempt(tm dataset.Timing, failed bool, from, to time.Time, hedge bool) {
 	r.mu.Lock()
 	r.addBusy(from, to)
+	r.addAttempts(tm, failed)
 	if hedge {
 		r.hedges++
 	}

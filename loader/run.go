@@ -38,6 +38,7 @@ type run struct {
 	total     int          // batches in the run, -1 for no end
 	decoding  *gate        // admits decodes in sampler order; nil: no decoding
 	tolerate  bool         // deliver failed items with Item.Err, not stop
+	skip      bool         // leave failed items out of their batches, not stop
 	held      held         // the items and bytes the loader holds
 }
 
@@ -121,6 +122,7 @@ func (r *run) fetch(b *Batch, i int, rec *recorder, wt *waiter) error {
 	t0 := time.Now()
 	data, tm, err := r.ds.Read(r.ctx, item.Index, item.Data)
 	item.Data = data
+	readFailed := err != nil
 	var dec time.Duration
 	decoded := err == nil && r.decoding != nil
 	if decoded {
@@ -133,7 +135,7 @@ func (r *run) fetch(b *Batch, i int, rec *recorder, wt *waiter) error {
 	if err != nil && r.ctx.Err() != nil {
 		return r.stopped() // the run is stopping; this is no storage error
 	}
-	rec.item(getitem, tm.TTFB, tm.Transfer(), dec, decoded, err != nil, t0, t0.Add(getitem))
+	rec.item(getitem, tm, dec, decoded, readFailed, err != nil, t0, t0.Add(getitem))
 	return r.result(b, item, err)
 }
 
@@ -160,7 +162,7 @@ func (r *run) decode(b *Batch, i int, wt *waiter) (dec time.Duration, ok bool, e
 // any: the item's, unless the run tolerates errors.
 func (r *run) result(b *Batch, item *Item, err error) error {
 	item.Err = err
-	if err != nil && !r.tolerate {
+	if err != nil && !r.tolerate && !r.skip {
 		return fmt.Errorf("loader: epoch %d batch %d: %w", b.Epoch, b.Index, err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"testing"
 	"time"
 
@@ -15,7 +16,9 @@ import (
 	"github.com/storagebench/storagebench/loader"
 )
 
-// errBoom is the error faultyBackend's failing item fails with.
+// errBoom is the error faultyBackend's failing item fails with, with
+// fs.ErrPermission: a failure retries cannot mend, so it ends the run at
+// once.
 var errBoom = errors.New("boom")
 
 // faultyBackend serves mem's objects: the keys in serve at once, the key
@@ -31,7 +34,7 @@ type faultyBackend struct {
 func (f faultyBackend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
 	switch {
 	case key == f.fail:
-		return nil, 0, fmt.Errorf("open %q: %w", key, errBoom)
+		return nil, 0, fmt.Errorf("open %q: %w (%w)", key, errBoom, fs.ErrPermission)
 	case f.serve[key]:
 		return f.Backend.Open(ctx, key)
 	}

@@ -62,8 +62,18 @@ type Stats struct {
 	// is the rate of reads, the steadier estimate over a short run, since
 	// reads complete one at a time while batches arrive in bursts.
 	Items, Bytes, Fetched int64
-	// Errors counts failed item reads.
+	// Errors counts items that failed, to read (every attempt the store
+	// allowed) or to decode.
 	Errors int64
+	// Skipped counts items left out of their batches under OnErrorSkip;
+	// they are not in Items.
+	Skipped int64
+	// AttemptErrors counts failed attempts of reads, retried or not;
+	// Retries the attempts after a read's first; RetryTime the time items'
+	// reads lost to failed attempts and to waits before retries, a part
+	// of their getitem time.
+	AttemptErrors, Retries int64
+	RetryTime              time.Duration
 	// InFlight is the number of requests the loader can have in flight:
 	// workers in sync mode, workers times fetch concurrency in async mode.
 	InFlight int
