@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +36,9 @@ type S3Options struct {
 	// every object read, and its latency and faults to every HEAD of an
 	// object (see [Emulator.Middleware]).
 	Emulator *Emulator
+	// Faults, when not nil, injects its faults into object reads, in front
+	// of the emulator (see [Injector.Middleware]).
+	Faults *Injector
 	// Buckets are created before StartS3 returns.
 	Buckets []string
 }
@@ -50,7 +54,11 @@ type S3 struct {
 	srv  *http.Server
 	done chan error
 	base http.Handler                 // the fake itself
-	cur  atomic.Pointer[http.Handler] // base behind the current emulator
+	cur  atomic.Pointer[http.Handler] // base behind the current emulator and injector
+
+	mu  sync.Mutex // guards emu and inj, and orders updates of cur
+	emu *Emulator
+	inj *Injector
 }
 
 // serveHTTP serves through the current emulator.
@@ -59,9 +67,30 @@ func (f *S3) serveHTTP(w http.ResponseWriter, r *http.Request) { (*f.cur.Load())
 // SetEmulator replaces the emulation in front of the fake; nil removes it.
 // Requests under way keep the emulation they started with.
 func (f *S3) SetEmulator(e *Emulator) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.emu = e
+	f.update()
+}
+
+// SetFaults replaces the fault injection in front of the fake and its
+// emulation; nil removes it. Requests under way keep what they started
+// with.
+func (f *S3) SetFaults(in *Injector) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inj = in
+	f.update()
+}
+
+// update builds the handler chain: faults, then emulation, then the fake.
+func (f *S3) update() {
 	h := f.base
-	if e != nil {
-		h = e.Middleware(h)
+	if f.emu != nil {
+		h = f.emu.Middleware(h)
+	}
+	if f.inj != nil {
+		h = f.inj.Middleware(h)
 	}
 	f.cur.Store(&h)
 }
@@ -85,7 +114,8 @@ func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
 			gofakes3.WithoutVersioning(),
 		).Server(),
 	}
-	f.SetEmulator(opts.Emulator)
+	f.emu, f.inj = opts.Emulator, opts.Faults
+	f.update()
 	// The server's own complaints (a client gone mid-response, say) are
 	// dropped: a library never prints.
 	f.srv = &http.Server{Handler: http.HandlerFunc(f.serveHTTP), ErrorLog: log.New(io.Discard, "", 0)}
