@@ -13,7 +13,7 @@ PERF_OUT  ?= perf.txt
 # Tests never consult instance metadata or the machine's AWS files.
 TEST_ENV = AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
-.PHONY: all build vet test bench bench-short perf clean
+.PHONY: all build vet test fuzz bench bench-short perf clean
 
 all: build test
 
@@ -25,6 +25,15 @@ vet:
 
 test: vet
 	$(TEST_ENV) $(GO) test -race -timeout 20m ./...
+
+# The parsers of files from outside, the index and the S3 configuration,
+# fuzzed for FUZZTIME each after their seeds: one go test per target, as
+# -fuzz takes one target of one package. An input that fails is saved
+# under the package's testdata/fuzz, where it becomes a seed.
+FUZZTIME ?= 5s
+fuzz:
+	$(TEST_ENV) $(GO) test -run '^$$' -fuzz '^FuzzParseIndex$$' -fuzztime $(FUZZTIME) ./dataset
+	$(TEST_ENV) $(GO) test -run '^$$' -fuzz '^FuzzLoadConfig$$' -fuzztime $(FUZZTIME) ./dataset/s3blob
 
 # The benchmark matrix on the embedded fakes, to stdout and $(BENCH_OUT),
 # for benchstat: the raw baselines and decoding alone; then the loader,
