@@ -122,10 +122,14 @@ type AttemptsError struct {
 
 // Error says how many attempts were made and why the last failed.
 func (e *AttemptsError) Error() string {
-	if e.Budget {
-		return fmt.Sprintf("%d attempts, then the run's retry budget was spent; last: %v", e.Attempts, e.Err)
+	n := fmt.Sprintf("%d attempts", e.Attempts)
+	if e.Attempts == 1 {
+		n = "1 attempt"
 	}
-	return fmt.Sprintf("%d attempts; last: %v", e.Attempts, e.Err)
+	if e.Budget {
+		return fmt.Sprintf("%s, then the run's retry budget was spent; last: %v", n, e.Err)
+	}
+	return fmt.Sprintf("%s; last: %v", n, e.Err)
 }
 
 // Unwrap returns the last attempt's error.

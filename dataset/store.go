@@ -24,8 +24,8 @@ type Timing struct {
 	// without retries, 0 for a read refused before any attempt.
 	Attempts int
 	// Retrying is the time lost to retries: from the call to the start of
-	// the attempt that read the object, failed attempts and waits between
-	// attempts included. For a failed read it is Total.
+	// the attempt that read the object (or failed last), failed attempts
+	// and waits between attempts included.
 	Retrying time.Duration
 }
 
@@ -121,7 +121,7 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 			return data, Timing{TTFB: first.Sub(t0), Total: end.Sub(start), Attempts: k + 1, Retrying: t0.Sub(start)}, nil
 		}
 		buf = data
-		failed := Timing{Total: end.Sub(start), Attempts: k + 1, Retrying: end.Sub(start)}
+		failed := Timing{Total: end.Sub(start), Attempts: k + 1, Retrying: t0.Sub(start)}
 		if ctx.Err() != nil || !Retryable(err) {
 			if k > 0 {
 				err = &AttemptsError{Attempts: k + 1, Err: err}

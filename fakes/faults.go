@@ -49,10 +49,12 @@ const (
 	// go away.
 	MaxStall = 10 * time.Minute
 	// TrickleRate is the bandwidth of a trickling body, in bytes per
-	// second, and TrickleChunk what it sends at a time: a chunk every 4 ms,
-	// far within any idle timeout.
-	TrickleRate  = 256 << 10
-	TrickleChunk = 1 << 10
+	// second (8 Mbit/s: a 110 KB image takes a tenth of a second, where a
+	// healthy store sends it in a millisecond or two), and TrickleChunk
+	// what it sends at a time: a chunk every 4 ms, far within any idle
+	// timeout.
+	TrickleRate  = 1 << 20
+	TrickleChunk = 4 << 10
 )
 
 // FaultRate is a fault and the fraction of requests it hits.

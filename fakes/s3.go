@@ -56,6 +56,9 @@ type S3 struct {
 	base http.Handler                 // the fake itself
 	cur  atomic.Pointer[http.Handler] // base behind the current emulator and injector
 
+	closeOnce sync.Once
+	closeErr  error
+
 	mu  sync.Mutex // guards emu and inj, and orders updates of cur
 	emu *Emulator
 	inj *Injector
@@ -155,11 +158,15 @@ func (f *S3) CreateBucket(ctx context.Context, name string) error {
 	return nil
 }
 
-// Close stops the server at once, closing open connections.
+// Close stops the server at once, closing open connections. Closing it
+// again returns what the first Close did.
 func (f *S3) Close() error {
-	err := f.srv.Close()
-	if serr := <-f.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	return err
+	f.closeOnce.Do(func() {
+		err := f.srv.Close()
+		if serr := <-f.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+		f.closeErr = err
+	})
+	return f.closeErr
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/storagebench/storagebench/dataset"
@@ -30,12 +28,13 @@ func FetchIndex(ctx context.Context, client *s3.Client, url, cache string) (data
 	if err != nil {
 		return nil, fmt.Errorf("fetch index: %w", err)
 	}
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	// Read as the dataset's items are, under dataset.Store's deadlines
+	// and retries: a stalled or faulty store fails within seconds.
+	b, err := Open(client, bucket, "")
 	if err != nil {
-		return nil, fmt.Errorf("fetch index %s: %w", url, mapErr(err))
+		return nil, fmt.Errorf("fetch index %s: %w", url, err)
 	}
-	data, err := io.ReadAll(out.Body)
-	out.Body.Close()
+	data, _, err := dataset.NewStore(b).Read(ctx, key, nil)
 	if err != nil {
 		return nil, fmt.Errorf("fetch index %s: %w", url, err)
 	}
