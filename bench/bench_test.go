@@ -126,10 +126,12 @@ func BenchmarkRaw(b *testing.B) {
 	e := fixture.Env()
 	eachSource(b, func(b *testing.B, src *Source) {
 		for _, p := range profiles(b, src) {
-			for _, c := range e.Concurrency {
-				b.Run(results.SubName(results.KeyProfile, p.Name, results.KeyConcurrency, c), func(b *testing.B) {
-					RunRaw(b, src, p, c)
-				})
+			for _, f := range faults(src) {
+				for _, c := range e.Concurrency {
+					b.Run(results.SubName(results.KeyProfile, p.Name)+faultsName(f)+"/"+results.SubName(results.KeyConcurrency, c), func(b *testing.B) {
+						RunRaw(b, src, p, f, c)
+					})
+				}
 			}
 		}
 	})
@@ -139,29 +141,36 @@ func BenchmarkLoad(b *testing.B) {
 	e := fixture.Env()
 	eachSource(b, func(b *testing.B, src *Source) {
 		for _, p := range profiles(b, src) {
-			for _, mode := range e.Modes {
-				for _, w := range e.Workers {
-					for _, batch := range e.Batches {
-						for _, fetch := range e.Fetch {
-							if mode == loader.Sync && fetch > 1 {
-								continue
-							}
-							for _, dec := range e.Decoders {
-								name := results.SubName(results.KeyProfile, p.Name, results.KeyMode, mode, results.KeyWorkers, w, results.KeyBatch, batch)
-								if e.Named(benchenv.Fetch) {
-									name += "/" + results.SubName(results.KeyFetch, fetch)
-								}
-								if e.Named(benchenv.Decode) {
-									name += "/" + results.SubName(results.KeyDecode, dec)
-								}
-								opts := loader.Options{Mode: mode, Workers: w, BatchSize: batch, Prefetch: e.Prefetch, Decode: dec}
-								if mode == loader.Async {
-									opts.FetchConcurrency = fetch
-								}
-								for _, sc := range schedules(e, opts) {
-									b.Run(name+sc.name, func(b *testing.B) {
-										RunLoad(b, src, LoadCase{Profile: p, Options: sc.opts, Deep: *deep})
-									})
+			for _, f := range faults(src) {
+				for _, onerr := range e.OnErrors {
+					for _, mode := range e.Modes {
+						for _, w := range e.Workers {
+							for _, batch := range e.Batches {
+								for _, fetch := range e.Fetch {
+									if mode == loader.Sync && fetch > 1 {
+										continue
+									}
+									for _, dec := range e.Decoders {
+										name := results.SubName(results.KeyProfile, p.Name) + faultsName(f) + "/" + results.SubName(results.KeyMode, mode, results.KeyWorkers, w, results.KeyBatch, batch)
+										if e.Named(benchenv.Fetch) {
+											name += "/" + results.SubName(results.KeyFetch, fetch)
+										}
+										if e.Named(benchenv.Decode) {
+											name += "/" + results.SubName(results.KeyDecode, dec)
+										}
+										if e.Named(benchenv.OnError) {
+											name += "/" + results.SubName(results.KeyOnError, onerr)
+										}
+										opts := loader.Options{Mode: mode, Workers: w, BatchSize: batch, Prefetch: e.Prefetch, Decode: dec, OnError: onerr}
+										if mode == loader.Async {
+											opts.FetchConcurrency = fetch
+										}
+										for _, sc := range schedules(e, opts) {
+											b.Run(name+sc.name, func(b *testing.B) {
+												RunLoad(b, src, LoadCase{Profile: p, Faults: f, Options: sc.opts, Deep: *deep})
+											})
+										}
+									}
 								}
 							}
 						}
@@ -170,6 +179,24 @@ func BenchmarkLoad(b *testing.B) {
 			}
 		}
 	})
+}
+
+// faults returns the matrix's faults that apply to src: on a real store
+// only the faults it injects itself (none unless its configuration names
+// some).
+func faults(src *Source) []fakes.Faults {
+	if src.real {
+		return []fakes.Faults{src.ServedFaults}
+	}
+	return fixture.Env().Faults
+}
+
+// faultsName returns the "/faults=..." part of a name, or "" for none.
+func faultsName(f fakes.Faults) string {
+	if f.IsZero() {
+		return ""
+	}
+	return "/" + results.SubName(results.KeyFaults, f)
 }
 
 // A schedule is one scheduler setting of a Load line: its options and the

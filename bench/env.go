@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
 )
@@ -39,6 +41,12 @@ type Env struct {
 	Scheds       []loader.Scheduler // STORAGEBENCH_SCHED: batch,item
 	Windows      []Window           // STORAGEBENCH_WINDOW: the item scheduler's windows; default the loader's
 	Hedges       []loader.Hedge     // STORAGEBENCH_HEDGE: off, a delay, or pNN
+	Faults       []fakes.Faults     // STORAGEBENCH_FAULTS: none, or specs such as slowdown:0.05+stall:0.01
+	OnErrors     []loader.OnError   // STORAGEBENCH_ONERROR: fail,skip
+	// Policy is how every read is made: STORAGEBENCH_FIRST_BYTE_TIMEOUT,
+	// STORAGEBENCH_IDLE_TIMEOUT and STORAGEBENCH_ATTEMPTS, the rest
+	// dataset's defaults.
+	Policy dataset.Policy
 	explicitName map[string]bool    // dimensions set explicitly, shown in names
 }
 
@@ -91,6 +99,8 @@ var defaultEnv = Env{
 	Scheds:      []loader.Scheduler{loader.SchedBatch},
 	Windows:     []Window{{}},
 	Hedges:      []loader.Hedge{{}},
+	Faults:      []fakes.Faults{nil},
+	OnErrors:    []loader.OnError{loader.OnErrorFail},
 }
 
 // FromOS reads the process's environment, as [FromEnv] does.
@@ -204,6 +214,28 @@ func FromEnv(environ []string) (Env, error) {
 		e.Hedges = append(e.Hedges, h)
 		return perr
 	})
+	list(benchenv.Faults, func() { e.Faults = nil }, func(s string) error {
+		f, perr := fakes.ParseFaults(s)
+		e.Faults = append(e.Faults, f)
+		return perr
+	})
+	list(benchenv.OnError, func() { e.OnErrors = nil }, func(s string) error {
+		o, perr := loader.ParseOnError(s)
+		e.OnErrors = append(e.OnErrors, o)
+		return perr
+	})
+	for _, v := range []struct {
+		name string
+		dst  *time.Duration
+	}{{benchenv.FirstByte, &e.Policy.FirstByteTimeout}, {benchenv.Idle, &e.Policy.IdleTimeout}} {
+		if s := getenv(v.name); s != "" && err == nil {
+			d, perr := time.ParseDuration(s)
+			if perr != nil || d <= 0 {
+				err = fmt.Errorf("%s=%q: want a positive duration such as 5s", v.name, s)
+			}
+			*v.dst = d
+		}
+	}
 	list(benchenv.Decode, func() { e.Decoders = nil }, func(s string) error {
 		d, perr := loader.ParseDecoder(s)
 		e.Decoders = append(e.Decoders, d)
@@ -227,6 +259,7 @@ func FromEnv(environ []string) (Env, error) {
 	}{
 		{benchenv.Items, &e.Items},
 		{benchenv.Prefetch, &e.Prefetch},
+		{benchenv.Attempts, &e.Policy.Attempts},
 	} {
 		if s := getenv(v.name); s != "" && err == nil {
 			n, perr := strconv.Atoi(s)

@@ -56,6 +56,7 @@ func (f *Fixture) Source(ctx context.Context, name string) (*Source, error) {
 		f.errs[name] = err
 		return nil, err
 	}
+	s.policy = f.env.Policy
 	f.sources[name] = s
 	return s, nil
 }
@@ -184,7 +185,11 @@ func (f *Fixture) buildS3(ctx context.Context) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG %s: %w", f.env.S3Config, err)
 	}
-	s.real, s.Served = true, served
+	var faults fakes.Faults
+	if faults, err = fakes.ParseFaults(cfg.Faults); err != nil {
+		return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG %s: faults: %w", f.env.S3Config, err)
+	}
+	s.real, s.Served, s.ServedFaults = true, served, faults
 	return s, nil
 }
 

@@ -23,6 +23,7 @@ import (
 // LoadCase is one point of the Load matrix.
 type LoadCase struct {
 	Profile fakes.Profile
+	Faults  fakes.Faults // injected into reads; none when nil
 	Options loader.Options
 	// Deep checks the content of every item read, not only its length;
 	// tests set it, benchmarks check lengths.
@@ -74,7 +75,7 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	if err != nil {
 		b.Fatalf("raw baseline at concurrency %d: %v", inFlight, err)
 	}
-	ds, restore, err := src.Dataset(c.Profile, 1)
+	ds, restore, err := src.Dataset(c.Profile, c.Faults, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -178,6 +179,17 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	b.ReportMetric(float64(st.HeldItemsPeak), results.HeldItemsPeak)
 	b.ReportMetric(float64(st.HeldBytesPeak), results.HeldBytesPeak)
 	b.ReportMetric(float64(st.ReadTime)/float64(st.Elapsed)/float64(inFlight), results.InFlightFraction)
+	if due := float64(st.Items + st.Skipped); !c.Faults.IsZero() || st.AttemptErrors > 0 || st.Skipped > 0 {
+		// A throttled or faulty run says so on its line.
+		b.ReportMetric(float64(st.AttemptErrors)/due, results.ErrorsPerItem)
+		b.ReportMetric(float64(st.Retries)/due, results.RetriesPerItem)
+		b.ReportMetric(float64(st.Skipped)/due, results.SkippedPerItem)
+		pct := 0.0
+		if g := st.Levels[loader.GetItem]; g.Count > 0 {
+			pct = 100 * float64(st.RetryTime) / (float64(g.Mean) * float64(g.Count))
+		}
+		b.ReportMetric(pct, results.RetryTimePercent)
+	}
 	if !opts.Hedge.IsZero() {
 		b.ReportMetric(float64(st.Hedges)/float64(st.Items), results.HedgesPerItem)
 		b.ReportMetric(float64(st.HedgeWins)/float64(st.Items), results.HedgeWinsPerItem)
@@ -299,7 +311,7 @@ func (c *consumer) nextBatch() error {
 
 // next returns the next item, fetching the next batch when needed.
 func (c *consumer) next() (*loader.Item, error) {
-	if c.batch == nil || c.pos == len(c.batch.Items) {
+	for c.batch == nil || c.pos == len(c.batch.Items) { // a batch may be empty: its items skipped
 		if err := c.nextBatch(); err != nil {
 			return nil, err
 		}
@@ -343,9 +355,9 @@ func reportLevels(b *testing.B, st loader.Stats, elapsed time.Duration, decoded 
 const RawHold = loader.DefaultWorkers * loader.DefaultPrefetch * loader.DefaultBatchSize
 
 // RunRaw benchmarks c goroutines reading src straight from its backend
-// behind profile p, holding RawHold items: the raw baseline. One op is one
-// item read; MB/s counts the bytes read.
-func RunRaw(b *testing.B, src *Source, p fakes.Profile, c int) {
+// behind profile p and faults f, holding RawHold items: the raw baseline.
+// One op is one item read; MB/s counts the bytes read.
+func RunRaw(b *testing.B, src *Source, p fakes.Profile, f fakes.Faults, c int) {
 	ctx := context.Background()
 	// Warm connections and buffers without the emulated latency, which
 	// would make warming as slow as the run.
@@ -353,7 +365,7 @@ func RunRaw(b *testing.B, src *Source, p fakes.Profile, c int) {
 	if err := r.warm(ctx); err != nil {
 		b.Fatal(err)
 	}
-	ds, restore, err := src.Dataset(p, 1)
+	ds, restore, err := src.Dataset(p, f, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -227,6 +227,9 @@ func TestLoadOutput(t *testing.T) {
 			t.Errorf("%s ran %d items, want %d", base, r.Iters, n)
 		}
 		checkLoadLine(t, r)
+		if _, ok := value(r, results.ErrorsPerItem); ok {
+			t.Errorf("%s: reports %s with no faults", base, results.ErrorsPerItem)
+		}
 		if _, ok := value(r, results.HedgesPerItem); ok != strings.Contains(base, "/hedge=") {
 			t.Errorf("%s: reports %s = %v, want it on hedged lines only", base, results.HedgesPerItem, ok)
 		}
@@ -401,7 +404,7 @@ func TestRawAndDecodeOutput(t *testing.T) {
 func TestConsumerDetectsBadReads(t *testing.T) {
 	src := equalSource(t, "mem", 20, 100)
 	src.Sizes[3] = 99
-	ds, _, err := src.Dataset(fakes.Profile{}, 1)
+	ds, _, err := src.Dataset(fakes.Profile{}, nil, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,5 +512,73 @@ func TestCommonPrefix(t *testing.T) {
 		if got := commonPrefix(tc.idx); got != tc.want {
 			t.Errorf("commonPrefix(%q) = %q, want %q", tc.idx, got, tc.want)
 		}
+	}
+}
+
+// TestFaultyLoadOutput runs Load lines with every fault injected, on each
+// hermetic backend, under both schedulers, failing on errors and skipping
+// them: the lines are named after their faults, every item delivered has
+// its exact bytes (-deep), and the error and retry metrics show the
+// faults, on faulty lines only.
+func TestFaultyLoadOutput(t *testing.T) {
+	const items, workers, batch = 40, 2, 10
+	const spec = "slowdown:0.03+internal:0.03+reset:0.03+short:0.03+stall:0.03+trickle:0.03"
+	n := 30 * workers * batch
+	for _, tc := range []struct {
+		onerror  string
+		attempts string
+	}{{"fail", "8"}, {"skip", "1"}} {
+		t.Run(tc.onerror, func(t *testing.T) {
+			out := runBenchmarks(t, map[string]string{
+				benchenv.Items:     strconv.Itoa(items),
+				benchenv.Workers:   strconv.Itoa(workers),
+				benchenv.Batch:     strconv.Itoa(batch),
+				benchenv.Modes:     "async",
+				benchenv.Profiles:  "none",
+				benchenv.Sched:     "batch,item",
+				benchenv.Backends:  "mem,fakes3", // local is faulted as mem is
+				benchenv.Faults:    spec,
+				benchenv.OnError:   tc.onerror,
+				benchenv.Attempts:  tc.attempts,
+				benchenv.FirstByte: "200ms",
+				benchenv.Idle:      "200ms",
+			}, false, "-test.bench=^BenchmarkLoad$", fmt.Sprintf("-test.benchtime=%dx", n), "-deep")
+			faulty := 0
+			for _, r := range out.results {
+				name := string(r.Name.Full())
+				if got := namePart(r, results.KeyOnError); got != tc.onerror {
+					t.Errorf("%s: onerror=%q in the name, want %q", name, got, tc.onerror)
+				}
+				checkLoadLine(t, r)
+				errs, _ := value(r, results.ErrorsPerItem)
+				if f := namePart(r, results.KeyFaults); f != spec {
+					t.Errorf("%s: faults=%q, want %q", name, f, spec)
+				}
+				faulty++
+				retries, _ := value(r, results.RetriesPerItem)
+				skipped, _ := value(r, results.SkippedPerItem)
+				pct, okPct := value(r, results.RetryTimePercent)
+				// 15% of reads fail (trickles do not); with no retries,
+				// as many items are skipped.
+				if errs < 0.07 || errs > 0.3 || !okPct {
+					t.Errorf("%s: %s = %v (%s reported: %v), want about 0.15", name, results.ErrorsPerItem, errs, results.RetryTimePercent, okPct)
+				}
+				switch tc.onerror {
+				case "fail":
+					if retries != errs || skipped != 0 || pct <= 0 || pct > 100 {
+						t.Errorf("%s: %v retries/item, %v skipped/item, %v%% retrying; want a retry per error, none skipped, some time retrying", name, retries, skipped, pct)
+					}
+				case "skip":
+					// Items read ahead of the timed run's end, or before its
+					// start and delivered in it, count on one side only.
+					if retries != 0 || math.Abs(skipped-errs) > 0.02 || pct != 0 {
+						t.Errorf("%s: %v retries/item, %v skipped/item, %v%% retrying; want an item skipped per error and no retry", name, retries, skipped, pct)
+					}
+				}
+			}
+			if faulty != 4 {
+				t.Errorf("%d faulty lines, want 4 (2 backends, 2 schedulers)", faulty)
+			}
+		})
 	}
 }

@@ -33,7 +33,12 @@ type Source struct {
 	// configuration of "storagebench serve" says; zero for a store that
 	// emulates nothing.
 	Served fakes.Profile
+	// ServedFaults are the faults a real store injects itself, as the
+	// configuration of "storagebench serve" says; none for a store that
+	// injects nothing.
+	ServedFaults fakes.Faults
 
+	policy  dataset.Policy // how every read is made
 	backend dataset.Backend
 	fake    *fakes.S3 // for fakes3, emulation goes through its middleware
 	real    bool      // a real store: no emulated profile applies
@@ -99,22 +104,47 @@ func (s *Source) MeanSize() float64 {
 // MaxSize returns the largest item size in bytes.
 func (s *Source) MaxSize() int64 { return slices.Max(s.Sizes) }
 
-// Dataset returns the source's dataset behind the emulated profile p, and
-// a function that removes the emulation. Real stores take only the profile
-// they serve themselves ([Source.Served], or none), which adds nothing.
-func (s *Source) Dataset(p fakes.Profile, seed uint64) (*dataset.Dataset, func(), error) {
-	if p.IsZero() || s.real && p.Name == s.Served.Name {
-		return dataset.New(dataset.NewStore(s.backend), s.Index), func() {}, nil
-	}
+// Dataset returns the source's dataset behind the emulated profile p and
+// the faults f, read under the source's read policy, and a function that
+// removes the emulation and the faults. Real stores take only the profile
+// and faults they serve themselves ([Source.Served] and
+// [Source.ServedFaults], or none), which add nothing. Faults come before
+// the emulation, as a store's front end answers before its disks: an error
+// comes at once, a cut, stalled or trickling body after its time to first
+// byte.
+func (s *Source) Dataset(p fakes.Profile, f fakes.Faults, seed uint64) (*dataset.Dataset, func(), error) {
 	if s.real {
-		return nil, nil, fmt.Errorf("backend %s is a real store: profile %q cannot be emulated on it", s.Name, p.Name)
+		if !p.IsZero() && p.Name != s.Served.Name {
+			return nil, nil, fmt.Errorf("backend %s is a real store: profile %q cannot be emulated on it", s.Name, p.Name)
+		}
+		if f.String() != s.ServedFaults.String() {
+			return nil, nil, fmt.Errorf("backend %s is a real store: faults %q cannot be injected into it (storagebench serve -faults injects them)", s.Name, f)
+		}
+		p, f = fakes.Profile{}, nil
 	}
-	e := fakes.NewEmulator(p, seed)
-	if s.fake != nil {
+	b, restore := s.backend, func() {}
+	var e *fakes.Emulator
+	if !p.IsZero() {
+		e = fakes.NewEmulator(p, seed)
+	}
+	in := fakes.NewInjector(f, seed)
+	switch {
+	case s.fake != nil && (e != nil || !f.IsZero()):
 		s.fake.SetEmulator(e)
-		return dataset.New(dataset.NewStore(s.backend), s.Index), func() { s.fake.SetEmulator(nil) }, nil
+		s.fake.SetFaults(in)
+		restore = func() { s.fake.SetEmulator(nil); s.fake.SetFaults(nil) }
+	case s.fake == nil:
+		if e != nil {
+			b = e.Backend(b)
+		}
+		b = in.Backend(b)
 	}
-	return dataset.New(dataset.NewStore(e.Backend(s.backend)), s.Index), func() {}, nil
+	st, err := dataset.NewStore(b).WithPolicy(s.policy)
+	if err != nil {
+		restore()
+		return nil, nil, err
+	}
+	return dataset.New(st, s.Index), restore, nil
 }
 
 // Check returns an error unless data is what item i holds: its length

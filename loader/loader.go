@@ -107,6 +107,9 @@ func (l *Loader) warmup(ctx context.Context) error {
 	var err error
 	for i := range l.opts.Warmup {
 		if buf, _, err = l.ds.Read(ctx, i%l.ds.Len(), buf); err != nil {
+			if ctx.Err() == nil && (l.opts.OnError == OnErrorSkip || l.opts.TolerateErrors) {
+				continue // an item that may fail in the run may fail here
+			}
 			return fmt.Errorf("loader: warm-up: %w", err)
 		}
 		if l.opts.Decode == DecodeJPEG {

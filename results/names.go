@@ -34,6 +34,8 @@ const (
 	KeySched       = "sched"       // the loader's scheduler; absent for the default (batch)
 	KeyWindow      = "window"      // the item scheduler's window, in items
 	KeyHedge       = "hedge"       // the item scheduler's hedge delay, or pNN; absent when off
+	KeyFaults      = "faults"      // injected faults, such as slowdown:0.05+stall:0.01; absent when none
+	KeyOnError     = "onerror"     // what becomes of an item that still fails: fail or skip; absent unless asked for
 	KeyWorkload    = "workload"    // an emulated training workload
 	KeyAccel       = "accel"       // emulated accelerators
 	KeyClient      = "client"      // the S3 client of an S3Get benchmark
@@ -63,6 +65,10 @@ const (
 	HedgeWinsPerItem = "hedge-wins/item"   // second reads that delivered their item, over items delivered
 	InFlightFraction = "inflight-fraction" // mean reads in flight over C: how busy the fetchers were
 	CPUPerItem       = "cpu-ns/item"       // the process's CPU time (user and system) over the timed run, per item
+	ErrorsPerItem    = "errors/item"       // failed attempts of reads (retried or not), over items due: delivered and skipped
+	RetriesPerItem   = "retries/item"      // attempts after a read's first, over items due
+	SkippedPerItem   = "skipped/item"      // items left out under onerror=skip, over items due
+	RetryTimePercent = "retry-time-%"      // time items' reads lost to failed attempts and waits before retries, percent of getitem time
 )
 
 // HigherIsBetter are the units, among those the benchmarks report, for

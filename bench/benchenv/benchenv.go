@@ -46,6 +46,11 @@ const (
 	Sched        = "STORAGEBENCH_SCHED"
 	Window       = "STORAGEBENCH_WINDOW"
 	Hedge        = "STORAGEBENCH_HEDGE"
+	Faults       = "STORAGEBENCH_FAULTS"
+	OnError      = "STORAGEBENCH_ONERROR"
+	FirstByte    = "STORAGEBENCH_FIRST_BYTE_TIMEOUT"
+	Idle         = "STORAGEBENCH_IDLE_TIMEOUT"
+	Attempts     = "STORAGEBENCH_ATTEMPTS"
 )
 
 // Variables is the table, in the order the README lists it.
@@ -67,6 +72,11 @@ var Variables = []Variable{
 	{Sched, "loader schedulers, `batch,item`; `item` adds `sched=item` and `window=N` to names", "`batch`"},
 	{Window, "the item scheduler's windows: items, or a multiple of C such as `4C`", "`max(4C, 2B+C)`"},
 	{Hedge, "the item scheduler's hedging: `off`, a delay such as `20ms`, or a percentile of time to first byte such as `p90`; adds `hedge=` to names", "`off`"},
+	{Faults, "faults injected into the hermetic backends' reads, a comma-separated list of specs such as `none,slowdown:0.05+stall:0.01` (faults `slowdown`, `internal`, `reset`, `short`, `stall`, `trickle`); adds `faults=` to names", "`none`"},
+	{OnError, "what becomes of an item whose read still fails after its retries: `fail` ends the run naming its key, `skip` counts it and delivers its batch short; adds `onerror=` to names", "`fail`"},
+	{FirstByte, "how long an attempt of a read waits for its first byte before it is abandoned and retried", "`10s`"},
+	{Idle, "how long an attempt waits for its next byte while reading a body", "`5s`"},
+	{Attempts, "attempts of one read, the first included", "`8`"},
 	{"STORAGEBENCH_MINIO_*", "a MinIO server for the conformance tests (`_ENDPOINT`, `_ACCESS_KEY`, `_SECRET_KEY`, `_REGION`), exported by `.ci/minio.sh start`, with that script's own settings", "unset: MinIO tests skip"},
 	{"STORAGEBENCH_TOOLS", "where `.ci/minio.sh` caches the binaries it builds", "`~/.cache/storagebench/bin`"},
 }
