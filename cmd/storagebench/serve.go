@@ -31,6 +31,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	bucket := fs.String("bucket", "storagebench", "`name` of the bucket to create")
 	n := fs.Int("n", 0, "fill the bucket with this many synthetic items and index.json (0: leave it empty)")
 	configOut := fs.String("config-out", "", "write a seed-format S3 configuration for the server to `file`")
+	faultSpec := fs.String("faults", "none", "faults injected into object GETs, such as `slowdown:0.05+stall:0.01` (see below)")
 	fs.Usage = func() { serveUsage(fs) }
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -52,12 +53,17 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if !profile.IsZero() {
 		emu = fakes.NewEmulator(profile, *seed)
 	}
+	faults, err := fakes.ParseFaults(*faultSpec)
+	if err != nil {
+		return fmt.Errorf("serve: -faults: %w", err)
+	}
 
+	// The faults start once the bucket is filled and its index written.
 	srv, err := fakes.StartS3(ctx, fakes.S3Options{Addr: *addr, Emulator: emu, Buckets: []string{*bucket}})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	err = setUpServer(ctx, stdout, stderr, srv, *bucket, *n, *seed, *configOut, profile)
+	err = setUpServer(ctx, stdout, stderr, srv, *bucket, *n, *seed, *configOut, profile, faults)
 	if err == nil {
 		<-ctx.Done()
 	}
@@ -71,7 +77,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 // configuration to configOut when that is not empty, and prints where the
 // server is. The configuration names the emulated profile in its "profile"
 // field, left out when the profile emulates nothing (none, fixed-0s).
-func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, bucket string, n int, seed uint64, configOut string, profile fakes.Profile) error {
+func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, bucket string, n int, seed uint64, configOut string, profile fakes.Profile, faults fakes.Faults) error {
 	indexURL := "s3://" + bucket + "/" + dataset.IndexKey
 	if n > 0 {
 		b, err := s3blob.Open(srv.Client, bucket, "")
@@ -91,6 +97,9 @@ func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, b
 		if !profile.IsZero() {
 			cfg.Profile = profile.Name // results taken through the file say so
 		}
+		if !faults.IsZero() {
+			cfg.Faults = faults.String() // and so do its faults
+		}
 		data, err := json.MarshalIndent(cfg, "", "  ")
 		if err != nil {
 			return fmt.Errorf("serve: encode config: %w", err)
@@ -108,8 +117,11 @@ func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, b
 	if config == "" {
 		config = "none written (use -config-out FILE)"
 	}
-	_, err := fmt.Fprintf(stdout, "endpoint %s\nbucket %s (%s)\nprofile %s: %s\nconfig %s\n",
-		srv.URL, bucket, contents, profile.Name, profile.Source, config)
+	if !faults.IsZero() {
+		srv.SetFaults(fakes.NewInjector(faults, seed))
+	}
+	_, err := fmt.Fprintf(stdout, "endpoint %s\nbucket %s (%s)\nprofile %s: %s\nfaults %s\nconfig %s\n",
+		srv.URL, bucket, contents, profile.Name, profile.Source, faults, config)
 	if err != nil {
 		return err
 	}
@@ -120,11 +132,11 @@ func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, b
 // serveUsage prints the usage of serve, listing the emulation profiles.
 func serveUsage(fs *flag.FlagSet) {
 	w := fs.Output()
-	fmt.Fprintln(w, "usage: storagebench serve [-addr 127.0.0.1:9000] [-profile none] [-seed S] [-bucket storagebench] [-n N] [-config-out FILE]")
+	fmt.Fprintln(w, "usage: storagebench serve [-addr 127.0.0.1:9000] [-profile none] [-faults none] [-seed S] [-bucket storagebench] [-n N] [-config-out FILE]")
 	fmt.Fprintln(w, "\nServes a fake S3 on -addr until interrupted (Ctrl-C or SIGTERM), with one bucket,")
 	fmt.Fprintln(w, "optionally filled with a synthetic dataset and its index.json. The configuration")
 	fmt.Fprintln(w, "that -config-out writes names the profile in its \"profile\" field, unless the")
-	fmt.Fprintln(w, "profile emulates nothing (none).")
+	fmt.Fprintln(w, "profile emulates nothing (none), and the faults in its \"faults\" field.")
 	fmt.Fprintln(w, "\nFlags:")
 	fs.PrintDefaults()
 	fmt.Fprintln(w, "\nProfiles:")
@@ -132,4 +144,18 @@ func serveUsage(fs *flag.FlagSet) {
 		fmt.Fprintf(w, "  %-10s %s\n", p.Name, p.Source)
 	}
 	fmt.Fprintf(w, "  %-10s %s\n", "fixed-D", "a fixed time to first byte D (e.g. fixed-10ms), no bandwidth cap")
+	fmt.Fprintln(w, "\nFaults, fault:rate terms joined by +, each a fraction of object GETs:")
+	for _, f := range []struct {
+		f    fakes.Fault
+		what string
+	}{
+		{fakes.FaultSlowDown, "503 SlowDown, S3's throttling answer"},
+		{fakes.FaultInternal, "500 InternalError"},
+		{fakes.FaultReset, "the connection reset before any response"},
+		{fakes.FaultShort, "headers with the full Content-Length, half the body, then the connection closed"},
+		{fakes.FaultStall, "headers, then nothing until the client gives up"},
+		{fakes.FaultTrickle, "the body at 8 Mbit/s, 4 KiB at a time"},
+	} {
+		fmt.Fprintf(w, "  %-10s %s\n", f.f, f.what)
+	}
 }

@@ -68,10 +68,12 @@ func TestServe(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		profile string
+		faults  string // -faults; reads are retried through them
 		n       int
 		minTTFB time.Duration
 	}{
 		{name: "n=5", profile: "none", n: 5},
+		{name: "n=8/faults", profile: "none", faults: "reset:0.3+short:0.2+slowdown:0.2", n: 8},
 		{name: "n=3/profile=fixed-20ms", profile: "fixed-20ms", n: 3, minTTFB: 20 * time.Millisecond},
 		{name: "n=0", profile: "express", n: 0},
 	} {
@@ -80,9 +82,12 @@ func TestServe(t *testing.T) {
 			defer cancel()
 			cfgPath := filepath.Join(t.TempDir(), "s3.json")
 			const seed = 11
-			endpoint, rest, errc := startServe(t, ctx,
-				"-addr", "127.0.0.1:0", "-profile", tc.profile, "-seed", "11",
-				"-bucket", "bench", "-n", strconv.Itoa(tc.n), "-config-out", cfgPath)
+			args := []string{"-addr", "127.0.0.1:0", "-profile", tc.profile, "-seed", "11",
+				"-bucket", "bench", "-n", strconv.Itoa(tc.n), "-config-out", cfgPath}
+			if tc.faults != "" {
+				args = append(args, "-faults", tc.faults)
+			}
+			endpoint, rest, errc := startServe(t, ctx, args...)
 
 			cfg, err := s3blob.LoadConfig(cfgPath)
 			if err != nil {
@@ -100,6 +105,7 @@ func TestServe(t *testing.T) {
 			if tc.profile != "none" {
 				want.Profile = tc.profile
 			}
+			want.Faults = tc.faults
 			if cfg != want {
 				t.Errorf("config file holds %v, want %v", cfg, want)
 			}
@@ -312,6 +318,7 @@ func TestServeErrors(t *testing.T) {
 		{name: "bad profile", args: []string{"serve", "-addr", "127.0.0.1:0", "-profile", "warp-speed"}, inErr: []string{`"warp-speed"`, "seed-s3"}, is: fakes.ErrUnknownProfile},
 		{name: "bad fixed profile", args: []string{"serve", "-addr", "127.0.0.1:0", "-profile", "fixed-soon"}, inErr: []string{`"fixed-soon"`}, is: fakes.ErrUnknownProfile},
 		{name: "positional argument", args: []string{"serve", "-addr", "127.0.0.1:0", "extra"}, inErr: []string{"no arguments", "extra"}},
+		{name: "bad faults", args: []string{"serve", "-addr", "127.0.0.1:0", "-faults", "slowdown:2"}, inErr: []string{"-faults", `rate "2" of slowdown`}},
 		{name: "negative -n", args: []string{"serve", "-addr", "127.0.0.1:0", "-n", "-1"}, inErr: []string{"-n must be >= 0"}},
 		{name: "address in use", args: []string{"serve", "-addr", "$BUSY"}, inErr: []string{"$BUSY"}},
 		{name: "bad bucket", args: []string{"serve", "-addr", "127.0.0.1:0", "-bucket", "Not A Bucket"}, inErr: []string{"Not A Bucket"}},
