@@ -28,26 +28,26 @@ type Env struct {
 	// listed.
 	ScratchRoot, ScratchIndex string
 
-	Backends     []string           // STORAGEBENCH_BACKENDS: mem,local,fakes3, and s3, scratch when configured
-	Profiles     []string           // STORAGEBENCH_PROFILES: none, seed-s3, s3, express, nvme, fixed-<d>; by default none, and s3 on fakes3
-	Modes        []loader.Mode      // STORAGEBENCH_MODES: sync,async
-	Workers      []int              // STORAGEBENCH_WORKERS: 2,4,8,16,32
-	Batches      []int              // STORAGEBENCH_BATCH: 50
-	Fetch        []int              // STORAGEBENCH_FETCH: per-worker fetch concurrency in async mode; 0 is the batch size
-	Decoders     []loader.Decoder   // STORAGEBENCH_DECODE: none,jpeg
-	Concurrency  []int              // STORAGEBENCH_CONCURRENCY: raw baseline concurrency
-	Items        int                // STORAGEBENCH_ITEMS: items in the synthetic dataset
-	Prefetch     int                // STORAGEBENCH_PREFETCH: batches each worker holds
-	Scheds       []loader.Scheduler // STORAGEBENCH_SCHED: batch,item
-	Windows      []Window           // STORAGEBENCH_WINDOW: the item scheduler's windows; default the loader's
-	Hedges       []loader.Hedge     // STORAGEBENCH_HEDGE: off, a delay, or pNN
-	Faults       []fakes.Faults     // STORAGEBENCH_FAULTS: none, or specs such as slowdown:0.05+stall:0.01
-	OnErrors     []loader.OnError   // STORAGEBENCH_ONERROR: fail,skip
+	Backends    []string           // STORAGEBENCH_BACKENDS: mem,local,fakes3, and s3, scratch when configured
+	Profiles    []string           // STORAGEBENCH_PROFILES: none, seed-s3, s3, express, nvme, fixed-<d>; by default none, and s3 on fakes3
+	Modes       []loader.Mode      // STORAGEBENCH_MODES: sync,async
+	Workers     []int              // STORAGEBENCH_WORKERS: 2,4,8,16,32
+	Batches     []int              // STORAGEBENCH_BATCH: 50
+	Fetch       []int              // STORAGEBENCH_FETCH: per-worker fetch concurrency in async mode; 0 is the batch size
+	Decoders    []loader.Decoder   // STORAGEBENCH_DECODE: none,jpeg
+	Concurrency []int              // STORAGEBENCH_CONCURRENCY: raw baseline concurrency
+	Items       int                // STORAGEBENCH_ITEMS: items in the synthetic dataset
+	Prefetch    int                // STORAGEBENCH_PREFETCH: batches each worker holds
+	Scheds      []loader.Scheduler // STORAGEBENCH_SCHED: batch,item
+	Windows     []Window           // STORAGEBENCH_WINDOW: the item scheduler's windows; default the loader's
+	Hedges      []loader.Hedge     // STORAGEBENCH_HEDGE: off, a delay, or pNN
+	Faults      []fakes.Faults     // STORAGEBENCH_FAULTS: none, or specs such as slowdown:0.05+stall:0.01
+	OnErrors    []loader.OnError   // STORAGEBENCH_ONERROR: fail,skip
 	// Policy is how every read is made: STORAGEBENCH_FIRST_BYTE_TIMEOUT,
 	// STORAGEBENCH_IDLE_TIMEOUT and STORAGEBENCH_ATTEMPTS, the rest
 	// dataset's defaults.
-	Policy dataset.Policy
-	explicitName map[string]bool    // dimensions set explicitly, shown in names
+	Policy       dataset.Policy
+	explicitName map[string]bool // dimensions set explicitly, shown in names
 }
 
 // A Window is the item scheduler's window as STORAGEBENCH_WINDOW gives

@@ -38,11 +38,12 @@ import (
 //	  "use_path_style": true
 //	}
 //
-// The last three fields are optional, and so is "profile", which
-// "storagebench serve" adds to name the latency profile it emulates. With
-// no keys, the standard AWS credential chain applies; with no endpoint_url,
-// AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL are honoured. Config's String and GoString methods never
-// show the secret key, so printing a Config is safe.
+// The last three fields are optional, and so are "profile" and "faults",
+// which "storagebench serve" adds to name the latency profile it emulates
+// and the faults it injects. With no keys, the standard AWS credential
+// chain applies; with no endpoint_url, AWS_ENDPOINT_URL_S3 and
+// AWS_ENDPOINT_URL are honoured. Config's String and GoString methods
+// never show the secret key, so printing a Config is safe.
 type Config struct {
 	AccessKeyID     string `json:"aws_access_key_id,omitempty"`
 	SecretAccessKey string `json:"aws_secret_access_key,omitempty"`
@@ -58,6 +59,12 @@ type Config struct {
 	// after it and take their bound from it, so that numbers taken from an
 	// emulated store say so. s3blob does not interpret it.
 	Profile string `json:"profile,omitempty"`
+	// Faults names the faults that the store injects into its reads, as
+	// "storagebench serve -faults" writes it (such as
+	// "slowdown:0.05+stall:0.01", see package fakes); empty for none.
+	// Benchmarks name their results after it. s3blob does not interpret
+	// it.
+	Faults string `json:"faults,omitempty"`
 }
 
 // String describes the configuration with its secrets redacted.
@@ -68,8 +75,8 @@ func (c Config) String() string {
 		}
 		return "REDACTED"
 	}
-	return fmt.Sprintf("s3blob.Config{AccessKeyID: %q, SecretAccessKey: %s, SessionToken: %s, Bucket: %q, IndexURL: %q, EndpointURL: %q, Region: %q, UsePathStyle: %v, Profile: %q}",
-		c.AccessKeyID, redact(c.SecretAccessKey), redact(c.SessionToken), c.Bucket, c.IndexURL, c.EndpointURL, c.Region, c.UsePathStyle, c.Profile)
+	return fmt.Sprintf("s3blob.Config{AccessKeyID: %q, SecretAccessKey: %s, SessionToken: %s, Bucket: %q, IndexURL: %q, EndpointURL: %q, Region: %q, UsePathStyle: %v, Profile: %q, Faults: %q}",
+		c.AccessKeyID, redact(c.SecretAccessKey), redact(c.SessionToken), c.Bucket, c.IndexURL, c.EndpointURL, c.Region, c.UsePathStyle, c.Profile, c.Faults)
 }
 
 // GoString is String, so that %#v redacts too.
