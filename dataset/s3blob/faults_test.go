@@ -179,3 +179,75 @@ func TestStoreDisappears(t *testing.T) {
 		t.Errorf("error %v is a cancellation, want the store's", err)
 	}
 }
+
+// TestGetsNotRetriedBySDK checks who retries what: the S3 backend makes
+// each GET once, so that a read the Store makes once reaches the server
+// once, and the Store's attempts are the server's.
+func TestGetsNotRetriedBySDK(t *testing.T) {
+	in := fakes.NewInjector(fakes.Faults{{Fault: fakes.FaultInternal, Rate: 1}}, 1)
+	fake := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"once"}})
+	b, err := s3blob.Open(fake.Client, "once", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dataset.NewStore(b).Put(context.Background(), "k", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	fake.SetFaults(in)
+	for _, attempts := range []int{1, 3} {
+		p := faultPolicy
+		p.Attempts = attempts
+		st, err := dataset.NewStore(b).WithPolicy(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := in.Injected()[fakes.FaultInternal]
+		if _, _, err := st.Read(context.Background(), "k", nil); err == nil {
+			t.Fatal("read succeeded through a store failing every GET")
+		}
+		if got := in.Injected()[fakes.FaultInternal] - before; got != int64(attempts) {
+			t.Errorf("%d attempts reached the server %d times, want %d", attempts, got, attempts)
+		}
+	}
+}
+
+// TestNoRetryQuota reads with 1,600 requests in flight from a store
+// failing 12% of GETs: no read fails (the Store retries), and none says
+// "retry quota exceeded", which the SDK's client-wide quota would.
+func TestNoRetryQuota(t *testing.T) {
+	in := fakes.NewInjector(fakes.Faults{{Fault: fakes.FaultSlowDown, Rate: 0.06}, {Fault: fakes.FaultInternal, Rate: 0.06}}, 2)
+	fake := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"quota"}})
+	b, err := s3blob.Open(fake.Client, "quota", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The default backoffs: 1,600 requests at once overload a server on
+	// loopback (connections refused and reset), as they would a store.
+	st := dataset.NewStore(b)
+	const objects, readers = 64, 1600
+	for i := range objects {
+		if err := st.Put(context.Background(), fmt.Sprintf("%02d", i), bytes.Repeat([]byte{byte(i)}, 2000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake.SetFaults(in)
+	errs := make(chan error, readers)
+	for r := range readers {
+		go func() {
+			key := fmt.Sprintf("%02d", r%objects)
+			data, _, err := st.Read(context.Background(), key, nil)
+			if err == nil && !bytes.Equal(data, bytes.Repeat([]byte{byte(r % objects)}, 2000)) {
+				err = fmt.Errorf("%s: wrong bytes", key)
+			}
+			errs <- err
+		}()
+	}
+	for range readers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := in.Injected(); n[fakes.FaultSlowDown] == 0 || n[fakes.FaultInternal] == 0 {
+		t.Errorf("injected %v, want both faults", n)
+	}
+}
