@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,12 +111,28 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if err != nil {
 		line, col := dataset.Position(data, off)
-		return Config{}, fmt.Errorf("s3 config %s:%d:%d: %w", path, line, col, err)
+		return Config{}, fmt.Errorf("s3 config %s:%d:%d: %w", path, line, col, unknownFieldSafe(err))
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("s3 config %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// unknownFieldSafe returns err, unless it is encoding/json's "unknown
+// field" error naming a field that does not look like one (lower-case
+// letters and underscores, as every field of the file is): a secret pasted
+// where a field name belongs would be quoted in the error. That error is
+// replaced by one that does not show the name.
+func unknownFieldSafe(err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
+	if !ok {
+		return err
+	}
+	if n, qerr := strconv.Unquote(name); qerr == nil && len(n) <= 40 && strings.Trim(n, "abcdefghijklmnopqrstuvwxyz_") == "" && n != "" {
+		return err
+	}
+	return errors.New("unknown field, whose name is not shown: it is no field name and may be a secret")
 }
 
 // errorOffset returns the byte offset in data of the problem err, returned
