@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -77,8 +78,13 @@ func runGen(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		}
 	}
 	if !*force {
-		if err := prune.CheckEmpty(ctx, store); err != nil {
+		err := prune.CheckEmpty(ctx, store)
+		var full *prune.NotEmptyError
+		switch {
+		case errors.As(err, &full):
 			return fmt.Errorf("gen %s: %w; use -force to write there anyway and remove every object this run does not write", dest, err)
+		case err != nil:
+			return fmt.Errorf("gen %s: checking that it is empty: %w", dest, err)
 		}
 	}
 
