@@ -190,7 +190,8 @@ type Options struct {
 	// first read is slow to produce its first byte; the zero Hedge is off.
 	Hedge Hedge
 	// HedgeBudget caps hedges at this fraction of the items read; 0 means
-	// DefaultHedgeBudget.
+	// DefaultHedgeBudget. A first read with no first byte after 8 hedge
+	// delays (and at least 100 ms) has stalled: it is hedged past the cap.
 	HedgeBudget float64
 }
 
