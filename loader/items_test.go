@@ -241,8 +241,15 @@ func TestItemSchedulerStops(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Closed early: after three batches. A read error: batch 3
+			// holds the failing item, so Next must fail by then, however
+			// the reads and the consumer interleave.
+			batches := 3
+			if tc.fail != "" {
+				batches = 5
+			}
 			var nextErr error
-			for range 3 {
+			for range batches {
 				var b *loader.Batch
 				if b, nextErr = it.Next(); nextErr != nil {
 					break
@@ -260,8 +267,8 @@ func TestItemSchedulerStops(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(cerr, errBoom) {
-				t.Errorf("Close = %v, want %v", cerr, errBoom)
+			if !errors.Is(nextErr, errBoom) || !errors.Is(cerr, errBoom) {
+				t.Errorf("Next = %v, Close = %v; want %v", nextErr, cerr, errBoom)
 			}
 		})
 	}
