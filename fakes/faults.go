@@ -309,7 +309,7 @@ type faultWriter struct {
 	limit   int64 // FaultShort: bytes of the body left to send
 	started bool  // the headers are out
 	cut     bool  // the body was cut: the connection must close
-	timer   *time.Timer
+	pacer         // FaultTrickle: the body at TrickleRate
 }
 
 // WriteHeader sends the headers; a short body sends half of the
@@ -357,9 +357,15 @@ func (w *faultWriter) Write(p []byte) (int, error) {
 		w.cut = true
 		return 0, errFault
 	}
+	if w.start.IsZero() {
+		w.bw, w.start = TrickleRate, time.Now()
+	}
 	written := 0
 	for len(p) > 0 {
 		n := min(len(p), TrickleChunk)
+		if err := w.wait(w.ctx, n); err != nil {
+			return written, err
+		}
 		m, err := w.ResponseWriter.Write(p[:n])
 		written += m
 		if err != nil {
@@ -367,28 +373,8 @@ func (w *faultWriter) Write(p []byte) (int, error) {
 		}
 		http.NewResponseController(w.ResponseWriter).Flush()
 		p = p[n:]
-		if err := w.pause(); err != nil {
-			return written, err
-		}
 	}
 	return written, nil
-}
-
-// pause waits a trickle chunk's time, or until the client goes away.
-func (w *faultWriter) pause() error {
-	d := time.Duration(float64(TrickleChunk) / TrickleRate * float64(time.Second))
-	if w.timer == nil {
-		w.timer = time.NewTimer(d)
-	} else {
-		w.timer.Reset(d)
-	}
-	select {
-	case <-w.timer.C:
-		return nil
-	case <-w.ctx.Done():
-		w.timer.Stop()
-		return w.ctx.Err()
-	}
 }
 
 // Flush flushes the wrapped writer.
@@ -410,12 +396,12 @@ func (in *Injector) Backend(b dataset.Backend) dataset.Backend {
 	if in.faults.IsZero() {
 		return b
 	}
-	return &faultBackend{in: in, b: b}
+	return &faultBackend{delegate: delegate{b}, in: in}
 }
 
 type faultBackend struct {
+	delegate
 	in *Injector
-	b  dataset.Backend
 }
 
 func (fb *faultBackend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
@@ -430,35 +416,11 @@ func (fb *faultBackend) Open(ctx context.Context, key string) (io.ReadCloser, in
 	case FaultReset:
 		return nil, 0, &FaultError{Fault: f, err: syscall.ECONNRESET}
 	}
-	rc, size, err := fb.b.Open(ctx, key)
+	rc, size, err := fb.delegate.b.Open(ctx, key)
 	if err != nil || f == "" {
 		return rc, size, err
 	}
 	return &faultReader{ctx: ctx, rc: rc, fault: f, left: size / 2}, size, nil
-}
-
-func (fb *faultBackend) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
-	l, ok := fb.b.(dataset.Lister)
-	if !ok {
-		return nil, errors.ErrUnsupported
-	}
-	return l.List(ctx, prefix)
-}
-
-func (fb *faultBackend) Put(ctx context.Context, key string, data []byte) error {
-	wr, ok := fb.b.(dataset.Writer)
-	if !ok {
-		return errors.ErrUnsupported
-	}
-	return wr.Put(ctx, key, data)
-}
-
-func (fb *faultBackend) Delete(ctx context.Context, key string) error {
-	d, ok := fb.b.(dataset.Deleter)
-	if !ok {
-		return errors.ErrUnsupported
-	}
-	return d.Delete(ctx, key)
 }
 
 // faultReader cuts, stalls or slows the object it wraps.
@@ -467,7 +429,7 @@ type faultReader struct {
 	rc    io.ReadCloser
 	fault Fault
 	left  int64 // FaultShort: bytes left before the cut
-	timer *time.Timer
+	pacer       // FaultTrickle: the body at TrickleRate
 }
 
 func (r *faultReader) Read(p []byte) (int, error) {
@@ -492,19 +454,16 @@ func (r *faultReader) Read(p []byte) (int, error) {
 			return 0, fmt.Errorf("%w: %s for %v", ErrInjected, FaultStall, MaxStall)
 		}
 	}
-	d := time.Duration(float64(TrickleChunk) / TrickleRate * float64(time.Second))
-	if r.timer == nil {
-		r.timer = time.NewTimer(d)
-	} else {
-		r.timer.Reset(d)
+	if r.start.IsZero() {
+		r.bw, r.start = TrickleRate, time.Now()
 	}
-	select {
-	case <-r.timer.C:
-	case <-r.ctx.Done():
-		r.timer.Stop()
-		return 0, r.ctx.Err()
+	n, err := r.rc.Read(p[:min(len(p), TrickleChunk)])
+	if n > 0 {
+		if werr := r.wait(r.ctx, n); werr != nil {
+			return 0, werr
+		}
 	}
-	return r.rc.Read(p[:min(len(p), TrickleChunk)])
+	return n, err
 }
 
 func (r *faultReader) Close() error { return r.rc.Close() }

@@ -512,12 +512,12 @@ func (e *Emulator) Backend(b dataset.Backend) dataset.Backend {
 	if e.p.IsZero() {
 		return b
 	}
-	return &backend{e: e, b: b}
+	return &backend{delegate: delegate{b}, e: e}
 }
 
 type backend struct {
+	delegate
 	e *Emulator
-	b dataset.Backend
 }
 
 func (w *backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
@@ -526,7 +526,7 @@ func (w *backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, e
 	}
 	opened := time.Now()
 	ttfb := w.e.draw()
-	rc, size, err := w.b.Open(ctx, key)
+	rc, size, err := w.delegate.b.Open(ctx, key)
 	if err != nil || (ttfb <= 0 && w.e.p.Bandwidth <= 0) {
 		return rc, size, err
 	}
@@ -535,7 +535,13 @@ func (w *backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, e
 	return r, size, nil
 }
 
-func (w *backend) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
+// delegate implements [dataset.Lister], [dataset.Writer] and
+// [dataset.Deleter] by passing each call to b, untouched, failing with
+// errors.ErrUnsupported when b cannot: the part the emulator's and the
+// injector's wrappers share.
+type delegate struct{ b dataset.Backend }
+
+func (w delegate) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
 	l, ok := w.b.(dataset.Lister)
 	if !ok {
 		return nil, errors.ErrUnsupported
@@ -543,7 +549,7 @@ func (w *backend) List(ctx context.Context, prefix string) ([]dataset.Entry, err
 	return l.List(ctx, prefix)
 }
 
-func (w *backend) Put(ctx context.Context, key string, data []byte) error {
+func (w delegate) Put(ctx context.Context, key string, data []byte) error {
 	wr, ok := w.b.(dataset.Writer)
 	if !ok {
 		return errors.ErrUnsupported
@@ -551,7 +557,7 @@ func (w *backend) Put(ctx context.Context, key string, data []byte) error {
 	return wr.Put(ctx, key, data)
 }
 
-func (w *backend) Delete(ctx context.Context, key string) error {
+func (w delegate) Delete(ctx context.Context, key string) error {
 	d, ok := w.b.(dataset.Deleter)
 	if !ok {
 		return errors.ErrUnsupported
