@@ -114,7 +114,7 @@ func newItemSched(r *run, o Options) *itemSched {
 		s.hedger = newHedger(o.Hedge, o.HedgeBudget)
 	}
 	if r.total >= 0 {
-		items := int64(r.total/r.batches) * int64(r.ds.Len())
+		items := int64(r.total/r.batches) * int64(r.orders.len)
 		if o.DropLast {
 			items = int64(r.total) * int64(r.batchSize)
 		}

@@ -30,7 +30,10 @@ func New(ds *dataset.Dataset, opts Options) (*Loader, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := ds.Len()
+	n := o.Shard.Len(ds.Len())
+	if n == 0 {
+		return nil, fmt.Errorf("loader: %d items leave rank %d of %d none with drop-last", ds.Len(), o.Shard.Rank, o.Shard.World)
+	}
 	nb := (n + o.BatchSize - 1) / o.BatchSize
 	if o.DropLast {
 		nb = n / o.BatchSize
@@ -60,7 +63,7 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 		ctx:       ctx,
 		group:     g,
 		ds:        l.ds,
-		orders:    newEpochOrders(l.sampler, l.ds.Len()),
+		orders:    newEpochOrders(l.sampler, o.Shard, l.ds.Len()),
 		batchSize: o.BatchSize,
 		batches:   l.batches,
 		total:     -1,

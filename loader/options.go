@@ -158,6 +158,10 @@ type Options struct {
 	Shuffle  bool   // shuffle the items each epoch, with no Sampler set
 	Seed     uint64 // the shuffle's seed; epoch e shuffles with (Seed, e)
 	DropLast bool   // drop the last batch of an epoch when it is short
+	// Shard makes the run read one rank's share of every epoch, as
+	// PyTorch's DistributedSampler does; the zero Shard reads the whole
+	// index.
+	Shard Shard
 	// Epochs is the number of passes over the index; 0 means 1, and a
 	// negative value means no end: the consumer stops by closing.
 	Epochs int
@@ -245,6 +249,9 @@ func (o Options) Resolved() (Options, error) {
 		return o, fmt.Errorf("loader: decode concurrency %d, want >= 0", o.DecodeConcurrency)
 	case o.Sampler != nil && o.Shuffle:
 		return o, fmt.Errorf("loader: shuffle set with sampler %T, want one or the other", o.Sampler)
+	}
+	if err := o.Shard.check(); err != nil {
+		return o, err
 	}
 	def(&o.DecodeConcurrency, runtime.GOMAXPROCS(0))
 	switch o.Mode {

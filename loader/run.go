@@ -98,7 +98,7 @@ func (r *run) layout(b *Batch, seq int) error {
 		return err
 	}
 	first := index * r.batchSize
-	size := min(r.batchSize, r.ds.Len()-first)
+	size := min(r.batchSize, r.orders.len-first)
 	b.seq, b.Epoch, b.Index = seq, epoch, index
 	b.Items = b.Items[:size]
 	for i := range b.Items {
