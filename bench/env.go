@@ -12,6 +12,7 @@ import (
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
+	"github.com/storagebench/storagebench/train"
 )
 
 // Env is the benchmark matrix and the real stores, as the environment sets
@@ -36,13 +37,16 @@ type Env struct {
 	Fetch       []int              // STORAGEBENCH_FETCH: per-worker fetch concurrency in async mode; 0 is the batch size
 	Decoders    []loader.Decoder   // STORAGEBENCH_DECODE: none,jpeg
 	Concurrency []int              // STORAGEBENCH_CONCURRENCY: raw baseline concurrency
-	Items       int                // STORAGEBENCH_ITEMS: items in the synthetic dataset
+	Items       int                // STORAGEBENCH_ITEMS: items (keys) in the synthetic dataset
+	Bodies      int                // STORAGEBENCH_BODIES: distinct bodies in the synthetic dataset; 0 means min(Items, DefaultBodies)
 	Prefetch    int                // STORAGEBENCH_PREFETCH: batches each worker holds
 	Scheds      []loader.Scheduler // STORAGEBENCH_SCHED: batch,item
 	Windows     []Window           // STORAGEBENCH_WINDOW: the item scheduler's windows; default the loader's
 	Hedges      []loader.Hedge     // STORAGEBENCH_HEDGE: off, a delay, or pNN
 	Faults      []fakes.Faults     // STORAGEBENCH_FAULTS: none, or specs such as slowdown:0.05+stall:0.01
 	OnErrors    []loader.OnError   // STORAGEBENCH_ONERROR: fail,skip
+	Workloads   []train.Workload   // STORAGEBENCH_WORKLOADS: resnet50-h100, resnet50-a100, unet3d-h100, compute-<d>
+	Accel       []int              // STORAGEBENCH_ACCEL: emulated accelerators of BenchmarkTrain
 	// Policy is how every read is made: STORAGEBENCH_FIRST_BYTE_TIMEOUT,
 	// STORAGEBENCH_IDLE_TIMEOUT and STORAGEBENCH_ATTEMPTS, the rest
 	// dataset's defaults.
@@ -101,6 +105,28 @@ var defaultEnv = Env{
 	Hedges:      []loader.Hedge{{}},
 	Faults:      []fakes.Faults{nil},
 	OnErrors:    []loader.OnError{loader.OnErrorFail},
+	Workloads:   []train.Workload{mustWorkload("resnet50-h100")},
+	Accel:       []int{1, 2, 4},
+}
+
+// DefaultBodies caps the distinct bodies of the synthetic dataset when
+// STORAGEBENCH_BODIES is unset: a dataset of more items repeats them.
+const DefaultBodies = 2000
+
+// SynthBodies returns the distinct bodies of the synthetic dataset.
+func (e Env) SynthBodies() int {
+	if e.Bodies > 0 {
+		return min(e.Bodies, e.Items)
+	}
+	return min(e.Items, DefaultBodies)
+}
+
+func mustWorkload(name string) train.Workload {
+	w, err := train.LookupWorkload(name)
+	if err != nil {
+		panic(err)
+	}
+	return w
 }
 
 // FromOS reads the process's environment, as [FromEnv] does.
@@ -236,6 +262,11 @@ func FromEnv(environ []string) (Env, error) {
 			*v.dst = d
 		}
 	}
+	list(benchenv.Workloads, func() { e.Workloads = nil }, func(s string) error {
+		w, perr := train.LookupWorkload(s)
+		e.Workloads = append(e.Workloads, w)
+		return perr
+	})
 	list(benchenv.Decode, func() { e.Decoders = nil }, func(s string) error {
 		d, perr := loader.ParseDecoder(s)
 		e.Decoders = append(e.Decoders, d)
@@ -250,6 +281,7 @@ func FromEnv(environ []string) (Env, error) {
 		{benchenv.Batch, &e.Batches, 1},
 		{benchenv.Fetch, &e.Fetch, 0},
 		{benchenv.Concurrency, &e.Concurrency, 1},
+		{benchenv.Accel, &e.Accel, 1},
 	} {
 		ints(v.name, v.dst, v.min)
 	}
@@ -258,6 +290,7 @@ func FromEnv(environ []string) (Env, error) {
 		dst  *int
 	}{
 		{benchenv.Items, &e.Items},
+		{benchenv.Bodies, &e.Bodies},
 		{benchenv.Prefetch, &e.Prefetch},
 		{benchenv.Attempts, &e.Policy.Attempts},
 	} {

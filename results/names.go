@@ -58,7 +58,12 @@ const (
 	StartRSS         = "start-rss-B"       // resident set size when the timed run started
 	PeakRSS          = "peak-rss-B"        // the largest resident set size seen during it
 	RunNs            = "run-ns"            // the timed run, elapsed
-	AU               = "au"                // accelerator utilization, 0 to 1
+	AU               = "au"                // accelerator utilization, 0 to 1: the mean over accelerators of compute time over wall time
+	AUMin            = "au-min"            // the least accelerator utilization of one accelerator
+	SamplesPerSecond = "samples/s"         // samples consumed by all accelerators over the timed run
+	StallMeanNs      = "stall-mean-ns"     // an accelerator's wait a step, for its batch or for the others: mean
+	StallP99Ns       = "stall-p99-ns"      // the same wait's 99th percentile
+	Steps            = "steps"             // training steps in the timed run
 	HeldItemsPeak    = "held-items-peak"   // the most item buffers the loader held at once
 	HeldBytesPeak    = "held-bytes-peak"   // the most bytes of items the loader held at once
 	HedgesPerItem    = "hedges/item"       // second reads started, over items delivered
@@ -74,7 +79,7 @@ const (
 // HigherIsBetter are the units, among those the benchmarks report, for
 // which a larger value is better; benchstat is told so by "Unit"
 // metadata lines.
-var HigherIsBetter = []string{ItemsPerSecond, RawItemsPerSec, BoundItemsPerSec, Efficiency, AU}
+var HigherIsBetter = []string{ItemsPerSecond, RawItemsPerSec, BoundItemsPerSec, Efficiency, AU, AUMin, SamplesPerSecond}
 
 // Stats are the statistics reported for each level of a Load benchmark,
 // in the order they are reported. GetItem also reports P999.
@@ -96,6 +101,7 @@ func IsTime(unit string) bool { return strings.HasSuffix(unit, "-ns") || unit ==
 const (
 	ConfigSmoke            = "smoke"              // "true" for a -short run: a smoke test, not a measurement
 	ConfigDatasetItems     = "dataset-items"      // items in the index read
+	ConfigDatasetBodies    = "dataset-bodies"     // distinct item bodies of a synthetic dataset: key i holds body i mod K
 	ConfigDatasetMeanBytes = "dataset-mean-bytes" // their mean size
 	ConfigDatasetMaxBytes  = "dataset-max-bytes"  // the largest
 	ConfigEndpoint         = "endpoint"           // what kind of endpoint the backend reads

@@ -51,6 +51,9 @@ const (
 	FirstByte    = "STORAGEBENCH_FIRST_BYTE_TIMEOUT"
 	Idle         = "STORAGEBENCH_IDLE_TIMEOUT"
 	Attempts     = "STORAGEBENCH_ATTEMPTS"
+	Bodies       = "STORAGEBENCH_BODIES"
+	Workloads    = "STORAGEBENCH_WORKLOADS"
+	Accel        = "STORAGEBENCH_ACCEL"
 )
 
 // Variables is the table, in the order the README lists it.
@@ -67,13 +70,16 @@ var Variables = []Variable{
 	{Fetch, "per-worker fetch concurrency in async mode (0: the batch size); adds `fetch=` to names", "`0`"},
 	{Decode, "`none,jpeg`; adds `decode=` to names", "`none`"},
 	{Concurrency, "the raw baseline's concurrencies", "`1,4,16,64,256`"},
-	{Items, "items in the synthetic dataset", "`2000`"},
+	{Items, "items (keys) in the synthetic dataset, e.g. `1281167` for ImageNet train", "`2000`"},
+	{Bodies, "distinct item bodies in the synthetic dataset: key i serves body i mod K, so a large dataset costs the memory of K", "the items, at most `2000`"},
 	{Prefetch, "batches each worker holds", "`2`"},
 	{Sched, "loader schedulers, `batch,item`; `item` adds `sched=item` and `window=N` to names", "`batch`"},
 	{Window, "the item scheduler's windows: items, or a multiple of C such as `4C`", "`max(4C, 2B+C)`"},
 	{Hedge, "the item scheduler's hedging: `off`, a delay such as `20ms`, or a percentile of time to first byte such as `p90`; adds `hedge=` to names", "`off`"},
 	{Faults, "faults injected into the hermetic backends' reads, a comma-separated list of specs such as `none,slowdown:0.05+stall:0.01` (faults `slowdown`, `internal`, `reset`, `short`, `stall`, `trickle`); adds `faults=` to names", "`none`"},
 	{OnError, "what becomes of an item whose read still fails after its retries: `fail` ends the run naming its key, `skip` counts it and delivers its batch short; adds `onerror=` to names", "`fail`"},
+	{Workloads, "BenchmarkTrain's workloads: `resnet50-h100`, `resnet50-a100`, `unet3d-h100`, or `compute-<duration>` with the batch of `STORAGEBENCH_BATCH`", "`resnet50-h100`"},
+	{Accel, "BenchmarkTrain's numbers of emulated accelerators, e.g. `1,2,4,8`", "`1,2,4`"},
 	{FirstByte, "how long an attempt of a read waits for its first byte before it is abandoned and retried", "`10s`"},
 	{Idle, "how long an attempt waits for its next byte while reading a body", "`5s`"},
 	{Attempts, "attempts of one read, the first included", "`8`"},
