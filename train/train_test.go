@@ -104,23 +104,25 @@ func TestAU(t *testing.T) {
 		rate      float64 // samples/s the storage gives an accelerator: C/L; 0 for at least minAU
 		minAU     float64
 	}{
-		// mem with no latency: a batch of 8 is read in microseconds, in
-		// steps long enough that a busy machine's scheduling delays (a
-		// millisecond or two a step) stay under 3% of them.
-		{name: "fast storage", profile: "none", n: 640, accel: 2, batch: 8, step: 100 * time.Millisecond, opts: loader.Options{Workers: 2, Mode: loader.Async}, steps: 15, minAU: 0.97},
-		// 2 sync workers at 20 ms a read: 100 samples/s an accelerator;
-		// a step wants 8 every 40 ms, 200/s: AU 0.5.
-		{name: "storage-bound", profile: "fixed-20ms", n: 640, accel: 2, batch: 8, step: 40 * time.Millisecond, opts: sync2, steps: 20, rate: 2 / 0.020},
+		// Reads and steps are tens of milliseconds long, so that a busy
+		// machine's scheduling delays (a millisecond or two) stay within
+		// a few percent of them.
+		//
+		// mem with no latency: a batch of 8 is read in microseconds.
+		{name: "fast storage", profile: "none", n: 640, accel: 2, batch: 8, step: 200 * time.Millisecond, opts: loader.Options{Workers: 2, Mode: loader.Async}, steps: 10, minAU: 0.97},
+		// 2 sync workers at 50 ms a read: 40 samples/s an accelerator;
+		// a step wants 4 every 50 ms, 80/s: AU 0.5.
+		{name: "storage-bound", profile: "fixed-50ms", n: 640, accel: 2, batch: 4, step: 50 * time.Millisecond, opts: sync2, steps: 20, rate: 2 / 0.050},
 		// The same storage with 4 accelerators: each has its own 2
-		// workers, so each still gets 100/s.
-		{name: "storage-bound x4", profile: "fixed-20ms", n: 640, accel: 4, batch: 8, step: 40 * time.Millisecond, opts: sync2, steps: 20, rate: 2 / 0.020},
-		// 4 async workers of 4 reads at 20 ms: 800/s against 200/s: the
+		// workers, so each still gets 40/s.
+		{name: "storage-bound x4", profile: "fixed-50ms", n: 640, accel: 4, batch: 4, step: 50 * time.Millisecond, opts: sync2, steps: 20, rate: 2 / 0.050},
+		// 4 async workers of 4 reads at 50 ms: 320/s against 80/s: the
 		// accelerators never wait.
-		{name: "storage enough", profile: "fixed-20ms", n: 640, accel: 2, batch: 8, step: 40 * time.Millisecond, opts: loader.Options{Workers: 4, Mode: loader.Async, FetchConcurrency: 4}, steps: 25, minAU: 0.95},
-		// Random step times, mean 40 ms, stddev 16 ms, over storage that
-		// gives 2 / 14 ms = 143 samples/s against 200/s wanted: AU 0.714
+		{name: "storage enough", profile: "fixed-50ms", n: 640, accel: 2, batch: 8, step: 100 * time.Millisecond, opts: loader.Options{Workers: 4, Mode: loader.Async, FetchConcurrency: 4}, steps: 15, minAU: 0.95},
+		// Random step times, mean 50 ms, stddev 20 ms, over storage that
+		// gives 2 / 35 ms = 57 samples/s against 80/s wanted: AU 0.714
 		// at the mean step time.
-		{name: "random steps", profile: "fixed-14ms", n: 800, accel: 2, batch: 8, step: 40 * time.Millisecond, std: 16 * time.Millisecond, opts: sync2, steps: 30, rate: 2 / 0.014},
+		{name: "random steps", profile: "fixed-35ms", n: 800, accel: 2, batch: 4, step: 50 * time.Millisecond, std: 20 * time.Millisecond, opts: sync2, steps: 30, rate: 2 / 0.035},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ds, objs := memDataset(t, tc.n, tc.profile)
