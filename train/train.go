@@ -153,12 +153,47 @@ func Start(ctx context.Context, cfg Config) (*Job, error) {
 	return j, nil
 }
 
-// WarmSteps returns the steps to run before measuring: as many as each
-// loader holds batches, and two more. Loaders start one after another, and
-// the first ones read ahead while the others start; a storage-bound job
-// consumes what they read ahead in its first steps, faster than its
-// storage gives, and a job measured from its start would count that.
-func (j *Job) WarmSteps() int { return j.held + 2 }
+// Warm-up steps: at least minWarm, then up to maxDrain more while every
+// loader has its next batch read already.
+const (
+	minWarm  = 2
+	maxDrain = 8
+)
+
+// Warm runs the steps to run before measuring and returns how many it ran:
+// two, then more while every loader has its next batch read already, up
+// to as many as a loader holds (at most 8). Loaders start one after
+// another, and the first read ahead while the others start: a
+// storage-bound job consumes what they read ahead in its first steps,
+// faster than its storage gives, and a job measured from its start would
+// count that. A job whose loaders keep ahead of its accelerators stays
+// ahead, and its utilization is the same either way.
+func (j *Job) Warm(ctx context.Context) (int, error) {
+	if err := j.Steps(ctx, minWarm); err != nil {
+		return minWarm, err
+	}
+	n := minWarm
+	for range min(j.held, maxDrain) {
+		if !j.ready() {
+			break
+		}
+		if err := j.Steps(ctx, 1); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// ready reports whether every loader has its next batch read.
+func (j *Job) ready() bool {
+	for _, it := range j.its {
+		if !it.Ready(1) {
+			return false
+		}
+	}
+	return true
+}
 
 // BatchSize returns the samples of each accelerator's batch.
 func (j *Job) BatchSize() int { return j.batch }

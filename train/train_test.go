@@ -54,8 +54,8 @@ func run(t *testing.T, cfg train.Config, steps int) (train.Result, int) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	warm := j.WarmSteps()
-	if err := j.Steps(ctx, warm); err != nil {
+	warm, err := j.Warm(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	j.Reset()
