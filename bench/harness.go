@@ -202,18 +202,17 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 
 // Bound returns the most items per second a storage can serve to a
 // loader that never has more than c reads in flight, reading items of
-// meanBytes bytes on average: under an emulated profile with latency, at
-// most c / L, L the profile's nominal mean latency for that size (known
+// meanBytes bytes on average: under an emulated profile, at most
+// p.MaxRate(c, meanBytes, 1), the least of c / L(c) (L(c) the profile's
+// nominal mean latency for that size with c reads in flight, known
 // analytically: a read never takes less than its emulated latency, so by
-// Little's law no loader exceeds it); and never more than bestRaw, the best
-// rate raw readers reached at any concurrency up to c with no emulated
-// latency (the storage's own limit on this machine).
+// Little's law no loader exceeds it), the profile's request rate per
+// prefix (the synthetic dataset's keys share one prefix) and its link's
+// bandwidth over meanBytes; and never more than bestRaw, the best rate raw
+// readers reached at any concurrency up to c with no emulated latency (the
+// storage's own limit on this machine).
 func Bound(p fakes.Profile, c int, meanBytes, bestRaw float64) float64 {
-	lat := p.MeanLatency(int64(math.Round(meanBytes)))
-	if lat <= 0 {
-		return bestRaw
-	}
-	return min(float64(c)/lat.Seconds(), bestRaw)
+	return min(p.MaxRate(c, meanBytes, 1), bestRaw)
 }
 
 // maxFillEpochs bounds the epochs a Load run reads before its timer starts

@@ -257,7 +257,7 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		case FaultSlowDown, FaultInternal:
 			status, code := s3Error(f)
-			writeS3Error(w, status, code)
+			writeS3Error(w, status, code, "injected fault")
 		case FaultReset:
 			closeConn(w, true)
 		default:
@@ -270,10 +270,11 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// writeS3Error answers with an injected S3 error.
-func writeS3Error(w http.ResponseWriter, status int, code string) {
+// writeS3Error answers with an S3 error whose message is msg, which must
+// need no XML escaping.
+func writeS3Error(w http.ResponseWriter, status int, code, msg string) {
 	body := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
-		`<Error><Code>` + code + `</Code><Message>injected fault</Message></Error>`
+		`<Error><Code>` + code + `</Code><Message>` + msg + `</Message></Error>`
 	h := w.Header()
 	h.Set("Content-Type", "application/xml")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -8,9 +8,12 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/storagebench/storagebench/dataset"
 )
@@ -101,14 +104,35 @@ func toDuration(ns float64) time.Duration {
 	return time.Duration(math.Round(ns))
 }
 
-// Profile describes how a storage system responds to one read: a time to
-// first byte drawn per request and a per-request bandwidth after it. The
-// zero Profile adds nothing. Failures are an [Injector]'s business.
+// Profile describes how a storage system responds to reads: a time to
+// first byte drawn per request and a per-request bandwidth after it, and
+// the store's capacity across all the requests of one [Emulator]: a
+// request rate per key prefix, an aggregate bandwidth (the reading node's
+// network link) and a knee past which latency rises with the requests in
+// flight. The zero Profile adds nothing. Failures are an [Injector]'s
+// business, except the throttling of requests over PrefixRate.
 type Profile struct {
 	Name      string  // the name LookupProfile knows it by
 	TTFB      Dist    // time to first byte, per request; nil means none
 	Bandwidth float64 // bytes per second per request after the first byte; 0 (or less) means unlimited
-	Source    string  // where the numbers come from (one line)
+
+	// PrefixRate is the GET and HEAD requests per second the store serves
+	// per key prefix (a key up to and including its last '/'), as S3
+	// partitions its request rate by prefix; 0 (or less) means unlimited.
+	// Each prefix may also take a burst of a tenth of a second's worth of
+	// requests (at least one) at once. A request over it is refused at
+	// once, before its time to first byte, with S3's 503 SlowDown.
+	PrefixRate float64
+	// Link is the bytes per second all bodies in flight share, such as
+	// the reading node's network link; 0 (or less) means unlimited.
+	Link float64
+	// Knee is the requests in flight past which the time to first byte
+	// rises in proportion: a request that arrives with n requests in
+	// flight, itself included, waits max(1, n/Knee) times its draw (see
+	// kneeScale); 0 (or less) means no knee.
+	Knee int
+
+	Source string // where the numbers come from (one line)
 }
 
 // MeanLatency returns the mean time to read an object of size bytes: the
@@ -124,13 +148,85 @@ func (p Profile) MeanLatency(size int64) time.Duration {
 	return d
 }
 
-// IsZero reports whether p adds no delay and caps no bandwidth. A TTFB
-// whose mean is zero counts as no delay.
+// IsZero reports whether p adds no delay, caps no bandwidth and sets no
+// capacity (PrefixRate, Link or Knee). A TTFB whose mean is zero counts
+// as no delay.
 func (p Profile) IsZero() bool {
-	return !p.hasTTFB() && p.Bandwidth <= 0
+	return !p.hasTTFB() && p.Bandwidth <= 0 && p.PrefixRate <= 0 && p.Link <= 0 && p.Knee <= 0
+}
+
+// String describes p in one line: its name, time to first byte,
+// bandwidth per request and capacity, as in "s3: time to first byte
+// lognormal(min=10ms, median=25ms, p99=120ms), 90 MB/s per request, 5500
+// GET/HEAD/s per prefix, link 3.125 GB/s".
+func (p Profile) String() string {
+	var parts []string
+	if p.hasTTFB() {
+		parts = append(parts, "time to first byte "+p.TTFB.String())
+	}
+	if p.Bandwidth > 0 {
+		parts = append(parts, byteRate(p.Bandwidth)+" per request")
+	}
+	if p.PrefixRate > 0 {
+		parts = append(parts, strconv.FormatFloat(p.PrefixRate, 'g', -1, 64)+" GET/HEAD/s per prefix")
+	}
+	if p.Link > 0 {
+		parts = append(parts, "link "+byteRate(p.Link))
+	}
+	if p.Knee > 0 {
+		parts = append(parts, fmt.Sprintf("latency ×n/%d past %d in flight", p.Knee, p.Knee))
+	}
+	desc := "no emulation"
+	if len(parts) > 0 {
+		desc = strings.Join(parts, ", ")
+	}
+	if p.Name == "" {
+		return desc
+	}
+	return p.Name + ": " + desc
+}
+
+// byteRate formats a rate in bytes per second in decimal units.
+func byteRate(bps float64) string {
+	for _, u := range []struct {
+		scale float64
+		unit  string
+	}{{1e9, "GB/s"}, {1e6, "MB/s"}, {1e3, "kB/s"}} {
+		if bps >= u.scale {
+			return strconv.FormatFloat(bps/u.scale, 'g', 4, 64) + " " + u.unit
+		}
+	}
+	return strconv.FormatFloat(bps, 'g', 4, 64) + " B/s"
 }
 
 func (p Profile) hasTTFB() bool { return p.TTFB != nil && p.TTFB.Mean() > 0 }
+
+// Capacity figures the profiles share.
+const (
+	// s3PrefixRate is S3's documented request rate per prefix: "at least
+	// 3,500 PUT/COPY/POST/DELETE or 5,500 GET/HEAD requests per second
+	// per partitioned prefix" (AWS S3 User Guide, "Best practices design
+	// patterns: optimizing Amazon S3 performance"). S3 scales out past it
+	// by partitioning prefixes and documents no latency knee, so the S3
+	// profiles have none.
+	s3PrefixRate = 5500
+	// expressReadRate is S3 Express One Zone's documented default for a
+	// directory bucket: "up to 200,000 reads ... per second" (AWS S3 User
+	// Guide, "Optimizing S3 Express One Zone performance"). It is a figure
+	// per bucket, applied here per prefix: the same for a dataset under
+	// one prefix, as the synthetic one is.
+	expressReadRate = 200_000
+	// nodeLink is the network link of the node that reads, not a figure of
+	// any store: 25 Gbit/s = 3.125e9 bytes/s, as on a 25 Gbit/s EC2
+	// instance.
+	nodeLink = 25e9 / 8
+	// nvmeKnee is the reads in flight at which a datacenter NVMe SSD
+	// saturates. By Little's law, in flight = IOPS x latency: datasheets
+	// give ~1M 4 KiB random-read IOPS at ~80 µs each, so
+	// 1e6/s x 80e-6 s = 80 reads in flight. Past that, more queue depth
+	// adds latency and no throughput.
+	nvmeKnee = 80
+)
 
 // profiles are the named profiles, in the order Profiles returns them.
 var profiles = []Profile{
@@ -148,10 +244,14 @@ var profiles = []Profile{
 		//   p99 = m + e^(mu + 2.32635σ) = 99 + 49·e^1.84025 = 99 + 308.60
 		//       = 407.6 ms, rounded to 408 ms (the mean is then 166.03 ms).
 		// The latency was measured per whole item, so there is no
-		// separate bandwidth cap.
-		Name:   "seed-s3",
-		TTFB:   LogNormal(99*time.Millisecond, 148*time.Millisecond, 408*time.Millisecond),
-		Source: "seed project's S3 measurement over 50k ImageNet val JPEGs (~110 KB), on-premises client: min 99 ms, median 148 ms, mean 166 ms",
+		// separate bandwidth cap. Capacity as for s3: S3's 5,500 GET/HEAD
+		// per second per prefix, and the reading node's 25 Gbit/s link
+		// (a node's, not S3's).
+		Name:       "seed-s3",
+		TTFB:       LogNormal(99*time.Millisecond, 148*time.Millisecond, 408*time.Millisecond),
+		PrefixRate: s3PrefixRate,
+		Link:       nodeLink,
+		Source:     "seed project's S3 measurement over 50k ImageNet val JPEGs (~110 KB), on-premises client: min 99 ms, median 148 ms, mean 166 ms; AWS S3 docs: 5,500 GET/HEAD/s per prefix; a 25 Gbit/s node link (the reader's, e.g. an EC2 instance's, not S3's)",
 	},
 	{
 		// A GET of a ~100 KB object from S3 Standard, client in the same
@@ -160,31 +260,43 @@ var profiles = []Profile{
 		// for when to retry, i.e. a tail, not the typical case; in-region
 		// measurements put the median around 20-30 ms. Hence min 10 ms,
 		// median 25 ms and p99 120 ms. AWS's guidelines give 85-90 MB/s
-		// per connection, so 90 MB/s per request.
-		Name:      "s3",
-		TTFB:      LogNormal(10*time.Millisecond, 25*time.Millisecond, 120*time.Millisecond),
-		Bandwidth: 90e6,
-		Source:    "AWS S3 performance guidelines: ~100-200 ms first byte as a tail guide for small objects, 85-90 MB/s per connection; in-region median taken as 25 ms",
+		// per connection, so 90 MB/s per request. Capacity: S3's 5,500
+		// GET/HEAD per second per prefix, no knee (S3 scales out), and the
+		// reading node's link, 25 Gbit/s as on a 25 Gbit/s EC2 instance:
+		// a node's figure, not S3's.
+		Name:       "s3",
+		TTFB:       LogNormal(10*time.Millisecond, 25*time.Millisecond, 120*time.Millisecond),
+		Bandwidth:  90e6,
+		PrefixRate: s3PrefixRate,
+		Link:       nodeLink,
+		Source:     "AWS S3 performance guidelines: ~100-200 ms first byte as a tail guide for small objects, 85-90 MB/s per connection, 5,500 GET/HEAD/s per prefix; in-region median taken as 25 ms; a 25 Gbit/s node link (the reader's, e.g. an EC2 instance's, not S3's)",
 	},
 	{
 		// S3 Express One Zone is documented as "single-digit millisecond"
 		// data access, up to 10x faster than S3 Standard: min 1 ms, median
 		// 3 ms, p99 8 ms. Per-request bandwidth is taken as about twice
-		// that of Standard, 200 MB/s.
-		Name:      "express",
-		TTFB:      LogNormal(1*time.Millisecond, 3*time.Millisecond, 8*time.Millisecond),
-		Bandwidth: 200e6,
-		Source:    "AWS S3 Express One Zone docs: single-digit-millisecond access, up to 10x faster than S3 Standard",
+		// that of Standard, 200 MB/s. Capacity: a directory bucket's
+		// documented default of 200,000 reads per second, and the reading
+		// node's 25 Gbit/s link (a node's, not S3's).
+		Name:       "express",
+		TTFB:       LogNormal(1*time.Millisecond, 3*time.Millisecond, 8*time.Millisecond),
+		Bandwidth:  200e6,
+		PrefixRate: expressReadRate,
+		Link:       nodeLink,
+		Source:     "AWS S3 Express One Zone docs: single-digit-millisecond access, up to 10x faster than S3 Standard, 200,000 reads/s per directory bucket by default; a 25 Gbit/s node link (the reader's, e.g. an EC2 instance's, not S3's)",
 	},
 	{
 		// A local datacenter NVMe SSD: datasheets give ~70-90 µs for a
 		// queue-depth-1 random read, tails of a few hundred µs under load,
 		// and a few GB/s of sequential read. Min 40 µs, median 80 µs, p99
-		// 300 µs, 2.5 GB/s per request.
+		// 300 µs, 2.5 GB/s per request, no link (the drive is local).
+		// Past 80 reads in flight (nvmeKnee) the latency rises with the
+		// queue.
 		Name:      "nvme",
 		TTFB:      LogNormal(40*time.Microsecond, 80*time.Microsecond, 300*time.Microsecond),
 		Bandwidth: 2.5e9,
-		Source:    "typical datacenter NVMe SSD datasheets: ~80 µs QD1 random read, a few GB/s per stream",
+		Knee:      nvmeKnee,
+		Source:    "typical datacenter NVMe SSD datasheets: ~80 µs QD1 random read, a few GB/s per stream, ~1M random-read IOPS: a knee at 1e6/s x 80 µs = 80 reads in flight",
 	},
 }
 
@@ -220,7 +332,7 @@ func LookupProfile(name string) (Profile, error) {
 		return Profile{
 			Name:   name,
 			TTFB:   Fixed(d),
-			Source: "fixed time to first byte of " + d.String() + ", no bandwidth cap",
+			Source: "fixed time to first byte of " + d.String() + ", no bandwidth cap, no capacity limit",
 		}, nil
 	}
 	names := make([]string, 0, len(profiles)+1)
@@ -241,16 +353,24 @@ var ErrInjected = errors.New("fakes: injected fault")
 // stratified), through Dist.Quantile. Drawing takes no lock. An
 // Emulator is safe for concurrent use; which request gets which draw then
 // depends on the order requests arrive in.
+//
+// The profile's capacity applies across all the requests of one Emulator,
+// through its middleware and its backend alike: they share the request
+// budget of each key prefix, the link and the count of requests in flight
+// that the knee reads. A request is in flight from its arrival until its
+// body is sent or abandoned (the client goes away, or the backend's reader
+// ends or is closed).
 type Emulator struct {
-	p    Profile
-	ttfb Dist // p.TTFB, or nil when it adds nothing
-	seed uint64
-	n    atomic.Uint64 // requests drawn so far
-	late lateness      // how late its sleeps wake
+	p        Profile
+	ttfb     Dist // p.TTFB, or nil when it adds nothing
+	seed     uint64
+	n        atomic.Uint64 // requests drawn so far
+	late     lateness      // how late its sleeps wake
+	capacity capacity      // the state of p's capacity limits
 }
 
 // NewEmulator returns an emulator applying p, drawing from seed. A
-// Bandwidth of zero or less is unlimited.
+// Bandwidth, PrefixRate, Link or Knee of zero or less is unlimited.
 func NewEmulator(p Profile, seed uint64) *Emulator {
 	e := &Emulator{
 		p:    p,
@@ -259,6 +379,7 @@ func NewEmulator(p Profile, seed uint64) *Emulator {
 	if p.hasTTFB() {
 		e.ttfb = p.TTFB
 	}
+	e.capacity.init(p)
 	return e
 }
 
@@ -367,14 +488,16 @@ func (l *lateness) observe(late time.Duration) {
 }
 
 // pacer releases bytes so that, t after the first byte was due, no more
-// than bw·t bytes have been released, and sleeps with one reusable timer,
-// until instants corrected for the emulator's lateness.
+// than bw·t bytes have been released, and no faster than a link shared
+// with other pacers allows, and sleeps with one reusable timer, until
+// instants corrected for the emulator's lateness.
 type pacer struct {
 	bw    float64   // bytes per second; pacing is off unless > 0
 	start time.Time // when the first byte was due
 	sent  int64     // bytes released so far
 	timer *time.Timer
-	late  *lateness // the emulator's; nil: no correction
+	late  *lateness     // the emulator's; nil: no correction
+	link  *rate.Limiter // bytes per second shared with other pacers; nil: none
 }
 
 // sleepUntil waits until due, less the emulator's lateness, or returns
@@ -408,20 +531,49 @@ func (p *pacer) chunk(n int) int {
 	return min(n, maxChunk)
 }
 
-// wait counts n more bytes and blocks until they may be released.
+// wait counts n more bytes and blocks until they may be released: until
+// the pacer's bandwidth allows them, then until the link does.
 func (p *pacer) wait(ctx context.Context, n int) error {
 	p.sent += int64(n)
-	due := p.start.Add(toDuration(float64(p.sent) / p.bw * 1e9))
-	return p.sleepUntil(ctx, due)
+	if p.bw > 0 {
+		due := p.start.Add(toDuration(float64(p.sent) / p.bw * 1e9))
+		if err := p.sleepUntil(ctx, due); err != nil {
+			return err
+		}
+	}
+	return p.waitLink(ctx, n)
+}
+
+// waitLink blocks until n bytes may cross the link, or returns ctx's
+// error as soon as ctx is done, giving back the bytes it reserved. It
+// reserves and sleeps itself, where rate.Limiter.WaitN would fail at once
+// when ctx's deadline came before the bytes' turn, with an error that is
+// not ctx's, and would take a new timer each time.
+func (p *pacer) waitLink(ctx context.Context, n int) error {
+	if p.link == nil {
+		return nil
+	}
+	now := time.Now()
+	r := p.link.ReserveN(now, n)
+	if !r.OK() {
+		return fmt.Errorf("fakes: %d bytes at once exceed the link's burst of %d", n, p.link.Burst())
+	}
+	if err := p.sleepUntil(ctx, now.Add(r.DelayFrom(now))); err != nil {
+		r.Cancel()
+		return err
+	}
+	return nil
 }
 
 // Middleware returns next behind the emulator. A GET or HEAD that
 // addresses an object (a path-style "/bucket/key" with a non-empty key)
-// waits its time to first byte (giving up if
-// the client goes away), and a GET has its body paced to the profile's
-// Bandwidth, in flushed chunks of at most 32 KiB. Each such request takes
-// one draw. Other requests (listings, puts, deletes) pass through
-// untouched. With a zero profile Middleware returns next itself.
+// is answered at once with 503 SlowDown if the key's prefix is over the
+// profile's PrefixRate; else it waits its time to first byte (giving up
+// if the client goes away), and a GET has its body paced to the profile's
+// Bandwidth and to its Link, in flushed chunks of at most 32 KiB. Each
+// such request that is not refused takes one draw. Other requests
+// (listings, puts, deletes) pass through untouched. With a zero profile
+// Middleware returns next itself.
 func (e *Emulator) Middleware(next http.Handler) http.Handler {
 	if e.p.IsZero() {
 		return next
@@ -432,7 +584,12 @@ func (e *Emulator) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ttfb := e.draw()
+		ttfb, err := e.begin(objectKey(r.URL.Path))
+		if err != nil {
+			writeS3Error(w, throttleStatus, throttleCode, "Please reduce your request rate.")
+			return
+		}
+		defer e.end()
 		ctx := r.Context()
 		pw := &pacedWriter{ResponseWriter: w, ctx: ctx}
 		pw.late = &e.late
@@ -440,11 +597,11 @@ func (e *Emulator) Middleware(next http.Handler) http.Handler {
 		if err := pw.sleepUntil(ctx, firstByte); err != nil {
 			return // the client went away
 		}
-		if e.p.Bandwidth <= 0 || head {
+		if head || (e.p.Bandwidth <= 0 && e.capacity.link == nil) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		pw.bw, pw.start = e.p.Bandwidth, firstByte
+		pw.bw, pw.start, pw.link = e.p.Bandwidth, firstByte, e.capacity.link
 		pw.flusher, _ = w.(http.Flusher)
 		next.ServeHTTP(pw, r)
 	})
@@ -500,14 +657,17 @@ func (w *pacedWriter) Flush() {
 // Unwrap returns the wrapped writer, for http.ResponseController.
 func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Backend returns b behind the emulator. Open opens the object in b and returns a reader whose first Read waits until
-// the time to first byte has passed since Open and whose Reads are paced
-// to the profile's Bandwidth,
-// in chunks of at most 32 KiB. Errors from b pass through unchanged. The
-// result implements [dataset.Lister], [dataset.Writer] and
-// [dataset.Deleter] by delegating to b, undelayed, failing with
-// errors.ErrUnsupported when b does not. With a zero profile Backend
-// returns b itself.
+// Backend returns b behind the emulator. Open fails at once, with an
+// error wrapping [ErrThrottled], if the key's prefix is over the profile's
+// PrefixRate; else it opens the object in b and returns a reader whose
+// first Read waits until the time to first byte has passed since Open and
+// whose Reads are paced to the profile's Bandwidth and to its Link, in
+// chunks of at most 32 KiB. The read is in flight until the reader
+// returns an error (io.EOF included) or is closed; the caller must close
+// it. Errors from b pass through unchanged. The result implements
+// [dataset.Lister], [dataset.Writer] and [dataset.Deleter] by delegating
+// to b, undelayed and unlimited, failing with errors.ErrUnsupported when b
+// does not. With a zero profile Backend returns b itself.
 func (e *Emulator) Backend(b dataset.Backend) dataset.Backend {
 	if e.p.IsZero() {
 		return b
@@ -525,13 +685,17 @@ func (w *backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, e
 		return nil, 0, err
 	}
 	opened := time.Now()
-	ttfb := w.e.draw()
+	ttfb, err := w.e.begin(key)
+	if err != nil {
+		return nil, 0, err
+	}
 	rc, size, err := w.delegate.b.Open(ctx, key)
-	if err != nil || (ttfb <= 0 && w.e.p.Bandwidth <= 0) {
+	if err != nil {
+		w.e.end()
 		return rc, size, err
 	}
-	r := &reader{ctx: ctx, rc: rc, firstByte: opened.Add(ttfb)}
-	r.bw, r.late = w.e.p.Bandwidth, &w.e.late
+	r := &reader{ctx: ctx, rc: rc, firstByte: opened.Add(ttfb), e: w.e}
+	r.bw, r.late, r.link = w.e.p.Bandwidth, &w.e.late, w.e.capacity.link
 	return r, size, nil
 }
 
@@ -565,23 +729,36 @@ func (w delegate) Delete(ctx context.Context, key string) error {
 	return d.Delete(ctx, key)
 }
 
-// reader delays and paces the object it wraps.
+// reader delays and paces the object it wraps, and counts the read in
+// flight at its emulator until it ends.
 type reader struct {
 	ctx       context.Context
 	rc        io.ReadCloser
-	firstByte time.Time // when the first byte is due: Open's time plus the draw
-	started   bool      // the first byte is due
+	firstByte time.Time   // when the first byte is due: Open's time plus the draw
+	started   bool        // the first byte is due
+	e         *Emulator   // whose request the read is
+	ended     atomic.Bool // the read is over: the emulator counted it out
 	pacer
 }
 
+// Read reads the object as paced; the read ends with its first error,
+// io.EOF included.
 func (r *reader) Read(p []byte) (int, error) {
+	n, err := r.read(p)
+	if err != nil {
+		r.end()
+	}
+	return n, err
+}
+
+func (r *reader) read(p []byte) (int, error) {
 	if !r.started {
 		if err := r.sleepUntil(r.ctx, r.firstByte); err != nil {
 			return 0, err
 		}
 		r.started, r.start = true, r.firstByte
 	}
-	if r.bw <= 0 {
+	if r.bw <= 0 && r.link == nil {
 		return r.rc.Read(p)
 	}
 	n, err := r.rc.Read(p[:r.chunk(len(p))])
@@ -593,4 +770,15 @@ func (r *reader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (r *reader) Close() error { return r.rc.Close() }
+// Close ends the read, if it has not ended yet, and closes the object.
+func (r *reader) Close() error {
+	r.end()
+	return r.rc.Close()
+}
+
+// end counts the read out of the emulator's requests in flight, once.
+func (r *reader) end() {
+	if r.ended.CompareAndSwap(false, true) {
+		r.e.end()
+	}
+}

@@ -253,6 +253,10 @@ func TestProfileMeanLatencyAndIsZero(t *testing.T) {
 		{"both", Profile{TTFB: Fixed(10 * time.Millisecond), Bandwidth: 1e6}, 1_000_000, 1010 * time.Millisecond, false},
 		{"unknown size", Profile{TTFB: Fixed(10 * time.Millisecond), Bandwidth: 1e6}, -1, 10 * time.Millisecond, false},
 		{"zero fixed", Profile{TTFB: Fixed(0)}, 100, 0, true},
+		{"prefix rate only", Profile{PrefixRate: 5500}, 100, 0, false},
+		{"link only", Profile{Link: 3.125e9}, 100, 0, false},
+		{"knee only", Profile{Knee: 80}, 100, 0, false},
+		{"negative capacity", Profile{PrefixRate: -1, Link: -1, Knee: -1}, 100, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -395,6 +399,71 @@ func TestMiddlewareDelay(t *testing.T) {
 				t.Errorf("request took %v, want at least %v", elapsed, delay)
 			}
 		})
+	}
+}
+
+// TestProfileCapacity checks the named profiles' capacity figures.
+func TestProfileCapacity(t *testing.T) {
+	tests := []struct {
+		name       string
+		prefixRate float64
+		link       float64
+		knee       int
+		bandwidth  float64
+	}{
+		{"none", 0, 0, 0, 0},
+		{"seed-s3", 5500, 3.125e9, 0, 0},
+		{"s3", 5500, 3.125e9, 0, 90e6},
+		{"express", 200_000, 3.125e9, 0, 200e6},
+		{"nvme", 0, 0, 80, 2.5e9},
+		{"fixed-10ms", 0, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		p, err := LookupProfile(tt.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.PrefixRate != tt.prefixRate || p.Link != tt.link || p.Knee != tt.knee || p.Bandwidth != tt.bandwidth {
+			t.Errorf("%s: PrefixRate %v, Link %v, Knee %d, Bandwidth %v; want %v, %v, %d, %v",
+				tt.name, p.PrefixRate, p.Link, p.Knee, p.Bandwidth, tt.prefixRate, tt.link, tt.knee, tt.bandwidth)
+		}
+	}
+}
+
+func TestProfileString(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Profile
+		want string
+	}{
+		{"zero", Profile{}, "no emulation"},
+		{"none", Profile{Name: "none"}, "none: no emulation"},
+		{"fixed", Profile{Name: "fixed-10ms", TTFB: Fixed(10 * time.Millisecond)}, "fixed-10ms: time to first byte fixed(10ms)"},
+		{"s3", profiles[2], "s3: time to first byte lognormal(min=10ms, median=25ms, p99=120ms), 90 MB/s per request, 5500 GET/HEAD/s per prefix, link 3.125 GB/s"},
+		{"nvme", profiles[4], "nvme: time to first byte lognormal(min=40µs, median=80µs, p99=300µs), 2.5 GB/s per request, latency ×n/80 past 80 in flight"},
+		{"small link", Profile{Link: 2e6, PrefixRate: 0.5}, "0.5 GET/HEAD/s per prefix, link 2 MB/s"},
+		{"tiny bandwidth", Profile{Bandwidth: 512}, "512 B/s per request"},
+	}
+	for _, tt := range tests {
+		if got := tt.p.String(); got != tt.want {
+			t.Errorf("%s: String() = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestCapacityOnlyProfileWraps checks that a profile with a capacity and
+// nothing else still wraps: its limits need the emulator in the path.
+func TestCapacityOnlyProfileWraps(t *testing.T) {
+	for _, p := range []Profile{{PrefixRate: 1}, {Link: 1e6}, {Knee: 4}} {
+		e := NewEmulator(p, 1)
+		h := &emuHandler{}
+		if got := e.Middleware(h); got == http.Handler(h) {
+			t.Errorf("%+v: Middleware(h) = h itself, want the emulator in front", p)
+		}
+		m := mem.New(nil)
+		if got := e.Backend(m); got == dataset.Backend(m) {
+			t.Errorf("%+v: Backend(m) = m itself, want the emulator in front", p)
+		}
 	}
 }
 
