@@ -64,6 +64,8 @@ const (
 	StallMeanNs      = "stall-mean-ns"     // an accelerator's wait a step, for its batch or for the others: mean
 	StallP99Ns       = "stall-p99-ns"      // the same wait's 99th percentile
 	Steps            = "steps"             // training steps in the timed run
+	BoundSamplesSec  = "bound-samples/s"   // the most samples/s the emulated store gives a Train job: its capacity and C / L
+	CPUFraction      = "cpu-fraction"      // the process's CPU time over the timed run, over elapsed x GOMAXPROCS
 	HeldItemsPeak    = "held-items-peak"   // the most item buffers the loader held at once
 	HeldBytesPeak    = "held-bytes-peak"   // the most bytes of items the loader held at once
 	HedgesPerItem    = "hedges/item"       // second reads started, over items delivered

@@ -1,0 +1,195 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/loader"
+	"github.com/storagebench/storagebench/results"
+	"github.com/storagebench/storagebench/train"
+)
+
+// TrainCase is one point of the Train matrix: a workload on Accel
+// emulated accelerators, each with a loader of Options, reading a source
+// behind Profile and Faults.
+type TrainCase struct {
+	Profile  fakes.Profile
+	Faults   fakes.Faults
+	Workload train.Workload
+	Accel    int
+	// Options is each accelerator's loader; its batch size is the
+	// workload's, unless the workload has none (compute-<d>).
+	Options loader.Options
+	// Deep checks the content of every item read, not only its length.
+	Deep bool
+}
+
+// MinStepsPerEpoch is the fewest steps an epoch a Train run accepts:
+// MLPerf Storage leaves each epoch's first step out of utilization, so an
+// epoch of one step would leave nothing to measure. (MLPerf's own rules
+// ask for at least 500.)
+const MinStepsPerEpoch = 4
+
+// TrainResult is what a Train run measured.
+type TrainResult struct {
+	train.Result
+	// Warm is the number of warm-up steps run, unmeasured.
+	Warm int
+	// Wall is the timed steps' duration as the caller's clock saw it,
+	// from start to stop.
+	Wall time.Duration
+	// InFlight is the reads all the accelerators' loaders may have in
+	// flight: C, summed.
+	InFlight int
+	// Bound is the most samples a second the emulated store can give the
+	// job (see [Bound]) with no account of this machine's own limits;
+	// +Inf when the profile limits nothing.
+	Bound float64
+	// CPU is the process's CPU time (user and system) over the timed
+	// steps, a fraction of Wall x GOMAXPROCS; 0 where unknown.
+	CPU float64
+}
+
+// Train runs c on src: it starts the job (each loader's warm-up reads
+// first), runs its warm-up steps (see [train.Job.Warm]), calls start,
+// runs steps timed steps, calls stop, and returns what was measured. Every
+// item consumed is checked against src: its length, and its bytes with
+// Deep. start and stop may be nil.
+func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop func()) (TrainResult, error) {
+	var res TrainResult
+	ds, restore, err := src.Dataset(c.Profile, c.Faults, 1)
+	if err != nil {
+		return res, err
+	}
+	defer restore()
+	opts := c.Options
+	if c.Workload.Batch > 0 {
+		opts.BatchSize = c.Workload.Batch
+	}
+	ropts, err := opts.Resolved()
+	if err != nil {
+		return res, err
+	}
+	share := loader.Shard{Rank: 0, World: c.Accel, DropLast: false}.Len(len(src.Index))
+	if perEpoch := share / ropts.BatchSize; perEpoch < MinStepsPerEpoch {
+		need := MinStepsPerEpoch * ropts.BatchSize * c.Accel
+		return res, fmt.Errorf("%d items give %d accelerators %d steps of %d an epoch, fewer than %d: set %s to at least %d (%s keeps the memory of few bodies)",
+			len(src.Index), c.Accel, perEpoch, ropts.BatchSize, MinStepsPerEpoch, "STORAGEBENCH_ITEMS", need, "STORAGEBENCH_BODIES")
+	}
+	job, err := train.Start(ctx, train.Config{
+		Dataset: ds, Loader: opts, Workload: c.Workload, Accelerators: c.Accel, Seed: 1,
+		Check: func(_ int, it *loader.Item) error { return src.Check(it.Index, it.Data, c.Deep) },
+	})
+	if err != nil {
+		return res, err
+	}
+	defer job.Close()
+	if res.Warm, err = job.Warm(ctx); err != nil {
+		return res, err
+	}
+	runtime.GC() // not to pay for what ran before
+	job.Reset()
+	cpu0, cpuOK := processCPU()
+	t0 := time.Now()
+	if start != nil {
+		start()
+	}
+	err = job.Steps(ctx, steps)
+	if stop != nil {
+		stop()
+	}
+	res.Wall = time.Since(t0)
+	cpu1, _ := processCPU()
+	if cerr := job.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Result = job.Result()
+	res.InFlight = c.Accel * ropts.InFlight()
+	meanBytes := float64(res.Bytes) / float64(max(res.Samples, 1))
+	res.Bound = Bound(c.Profile, res.InFlight, meanBytes, math.Inf(1))
+	if cpuOK && res.Wall > 0 {
+		res.CPU = float64(cpu1-cpu0) / (float64(res.Wall) * float64(runtime.GOMAXPROCS(0)))
+	}
+	return res, nil
+}
+
+// A Metric is one value of a result line and its unit.
+type Metric struct {
+	Value float64
+	Unit  string
+}
+
+// Metrics returns the values a Train line reports beside ns/op (one op is
+// one step of every accelerator) and MB/s, over elapsed, the timed run as
+// the benchmark timed it: au, au-min, samples/s (1e9 x accelerators x batch
+// / ns/op with every batch full), the stall a step (mean and p99), the
+// steps, the bound the store sets when it sets one, how busy the loaders'
+// fetchers were, the process's CPU, and, when any read failed, the error
+// and retry metrics of Load lines.
+func (r TrainResult) Metrics(elapsed time.Duration) []Metric {
+	ms := []Metric{
+		{r.MeanAU(), results.AU},
+		{r.MinAU(), results.AUMin},
+		{float64(r.Samples) / elapsed.Seconds(), results.SamplesPerSecond},
+		{float64(r.StallMean.Nanoseconds()), results.StallMeanNs},
+		{float64(r.StallP99.Nanoseconds()), results.StallP99Ns},
+		{float64(r.Steps), results.Steps},
+	}
+	if !math.IsInf(r.Bound, 0) && r.Bound > 0 {
+		ms = append(ms, Metric{r.Bound, results.BoundSamplesSec})
+	}
+	var busy time.Duration
+	var elapsedAll time.Duration
+	var st loader.Stats
+	for _, l := range r.Loaders {
+		busy += l.ReadTime
+		elapsedAll += l.Elapsed
+		st.AttemptErrors += l.AttemptErrors
+		st.Retries += l.Retries
+		st.Skipped += l.Skipped
+		st.Items += l.Items
+	}
+	if r.InFlight > 0 && len(r.Loaders) > 0 && elapsedAll > 0 {
+		// Each loader's busy time over its own elapsed time and its own C.
+		ms = append(ms, Metric{float64(busy) / float64(elapsedAll) / float64(r.InFlight/len(r.Loaders)), results.InFlightFraction})
+	}
+	if r.CPU > 0 {
+		ms = append(ms, Metric{r.CPU, results.CPUFraction})
+	}
+	if due := float64(st.Items + st.Skipped); due > 0 && (st.AttemptErrors > 0 || st.Skipped > 0) {
+		ms = append(ms,
+			Metric{float64(st.AttemptErrors) / due, results.ErrorsPerItem},
+			Metric{float64(st.Retries) / due, results.RetriesPerItem},
+			Metric{float64(st.Skipped) / due, results.SkippedPerItem})
+	}
+	return ms
+}
+
+// RunTrain benchmarks c on src. One op is one training step of every
+// accelerator, so ns/op is the mean step's wall time and samples/s is
+// accelerators x batch x 1e9 / ns/op (every batch is full). The loaders'
+// warm-up reads and the job's warm-up steps run before the timer starts.
+// Run it with -benchtime Nx, N steps: at the default 1s a step of
+// resnet50-h100 (224 ms) leaves too few to measure.
+func RunTrain(b *testing.B, src *Source, c TrainCase) {
+	res, err := Train(context.Background(), src, c, b.N, b.ResetTimer, b.StopTimer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	elapsed := b.Elapsed()
+	if b.N == 0 || elapsed <= 0 {
+		b.Fatalf("%d steps in %v: no rate to report", b.N, elapsed)
+	}
+	b.SetBytes(int64(math.Round(float64(res.Bytes) / float64(b.N))))
+	for _, m := range res.Metrics(elapsed) {
+		b.ReportMetric(m.Value, m.Unit)
+	}
+}
