@@ -1,6 +1,7 @@
 // Command storagebench does what go test cannot: it generates and indexes
-// datasets, serves the emulated S3 store, plots benchmark results and
-// checks them against the performance targets.
+// datasets, serves the emulated S3 store, plots benchmark results, checks
+// them against the performance targets, and finds the most emulated
+// accelerators a store keeps busy.
 //
 // Usage:
 //
@@ -11,6 +12,7 @@
 //	storagebench report [-o FILE] RESULTS...      write one HTML page of figures and tables
 //	storagebench targets RESULTS...               check benchmark output against the targets
 //	storagebench env [-markdown]                  list the environment variables the benchmarks read
+//	storagebench feed [-profile P] [-loader C]... find the most accelerators the store keeps busy
 //
 // DEST and SRC are a folder or an s3://bucket/prefix URL; S3 is reached
 // with the seed-format configuration named by -s3-config or
@@ -53,12 +55,13 @@ var commands = map[string]func(ctx context.Context, stdout, stderr io.Writer, ar
 	"report":  runReport,
 	"targets": runTargets,
 	"env":     runEnv,
+	"feed":    runFeed,
 }
 
 // run runs the subcommand named by args[0].
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|report|targets|env [flags] [args]")
+		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|report|targets|env|feed [flags] [args]")
 		if len(args) == 0 {
 			return errors.New("no subcommand")
 		}
@@ -66,7 +69,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %q; want gen, index, serve, plot, report, targets or env", args[0])
+		return fmt.Errorf("unknown subcommand %q; want gen, index, serve, plot, report, targets, env or feed", args[0])
 	}
 	return cmd(ctx, stdout, stderr, args[1:])
 }
