@@ -1,7 +1,12 @@
 package bench
 
 import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/storagebench/storagebench/bench/benchenv"
 	"github.com/storagebench/storagebench/loader"
@@ -60,4 +65,93 @@ func BenchmarkTrain(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestTrainOutput runs BenchmarkTrain on every hermetic backend, storage
+// slower than compute (2 sync workers an accelerator at 10 ms a read: 200
+// samples/s against 500 wanted), and checks every line: its name, AU
+// between 0 and 1 and above its least, samples/s agreeing with ns/op, the
+// identity au ~= samples/s x step / (N x batch), MB/s from the bytes read,
+// and every item checked (-deep).
+func TestTrainOutput(t *testing.T) {
+	const steps, batch = 12, 10
+	step := 20 * time.Millisecond
+	out := runBenchmarks(t, map[string]string{
+		benchenv.Items:     "400",
+		benchenv.Bodies:    "40",
+		benchenv.Workers:   "2",
+		benchenv.Modes:     "sync",
+		benchenv.Batch:     strconv.Itoa(batch),
+		benchenv.Profiles:  "fixed-10ms",
+		benchenv.Workloads: "compute-" + step.String(),
+		benchenv.Accel:     "1,2",
+		benchenv.Sched:     "batch,item",
+	}, false, "-test.bench=^BenchmarkTrain$", fmt.Sprintf("-test.benchtime=%dx", steps), "-deep")
+	checkHeader(t, out.stdout)
+	want := map[string]bool{}
+	for _, b := range []string{"mem", "local", "fakes3"} {
+		for _, n := range []int{1, 2} {
+			base := fmt.Sprintf("Train/backend=%s/profile=fixed-10ms/workload=compute-20ms/accel=%d/mode=sync/workers=2/batch=%d", b, n, batch)
+			want[base] = true
+			want[fmt.Sprintf("%s/sched=item/window=%d", base, loader.DefaultWindow(batch, 2))] = true
+		}
+	}
+	for _, r := range out.results {
+		full := string(r.Name.Full())
+		base := full[:strings.LastIndexByte(full, '-')]
+		if !want[base] {
+			t.Errorf("unexpected result %s", full)
+			continue
+		}
+		delete(want, base)
+		n, _ := strconv.Atoi(namePart(r, results.KeyAccel))
+		get := func(unit string) float64 {
+			v, ok := value(r, unit)
+			if !ok {
+				t.Errorf("%s: no %s", base, unit)
+			}
+			return v
+		}
+		au, auMin, rate, nsop := get(results.AU), get(results.AUMin), get(results.SamplesPerSecond), get(results.NsPerOp)
+		if !(0 <= auMin && auMin <= au && au <= 1) {
+			t.Errorf("%s: au %v, au-min %v: want 0 <= au-min <= au <= 1", base, au, auMin)
+		}
+		if want := float64(n*batch) * 1e9 / nsop; math.Abs(rate-want) > 1e-3*want {
+			t.Errorf("%s: %v samples/s, but ns/op %v gives %v", base, rate, nsop, want)
+		}
+		if id := rate * step.Seconds() / float64(n*batch); math.Abs(au-id) > 0.05*id {
+			t.Errorf("%s: au %.3f, but samples/s x step / (N x batch) = %.3f", base, au, id)
+		}
+		if au > 0.6 {
+			t.Errorf("%s: au %.3f from storage that gives 40%% of what a step wants", base, au)
+		}
+		if got := get(results.Steps); got != steps || r.Iters != steps {
+			t.Errorf("%s: %v steps, %d iterations; want %d", base, got, r.Iters, steps)
+		}
+		if mbs := get("MB/s"); mbs <= 0 {
+			t.Errorf("%s: %v MB/s", base, mbs)
+		}
+		if bound := get(results.BoundSamplesSec); math.Abs(bound-float64(n*2)/0.010) > 1 {
+			t.Errorf("%s: bound %v samples/s, want C/L = %d / 10 ms", base, bound, n*2)
+		}
+	}
+	for name := range want {
+		t.Errorf("no result for %s", name)
+	}
+}
+
+// TestTrainTooFewSteps checks that a dataset too small for the job fails
+// at once, naming the variables that fix it.
+func TestTrainTooFewSteps(t *testing.T) {
+	out := runBenchmarks(t, map[string]string{
+		benchenv.Items:     "400",
+		benchenv.Backends:  "mem",
+		benchenv.Workloads: "resnet50-h100",
+		benchenv.Accel:     "1",
+		benchenv.Workers:   "2",
+		benchenv.Modes:     "async",
+	}, true, "-test.bench=^BenchmarkTrain$", "-test.benchtime=2x")
+	if !strings.Contains(out.stdout, "400 items give 1 accelerators 1 steps of 400 an epoch, fewer than 4: set STORAGEBENCH_ITEMS to at least 1600") {
+		t.Errorf("output:\n%s\nwant the error naming STORAGEBENCH_ITEMS", out.stdout)
+	}
 }
