@@ -97,7 +97,7 @@ var defaultLoaders = []string{"mode=async/workers=4", "mode=async/workers=4/sche
 func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("feed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	backend := fs.String("backend", "fakes3", "the hermetic `backend`: mem, local or fakes3")
+	backend := fs.String("backend", "fakes3", "the `backend`: mem, local or fakes3 (emulated), or s3 or scratch as the benchmarks' variables configure them")
 	profile := fs.String("profile", "seed-s3", "the emulated store's `profile`")
 	workload := fs.String("workload", "resnet50-h100", "the training `workload`")
 	items := fs.Int("items", 50000, "`items` in the synthetic dataset (keys)")
@@ -125,10 +125,18 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 		fs.Usage()
 		return fmt.Errorf("feed: unexpected argument %q", fs.Arg(0))
 	}
+	real := false
 	switch *backend {
 	case "mem", "local", "fakes3":
+	case "s3", "scratch":
+		// A real store: the benchmarks read it as STORAGEBENCH_S3_CONFIG
+		// or STORAGEBENCH_SCRATCH_ROOT say, and emulate nothing on it.
+		real = true
+		if *profile != "none" {
+			return fmt.Errorf("feed: -backend %s is a real store: give -profile none (a store emulates its profile itself, with storagebench serve)", *backend)
+		}
 	default:
-		return fmt.Errorf("feed: -backend %q: want mem, local or fakes3 (the hermetic backends)", *backend)
+		return fmt.Errorf("feed: -backend %q: want mem, local, fakes3, s3 or scratch", *backend)
 	}
 	p, err := fakes.LookupProfile(*profile)
 	if err != nil {
@@ -175,10 +183,10 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 
 	base := []string{
 		benchenv.Backends + "=" + *backend,
-		benchenv.Profiles + "=" + p.Name,
 		benchenv.Workloads + "=" + w.Name,
-		benchenv.Items + "=" + strconv.Itoa(*items),
-		benchenv.Bodies + "=" + strconv.Itoa(*bodies),
+	}
+	if !real {
+		base = append(base, benchenv.Profiles+"="+p.Name, benchenv.Items+"="+strconv.Itoa(*items), benchenv.Bodies+"="+strconv.Itoa(*bodies))
 	}
 	// The store's own limit in samples/s, from the mean item size the
 	// runs report.
@@ -240,8 +248,11 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s on %s (profile %s, %d items, %d bodies), AU threshold %.2f; every run in %s\n",
-		w.Name, *backend, p.Name, *items, *bodies, w.AUThreshold, *out)
+	dataset := fmt.Sprintf("profile %s, %d items, %d bodies", p.Name, *items, *bodies)
+	if real {
+		dataset = "its own dataset"
+	}
+	fmt.Fprintf(stdout, "%s on %s (%s), AU threshold %.2f; every run in %s\n", w.Name, *backend, dataset, w.AUThreshold, *out)
 	return nil
 }
 

@@ -40,7 +40,8 @@ func TestFeedFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-backend", "s3"}, `-backend "s3": want mem, local or fakes3`},
+		{[]string{"-backend", "nfs"}, `-backend "nfs": want mem, local, fakes3, s3 or scratch`},
+		{[]string{"-backend", "s3"}, "-backend s3 is a real store: give -profile none"},
 		{[]string{"-profile", "glacier"}, `-profile: fakes: unknown profile "glacier"`},
 		{[]string{"-workload", "bert"}, `-workload: train: unknown workload "bert"`},
 		{[]string{"-max", "0"}, "-max 0: want at least 1"},
