@@ -44,7 +44,8 @@ type S3Options struct {
 }
 
 // S3 is a fake S3 server (github.com/johannesboyne/gofakes3 with its
-// in-memory backend) serving plain HTTP, path-style, on loopback.
+// in-memory backend) serving plain HTTP, path-style, on loopback. Buckets
+// mounted with [S3.Mount] are served from a [dataset.Backend] instead.
 type S3 struct {
 	// URL is the endpoint, such as http://127.0.0.1:40123.
 	URL string
@@ -53,13 +54,17 @@ type S3 struct {
 
 	srv  *http.Server
 	done chan error
-	base http.Handler                 // the fake itself
+	base http.Handler                 // the fake itself: its mounts, then its storage
 	cur  atomic.Pointer[http.Handler] // base behind the current emulator and injector
+
+	storage        *s3mem.Backend                    // the fake's own storage
+	storageHandler http.Handler                      // gofakes3 serving storage
+	mounts         atomic.Pointer[map[string]*mount] // mounted buckets by name; replaced, never changed
 
 	closeOnce sync.Once
 	closeErr  error
 
-	mu  sync.Mutex // guards emu and inj, and orders updates of cur
+	mu  sync.Mutex // guards emu and inj, and orders updates of cur and mounts
 	emu *Emulator
 	inj *Injector
 }
@@ -86,7 +91,8 @@ func (f *S3) SetFaults(in *Injector) {
 	f.update()
 }
 
-// update builds the handler chain: faults, then emulation, then the fake.
+// update builds the handler chain: faults, then emulation, then the fake
+// (its mounted buckets, then its storage).
 func (f *S3) update() {
 	h := f.base
 	if f.emu != nil {
@@ -110,13 +116,16 @@ func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
 		return nil, fmt.Errorf("fake s3: %w", err)
 	}
 	f := &S3{
-		URL:  "http://" + ln.Addr().String(),
-		done: make(chan error, 1),
-		base: gofakes3.New(s3mem.New(),
-			gofakes3.WithLogger(gofakes3.DiscardLog()),
-			gofakes3.WithoutVersioning(),
-		).Server(),
+		URL:     "http://" + ln.Addr().String(),
+		done:    make(chan error, 1),
+		storage: s3mem.New(),
 	}
+	f.storageHandler = gofakes3.New(f.storage,
+		gofakes3.WithLogger(gofakes3.DiscardLog()),
+		gofakes3.WithoutVersioning(),
+	).Server()
+	f.mounts.Store(&map[string]*mount{})
+	f.base = http.HandlerFunc(f.serveMounts)
 	f.emu, f.inj = opts.Emulator, opts.Faults
 	f.update()
 	// The server's own complaints (a client gone mid-response, say) are

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -35,8 +36,17 @@ const (
 
 // Synth describes a synthetic ImageNet-validation-like dataset of N real
 // JPEG images. Everything about an item (key, size, bytes) is determined by
-// Seed, Prefix and the item's position, so a dataset with a larger N starts
-// with the items of a smaller one. The zero Seed is a valid seed.
+// Seed, Prefix, Bodies and the item's position, so a dataset with a larger
+// N starts with the items of a smaller one. The zero Seed is a valid seed.
+//
+// A dataset may have many more keys than distinct bodies, as an emulated
+// training epoch of 1,281,167 items (ImageNet's training set) needs: with
+// Bodies = K, item i holds body i mod K, which is what item i mod K of a
+// dataset of K items holds (its bytes, and so its size, are those of
+// position i mod K). Sizes then follow the size distribution over the K
+// bodies, and a reader holding the K bodies and the N keys holds the whole
+// dataset: see [Synth.DistinctBodies], [Synth.View] and
+// [Synth.WriteFolder]. Keys stay distinct: key i always numbers i+1.
 //
 // An item is one of a ladder of base images (encoded once per seed, at
 // quality 90, with a pixel count roughly proportional to their byte size, so
@@ -47,25 +57,96 @@ const (
 // Bytes are deterministic for a given Go release (they depend on
 // image/jpeg's encoder); keys and sizes do not depend on the release.
 type Synth struct {
-	N      int    // number of items
+	N      int    // number of items (keys)
 	Seed   uint64 // seeds every random choice
 	Prefix string // key prefix; "" means "val/"
+	// Bodies is K, the number of distinct bodies: item i holds body
+	// i mod K. 0, or any K >= N, gives every item a body of its own; a
+	// negative K is invalid.
+	Bodies int
+}
+
+// keyStem and keyExt surround the number of an item in its key.
+const (
+	keyStem   = "ILSVRC2012_val_"
+	keyExt    = ".JPEG"
+	keyDigits = 8 // numbers are zero-padded to this many digits
+)
+
+// prefix returns the key prefix, the default resolved.
+func (s Synth) prefix() string {
+	if s.Prefix == "" {
+		return "val/"
+	}
+	return s.Prefix
 }
 
 // Key returns the key of item i (0-based): item 0 of the default prefix is
-// "val/ILSVRC2012_val_00000001.JPEG". It panics unless 0 <= i < N.
+// "val/ILSVRC2012_val_00000001.JPEG". The number, i+1, has at least eight
+// digits, zero-padded, so keys sort in position order up to item
+// 99,999,999. It panics unless 0 <= i < N.
 func (s Synth) Key(i int) string {
 	s.check(i)
-	prefix := s.Prefix
-	if prefix == "" {
-		prefix = "val/"
-	}
 	n := strconv.Itoa(i + 1)
 	const digits = "00000000"
 	if len(n) < len(digits) {
 		n = digits[len(n):] + n
 	}
-	return prefix + "ILSVRC2012_val_" + n + ".JPEG"
+	return s.prefix() + keyStem + n + keyExt
+}
+
+// Position returns the position of the item whose key is key, and whether
+// there is one: it is the inverse of [Synth.Key], exactly. It accepts only
+// what Key returns for some 0 <= i < N: the prefix, the stem, a number of
+// eight zero-padded digits or of more digits without leading zeros, from
+// 1 to N, and the extension, so Key(i) == key whenever Position(key)
+// returns i, true. It allocates nothing.
+func (s Synth) Position(key string) (int, bool) {
+	rest, ok := strings.CutPrefix(key, s.prefix())
+	if !ok {
+		return 0, false
+	}
+	if rest, ok = strings.CutPrefix(rest, keyStem); !ok {
+		return 0, false
+	}
+	digits, ok := strings.CutSuffix(rest, keyExt)
+	if !ok || len(digits) < keyDigits || len(digits) > keyDigits && digits[0] == '0' {
+		return 0, false
+	}
+	n := 0
+	for i := range len(digits) {
+		c := digits[i]
+		// n stops growing once past N, so it cannot overflow for any N a
+		// process can hold the keys of.
+		if c < '0' || c > '9' || n > s.N {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n < 1 || n > s.N {
+		return 0, false
+	}
+	return n - 1, true
+}
+
+// numBodies returns K, the number of distinct bodies, at most N. It panics
+// if Bodies is negative.
+func (s Synth) numBodies() int {
+	switch {
+	case s.Bodies < 0:
+		panic(fmt.Sprintf("synth: Bodies must not be negative, got %d", s.Bodies))
+	case s.Bodies == 0 || s.Bodies > s.N:
+		return s.N
+	}
+	return s.Bodies
+}
+
+// BodyOf returns the position of the body item i holds, i mod K: the
+// index of its bytes in what [Synth.DistinctBodies] returns. It panics
+// unless 0 <= i < N.
+func (s Synth) BodyOf(i int) int {
+	s.check(i)
+	return i % s.numBodies()
 }
 
 // Index returns the keys of all items in order, or nil when N <= 0.
@@ -80,14 +161,19 @@ func (s Synth) Index() dataset.Index {
 	return idx
 }
 
-// Size returns the exact length in bytes of item i without encoding it. It
-// panics unless 0 <= i < N.
+// Size returns the exact length in bytes of item i without encoding it:
+// the size drawn for its body, position i mod K. It panics unless
+// 0 <= i < N.
 func (s Synth) Size(i int) int {
-	s.check(i)
+	return bodySize(s.Seed, s.BodyOf(i))
+}
+
+// bodySize returns the size drawn for body j of seed.
+func bodySize(seed uint64, j int) int {
 	// Box-Muller on two draws of a PCG stream of its own for each item; the
 	// PCG algorithm is fixed by its documentation, so sizes do not change
 	// from one Go release to the next.
-	r := rand.NewPCG(s.Seed, splitmix64(uint64(i)))
+	r := rand.NewPCG(seed, splitmix64(uint64(j)))
 	u1 := float64(r.Uint64()>>11+1) / (1 << 53) // in (0, 1]
 	u2 := float64(r.Uint64()>>11) / (1 << 53)   // in [0, 1)
 	z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
@@ -95,25 +181,28 @@ func (s Synth) Size(i int) int {
 	return min(max(size, sizeMin), sizeMax)
 }
 
-// Item returns the JPEG bytes of item i, in a slice of its own. It panics
-// unless 0 <= i < N. Calls for a seed encode its base images as they need
-// them and share them; they are kept for the life of the process (about
-// 7 MB a seed once all are encoded).
+// Item returns the JPEG bytes of item i, body i mod K, in a slice of its
+// own. It panics unless 0 <= i < N. Calls for a seed encode its base
+// images as they need them and share them; they are kept for the life of
+// the process (about 7 MB a seed once all are encoded).
 func (s Synth) Item(i int) []byte {
-	return s.item(i, s.Size(i))
+	j := s.BodyOf(i)
+	return s.item(j, bodySize(s.Seed, j))
 }
 
-// Items returns every item keyed by its key. It generates them with
-// runtime.GOMAXPROCS goroutines and stops early, with ctx's error, once ctx
-// is done.
-func (s Synth) Items(ctx context.Context) (map[string][]byte, error) {
+// DistinctBodies returns the K distinct bodies, body j at index j: item i
+// holds bodies[s.BodyOf(i)]. With K < N this is the whole content of the
+// dataset in the memory of K items. It generates them with
+// runtime.GOMAXPROCS goroutines and stops early, with ctx's error, once
+// ctx is done.
+func (s Synth) DistinctBodies(ctx context.Context) ([][]byte, error) {
 	if err := s.checkN(); err != nil {
 		return nil, err
 	}
-	items := make([][]byte, s.N)
+	bodies := make([][]byte, s.numBodies())
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range items {
+	for j := range bodies {
 		if gctx.Err() != nil {
 			break
 		}
@@ -121,7 +210,7 @@ func (s Synth) Items(ctx context.Context) (map[string][]byte, error) {
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			items[i] = s.Item(i)
+			bodies[j] = s.Item(j)
 			return nil
 		})
 	}
@@ -130,11 +219,25 @@ func (s Synth) Items(ctx context.Context) (map[string][]byte, error) {
 		err = ctx.Err()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("synth: generate items: %w", err)
+		return nil, fmt.Errorf("synth: generate bodies: %w", err)
+	}
+	return bodies, nil
+}
+
+// Items returns every item keyed by its key, as [Synth.DistinctBodies]
+// generates them. Items that hold the same body share one slice: the map
+// has N keys but only K slices, so the caller must not modify them. A map
+// of N keys is itself large when N is (about 125 bytes a key, the key
+// included); a reader of a large dataset wants [Synth.DistinctBodies] and
+// [Synth.Position], or [Synth.View].
+func (s Synth) Items(ctx context.Context) (map[string][]byte, error) {
+	bodies, err := s.DistinctBodies(ctx)
+	if err != nil {
+		return nil, err
 	}
 	m := make(map[string][]byte, s.N)
-	for i, b := range items {
-		m[s.Key(i)] = b
+	for i := range s.N {
+		m[s.Key(i)] = bodies[i%len(bodies)]
 	}
 	return m, nil
 }
@@ -145,7 +248,10 @@ func (s Synth) Items(ctx context.Context) (map[string][]byte, error) {
 // root and the items under Prefix. Items are generated and put by
 // concurrency goroutines (8 when concurrency <= 0). The first error stops
 // the rest and is returned, naming the key it concerns; the index is
-// written only when every item was. Write returns the index.
+// written only when every item was. Write returns the index. It puts N
+// objects whatever Bodies is, and most stores keep a copy of each; a
+// folder takes the space of the K bodies alone through
+// [Synth.WriteFolder], and memory through [Synth.View].
 func (s Synth) Write(ctx context.Context, store *dataset.Store, concurrency int) (dataset.Index, error) {
 	return s.WriteProgress(ctx, store, concurrency, nil)
 }
@@ -205,10 +311,14 @@ func (s Synth) WriteProgress(ctx context.Context, store *dataset.Store, concurre
 	return idx, nil
 }
 
-// checkN reports a dataset that has no items.
+// checkN reports a dataset that has no items, or a negative number of
+// bodies.
 func (s Synth) checkN() error {
 	if s.N <= 0 {
 		return fmt.Errorf("synth: N must be positive, got %d", s.N)
+	}
+	if s.Bodies < 0 {
+		return fmt.Errorf("synth: Bodies must not be negative, got %d", s.Bodies)
 	}
 	return nil
 }

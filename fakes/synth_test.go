@@ -3,12 +3,15 @@ package fakes
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -524,5 +527,234 @@ func TestSynthWriteProgress(t *testing.T) {
 				t.Errorf("progress called %d times for a write that failed, want fewer than %d", len(calls), s.N)
 			}
 		})
+	}
+}
+
+// TestSynthRecorded checks that a dataset with every body its own, as
+// Bodies = 0 gives and as before Bodies existed, keeps the sizes and bytes
+// recorded before Bodies was added. Sizes do not depend on the Go release;
+// bytes depend on image/jpeg's encoder, so they are compared only under
+// the release they were recorded with.
+func TestSynthRecorded(t *testing.T) {
+	t.Parallel()
+	const recordedWith = "go1.26"
+	positions := []int{0, 1, 2, 99, 1999, 49_999}
+	hashed := []int{0, 1, 2, 99, 1999}
+	tests := []struct {
+		name  string
+		s     Synth
+		sizes []int
+		sha   string // SHA-256 of the items of hashed, one after the other
+	}{
+		{"seed=0", Synth{N: 50_000}, []int{223718, 74892, 89269, 194744, 275033, 102504},
+			"e832311e6dbfc956f2926b9d7d519214b84de05edfedaae011a5091df04b8931"},
+		{"seed=1", Synth{N: 50_000, Seed: 1}, []int{94307, 116358, 78088, 119388, 292350, 74445},
+			"5408cd6135fcec92a8063e6610dea47c3dda3c14b389d2d69f08ad5b633fac5c"},
+		{"seed=1 bodies=N", Synth{N: 50_000, Seed: 1, Bodies: 50_000}, []int{94307, 116358, 78088, 119388, 292350, 74445},
+			"5408cd6135fcec92a8063e6610dea47c3dda3c14b389d2d69f08ad5b633fac5c"},
+		{"seed=1 bodies>N", Synth{N: 50_000, Seed: 1, Bodies: 1 << 40}, []int{94307, 116358, 78088, 119388, 292350, 74445},
+			"5408cd6135fcec92a8063e6610dea47c3dda3c14b389d2d69f08ad5b633fac5c"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, i := range positions {
+				if got := tc.s.Size(i); got != tc.sizes[k] {
+					t.Errorf("Size(%d) = %d, want %d as recorded", i, got, tc.sizes[k])
+				}
+			}
+			if !strings.HasPrefix(runtime.Version(), recordedWith+".") {
+				t.Logf("bytes recorded with %s, not compared under %s", recordedWith, runtime.Version())
+				return
+			}
+			h := sha256.New()
+			for _, i := range hashed {
+				h.Write(tc.s.Item(i))
+			}
+			if got := hex.EncodeToString(h.Sum(nil)); got != tc.sha {
+				t.Errorf("SHA-256 of items %v = %s, want %s as recorded", hashed, got, tc.sha)
+			}
+		})
+	}
+}
+
+// TestSynthBodies checks that with Bodies = K, item i holds body i mod K:
+// the bytes and size of item i mod K of a dataset of K items.
+func TestSynthBodies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		s    Synth
+		k    int // the distinct bodies expected
+	}{
+		{"one body", Synth{N: 10, Seed: 3, Bodies: 1}, 1},
+		{"seven bodies", Synth{N: 50, Seed: 1, Bodies: 7}, 7},
+		{"K = N", Synth{N: 20, Seed: 1, Bodies: 20}, 20},
+		{"K > N", Synth{N: 20, Seed: 1, Bodies: 21}, 20},
+		{"ImageNet train", Synth{N: 1_281_167, Seed: 1, Bodies: 100}, 100},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			own := Synth{N: tc.k, Seed: tc.s.Seed, Prefix: tc.s.Prefix} // a dataset of the K bodies
+			for _, i := range []int{0, 1, tc.k - 1, tc.k, tc.k + 1, 2*tc.k + 3, tc.s.N - 1} {
+				if i < 0 || i >= tc.s.N {
+					continue
+				}
+				j := i % tc.k
+				if got := tc.s.BodyOf(i); got != j {
+					t.Errorf("BodyOf(%d) = %d, want %d", i, got, j)
+				}
+				if got, want := tc.s.Size(i), own.Size(j); got != want {
+					t.Errorf("Size(%d) = %d, want %d, the size of body %d", i, got, want, j)
+				}
+				if got, want := tc.s.Item(i), own.Item(j); !bytes.Equal(got, want) {
+					t.Errorf("Item(%d) differs from body %d", i, j)
+				}
+				if i+tc.k < tc.s.N {
+					if tc.s.Size(i) != tc.s.Size(i+tc.k) || !bytes.Equal(tc.s.Item(i), tc.s.Item(i+tc.k)) {
+						t.Errorf("items %d and %d differ, want the same body", i, i+tc.k)
+					}
+				}
+				if want := fmt.Sprintf("val/ILSVRC2012_val_%08d.JPEG", i+1); tc.s.Key(i) != want {
+					t.Errorf("Key(%d) = %q, want %q", i, tc.s.Key(i), want)
+				}
+			}
+			if tc.s.N > 1000 {
+				return // DistinctBodies is checked on the small sets
+			}
+			bodies, err := tc.s.DistinctBodies(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(bodies) != tc.k {
+				t.Fatalf("DistinctBodies returned %d bodies, want %d", len(bodies), tc.k)
+			}
+			for j, b := range bodies {
+				if !bytes.Equal(b, own.Item(j)) {
+					t.Errorf("body %d differs from item %d of a dataset of %d items", j, j, tc.k)
+				}
+			}
+			items, err := tc.s.Items(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(items) != tc.s.N {
+				t.Fatalf("Items returned %d items, want %d", len(items), tc.s.N)
+			}
+			slices := map[*byte]bool{}
+			for i := range tc.s.N {
+				item := items[tc.s.Key(i)]
+				if !bytes.Equal(item, bodies[i%tc.k]) {
+					t.Errorf("Items()[%q] is not body %d", tc.s.Key(i), i%tc.k)
+				}
+				slices[&item[0]] = true
+			}
+			if len(slices) != tc.k {
+				t.Errorf("Items holds %d distinct slices, want the %d bodies shared", len(slices), tc.k)
+			}
+		})
+	}
+}
+
+// TestSynthSizesOverBodies checks that a dataset of many keys and few
+// bodies keeps the size distribution: its mean is the mean over its bodies.
+func TestSynthSizesOverBodies(t *testing.T) {
+	s := Synth{N: 1_281_167, Seed: 1, Bodies: 2000}
+	var bodies, items float64
+	for j := range s.Bodies {
+		bodies += float64(s.Size(j))
+	}
+	bodies /= float64(s.Bodies)
+	const sample = 20_000 // every 64th item
+	for k := range sample {
+		items += float64(s.Size(k * 64))
+	}
+	items /= sample
+	if bodies < 110_000 || bodies > 130_000 {
+		t.Errorf("mean body size %.0f bytes, want 110-130 KB", bodies)
+	}
+	// Every 64th item visits the bodies whose numbers are multiples of
+	// gcd(64, 2000) = 16 evenly: a sample of 125 bodies.
+	if d := items/bodies - 1; d < -0.1 || d > 0.1 {
+		t.Errorf("mean item size %.0f, mean body size %.0f: want them within 10%%", items, bodies)
+	}
+}
+
+func TestSynthNegativeBodies(t *testing.T) {
+	s := Synth{N: 10, Bodies: -1}
+	if _, err := s.DistinctBodies(t.Context()); err == nil {
+		t.Errorf("DistinctBodies with Bodies=-1 succeeded, want an error")
+	}
+	if _, err := s.Items(t.Context()); err == nil {
+		t.Errorf("Items with Bodies=-1 succeeded, want an error")
+	}
+	for name, f := range map[string]func(){
+		"Size":   func() { s.Size(0) },
+		"Item":   func() { s.Item(0) },
+		"BodyOf": func() { s.BodyOf(0) },
+	} {
+		if !panics(f) {
+			t.Errorf("%s with Bodies=-1: got no panic, want one", name)
+		}
+	}
+}
+
+func TestSynthPosition(t *testing.T) {
+	round := []struct {
+		name string
+		s    Synth
+		i    []int
+	}{
+		{"ImageNet val", Synth{N: 50_000}, []int{0, 1, 9, 10, 49_999}},
+		{"ImageNet train", Synth{N: 1_281_167, Bodies: 100}, []int{0, 99, 100, 1_281_166}},
+		{"prefix", Synth{N: 20, Prefix: "train/x-"}, []int{0, 19}},
+		{"no folder", Synth{N: 3, Prefix: "p"}, []int{0, 2}},
+		{"nine digits", Synth{N: 100_000_001}, []int{99_999_998, 99_999_999, 100_000_000}},
+	}
+	for _, tc := range round {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, i := range tc.i {
+				key := tc.s.Key(i)
+				if got, ok := tc.s.Position(key); !ok || got != i {
+					t.Errorf("Position(%q) = %d, %v; want %d, true", key, got, ok, i)
+				}
+			}
+		})
+	}
+	s := Synth{N: 1_281_167}
+	for _, key := range []string{
+		"",
+		"val/",
+		"val/ILSVRC2012_val_.JPEG",
+		"val/ILSVRC2012_val_00000000.JPEG",  // number 0: no item
+		"val/ILSVRC2012_val_01281168.JPEG",  // N+1
+		"val/ILSVRC2012_val_99999999.JPEG",  // far past N
+		"val/ILSVRC2012_val_0000001.JPEG",   // seven digits
+		"val/ILSVRC2012_val_000000001.JPEG", // nine digits with a leading zero
+		"val/ILSVRC2012_val_1.JPEG",
+		"val/ILSVRC2012_val_+0000001.JPEG",
+		"val/ILSVRC2012_val_-0000001.JPEG",
+		"val/ILSVRC2012_val_0000000a.JPEG",
+		"val/ILSVRC2012_val_0000 001.JPEG",
+		"val/ILSVRC2012_val_00000001.jpeg",
+		"val/ILSVRC2012_val_00000001.JPEG ",
+		"val/ILSVRC2012_val_00000001.JPEG/",
+		"val/ILSVRC2012_val_00000001",
+		"val/ILSVRC2012_val_00000001.JPEG.JPEG",
+		"/val/ILSVRC2012_val_00000001.JPEG",
+		"train/ILSVRC2012_val_00000001.JPEG",
+		"ILSVRC2012_val_00000001.JPEG",
+		"val/ILSVRC2012_train_00000001.JPEG",
+		"val/ILSVRC2012_val_99999999999999999999999.JPEG", // overflows an int64
+		"val/ILSVRC2012_val_١٢٣٤٥٦٧٨.JPEG",                // digits, but not ASCII
+	} {
+		if i, ok := s.Position(key); ok {
+			t.Errorf("Position(%q) = %d, true; want false", key, i)
+		}
+	}
+	if _, ok := (Synth{N: 3, Prefix: "x/"}).Position("val/ILSVRC2012_val_00000001.JPEG"); ok {
+		t.Errorf("Position of a key of the default prefix under prefix x/ = true, want false")
+	}
+	if n := testing.AllocsPerRun(100, func() { s.Position("val/ILSVRC2012_val_01000000.JPEG") }); n != 0 {
+		t.Errorf("Position allocates %v times, want 0", n)
 	}
 }
