@@ -74,6 +74,12 @@ func printConfig(src *Source) {
 		results.ConfigDatasetMaxBytes, src.MaxSize(),
 		results.ConfigEndpoint, src.Endpoint,
 		results.ConfigLoaderPrefetch, fixture.Env().Prefetch)
+	if src.Bodies > 0 && src.Bodies < len(src.Index) {
+		// Only when items share bodies: results of datasets whose items
+		// all differ still pair with those from before bodies could be
+		// shared.
+		fmt.Printf("%s: %d\n", results.ConfigDatasetBodies, src.Bodies)
+	}
 	if src.real {
 		served := src.Served.Name
 		if served == "" {

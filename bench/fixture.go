@@ -25,7 +25,8 @@ type Fixture struct {
 	env Env
 
 	mu      sync.Mutex
-	content [][]byte // the synthetic items, by position
+	synth   fakes.Synth // the synthetic dataset, once synthesized
+	bodies  [][]byte    // its distinct bodies: item i holds bodies[synth.BodyOf(i)]
 	index   dataset.Index
 	sources map[string]*Source
 	errs    map[string]error
@@ -71,40 +72,65 @@ func (f *Fixture) build(ctx context.Context, name string) (*Source, error) {
 	if err := f.synthesize(ctx); err != nil {
 		return nil, err
 	}
-	content := func(i int) []byte { return f.content[i] }
+	s, err := f.buildSynthetic(ctx, name)
+	if s != nil {
+		s.Bodies = len(f.bodies)
+	}
+	return s, err
+}
+
+// buildSynthetic builds a source holding the synthetic dataset: the N keys
+// of Env.Items sharing the K bodies of Env.SynthBodies, served at the
+// memory (or disk space) of the K bodies, whatever N is, and never listed,
+// as the content is known.
+func (f *Fixture) buildSynthetic(ctx context.Context, name string) (*Source, error) {
+	content := func(i int) []byte { return f.bodies[f.synth.BodyOf(i)] }
 	switch name {
 	case "mem":
-		objs := make(map[string][]byte, len(f.index))
-		for i, k := range f.index {
-			objs[k] = f.content[i]
+		v, err := f.synth.View(f.bodies)
+		if err != nil {
+			return nil, fmt.Errorf("backend mem: %w", err)
 		}
-		return newSource(ctx, name, "memory", mem.New(objs), f.index, content)
+		return newSource(ctx, name, "memory", v, f.index, content)
 	case "local":
 		dir, err := os.MkdirTemp("", "storagebench-local-")
 		if err != nil {
 			return nil, err
 		}
 		f.closers = append(f.closers, func() error { return os.RemoveAll(dir) })
+		// K files and N-K hard links to them.
+		if _, err := f.synth.WriteFolder(ctx, dir, f.bodies); err != nil {
+			return nil, fmt.Errorf("backend local: %w", err)
+		}
 		b, err := local.Open(dir)
 		if err != nil {
 			return nil, err
 		}
 		f.closers = append(f.closers, b.Close)
-		if err := f.fill(ctx, b); err != nil {
-			return nil, fmt.Errorf("backend local: %w", err)
-		}
 		return newSource(ctx, name, "local-folder", b, f.index, content)
 	case "fakes3":
-		fake, err := fakes.StartS3(ctx, fakes.S3Options{Buckets: []string{"storagebench"}})
+		// Each item an object of gofakes3's when every item has its own
+		// body, as before datasets could share them; else the bodies
+		// mounted read-only in front of it, the same server to the
+		// client, at the memory of the K bodies.
+		fake, err := fakes.StartS3(ctx, fakes.S3Options{Buckets: []string{synthBucket}})
 		if err != nil {
 			return nil, err
 		}
 		f.closers = append(f.closers, fake.Close)
-		b, err := s3blob.Open(fake.Client, "storagebench", "")
+		b, err := s3blob.Open(fake.Client, synthBucket, "")
 		if err != nil {
 			return nil, err
 		}
-		if err := f.fill(ctx, b); err != nil {
+		if len(f.bodies) == len(f.index) {
+			err = f.fill(ctx, b)
+		} else {
+			var v *mem.View
+			if v, err = f.synth.View(f.bodies); err == nil {
+				err = fake.Mount(synthBucket, v)
+			}
+		}
+		if err != nil {
 			return nil, fmt.Errorf("backend fakes3: %w", err)
 		}
 		s, err := newSource(ctx, name, "loopback-fake-s3", b, f.index, content)
@@ -116,30 +142,31 @@ func (f *Fixture) build(ctx context.Context, name string) (*Source, error) {
 	return nil, fmt.Errorf("unknown backend %q", name)
 }
 
-// synthesize makes the synthetic dataset once.
+// synthBucket is the bucket of the fake S3 that serves the synthetic
+// dataset.
+const synthBucket = "storagebench"
+
+// synthesize makes the synthetic dataset once: its index and its distinct
+// bodies.
 func (f *Fixture) synthesize(ctx context.Context) error {
-	if f.content != nil {
+	if f.bodies != nil {
 		return nil
 	}
-	s := fakes.Synth{N: f.env.Items, Seed: SynthSeed}
-	items, err := s.Items(ctx)
+	s := fakes.Synth{N: f.env.Items, Seed: SynthSeed, Bodies: f.env.SynthBodies()}
+	bodies, err := s.DistinctBodies(ctx)
 	if err != nil {
 		return err
 	}
-	f.index = s.Index()
-	f.content = make([][]byte, len(f.index))
-	for i, k := range f.index {
-		f.content[i] = items[k]
-	}
+	f.synth, f.bodies, f.index = s, bodies, s.Index()
 	return nil
 }
 
-// fill writes the synthetic items through w.
+// fill writes every synthetic item through w.
 func (f *Fixture) fill(ctx context.Context, w dataset.Writer) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for i, k := range f.index {
-		g.Go(func() error { return w.Put(ctx, k, f.content[i]) })
+		g.Go(func() error { return w.Put(ctx, k, f.bodies[f.synth.BodyOf(i)]) })
 	}
 	return g.Wait()
 }

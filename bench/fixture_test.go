@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +139,104 @@ func indexOf(idx []string, k string) int {
 		}
 	}
 	return -1
+}
+
+// heapInUse returns the bytes of live heap objects, after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// checkSample reads a sample of src's items through its dataset, as the
+// benchmarks do, and checks their bytes: the first and last items, the
+// first items to repeat a body, and a stride through the rest.
+func checkSample(t *testing.T, src *Source, bodies int) {
+	t.Helper()
+	ds, restore, err := src.Dataset(fakes.Profile{}, nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restore()
+	n := len(src.Index)
+	sample := []int{0, 1, bodies - 1, bodies, bodies + 1, n - 1}
+	for i := 0; i < n; i += n/50 + 1 {
+		sample = append(sample, i)
+	}
+	var buf []byte
+	for _, i := range sample {
+		if i < 0 || i >= n {
+			continue
+		}
+		buf, _, err = ds.Read(t.Context(), i, buf)
+		if err != nil {
+			t.Fatalf("%s: reading item %d: %v", src.Name, i, err)
+		}
+		if err := src.Check(i, buf, true); err != nil {
+			t.Errorf("%s: %v", src.Name, err)
+		}
+		if j := i % bodies; !bytes.Equal(buf, src.Content(j)) {
+			t.Errorf("%s: item %d differs from item %d, which holds the same body", src.Name, i, j)
+		}
+	}
+}
+
+// TestSyntheticSources builds the synthetic sources of an ImageNet
+// training epoch, 1,281,167 keys sharing 100 bodies, and checks that they
+// take the memory of the index and the bodies, not of a million items,
+// and serve the right bytes. The local folder is checked at 50,000 keys:
+// ext4 takes about 15 s to make 1,281,167 hard links and 20 s to remove
+// them, beyond a test's budget; the links are made the same way whatever
+// their number.
+func TestSyntheticSources(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      Env
+		backends []string
+		// maxHeap bounds the growth of the heap, index included; 0 for
+		// no bound.
+		maxHeap uint64
+	}{
+		// The index holds 1,281,167 strings of 32 bytes (about 60 MB
+		// with their headers), each source a size for each item (10 MB),
+		// and the bodies 12 MB: 94 MB, as measured. A map of the keys
+		// to shared bodies would add 96 MB (measured), and a copy of the
+		// items 156 GB.
+		{"ImageNet train", Env{Items: 1_281_167, Bodies: 100}, []string{"mem", "fakes3"}, 150 << 20},
+		{"links", Env{Items: 50_000, Bodies: 100}, []string{"local"}, 0},
+		{"every body its own", Env{Items: 300}, []string{"mem", "local", "fakes3"}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := NewFixture(tc.env)
+			defer f.Close()
+			before := heapInUse()
+			start := time.Now()
+			var srcs []*Source
+			for _, name := range tc.backends {
+				src, err := f.Source(t.Context(), name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				srcs = append(srcs, src)
+			}
+			took := time.Since(start)
+			grew := int64(heapInUse()) - int64(before)
+			t.Logf("%d items, %d bodies on %v: built in %v, heap grew %.1f MB", tc.env.Items, tc.env.SynthBodies(), tc.backends, took.Round(time.Millisecond), float64(grew)/(1<<20))
+			if tc.maxHeap > 0 && grew > int64(tc.maxHeap) {
+				t.Errorf("the heap grew by %.0f MB, want at most %.0f MB: are items duplicated?", float64(grew)/(1<<20), float64(tc.maxHeap)/(1<<20))
+			}
+			if took > 60*time.Second {
+				t.Errorf("building took %v, want seconds", took)
+			}
+			for _, src := range srcs {
+				if len(src.Index) != tc.env.Items || src.Bodies != tc.env.SynthBodies() {
+					t.Errorf("%s: %d items, %d bodies; want %d and %d", src.Name, len(src.Index), src.Bodies, tc.env.Items, tc.env.SynthBodies())
+				}
+				checkSample(t, src, src.Bodies)
+			}
+			runtime.KeepAlive(srcs)
+		})
+	}
 }

@@ -28,6 +28,9 @@ type Source struct {
 	// Content returns the bytes item i must have; nil for real stores,
 	// whose reads are checked by length.
 	Content func(i int) []byte
+	// Bodies is the number of distinct bodies of a synthetic dataset, K:
+	// item i holds body i mod K. It is 0 for real stores.
+	Bodies int
 
 	// Served is the profile a real store emulates itself, as the
 	// configuration of "storagebench serve" says; zero for a store that
@@ -45,7 +48,7 @@ type Source struct {
 }
 
 // newSource returns a source over backend. Sizes are taken from the
-// backend's listing when the content is not known.
+// content when it is known, and else from the backend's listing.
 func newSource(ctx context.Context, name, endpoint string, b dataset.Backend, idx dataset.Index, content func(int) []byte) (*Source, error) {
 	s := &Source{Name: name, Endpoint: endpoint, Index: idx, Content: content, backend: b}
 	s.Sizes = make([]int64, len(idx))
