@@ -77,8 +77,10 @@ func (s *Store) Backend() Backend { return s.b }
 //
 // Each attempt has the deadlines of the store's [Policy] (none on an
 // [Immediate] backend); an attempt that fails with a [Retryable] error is
-// made again, after a jittered backoff, up to the policy's attempts and
-// within the [RetryBudget] ctx carries, if any. A body shorter or longer
+// made again, after a jittered backoff, up to the policy's attempts (its
+// throttled attempts for those the store throttled) and within the
+// [RetryBudget] ctx carries, if any (throttled attempts take nothing from
+// it). A body shorter or longer
 // than its announced size is such a failure: it is never returned. Errors
 // are [*KeyError] values naming key; one that retries could not overcome
 // wraps an [*AttemptsError] with the last attempt's error.
@@ -99,6 +101,7 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 	if trace != nil {
 		hook = trace.FirstByte
 	}
+	failures, throttles := 0, 0 // failed attempts, not throttled and throttled
 	for k := 0; ; k++ {
 		t0 := start
 		if k > 0 {
@@ -128,10 +131,16 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 			}
 			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: err}
 		}
-		if k+1 >= s.p.Attempts {
+		throttled := Throttled(err)
+		if throttled {
+			throttles++
+		} else {
+			failures++
+		}
+		if failures >= s.p.Attempts || throttles >= s.p.ThrottleAttempts || s.p.Attempts == 1 {
 			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: &AttemptsError{Attempts: k + 1, Err: err}}
 		}
-		if budget != nil && !budget.take() {
+		if budget != nil && !throttled && !budget.take() {
 			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: &AttemptsError{Attempts: k + 1, Err: err, Budget: true}}
 		}
 		if trace != nil && trace.Retry != nil {

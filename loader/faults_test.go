@@ -134,9 +134,10 @@ func TestFaultMatrix(t *testing.T) {
 }
 
 // TestFaultFails checks that an item whose reads keep failing ends the
-// run with an error naming its key, its attempts and the last cause, and
-// that a store failing every read spends the run's retry budget and ends
-// the run within seconds.
+// run with an error naming its key, its attempts and the last cause, that
+// a store failing every read spends the run's retry budget and ends the
+// run within seconds, and that one throttling every read ends it after
+// each read's throttled attempts.
 func TestFaultFails(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	for _, tc := range []struct {
@@ -147,7 +148,10 @@ func TestFaultFails(t *testing.T) {
 	}{
 		{"attempts spent", "internal:1", 3, []string{`read "val/item_`, "3 attempts; last:", "500 InternalError"}},
 		{"stalled", "stall:1", 2, []string{`read "val/item_`, "2 attempts; last:", "no first byte within 300ms"}},
-		{"budget spent", "slowdown:1", 1000, []string{"retry budget was spent", "503 SlowDown"}},
+		{"budget spent", "internal:1", 1000, []string{"retry budget was spent", "500 InternalError"}},
+		// Throttling takes nothing from the budget: each read gives up
+		// after its throttled attempts, 4 x its attempts.
+		{"throttled attempts spent", "slowdown:1", 2, []string{`read "val/item_`, "8 attempts; last:", "503 SlowDown"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := testPolicy
