@@ -40,20 +40,23 @@ func ThroughputFigures(s *results.Set) ([]*Figure, error) {
 
 // AUFigures returns, for each backend, profile and other configuration of
 // the Train results in s, accelerator utilization against emulated
-// accelerators, one line per workload (and file), with MLPerf Storage's
-// 90% threshold drawn. It returns no figures when s has no Train results.
+// accelerators, one line per workload and loader configuration (and
+// file), with MLPerf Storage's 90% threshold drawn: where each line
+// crosses it is the most accelerators that configuration feeds. It
+// returns no figures when s has no Train results.
 func AUFigures(s *results.Set) ([]*Figure, error) {
 	return lineFigures(s, lineSpec{
 		bench:     results.Train,
 		prefix:    "au",
 		chart:     "/backend,/profile",
-		series:    "/workload",
+		series:    "/workload,/mode,/workers,/batch,/fetch,/sched,/window,/hedge,/onerror",
 		x:         results.KeyAccel,
 		xLabel:    "accelerators",
 		y:         results.AU,
 		yLabel:    "accelerator utilization",
 		threshold: 0.9,
 		yMax:      1,
+		trim:      true,
 	})
 }
 
@@ -71,6 +74,7 @@ type lineSpec struct {
 	bound     string                                            // a unit drawn dashed for each line, if not ""
 	threshold float64                                           // a horizontal line, if not 0
 	yMax      float64                                           // the y axis's least maximum, if not 0
+	trim      bool                                              // the keys every line shares go to the title (trimCommon)
 }
 
 // A line is one series of a line figure.
@@ -139,11 +143,18 @@ func lineFigures(s *results.Set, spec lineSpec) ([]*Figure, error) {
 		}
 		rest := strings.Fields(results.Label(c.key[1], false))
 		ids, others = append(ids, id), append(others, rest)
+		common := ""
+		if spec.trim {
+			common = trimCommon(lines)
+		}
 		title := "Benchmark" + spec.bench + " " + strings.TrimSpace(results.Label(c.key[0], false)+" "+results.Label(c.key[1], false))
 		if len(files) > 1 {
 			title += ": " + strings.Join(files, " vs ")
 		}
 		title += runsNote(c.points)
+		if common != "" {
+			title += "\n" + common // the lines' shared keys, on a line of their own
+		}
 		f := &Figure{Title: title}
 		f.paint = func(dc draw.Canvas) { paintLines(dc, title, spec, lines) }
 		figs = append(figs, f)
@@ -152,6 +163,50 @@ func lineFigures(s *results.Set, spec lineSpec) ([]*Figure, error) {
 		figs[i].Name = n
 	}
 	return figs, nil
+}
+
+// trimCommon takes the key=value fields that every line's label holds out
+// of the labels, when there are several lines, and returns them, for the
+// title: a legend of long labels that differ in a key or two is cut off
+// at the figure's edge. A line left with no field of its own is the one
+// with the defaults of the others' keys, labelled "defaults".
+func trimCommon(lines []*line) string {
+	if len(lines) < 2 {
+		return ""
+	}
+	count := map[string]int{}
+	for _, l := range lines {
+		for _, f := range strings.Fields(l.label) {
+			count[f]++
+		}
+	}
+	var common []string
+	for _, f := range strings.Fields(lines[0].label) {
+		if count[f] == len(lines) {
+			common = append(common, f)
+		}
+	}
+	if len(common) == 0 {
+		return ""
+	}
+	trimmed := make([]string, len(lines))
+	for i, l := range lines {
+		var keep []string
+		for _, f := range strings.Fields(l.label) {
+			if count[f] != len(lines) {
+				keep = append(keep, f)
+			}
+		}
+		trimmed[i] = strings.Join(keep, " ")
+		if len(keep) == 0 {
+			// The line whose other keys are absent: the loader's defaults.
+			trimmed[i] = "defaults"
+		}
+	}
+	for i, l := range lines {
+		l.label = trimmed[i]
+	}
+	return strings.Join(common, " ")
 }
 
 // errorPoints are a line's points with their confidence intervals, for
