@@ -47,7 +47,16 @@ fuzz:
 # mode: whole rounds of batches, enough for every level (see README), and
 # at least FAST_ITEMS on mem and local, so that their rates are taken over a
 # second or so; so there is one run per worker count, mode and group.
+# Then emulated training (BenchmarkTrain): ResNet-50 on 1 to 4 H100s from
+# the seed's S3 (seed-s3: its latency and 5,500 GET/s a prefix), TRAIN_STEPS
+# steps each, over an ImageNet-val-sized dataset of TRAIN_ITEMS keys and
+# TRAIN_BODIES distinct bodies, 4 async workers of 80 reads an
+# accelerator (the loader that feeds 3 of them, see README), on mem and
+# fakes3.
 LOAD_WORKERS  ?= 2 4 8 16 32
+TRAIN_ITEMS   ?= 50000
+TRAIN_BODIES  ?= 2000
+TRAIN_STEPS   ?= 20
 ITEMS         ?= 2000
 LATENCY_ITEMS ?= 200
 FAST_ITEMS    ?= 60000
@@ -66,12 +75,20 @@ bench:
 		STORAGEBENCH_ITEMS=$(LATENCY_ITEMS) STORAGEBENCH_BACKENDS=fakes3 STORAGEBENCH_PROFILES=s3 STORAGEBENCH_MODES=$$m STORAGEBENCH_WORKERS=$$w \
 			$(GO_BENCH) '^BenchmarkLoad$$' -benchtime $$(bash bench/loadtime.sh $$w $$m $(LATENCY_ITEMS)) | tee -a $(BENCH_OUT) || exit 1; \
 	done; done
+	STORAGEBENCH_ITEMS=$(TRAIN_ITEMS) STORAGEBENCH_BODIES=$(TRAIN_BODIES) STORAGEBENCH_BACKENDS=mem,fakes3 STORAGEBENCH_PROFILES=seed-s3 \
+	STORAGEBENCH_WORKLOADS=resnet50-h100 STORAGEBENCH_ACCEL=1,2,3,4 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=4 STORAGEBENCH_FETCH=80 \
+		$(GO_BENCH) '^BenchmarkTrain$$' -benchtime $(TRAIN_STEPS)x | tee -a $(BENCH_OUT)
+
 
 # A smoke run of the default matrix in one go, so that a broken benchmark
 # cannot land: -short shortens calibrations, lets Load lines be shorter
-# than every level needs, and marks the output "smoke: true".
+# than every level needs, and marks the output "smoke: true". Then
+# emulated training on every backend, a short compute time, 1 and 2
+# accelerators, batches of 10.
 bench-short:
 	$(TEST_ENV) $(GO) test -short -run '^$$' -bench 'Raw|Load|Decode' -benchtime 50ms -timeout 20m ./bench
+	$(TEST_ENV) STORAGEBENCH_WORKLOADS=compute-20ms STORAGEBENCH_ACCEL=1,2 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=2 STORAGEBENCH_BATCH=10 \
+		$(GO) test -short -run '^$$' -bench '^BenchmarkTrain$$' -benchtime 5x -timeout 20m ./bench
 
 # The performance targets: the benchmarks that show them, appended to
 # $(PERF_OUT), then each target's figure next to its threshold (numbered
