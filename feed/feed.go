@@ -173,7 +173,8 @@ const (
 //   - this machine's CPU: the process used at least 85% of every core;
 //   - latency with the loader's concurrency: it consumed at least 85% of
 //     C / L, the most its reads in flight can carry at the store's
-//     latency;
+//     latency, or, where that is not known (a real store), its reads were
+//     in flight at least 85% of the time;
 //   - the loader's window: none of those, so the loader did not keep its
 //     reads in flight (the fraction of the time they were is given): its
 //     prefetch slots or window, not the store, set the pace.
@@ -191,6 +192,11 @@ func Diagnose(t Trial, threshold float64) string {
 		return fmt.Sprintf("this machine's CPU: %s of every core busy, at %s samples/s", pct(t.CPU), rate)
 	case !math.IsInf(t.Bound, 0) && t.SamplesPerSec >= nearLimit*t.Bound:
 		return fmt.Sprintf("latency with the loader's concurrency: %s samples/s of the %.0f its reads in flight carry (C/L)", rate, t.Bound)
+	case t.InFlight >= nearLimit:
+		// A real store, whose latency and capacity are not known
+		// beforehand: the loader kept its reads in flight, and the store
+		// answered them at its pace.
+		return fmt.Sprintf("the store's latency with the loader's concurrency: its reads were in flight %s of the time, at %s samples/s", pct(t.InFlight), rate)
 	}
 	return fmt.Sprintf("the loader's window: its reads were in flight %s of the time, at %s samples/s", pct(t.InFlight), rate)
 }

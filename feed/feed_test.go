@@ -92,6 +92,7 @@ func TestDiagnose(t *testing.T) {
 		{"latency", feed.Trial{AU: 0.5, SamplesPerSec: 950, CPU: 0.3, Bound: 1000, Capacity: 5500}, "latency with the loader's concurrency: 950 samples/s of the 1000"},
 		{"window", feed.Trial{AU: 0.5, SamplesPerSec: 500, CPU: 0.3, InFlight: 0.4, Bound: 1000, Capacity: 5500}, "the loader's window: its reads were in flight 40%"},
 		{"unknown bound", feed.Trial{AU: 0.5, SamplesPerSec: 500, InFlight: 0.4, Bound: inf, Capacity: inf}, "the loader's window"},
+		{"real store, reads in flight", feed.Trial{AU: 0.8, SamplesPerSec: 1392, InFlight: 0.96, Bound: inf, Capacity: inf}, "the store's latency with the loader's concurrency: its reads were in flight 96%"},
 	} {
 		if got := feed.Diagnose(tc.trial, 0.9); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%s: Diagnose = %q, want it to start %q", tc.name, got, tc.want)
