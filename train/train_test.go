@@ -302,6 +302,8 @@ func TestLookupWorkload(t *testing.T) {
 		{"unet3d-h100", 7, 323 * time.Millisecond, ""},
 		{"compute-50ms", 0, 50 * time.Millisecond, ""},
 		{"compute-0s", 0, 0, "positive"},
+		{"compute-50ms~-1ms", 0, 0, "standard deviation"},
+		{"compute-50ms~x", 0, 0, "compute-50ms~x"},
 		{"compute-x", 0, 0, "compute-x"},
 		{"bert", 0, 0, "known workloads are resnet50-h100"},
 	} {
@@ -315,6 +317,9 @@ func TestLookupWorkload(t *testing.T) {
 		if err != nil || w.Batch != tc.batch || w.StepTime != tc.step || w.AUThreshold != 0.9 || w.Source == "" {
 			t.Errorf("LookupWorkload(%q) = %+v, %v; want batch %d, step %v, AU threshold 0.9 and a source", tc.name, w, err, tc.batch, tc.step)
 		}
+	}
+	if w, err := train.LookupWorkload("compute-224ms~20ms"); err != nil || w.StepTime != 224*time.Millisecond || w.StepStdDev != 20*time.Millisecond {
+		t.Errorf("LookupWorkload(compute-224ms~20ms) = %+v, %v; want mean 224ms, stddev 20ms", w, err)
 	}
 	if got := (train.Workload{Batch: 400, StepTime: 224 * time.Millisecond}).SamplesPerSecond(); math.Abs(got-1785.7) > 0.1 {
 		t.Errorf("resnet50-h100 consumes %.1f samples/s, want 1,785.7", got)

@@ -81,8 +81,10 @@ const computePrefix = "compute-"
 // LookupWorkload returns the workload called name: one of [Workloads], or
 // "compute-<duration>" (e.g. "compute-50ms", parsed by time.ParseDuration)
 // for a fixed compute time a batch whose batch size is the loader's
-// (Batch 0). For any other name it returns an error wrapping
-// [ErrUnknownWorkload] that lists the known names.
+// (Batch 0), or "compute-<mean>~<stddev>" (e.g. "compute-224ms~20ms") for
+// compute times drawn a step from a normal distribution, as DLIO's
+// computation_time_stdev gives. For any other name it returns an error
+// wrapping [ErrUnknownWorkload] that lists the known names.
 func LookupWorkload(name string) (Workload, error) {
 	for _, w := range workloads {
 		if w.Name == name {
@@ -90,20 +92,30 @@ func LookupWorkload(name string) (Workload, error) {
 		}
 	}
 	if s, ok := strings.CutPrefix(name, computePrefix); ok {
-		d, err := time.ParseDuration(s)
+		mean, sd, spread := strings.Cut(s, "~")
+		d, err := time.ParseDuration(mean)
 		if err == nil && d <= 0 {
 			err = errors.New("want a positive duration")
+		}
+		var std time.Duration
+		if err == nil && spread {
+			if std, err = time.ParseDuration(sd); err == nil && std < 0 {
+				err = errors.New("want a standard deviation >= 0")
+			}
 		}
 		if err != nil {
 			return Workload{}, fmt.Errorf("%w %q: %w", ErrUnknownWorkload, name, err)
 		}
-		return Workload{Name: name, StepTime: d, AUThreshold: AUThreshold,
-			Source: "a fixed compute time of " + d.String() + " a batch, the batch the loader's"}, nil
+		src := "a fixed compute time of " + d.String() + " a batch, the batch the loader's"
+		if std > 0 {
+			src = "compute times drawn a batch from a normal distribution of mean " + d.String() + " and standard deviation " + std.String() + ", the batch the loader's"
+		}
+		return Workload{Name: name, StepTime: d, StepStdDev: std, AUThreshold: AUThreshold, Source: src}, nil
 	}
 	names := make([]string, 0, len(workloads)+1)
 	for _, w := range workloads {
 		names = append(names, w.Name)
 	}
-	names = append(names, computePrefix+"<duration> (e.g. compute-50ms)")
+	names = append(names, computePrefix+"<duration> (e.g. compute-50ms)", computePrefix+"<mean>~<stddev> (e.g. compute-224ms~20ms)")
 	return Workload{}, fmt.Errorf("%w %q: known workloads are %s", ErrUnknownWorkload, name, strings.Join(names, ", "))
 }

@@ -78,7 +78,7 @@ var Variables = []Variable{
 	{Hedge, "the item scheduler's hedging: `off`, a delay such as `20ms`, or a percentile of time to first byte such as `p90`; adds `hedge=` to names", "`off`"},
 	{Faults, "faults injected into the hermetic backends' reads, a comma-separated list of specs such as `none,slowdown:0.05+stall:0.01` (faults `slowdown`, `internal`, `reset`, `short`, `stall`, `trickle`); adds `faults=` to names", "`none`"},
 	{OnError, "what becomes of an item whose read still fails after its retries: `fail` ends the run naming its key, `skip` counts it and delivers its batch short; adds `onerror=` to names", "`fail`"},
-	{Workloads, "BenchmarkTrain's workloads: `resnet50-h100`, `resnet50-a100`, `unet3d-h100`, or `compute-<duration>` with the batch of `STORAGEBENCH_BATCH`", "`resnet50-h100`"},
+	{Workloads, "BenchmarkTrain's workloads: `resnet50-h100`, `resnet50-a100`, `unet3d-h100`, or `compute-<duration>` (`compute-<mean>~<stddev>` for normal step times) with the batch of `STORAGEBENCH_BATCH`", "`resnet50-h100`"},
 	{Accel, "BenchmarkTrain's numbers of emulated accelerators, e.g. `1,2,4,8`", "`1,2,4`"},
 	{FirstByte, "how long an attempt of a read waits for its first byte before it is abandoned and retried", "`10s`"},
 	{Idle, "how long an attempt waits for its next byte while reading a body", "`5s`"},
