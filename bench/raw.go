@@ -88,6 +88,9 @@ func (r *rawReader) warm(ctx context.Context) error {
 func (r *rawReader) read(ctx context.Context, n int, d time.Duration) (items, bytes int64, err error) {
 	var next, done, nbytes atomic.Int64
 	deadline := time.Now().Add(d)
+	// The loader's retry budget: a store failing or throttling every read
+	// ends the baseline within seconds, as it ends a loader's run.
+	ctx = dataset.WithRetryBudget(ctx, dataset.NewRetryBudget(loader.RunRetryBase, loader.RunRetryRatio))
 	g, ctx := errgroup.WithContext(ctx)
 	handoff := make(chan chan struct{})
 	collected := make(chan struct{})

@@ -33,11 +33,13 @@ type Policy struct {
 	// count towards ThrottleAttempts instead.
 	Attempts int
 	// ThrottleAttempts bounds the attempts of one read that the store
-	// throttled (S3's 503 SlowDown): a store at its request rate answers
-	// part of a loader's reads so until the loader's reads, backing off,
-	// come within it, which takes more attempts than a fault does; 0
-	// means ThrottleAttemptsPerAttempt x Attempts. With Attempts 1 no
-	// read is retried.
+	// throttled (S3's 503 SlowDown), in a run whose store is serving
+	// (see RetryBudget): a store at its request rate answers part of a
+	// loader's reads so until the loader's reads, backing off, come
+	// within it, which takes more attempts than a fault does. Elsewhere
+	// (a lone read, a store serving nothing) throttled attempts count
+	// towards Attempts. 0 means ThrottleAttemptsPerAttempt x Attempts.
+	// With Attempts 1 no read is retried.
 	ThrottleAttempts int
 	// Backoff is the base of the jittered exponential wait before a retry
 	// ("full jitter": uniform in [0, min(MaxBackoff, Backoff x 2^k)) before
@@ -192,22 +194,36 @@ func Throttled(err error) bool {
 // RetryBudget bounds the retries of a whole run, across its reads: at most
 // Base plus Ratio times the reads started. A store failing most requests
 // then ends the run within seconds, where retrying every read up to its
-// attempts would drag on. Retries after throttling take nothing from it:
-// a store that throttles is up and asks for fewer requests, which the
-// reads' backoff gives it; a run at a store's request rate would otherwise
-// spend its budget in its first second (a loader starting 1,600 reads at
-// once against S3's 550-request burst has 1,000 of them throttled). It travels in the context given to
+// attempts would drag on. It travels in the context given to
 // [Store.Read] ([WithRetryBudget]). It is safe for concurrent use.
+//
+// A retry after throttling takes nothing from it while the store is
+// serving: while some read of the run succeeded within the last
+// [ThrottleGrace], or the budget was made within it. A store that
+// throttles is up and asks for fewer requests, which the reads' backoff
+// gives it, and a run at a store's request rate would otherwise spend its
+// budget in its first second (a loader starting 1,600 reads at once
+// against S3's burst of 550 has 1,000 of them throttled, before any read
+// has had time to succeed). A store that throttles every read serves
+// none: past the grace, its throttled retries take from the budget as
+// failures do, and the run ends within seconds.
 type RetryBudget struct {
-	base    int64
-	ratio   float64
-	reads   atomic.Int64
-	retries atomic.Int64
+	base       float64
+	ratio      float64
+	reads      atomic.Int64
+	retries    atomic.Int64
+	lastServed atomic.Int64 // when a read last succeeded (at first, when the budget was made), in Unix nanoseconds
 }
+
+// ThrottleGrace is how long after a run's last successful read (or its
+// start) its throttled retries still take nothing from its [RetryBudget].
+const ThrottleGrace = 2 * time.Second
 
 // NewRetryBudget returns a budget of base retries plus ratio per read.
 func NewRetryBudget(base int64, ratio float64) *RetryBudget {
-	return &RetryBudget{base: base, ratio: ratio}
+	b := &RetryBudget{base: float64(base), ratio: ratio}
+	b.lastServed.Store(time.Now().UnixNano())
+	return b
 }
 
 // Retries returns the retries taken from the budget so far.
@@ -216,12 +232,27 @@ func (b *RetryBudget) Retries() int64 { return b.retries.Load() }
 // take takes one retry from the budget, if it has one left.
 func (b *RetryBudget) take() bool {
 	n := b.retries.Add(1)
-	if float64(n) <= float64(b.base)+b.ratio*float64(b.reads.Load()) {
+	if float64(n) <= b.base+b.ratio*float64(b.reads.Load()) {
 		return true
 	}
 	b.retries.Add(-1)
 	return false
 }
+
+// serving reports whether the run's store served a read within
+// ThrottleGrace of now, or the budget was made within it.
+func (b *RetryBudget) serving(now time.Time) bool {
+	return now.UnixNano()-b.lastServed.Load() < int64(ThrottleGrace)
+}
+
+// takeThrottled allows a retry after throttling at now: free while the
+// store is serving, else from the budget.
+func (b *RetryBudget) takeThrottled(now time.Time) bool {
+	return b.serving(now) || b.take()
+}
+
+// served records a read that succeeded at now.
+func (b *RetryBudget) served(now time.Time) { b.lastServed.Store(now.UnixNano()) }
 
 // retryBudgetKey is the context key of a *RetryBudget.
 type retryBudgetKey struct{}

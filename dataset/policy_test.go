@@ -41,9 +41,21 @@ func (f *flaky) Open(ctx context.Context, key string) (io.ReadCloser, int64, err
 	return io.NopCloser(strings.NewReader("hello")), 5, nil
 }
 
+// serving returns a budget of no retries whose store has just served a
+// read.
+func serving() *dataset.RetryBudget {
+	b := dataset.NewRetryBudget(0, 0)
+	st := dataset.NewStore(&flaky{})
+	if _, _, err := st.Read(dataset.WithRetryBudget(context.Background(), b), "k", nil); err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // TestThrottledAttempts checks that throttled attempts count towards
-// ThrottleAttempts, other failures towards Attempts, and that only the
-// latter take from a run's retry budget.
+// ThrottleAttempts, other failures towards Attempts, and that throttled
+// retries take from a run's retry budget only when its store has served
+// nothing lately.
 func TestThrottledAttempts(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -54,14 +66,16 @@ func TestThrottledAttempts(t *testing.T) {
 		wantOK   bool
 		opens    int64
 	}{
-		{"throttled past attempts", dataset.Policy{Attempts: 3}, 10, slowDown, nil, true, 11},
-		{"throttled past throttle attempts", dataset.Policy{Attempts: 3}, 12, slowDown, nil, false, 12},
-		{"default throttle attempts", dataset.Policy{Attempts: 2}, 7, slowDown, nil, true, 8},
-		{"explicit throttle attempts", dataset.Policy{Attempts: 3, ThrottleAttempts: 2}, 2, slowDown, nil, false, 2},
+		{"throttled past attempts", dataset.Policy{Attempts: 3}, 10, slowDown, serving(), true, 11},
+		{"throttled past throttle attempts", dataset.Policy{Attempts: 3}, 12, slowDown, serving(), false, 12},
+		{"default throttle attempts", dataset.Policy{Attempts: 2}, 7, slowDown, serving(), true, 8},
+		{"explicit throttle attempts", dataset.Policy{Attempts: 3, ThrottleAttempts: 2}, 2, slowDown, serving(), false, 2},
+		{"a lone read's throttled attempts are attempts", dataset.Policy{Attempts: 3}, 3, slowDown, nil, false, 3},
 		{"faults within attempts", dataset.Policy{Attempts: 3}, 2, internal, nil, true, 3},
 		{"faults past attempts", dataset.Policy{Attempts: 3}, 3, internal, nil, false, 3},
 		{"no retries", dataset.Policy{Attempts: 1}, 1, slowDown, nil, false, 1},
-		{"throttling takes no budget", dataset.Policy{Attempts: 3}, 5, slowDown, dataset.NewRetryBudget(0, 0), true, 6},
+		{"throttling takes no budget from a serving store", dataset.Policy{Attempts: 3}, 5, slowDown, serving(), true, 6},
+		{"throttling takes no budget at a run's start", dataset.Policy{Attempts: 3}, 5, slowDown, dataset.NewRetryBudget(0, 0), true, 6},
 		{"faults take budget", dataset.Policy{Attempts: 3}, 1, internal, dataset.NewRetryBudget(0, 0), false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

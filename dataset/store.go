@@ -78,9 +78,9 @@ func (s *Store) Backend() Backend { return s.b }
 // Each attempt has the deadlines of the store's [Policy] (none on an
 // [Immediate] backend); an attempt that fails with a [Retryable] error is
 // made again, after a jittered backoff, up to the policy's attempts (its
-// throttled attempts for those the store throttled) and within the
-// [RetryBudget] ctx carries, if any (throttled attempts take nothing from
-// it). A body shorter or longer
+// throttled attempts for those the store throttled, in a run whose store
+// is serving, see [RetryBudget]) and within the [RetryBudget] ctx
+// carries, if any. A body shorter or longer
 // than its announced size is such a failure: it is never returned. Errors
 // are [*KeyError] values naming key; one that retries could not overcome
 // wraps an [*AttemptsError] with the last attempt's error.
@@ -121,6 +121,9 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 					hook() // an empty body: its end is its first byte
 				}
 			}
+			if budget != nil {
+				budget.served(end)
+			}
 			return data, Timing{TTFB: first.Sub(t0), Total: end.Sub(start), Attempts: k + 1, Retrying: t0.Sub(start)}, nil
 		}
 		buf = data
@@ -137,7 +140,14 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 		} else {
 			failures++
 		}
-		if failures >= s.p.Attempts || throttles >= s.p.ThrottleAttempts || s.p.Attempts == 1 {
+		// Throttled attempts past Attempts only for a run whose store is
+		// serving: a lone read, or a run's past its grace with nothing
+		// served, has no sign that backing off will get it through.
+		throttleLimit := s.p.Attempts
+		if budget != nil && budget.serving(end) {
+			throttleLimit = s.p.ThrottleAttempts
+		}
+		if failures >= s.p.Attempts || throttles >= throttleLimit || s.p.Attempts == 1 {
 			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: &AttemptsError{Attempts: k + 1, Err: err}}
 		}
 		if budget != nil && !throttled && !budget.take() {
@@ -148,6 +158,10 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 		}
 		if serr := sleep(ctx, s.p.backoff(k, err)); serr != nil {
 			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: fmt.Errorf("%w (waiting to retry after: %w)", serr, err)}
+		}
+		if budget != nil && throttled && !budget.takeThrottled(time.Now()) {
+			failed.Total = time.Since(start)
+			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: &AttemptsError{Attempts: k + 1, Err: err, Budget: true}}
 		}
 	}
 }

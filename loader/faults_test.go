@@ -149,8 +149,9 @@ func TestFaultFails(t *testing.T) {
 		{"attempts spent", "internal:1", 3, []string{`read "val/item_`, "3 attempts; last:", "500 InternalError"}},
 		{"stalled", "stall:1", 2, []string{`read "val/item_`, "2 attempts; last:", "no first byte within 300ms"}},
 		{"budget spent", "internal:1", 1000, []string{"retry budget was spent", "500 InternalError"}},
-		// Throttling takes nothing from the budget: each read gives up
-		// after its throttled attempts, 4 x its attempts.
+		// Throttling takes nothing from the budget in a run's first
+		// seconds: each read gives up after its throttled attempts, 4 x
+		// its attempts.
 		{"throttled attempts spent", "slowdown:1", 2, []string{`read "val/item_`, "8 attempts; last:", "503 SlowDown"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

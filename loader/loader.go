@@ -52,11 +52,14 @@ func (l *Loader) BatchesPerEpoch() int { return l.batches }
 // The run stops early when ctx is done, at its first error, or when the
 // iterator is closed; Next and Close report why.
 func (l *Loader) Start(ctx context.Context) (*Iter, error) {
+	// The warm-up's reads share the run's retry budget: a store that
+	// fails or throttles every read ends the run within seconds there
+	// too.
+	ctx = dataset.WithRetryBudget(ctx, dataset.NewRetryBudget(RunRetryBase, RunRetryRatio))
 	if err := l.warmup(ctx); err != nil {
 		return nil, err
 	}
 	o := l.opts
-	ctx = dataset.WithRetryBudget(ctx, dataset.NewRetryBudget(RunRetryBase, RunRetryRatio))
 	ctx, stop := context.WithCancelCause(ctx)
 	g, ctx := errgroup.WithContext(ctx)
 	r := &run{
