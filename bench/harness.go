@@ -171,7 +171,7 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	b.SetBytes(int64(math.Round(meanBytes)))
 	b.ReportMetric(rate, results.ItemsPerSecond)
 	reportLevels(b, st, elapsed, opts.Decode == loader.DecodeJPEG)
-	bound := Bound(c.Profile, inFlight, meanBytes, best)
+	bound := Bound(c.Profile, inFlight, meanBytes, best, elapsed)
 	b.ReportMetric(raw, results.RawItemsPerSec)
 	b.ReportMetric(bound, results.BoundItemsPerSec)
 	b.ReportMetric(rate/bound, results.Efficiency)
@@ -200,19 +200,20 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	}
 }
 
-// Bound returns the most items per second a storage can serve to a
-// loader that never has more than c reads in flight, reading items of
-// meanBytes bytes on average: under an emulated profile, at most
-// p.MaxRate(c, meanBytes, 1), the least of c / L(c) (L(c) the profile's
-// nominal mean latency for that size with c reads in flight, known
-// analytically: a read never takes less than its emulated latency, so by
-// Little's law no loader exceeds it), the profile's request rate per
-// prefix (the synthetic dataset's keys share one prefix) and its link's
-// bandwidth over meanBytes; and never more than bestRaw, the best rate raw
-// readers reached at any concurrency up to c with no emulated latency (the
+// Bound returns the most items per second a storage can serve, over a
+// run of duration over, to a loader that never has more than c reads in
+// flight, reading items of meanBytes bytes on average: under an emulated
+// profile, at most p.MaxRate(c, meanBytes, 1, over), the least of c / L(c)
+// (L(c) the profile's nominal mean latency for that size with c reads in
+// flight, known analytically: a read never takes less than its emulated
+// latency, so by Little's law no loader exceeds it), the profile's request
+// rate per prefix with the burst its bucket holds at the run's start (the
+// synthetic dataset's keys share one prefix) and its link's bandwidth over
+// meanBytes; and never more than bestRaw, the best rate raw readers
+// reached at any concurrency up to c with no emulated latency (the
 // storage's own limit on this machine).
-func Bound(p fakes.Profile, c int, meanBytes, bestRaw float64) float64 {
-	return min(p.MaxRate(c, meanBytes, 1), bestRaw)
+func Bound(p fakes.Profile, c int, meanBytes, bestRaw float64, over time.Duration) float64 {
+	return min(p.MaxRate(c, meanBytes, 1, over), bestRaw)
 }
 
 // maxFillEpochs bounds the epochs a Load run reads before its timer starts

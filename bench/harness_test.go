@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/perf/benchfmt"
 
@@ -434,7 +435,8 @@ func TestConsumerDetectsBadReads(t *testing.T) {
 }
 
 // TestBound checks the bound's arithmetic: C/L for the item sizes read
-// under a profile with latency, capped by the best raw rate.
+// under a profile with latency, capped by the prefix's rate and burst over
+// the run and by the best raw rate.
 func TestBound(t *testing.T) {
 	s3, _ := fakes.LookupProfile("s3")
 	fixed, _ := fakes.LookupProfile("fixed-20ms")
@@ -449,8 +451,11 @@ func TestBound(t *testing.T) {
 		{"fixed: C/L", fixed, 10, 1000, 5000, 500},
 		{"fixed: capped", fixed, 1000, 1000, 5000, 5000},
 		{"s3: ttfb and bandwidth", s3, 100, 90e3, 1e6, 100 / (s3.TTFB.Mean().Seconds() + 1e-3)},
+		// 1,600 reads in flight would carry 48,000/s; the prefix admits
+		// 5,500/s and, over the 10 s run, the 550 of its burst.
+		{"s3: the prefix and its burst", s3, 1600, 90e3, 1e6, 5500 + 550/10.0},
 	} {
-		if got := Bound(tc.p, tc.c, tc.meanBytes, tc.raw); math.Abs(got/tc.want-1) > 1e-6 {
+		if got := Bound(tc.p, tc.c, tc.meanBytes, tc.raw, 10*time.Second); math.Abs(got/tc.want-1) > 1e-6 {
 			t.Errorf("%s: Bound = %v, want %v", tc.name, got, tc.want)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storagebench/storagebench/bench/benchenv"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
@@ -75,11 +76,11 @@ func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop
 	if err != nil {
 		return res, err
 	}
-	share := loader.Shard{Rank: 0, World: c.Accel, DropLast: false}.Len(len(src.Index))
+	share := loader.Shard{World: c.Accel}.Len(len(src.Index))
 	if perEpoch := share / ropts.BatchSize; perEpoch < MinStepsPerEpoch {
 		need := MinStepsPerEpoch * ropts.BatchSize * c.Accel
 		return res, fmt.Errorf("%d items give %d accelerators %d steps of %d an epoch, fewer than %d: set %s to at least %d (%s keeps the memory of few bodies)",
-			len(src.Index), c.Accel, perEpoch, ropts.BatchSize, MinStepsPerEpoch, "STORAGEBENCH_ITEMS", need, "STORAGEBENCH_BODIES")
+			len(src.Index), c.Accel, perEpoch, ropts.BatchSize, MinStepsPerEpoch, benchenv.Items, need, benchenv.Bodies)
 	}
 	job, err := train.Start(ctx, train.Config{
 		Dataset: ds, Loader: opts, Workload: c.Workload, Accelerators: c.Accel, Seed: 1,
@@ -114,7 +115,7 @@ func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop
 	res.Result = job.Result()
 	res.InFlight = c.Accel * ropts.InFlight()
 	meanBytes := float64(res.Bytes) / float64(max(res.Samples, 1))
-	res.Bound = Bound(c.Profile, res.InFlight, meanBytes, math.Inf(1))
+	res.Bound = Bound(c.Profile, res.InFlight, meanBytes, math.Inf(1), res.Wall)
 	if cpuOK && res.Wall > 0 {
 		res.CPU = float64(cpu1-cpu0) / (float64(res.Wall) * float64(runtime.GOMAXPROCS(0)))
 	}

@@ -131,8 +131,8 @@ func TestTrainOutput(t *testing.T) {
 		if mbs := get("MB/s"); mbs <= 0 {
 			t.Errorf("%s: %v MB/s", base, mbs)
 		}
-		if bound := get(results.BoundSamplesSec); math.Abs(bound-float64(n*2)/0.010) > 1 {
-			t.Errorf("%s: bound %v samples/s, want C/L = %d / 10 ms", base, bound, n*2)
+		if bound := get(results.BoundSamplesSec); math.Abs(bound-float64(n*2)/0.010) > 1 || rate > bound {
+			t.Errorf("%s: bound %v samples/s, want C/L = %d / 10 ms, and no more than it consumed (%v)", base, bound, n*2, rate)
 		}
 	}
 	for name := range want {

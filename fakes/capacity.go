@@ -194,19 +194,28 @@ func (p Profile) latencyAt(c int, size float64) float64 {
 //     meanBytes/Bandwidth. Past the knee, with no Bandwidth, that is
 //     Knee over the mean time to first byte, whatever c. c/L(c) grows
 //     with c, so fewer reads in flight never serve more.
-//   - PrefixRate·prefixes, the requests the prefixes admit per second.
+//   - PrefixRate·prefixes, the requests the prefixes admit per second
+//     (and their burst, over a run of duration over).
 //   - Link/meanBytes, the items the link carries per second.
+//
+// Over a run of duration over, a prefix's token bucket can also admit the
+// burst it holds at the run's start: PrefixRate becomes PrefixRate +
+// burst/over (over <= 0: the long-run rate, no burst).
 //
 // A term whose parameter is unset (no latency, no PrefixRate, no Link or
 // no bytes) limits nothing; with none set MaxRate returns +Inf. With
 // latency and c < 1 it returns 0.
-func (p Profile) MaxRate(c int, meanBytes float64, prefixes int) float64 {
+func (p Profile) MaxRate(c int, meanBytes float64, prefixes int, over time.Duration) float64 {
 	r := math.Inf(1)
 	if l := p.latencyAt(c, meanBytes); l > 0 {
 		r = float64(max(c, 0)) / l
 	}
 	if p.PrefixRate > 0 {
-		r = min(r, p.PrefixRate*float64(max(prefixes, 1)))
+		perPrefix := p.PrefixRate
+		if over > 0 {
+			perPrefix += float64(prefixBurst(p.PrefixRate)) / over.Seconds()
+		}
+		r = min(r, perPrefix*float64(max(prefixes, 1)))
 	}
 	if p.Link > 0 && meanBytes > 0 {
 		r = min(r, p.Link/meanBytes)

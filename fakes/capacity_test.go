@@ -725,7 +725,7 @@ func TestMaxRate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := p.MaxRate(tt.c, tt.meanBytes, tt.prefixes)
+		got := p.MaxRate(tt.c, tt.meanBytes, tt.prefixes, 0)
 		ok := got == tt.want || math.Abs(got/tt.want-1) < 1e-6
 		if !ok {
 			t.Errorf("%s: MaxRate(%d, %v, %d) = %v, want %v", tt.profile, tt.c, tt.meanBytes, tt.prefixes, got, tt.want)
@@ -734,7 +734,7 @@ func TestMaxRate(t *testing.T) {
 	// Knee/L0 with no bandwidth: a knee alone caps the rate whatever c.
 	p := Profile{TTFB: Fixed(20 * time.Millisecond), Knee: 4}
 	for _, c := range []int{4, 16, 1000} {
-		if got := p.MaxRate(c, item, 1); math.Abs(got/200-1) > 1e-9 {
+		if got := p.MaxRate(c, item, 1, 0); math.Abs(got/200-1) > 1e-9 {
 			t.Errorf("fixed 20 ms, knee 4: MaxRate(%d) = %v, want Knee/L0 = 200", c, got)
 		}
 	}

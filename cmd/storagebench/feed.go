@@ -191,7 +191,7 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	// The store's own limit in samples/s, from the mean item size the
 	// runs report.
 	capacity := func(meanBytes float64) float64 {
-		return p.MaxRate(math.MaxInt32, meanBytes, 1)
+		return p.MaxRate(math.MaxInt32, meanBytes, 1, 0)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "configuration\tmax %s\tAU at max\tsamples/s at max\theld back by (one more)\n", "accel")
