@@ -10,6 +10,7 @@ import (
 
 	"github.com/storagebench/storagebench/bench/benchenv"
 	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/internal/proccpu"
 	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
 	"github.com/storagebench/storagebench/train"
@@ -95,7 +96,7 @@ func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop
 	}
 	runtime.GC() // not to pay for what ran before
 	job.Reset()
-	cpu0, cpuOK := processCPU()
+	cpu0, cpuOK := proccpu.Time()
 	t0 := time.Now()
 	if start != nil {
 		start()
@@ -105,7 +106,7 @@ func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop
 		stop()
 	}
 	res.Wall = time.Since(t0)
-	cpu1, _ := processCPU()
+	cpu1, _ := proccpu.Time()
 	if cerr := job.Close(); err == nil {
 		err = cerr
 	}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/storagebench/storagebench/dataset/s3blob"
+	"github.com/storagebench/storagebench/internal/proccpu"
 	"github.com/storagebench/storagebench/results"
 )
 
@@ -233,10 +234,10 @@ func benchGet(b *testing.B, get getter, c int) {
 	warm.Wait()
 	b.SetBytes(getObjectSize)
 	b.ResetTimer()
-	cpu0, cpuOK := processCPU()
+	cpu0, cpuOK := proccpu.Time()
 	start.Done()
 	err := g.Wait()
-	cpu1, _ := processCPU()
+	cpu1, _ := proccpu.Time()
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)

@@ -1,15 +1,15 @@
 //go:build unix
 
-package s3blob_test
+package proccpu
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the CPU time, user and system, this process has
-// used, and whether it could tell.
-func processCPU() (time.Duration, bool) {
+// Time returns the CPU time this process has used so far, user and
+// system, and whether it could tell.
+func Time() (time.Duration, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false
