@@ -43,26 +43,6 @@ func mountedBackend(tb testing.TB, b dataset.Backend) (*S3, *s3blob.Backend) {
 	return f, sb
 }
 
-// mapView returns a view serving objects from a map.
-func mapView(tb testing.TB, objects map[string][]byte) *mem.View {
-	tb.Helper()
-	keys := slices.Sorted(maps.Keys(objects))
-	pos := make(map[string]int, len(keys))
-	for i, k := range keys {
-		pos[k] = i
-	}
-	v, err := mem.NewView(mem.Catalog{
-		N:        len(keys),
-		Key:      func(i int) string { return keys[i] },
-		Position: func(k string) (int, bool) { i, ok := pos[k]; return i, ok },
-		Body:     func(i int) []byte { return objects[keys[i]] },
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return v
-}
-
 // readOnly hides every method of an S3 backend but reading and listing,
 // as a mounted bucket allows no more.
 type readOnly struct{ b *s3blob.Backend }
@@ -81,7 +61,7 @@ func (r readOnly) List(ctx context.Context, prefix string) ([]dataset.Entry, err
 // missing keys, cancellation and listings.
 func TestMountConformance(t *testing.T) {
 	datasettest.RunConformanceTests(t, func(tb testing.TB, objects map[string][]byte) dataset.Backend {
-		_, sb := mountedBackend(tb, mapView(tb, objects))
+		_, sb := mountedBackend(tb, datasettest.MapView(tb, objects))
 		return readOnly{sb}
 	})
 }
@@ -291,7 +271,7 @@ func TestMountList(t *testing.T) {
 		name string
 		b    dataset.Backend
 	}{
-		{"view", mapView(t, objects)},
+		{"view", datasettest.MapView(t, objects)},
 		{"mem", mem.New(objects)},
 	}
 	for _, bk := range backends {
@@ -327,7 +307,7 @@ func TestMountList(t *testing.T) {
 
 	// Keys encoded for encoding-type=url decode to the keys, as a path and
 	// as a form value alike.
-	f, _ := mountedBackend(t, mapView(t, objects))
+	f, _ := mountedBackend(t, datasettest.MapView(t, objects))
 	out, err := f.Client.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{
 		Bucket: aws.String(mountBucket), Prefix: aws.String("b/"), EncodingType: types.EncodingTypeUrl,
 	})
@@ -378,7 +358,7 @@ func TestMountS3Backend(t *testing.T) {
 func TestMountReadOnly(t *testing.T) {
 	t.Parallel()
 	objects := map[string][]byte{"k": []byte("v")}
-	f, sb := mountedBackend(t, mapView(t, objects))
+	f, sb := mountedBackend(t, datasettest.MapView(t, objects))
 	ctx := t.Context()
 	bucket, key := aws.String(mountBucket), aws.String("k")
 	tests := []struct {
@@ -450,7 +430,7 @@ func TestMountReadOnly(t *testing.T) {
 func TestMountBehindMiddleware(t *testing.T) {
 	t.Parallel()
 	objects := map[string][]byte{"k": bytes.Repeat([]byte("x"), 1000)}
-	f, sb := mountedBackend(t, mapView(t, objects))
+	f, sb := mountedBackend(t, datasettest.MapView(t, objects))
 	ctx := t.Context()
 	store, err := dataset.NewStore(sb).WithPolicy(dataset.Policy{Attempts: 1})
 	if err != nil {

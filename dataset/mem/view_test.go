@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"testing"
 
@@ -14,32 +13,11 @@ import (
 	"github.com/storagebench/storagebench/dataset/mem"
 )
 
-// mapView returns a view serving objects, through a catalog built from the
-// map: the conformance suite's harness.
-func mapView(tb testing.TB, objects map[string][]byte) *mem.View {
-	tb.Helper()
-	keys := slices.Sorted(maps.Keys(objects))
-	pos := make(map[string]int, len(keys))
-	for i, k := range keys {
-		pos[k] = i
-	}
-	v, err := mem.NewView(mem.Catalog{
-		N:        len(keys),
-		Key:      func(i int) string { return keys[i] },
-		Position: func(k string) (int, bool) { i, ok := pos[k]; return i, ok },
-		Body:     func(i int) []byte { return objects[keys[i]] },
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return v
-}
-
 // TestViewConformance runs the read side of the suite: a view has no Put
 // or Delete, which the suite skips.
 func TestViewConformance(t *testing.T) {
 	datasettest.RunConformanceTests(t, func(tb testing.TB, objects map[string][]byte) dataset.Backend {
-		return mapView(tb, objects)
+		return datasettest.MapView(tb, objects)
 	})
 }
 
