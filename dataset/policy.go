@@ -251,8 +251,17 @@ func (b *RetryBudget) takeThrottled(now time.Time) bool {
 	return b.serving(now) || b.take()
 }
 
+// servedEvery is how stale lastServed may grow before a read that
+// succeeded writes it again: every fetcher of a run succeeds on the same
+// cache line, and a write on each read would have them contend for it.
+const servedEvery = ThrottleGrace / 16
+
 // served records a read that succeeded at now.
-func (b *RetryBudget) served(now time.Time) { b.lastServed.Store(now.UnixNano()) }
+func (b *RetryBudget) served(now time.Time) {
+	if t := now.UnixNano(); t-b.lastServed.Load() >= int64(servedEvery) {
+		b.lastServed.Store(t)
+	}
+}
 
 // retryBudgetKey is the context key of a *RetryBudget.
 type retryBudgetKey struct{}
