@@ -179,17 +179,8 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	b.ReportMetric(float64(st.HeldItemsPeak), results.HeldItemsPeak)
 	b.ReportMetric(float64(st.HeldBytesPeak), results.HeldBytesPeak)
 	b.ReportMetric(float64(st.ReadTime)/float64(st.Elapsed)/float64(inFlight), results.InFlightFraction)
-	if due := float64(st.Items + st.Skipped); !c.Faults.IsZero() || st.AttemptErrors > 0 || st.Skipped > 0 {
-		// A throttled or faulty run says so on its line.
-		b.ReportMetric(float64(st.AttemptErrors)/due, results.ErrorsPerItem)
-		b.ReportMetric(float64(st.Retries)/due, results.RetriesPerItem)
-		b.ReportMetric(float64(st.Skipped)/due, results.SkippedPerItem)
-		pct := 0.0
-		if g := st.Levels[loader.GetItem]; g.Count > 0 {
-			pct = 100 * float64(st.RetryTime) / (float64(g.Mean) * float64(g.Count))
-		}
-		b.ReportMetric(pct, results.RetryTimePercent)
-	}
+	reportFailures(b, !c.Faults.IsZero(), st.Items, st.Skipped, st.AttemptErrors, st.Retries, st.RetryTime,
+		time.Duration(st.Levels[loader.GetItem].Count)*st.Levels[loader.GetItem].Mean)
 	if !opts.Hedge.IsZero() {
 		b.ReportMetric(float64(st.Hedges)/float64(st.Items), results.HedgesPerItem)
 		b.ReportMetric(float64(st.HedgeWins)/float64(st.Items), results.HedgeWinsPerItem)
@@ -214,6 +205,26 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 // storage's own limit on this machine).
 func Bound(p fakes.Profile, c int, meanBytes, bestRaw float64, over time.Duration) float64 {
 	return min(p.MaxRate(c, meanBytes, 1, over), bestRaw)
+}
+
+// reportFailures reports, for a run with faults injected or any read
+// failed, the failed attempts, the retries and the items skipped, each
+// over the items due (delivered and skipped), and the time lost to
+// retries in percent of getitem time: a throttled or faulty run says so
+// on its line.
+func reportFailures(b *testing.B, faulty bool, items, skipped, attemptErrors, retries int64, retryTime, getitem time.Duration) {
+	if !faulty && attemptErrors == 0 && skipped == 0 {
+		return
+	}
+	due := float64(items + skipped)
+	b.ReportMetric(float64(attemptErrors)/due, results.ErrorsPerItem)
+	b.ReportMetric(float64(retries)/due, results.RetriesPerItem)
+	b.ReportMetric(float64(skipped)/due, results.SkippedPerItem)
+	pct := 0.0
+	if getitem > 0 {
+		pct = 100 * float64(retryTime) / float64(getitem)
+	}
+	b.ReportMetric(pct, results.RetryTimePercent)
 }
 
 // maxFillEpochs bounds the epochs a Load run reads before its timer starts

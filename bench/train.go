@@ -123,58 +123,6 @@ func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop
 	return res, nil
 }
 
-// A Metric is one value of a result line and its unit.
-type Metric struct {
-	Value float64
-	Unit  string
-}
-
-// Metrics returns the values a Train line reports beside ns/op (one op is
-// one step of every accelerator) and MB/s, over elapsed, the timed run as
-// the benchmark timed it: au, au-min, samples/s (1e9 x accelerators x batch
-// / ns/op with every batch full), the stall a step (mean and p99), the
-// steps, the bound the store sets when it sets one, how busy the loaders'
-// fetchers were, the process's CPU, and, when any read failed, the error
-// and retry metrics of Load lines.
-func (r TrainResult) Metrics(elapsed time.Duration) []Metric {
-	ms := []Metric{
-		{r.MeanAU(), results.AU},
-		{r.MinAU(), results.AUMin},
-		{float64(r.Samples) / elapsed.Seconds(), results.SamplesPerSecond},
-		{float64(r.StallMean.Nanoseconds()), results.StallMeanNs},
-		{float64(r.StallP99.Nanoseconds()), results.StallP99Ns},
-		{float64(r.Steps), results.Steps},
-	}
-	if !math.IsInf(r.Bound, 0) && r.Bound > 0 {
-		ms = append(ms, Metric{r.Bound, results.BoundSamplesSec})
-	}
-	var busy time.Duration
-	var elapsedAll time.Duration
-	var st loader.Stats
-	for _, l := range r.Loaders {
-		busy += l.ReadTime
-		elapsedAll += l.Elapsed
-		st.AttemptErrors += l.AttemptErrors
-		st.Retries += l.Retries
-		st.Skipped += l.Skipped
-		st.Items += l.Items
-	}
-	if r.InFlight > 0 && len(r.Loaders) > 0 && elapsedAll > 0 {
-		// Each loader's busy time over its own elapsed time and its own C.
-		ms = append(ms, Metric{float64(busy) / float64(elapsedAll) / float64(r.InFlight/len(r.Loaders)), results.InFlightFraction})
-	}
-	if r.CPU > 0 {
-		ms = append(ms, Metric{r.CPU, results.CPUFraction})
-	}
-	if due := float64(st.Items + st.Skipped); due > 0 && (st.AttemptErrors > 0 || st.Skipped > 0) {
-		ms = append(ms,
-			Metric{float64(st.AttemptErrors) / due, results.ErrorsPerItem},
-			Metric{float64(st.Retries) / due, results.RetriesPerItem},
-			Metric{float64(st.Skipped) / due, results.SkippedPerItem})
-	}
-	return ms
-}
-
 // RunTrain benchmarks c on src. One op is one training step of every
 // accelerator, so ns/op is the mean step's wall time and samples/s is
 // accelerators x batch x 1e9 / ns/op (every batch is full). The loaders'
@@ -191,7 +139,36 @@ func RunTrain(b *testing.B, src *Source, c TrainCase) {
 		b.Fatalf("%d steps in %v: no rate to report", b.N, elapsed)
 	}
 	b.SetBytes(int64(math.Round(float64(res.Bytes) / float64(b.N))))
-	for _, m := range res.Metrics(elapsed) {
-		b.ReportMetric(m.Value, m.Unit)
+	// One op is one step of every accelerator: samples/s is accelerators x
+	// batch x 1e9 / ns/op when every batch is full.
+	b.ReportMetric(res.MeanAU(), results.AU)
+	b.ReportMetric(res.MinAU(), results.AUMin)
+	b.ReportMetric(float64(res.Samples)/elapsed.Seconds(), results.SamplesPerSecond)
+	b.ReportMetric(float64(res.StallMean.Nanoseconds()), results.StallMeanNs)
+	b.ReportMetric(float64(res.StallP99.Nanoseconds()), results.StallP99Ns)
+	b.ReportMetric(float64(res.Steps), results.Steps)
+	if !math.IsInf(res.Bound, 0) && res.Bound > 0 {
+		b.ReportMetric(res.Bound, results.BoundSamplesSec)
 	}
+	if res.CPU > 0 {
+		b.ReportMetric(res.CPU, results.CPUFraction)
+	}
+	// The loaders' statistics, summed: each loader's busy time over its
+	// own elapsed time and its own C, and the failures of all.
+	var st loader.Stats
+	var getitem time.Duration
+	for _, l := range res.Loaders {
+		st.ReadTime += l.ReadTime
+		st.Elapsed += l.Elapsed
+		st.Items += l.Items
+		st.Skipped += l.Skipped
+		st.AttemptErrors += l.AttemptErrors
+		st.Retries += l.Retries
+		st.RetryTime += l.RetryTime
+		getitem += time.Duration(l.Levels[loader.GetItem].Count) * l.Levels[loader.GetItem].Mean
+	}
+	if n := len(res.Loaders); n > 0 && st.Elapsed > 0 {
+		b.ReportMetric(float64(st.ReadTime)/float64(st.Elapsed)/float64(res.InFlight/n), results.InFlightFraction)
+	}
+	reportFailures(b, !c.Faults.IsZero(), st.Items, st.Skipped, st.AttemptErrors, st.Retries, st.RetryTime, getitem)
 }
