@@ -31,10 +31,9 @@ type TrainCase struct {
 	Deep bool
 }
 
-// MinStepsPerEpoch is the fewest steps an epoch a Train run accepts:
-// MLPerf Storage leaves each epoch's first step out of utilization, so an
-// epoch of one step would leave nothing to measure. (MLPerf's own rules
-// ask for at least 500.)
+// MinStepsPerEpoch is the fewest steps an epoch a Train run accepts, so
+// that each accelerator's share of the index is several batches, not one
+// read over and over. (MLPerf's own rules ask for at least 500.)
 const MinStepsPerEpoch = 4
 
 // TrainResult is what a Train run measured.

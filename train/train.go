@@ -91,11 +91,8 @@ type recording struct {
 	steps    int
 	samples  int64
 	bytes    int64
-	compute  []time.Duration // per accelerator, over counted steps
-	wall     []time.Duration // per accelerator, over counted steps
-	computeA []time.Duration // per accelerator, over every step
-	wallA    []time.Duration // per accelerator, over every step
-	counted  int             // steps counted: all but each epoch's first
+	compute  []time.Duration // per accelerator
+	wall     []time.Duration // per accelerator
 	stepSum  time.Duration   // the step times drawn, over every step
 	stall    *hdrhistogram.Histogram
 	stallSum time.Duration
@@ -218,7 +215,6 @@ func (j *Job) Reset() {
 	j.rec = recording{
 		start:   now,
 		compute: make([]time.Duration, n), wall: make([]time.Duration, n),
-		computeA: make([]time.Duration, n), wallA: make([]time.Duration, n),
 		stall: hdrhistogram.New(minStall, maxStall, 3),
 	}
 }
@@ -312,23 +308,15 @@ func (j *Job) accelerator(ctx context.Context, a, first, n int, bar *barrier) er
 		end := start.Add(d)
 		stall, compute, wall := start.Sub(j.prevEnd[a]), end.Sub(start), end.Sub(j.prevEnd[a])
 		j.prevEnd[a] = end
-		counted := b.Index != 0 // MLPerf leaves each epoch's first step out
 		j.mu.Lock()
-		j.rec.computeA[a] += compute
-		j.rec.wallA[a] += wall
+		j.rec.compute[a] += compute
+		j.rec.wall[a] += wall
 		if a == 0 {
 			j.rec.stepSum += d
 		}
-		if counted {
-			j.rec.compute[a] += compute
-			j.rec.wall[a] += wall
-			if a == 0 {
-				j.rec.counted++
-			}
-			j.rec.stallSum += stall
-			j.rec.stallN++
-			_ = j.rec.stall.RecordValue(min(max(int64(stall), minStall), maxStall))
-		}
+		j.rec.stallSum += stall
+		j.rec.stallN++
+		_ = j.rec.stall.RecordValue(min(max(int64(stall), minStall), maxStall))
 		j.mu.Unlock()
 	}
 	return nil
@@ -338,10 +326,8 @@ func (j *Job) accelerator(ctx context.Context, a, first, n int, bar *barrier) er
 type Result struct {
 	Accelerators int
 	BatchSize    int
-	// Steps counts the steps run; Counted those that count towards
-	// utilization and stall: all but each epoch's first, which MLPerf
-	// Storage leaves out.
-	Steps, Counted int
+	// Steps counts the steps run.
+	Steps int
 	// Samples and Bytes count the items every accelerator consumed, and
 	// their bytes, over every step.
 	Samples, Bytes int64
@@ -352,11 +338,10 @@ type Result struct {
 	MeanStepTime time.Duration
 	// AU is each accelerator's utilization, measured compute time over
 	// measured wall time (from the end of its previous step's compute to
-	// the end of this one's), over the counted steps, or over every step
-	// when none counts.
+	// the end of this one's), over every step since the reset.
 	AU []float64
 	// StallMean and StallP99 summarise each accelerator's stall of each
-	// counted step (every step when none counts).
+	// step.
 	StallMean, StallP99 time.Duration
 	// Loaders holds each accelerator's loader statistics, complete once
 	// the job is closed.
@@ -392,7 +377,7 @@ func (j *Job) Result() Result {
 	}
 	r := Result{
 		Accelerators: j.cfg.Accelerators, BatchSize: j.batch,
-		Steps: rec.steps, Counted: rec.counted,
+		Steps:   rec.steps,
 		Samples: rec.samples, Bytes: rec.bytes,
 		Elapsed: end.Sub(rec.start),
 		Loaders: j.stats,
@@ -400,14 +385,10 @@ func (j *Job) Result() Result {
 	if rec.steps > 0 {
 		r.MeanStepTime = rec.stepSum / time.Duration(rec.steps)
 	}
-	compute, wall := rec.compute, rec.wall
-	if rec.counted == 0 {
-		compute, wall = rec.computeA, rec.wallA
-	}
-	for a := range compute {
+	for a := range rec.compute {
 		u := 0.0
-		if wall[a] > 0 {
-			u = float64(compute[a]) / float64(wall[a])
+		if rec.wall[a] > 0 {
+			u = float64(rec.compute[a]) / float64(rec.wall[a])
 		}
 		r.AU = append(r.AU, u)
 	}

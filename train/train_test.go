@@ -122,6 +122,11 @@ func TestAU(t *testing.T) {
 		// Random step times, mean 50 ms, stddev 20 ms, over storage that
 		// gives 2 / 35 ms = 57 samples/s against 80/s wanted: AU 0.714
 		// at the mean step time.
+		// 4 sync workers, 4 steps an epoch: a round of the workers'
+		// batches arrives together and starts with an epoch, so the
+		// epoch's first step takes the round's whole stall. 4 / 25 ms =
+		// 160 samples/s against 200 wanted: AU 0.8, every step counted.
+		{name: "rounds aligned with epochs", profile: "fixed-25ms", n: 32, accel: 2, batch: 4, step: 20 * time.Millisecond, opts: loader.Options{Workers: 4, Mode: loader.Sync}, steps: 24, rate: 4 / 0.025},
 		{name: "random steps", profile: "fixed-35ms", n: 800, accel: 2, batch: 4, step: 50 * time.Millisecond, std: 20 * time.Millisecond, opts: sync2, steps: 30, rate: 2 / 0.035},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,8 +146,8 @@ func TestAU(t *testing.T) {
 					return nil
 				}}
 			r, warm := run(t, cfg, tc.steps)
-			t.Logf("au %.3f (min %.3f), %.0f samples/s, stall mean %v p99 %v, %d steps (%d counted) in %v",
-				r.MeanAU(), r.MinAU(), r.SamplesPerSecond(), r.StallMean, r.StallP99, r.Steps, r.Counted, r.Elapsed)
+			t.Logf("au %.3f (min %.3f), %.0f samples/s, stall mean %v p99 %v, %d steps in %v",
+				r.MeanAU(), r.MinAU(), r.SamplesPerSecond(), r.StallMean, r.StallP99, r.Steps, r.Elapsed)
 			if r.Steps != tc.steps || r.Samples != int64(tc.steps*tc.accel*tc.batch) {
 				t.Errorf("%d steps, %d samples; want %d and %d", r.Steps, r.Samples, tc.steps, tc.steps*tc.accel*tc.batch)
 			}
@@ -169,8 +174,7 @@ func TestAU(t *testing.T) {
 }
 
 // TestEpochs checks that the accelerators read, each epoch, every item of
-// the index once between them, and that each epoch's first step is left
-// out of utilization and stall.
+// the index once between them.
 func TestEpochs(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	const n, accel, batch, epochs = 96, 3, 8, 3
@@ -202,9 +206,6 @@ func TestEpochs(t *testing.T) {
 		if seen[i] != epochs {
 			t.Errorf("item %d read %d times in %d epochs, want once an epoch", i, seen[i], epochs)
 		}
-	}
-	if r := j.Result(); r.Counted != epochs*(j.StepsPerEpoch()-1) {
-		t.Errorf("%d steps counted of %d, want all but each epoch's first: %d", r.Counted, r.Steps, epochs*(j.StepsPerEpoch()-1))
 	}
 }
 
