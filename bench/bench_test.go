@@ -22,6 +22,10 @@ import (
 // fixture holds the sources of this test binary; TestMain removes them.
 var fixture *Fixture
 
+// rank is this process's part in a run of many, nil for a process of
+// its own; TestMain joins the run and leaves it.
+var rank *Rank
+
 // deep makes the benchmarks check every item's bytes, not only its length;
 // the tests that run benchmarks set it.
 var deep = flag.Bool("deep", false, "check the bytes of every item read, not only its length")
@@ -33,11 +37,31 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "storagebench:", err)
 		os.Exit(2)
 	}
+	for _, note := range env.Cluster.Notes {
+		// Launches nest (torchrun in an sbatch allocation): the first
+		// launcher's rank is used, and the others' disagreement said.
+		fmt.Fprintln(os.Stderr, "storagebench:", note)
+	}
+	flag.Parse()
+	if rank, err = JoinRank(context.Background(), env); err != nil {
+		fmt.Fprintln(os.Stderr, "storagebench:", err)
+		os.Exit(2)
+	}
 	fixture = NewFixture(env)
 	code := m.Run()
 	if err := fixture.Close(); err != nil && code == 0 {
 		fmt.Fprintln(os.Stderr, "closing the benchmark fixture:", err)
 		code = 1
+	}
+	var runErr error
+	if code != 0 {
+		runErr = fmt.Errorf("exited with status %d", code)
+	}
+	if err := rank.Close(context.Background(), runErr); err != nil {
+		fmt.Fprintln(os.Stderr, "storagebench: leaving the run:", err)
+		if code == 0 {
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
@@ -79,6 +103,9 @@ func printConfig(src *Source) {
 		// all differ still pair with those from before bodies could be
 		// shared.
 		fmt.Printf("%s: %d\n", results.ConfigDatasetBodies, src.Bodies)
+	}
+	if rank != nil && rank.World.Distributed() {
+		fmt.Printf("%s: %d\n%s: %d\n", results.ConfigRank, rank.World.Rank, results.ConfigWorldSize, rank.World.Size)
 	}
 	if src.real {
 		served := src.Served.Name
@@ -128,7 +155,16 @@ func profiles(b *testing.B, src *Source) []fakes.Profile {
 	return ps
 }
 
+// skipRanks skips a benchmark of one process's own limits in a run of
+// many, which would run them unsynchronised and unsharded.
+func skipRanks(b *testing.B) {
+	if rank.distributed() {
+		b.Skipf("%s measures this process alone; a run of %d ranks runs BenchmarkLoad and BenchmarkTrain", b.Name(), rank.World.Size)
+	}
+}
+
 func BenchmarkRaw(b *testing.B) {
+	skipRanks(b)
 	e := fixture.Env()
 	eachSource(b, func(b *testing.B, src *Source) {
 		for _, p := range profiles(b, src) {
@@ -173,7 +209,7 @@ func BenchmarkLoad(b *testing.B) {
 										}
 										for _, sc := range schedules(e, opts) {
 											b.Run(name+sc.name, func(b *testing.B) {
-												RunLoad(b, src, LoadCase{Profile: p, Faults: f, Options: sc.opts, Deep: *deep})
+												RunLoad(b, src, LoadCase{Profile: p, Faults: f, Options: sc.opts, Deep: *deep, Rank: rank})
 											})
 										}
 									}
@@ -258,6 +294,7 @@ func TestSchedules(t *testing.T) {
 }
 
 func BenchmarkDecode(b *testing.B) {
+	skipRanks(b)
 	src := source(b, "mem")
 	printConfig(src)
 	for _, c := range []int{1, runtime.GOMAXPROCS(0)} {

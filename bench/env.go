@@ -50,7 +50,9 @@ type Env struct {
 	// Policy is how every read is made: STORAGEBENCH_FIRST_BYTE_TIMEOUT,
 	// STORAGEBENCH_IDLE_TIMEOUT and STORAGEBENCH_ATTEMPTS, the rest
 	// dataset's defaults.
-	Policy       dataset.Policy
+	Policy dataset.Policy
+	// Cluster is the run of many processes this one takes part in.
+	Cluster      ClusterEnv
 	explicitName map[string]bool // dimensions set explicitly, shown in names
 }
 
@@ -301,6 +303,9 @@ func FromEnv(environ []string) (Env, error) {
 			}
 			*v.dst = n
 		}
+	}
+	if err == nil {
+		e.Cluster, err = clusterFromEnv(getenv)
 	}
 	return e, err
 }

@@ -28,6 +28,11 @@ type LoadCase struct {
 	// Deep checks the content of every item read, not only its length;
 	// tests set it, benchmarks check lengths.
 	Deep bool
+	// Rank, in a run of many processes, is this one's: the run reads the
+	// rank's shard of every epoch (Options.Shard is set from it), starts
+	// with the other ranks and is recorded on its timeline. Nil for a
+	// process of its own.
+	Rank *Rank
 }
 
 // RunLoad benchmarks the loader on src. One op is one item delivered to
@@ -56,6 +61,7 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	ctx := context.Background()
 	opts := c.Options
 	opts.Epochs = -1
+	opts.Shard = c.Rank.shard()
 	opts, err := opts.Resolved()
 	if err != nil {
 		b.Fatal(err)
@@ -75,6 +81,13 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	if err != nil {
 		b.Fatalf("raw baseline at concurrency %d: %v", inFlight, err)
 	}
+	// Every rank starts its loader's warm-up together, and so reaches its
+	// timed run at about the same time.
+	ctx, err = c.Rank.begin(ctx, b)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := c.Rank.tracker(plan(nil, len(src.Index), shards(opts.Shard), []int{opts.Shard.Rank}, dropped(opts)))
 	ds, restore, err := src.Dataset(c.Profile, c.Faults, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -96,7 +109,7 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	// held every item it will hold (the batches of an epoch come round to
 	// the same slots every lcm(batches an epoch, W x P) batches), up to
 	// maxFillEpochs epochs. Then collect what growing them left behind.
-	con := consumer{it: it, src: src, deep: c.Deep}
+	con := consumer{it: it, src: src, deep: c.Deep, tr: tr}
 	epoch := l.BatchesPerEpoch()
 	fill := max(slots, min(slots/gcd(slots, epoch)*epoch, maxFillEpochs*epoch))
 	if err := con.fill((fill + opts.Workers - 1) / opts.Workers * opts.Workers); err != nil {
@@ -119,13 +132,13 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 				return
 			}
 			if err := con.fill(opts.Workers); err != nil {
-				b.Fatal(err)
+				b.Fatal(cause(ctx, err))
 			}
 		}
 	}
 	drain()
 	if err := con.fill((hold/round + 1) * opts.Workers); err != nil {
-		b.Fatal(err)
+		b.Fatal(cause(ctx, err))
 	}
 	drain()
 	// The loader's clock restarts as the timer starts, on the first pass
@@ -136,14 +149,18 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	for b.Loop() {
 		if first {
 			it.ResetStats()
+			tr.start(b)
 			first = false
 		}
 		if _, err := con.next(); err != nil {
-			b.Fatal(err)
+			b.Fatal(cause(ctx, err))
 		}
 	}
-	if err := it.Close(); err != nil {
+	if err := tr.end(b.N); err != nil {
 		b.Fatal(err)
+	}
+	if err := it.Close(); err != nil {
+		b.Fatal(cause(ctx, err))
 	}
 	st := it.Stats()
 	start, peak, rssOK := mem.Stop()
@@ -153,7 +170,7 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 		b.Fatalf("%d items in %v: no rate to report", b.N, elapsed)
 	}
 	if !testing.Short() {
-		if err := coverage(st, b.N, elapsed, round, len(src.Index), opts.Decode == loader.DecodeJPEG); err != nil {
+		if err := coverage(st, b.N, elapsed, round, opts.Shard.Len(len(src.Index)), opts.Decode == loader.DecodeJPEG); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -283,6 +300,7 @@ type consumer struct {
 	it    *loader.Iter
 	src   *Source
 	deep  bool
+	tr    *tracker // nil: no timeline
 	batch *loader.Batch
 	pos   int
 	bytes int64
@@ -317,6 +335,7 @@ func (c *consumer) nextBatch() error {
 		return err
 	}
 	c.batch, c.pos = b, 0
+	c.tr.epoch(b.Epoch, b.Items)
 	return nil
 }
 
@@ -329,6 +348,7 @@ func (c *consumer) next() (*loader.Item, error) {
 	}
 	item := &c.batch.Items[c.pos]
 	c.pos++
+	c.tr.count(1, int64(len(item.Data)))
 	return item, c.check(item)
 }
 

@@ -29,6 +29,44 @@ type TrainCase struct {
 	Options loader.Options
 	// Deep checks the content of every item read, not only its length.
 	Deep bool
+	// Rank, in a run of many processes, is this one's: its accelerators
+	// read their shards of the rank's share (see [train.Config]). Nil for
+	// a process of its own.
+	Rank *Rank
+
+	tr *tracker // what the timeline records; nil for none
+}
+
+// trainSeed seeds the shuffle of a Train run's every epoch, the same on
+// every rank, as DistributedSampler's seed is.
+const trainSeed = 1
+
+// trainPlan returns the coverage plan of c's accelerators: those of every
+// rank read their shards of each epoch's shuffled order in full batches.
+func trainPlan(src *Source, c TrainCase) func(epoch int) (share, want int64, wantSum uint64) {
+	world, rank := 1, 0
+	if c.Rank.distributed() {
+		world, rank = c.Rank.World.Size, c.Rank.World.Rank
+	}
+	cfg := train.Config{Accelerators: c.Accel, Rank: rank, World: world}
+	all := make([]loader.Shard, world*c.Accel)
+	for g := range all {
+		all[g] = loader.Shard{Rank: g, World: len(all)}
+	}
+	var mine []int
+	for a := range c.Accel {
+		mine = append(mine, cfg.Shard(a).Rank)
+	}
+	batch := c.Options.BatchSize
+	if c.Workload.Batch > 0 {
+		batch = c.Workload.Batch
+	}
+	if r, err := c.Options.Resolved(); batch == 0 && err == nil {
+		batch = r.BatchSize
+	}
+	n := len(src.Index)
+	order := func(epoch int) []int { return loader.Shuffled{Seed: trainSeed}.Order(epoch, n) }
+	return plan(order, n, all, mine, batch)
 }
 
 // MinStepsPerEpoch is the fewest steps an epoch a Train run accepts, so
@@ -76,16 +114,35 @@ func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop
 	if err != nil {
 		return res, err
 	}
-	share := loader.Shard{World: c.Accel}.Len(len(src.Index))
-	if perEpoch := share / ropts.BatchSize; perEpoch < MinStepsPerEpoch {
-		need := MinStepsPerEpoch * ropts.BatchSize * c.Accel
-		return res, fmt.Errorf("%d items give %d accelerators %d steps of %d an epoch, fewer than %d: set %s to at least %d (%s keeps the memory of few bodies)",
-			len(src.Index), c.Accel, perEpoch, ropts.BatchSize, MinStepsPerEpoch, benchenv.Items, need, benchenv.Bodies)
+	world := 1
+	if c.Rank.distributed() {
+		world = c.Rank.World.Size
 	}
-	job, err := train.Start(ctx, train.Config{
-		Dataset: ds, Loader: opts, Workload: c.Workload, Accelerators: c.Accel, Seed: 1,
+	share := loader.Shard{World: c.Accel * world}.Len(len(src.Index))
+	if perEpoch := share / ropts.BatchSize; perEpoch < MinStepsPerEpoch {
+		need := MinStepsPerEpoch * ropts.BatchSize * c.Accel * world
+		return res, fmt.Errorf("%d items give %d accelerators %d steps of %d an epoch, fewer than %d: set %s to at least %d (%s keeps the memory of few bodies)",
+			len(src.Index), c.Accel*world, perEpoch, ropts.BatchSize, MinStepsPerEpoch, benchenv.Items, need, benchenv.Bodies)
+	}
+	cfg := train.Config{
+		Dataset: ds, Loader: opts, Workload: c.Workload, Accelerators: c.Accel, Seed: trainSeed,
 		Check: func(_ int, it *loader.Item) error { return src.Check(it.Index, it.Data, c.Deep) },
-	})
+	}
+	if c.Rank.distributed() {
+		cfg.Rank, cfg.World = c.Rank.World.Rank, c.Rank.World.Size
+	}
+	if c.tr != nil {
+		tr := c.tr
+		cfg.Observe = func(_ int, b *loader.Batch) {
+			tr.epoch(b.Epoch, b.Items)
+			var nbytes int64
+			for i := range b.Items {
+				nbytes += int64(len(b.Items[i].Data))
+			}
+			tr.count(int64(len(b.Items)), nbytes)
+		}
+	}
+	job, err := train.Start(ctx, cfg)
 	if err != nil {
 		return res, err
 	}
@@ -129,9 +186,18 @@ func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop
 // Run it with -benchtime Nx, N steps: at the default 1s a step of
 // resnet50-h100 (224 ms) leaves too few to measure.
 func RunTrain(b *testing.B, src *Source, c TrainCase) {
-	res, err := Train(context.Background(), src, c, b.N, b.ResetTimer, b.StopTimer)
+	ctx, err := c.Rank.begin(context.Background(), b)
 	if err != nil {
 		b.Fatal(err)
+	}
+	c.tr = c.Rank.tracker(trainPlan(src, c))
+	var endErr error
+	res, err := Train(ctx, src, c, b.N, func() { b.ResetTimer(); c.tr.start(b) }, func() { b.StopTimer(); endErr = c.tr.end(b.N) })
+	if err != nil {
+		b.Fatal(cause(ctx, err))
+	}
+	if endErr != nil {
+		b.Fatal(endErr)
 	}
 	elapsed := b.Elapsed()
 	if b.N == 0 || elapsed <= 0 {

@@ -52,7 +52,7 @@ func BenchmarkTrain(b *testing.B) {
 											}
 											for _, sc := range schedules(e, opts) {
 												b.Run(name+sc.name, func(b *testing.B) {
-													RunTrain(b, src, TrainCase{Profile: p, Faults: f, Workload: w, Accel: n, Options: sc.opts, Deep: *deep})
+													RunTrain(b, src, TrainCase{Profile: p, Faults: f, Workload: w, Accel: n, Options: sc.opts, Deep: *deep, Rank: rank})
 												})
 											}
 										}

@@ -109,6 +109,8 @@ const (
 	ConfigEndpoint         = "endpoint"           // what kind of endpoint the backend reads
 	ConfigLoaderPrefetch   = "loader-prefetch"    // batches each worker holds
 	ConfigStoreProfile     = "store-profile"      // the profile a real store serves
+	ConfigRank             = "rank"               // the process's rank in a run of many
+	ConfigWorldSize        = "world-size"         // the processes of that run
 )
 
 // Configuration lines the testing package prints, which name the machine.

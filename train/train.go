@@ -25,13 +25,19 @@ type Config struct {
 	// Loader configures each accelerator's loader. Its batch size is the
 	// workload's (unless the workload's is 0); its Shard, Shuffle, Seed,
 	// DropLast and Epochs are set by the job: accelerator a reads shard a
-	// of Accelerators of a shuffled index, in full batches, for as many
-	// epochs as the job runs.
+	// of Accelerators of a shuffled index (of the process's share: see
+	// Rank), in full batches, for as many epochs as the job runs.
 	Loader loader.Options
 	// Workload is what each accelerator computes.
 	Workload Workload
 	// Accelerators is the number of accelerators, each with its loader.
 	Accelerators int
+	// Rank and World place the job among the processes of a run of many
+	// (World 0 or 1: the only one). Each accelerator is then one rank of
+	// a DistributedDataParallel job of World x Accelerators ranks, as a
+	// launcher that starts one process per accelerator numbers them:
+	// accelerator a of process Rank reads shard Rank x Accelerators + a.
+	Rank, World int
 	// Seed seeds the shuffle, the same on every accelerator as
 	// DistributedSampler's, and the draws of step times.
 	Seed uint64
@@ -39,6 +45,16 @@ type Config struct {
 	// its step computes; an error ends the job. It is called from the
 	// accelerators' goroutines, concurrently.
 	Check func(accel int, item *loader.Item) error
+	// Observe, when set, is called with each accelerator's every batch,
+	// warm-up steps included, once its items are checked and before its
+	// step computes; concurrently, like Check.
+	Observe func(accel int, b *loader.Batch)
+}
+
+// Shard returns accelerator a's shard.
+func (c Config) Shard(a int) loader.Shard {
+	w := max(c.World, 1)
+	return loader.Shard{Rank: c.Rank*c.Accelerators + a, World: w * c.Accelerators}
 }
 
 // Job is a running emulated training job: Accelerators loaders feeding
@@ -117,6 +133,9 @@ func Start(ctx context.Context, cfg Config) (*Job, error) {
 	if cfg.Dataset == nil {
 		return nil, errors.New("train: no dataset")
 	}
+	if cfg.Rank < 0 || cfg.Rank >= max(cfg.World, 1) {
+		return nil, fmt.Errorf("train: rank %d of %d processes", cfg.Rank, cfg.World)
+	}
 	opts := cfg.Loader
 	if cfg.Workload.Batch > 0 {
 		opts.BatchSize = cfg.Workload.Batch
@@ -127,7 +146,7 @@ func Start(ctx context.Context, cfg Config) (*Job, error) {
 	j := &Job{cfg: cfg}
 	for a := range cfg.Accelerators {
 		o := opts
-		o.Shard = loader.Shard{Rank: a, World: cfg.Accelerators}
+		o.Shard = cfg.Shard(a)
 		l, err := loader.New(cfg.Dataset, o)
 		if err != nil {
 			j.Close()
@@ -281,6 +300,9 @@ func (j *Job) accelerator(ctx context.Context, a, first, n int, bar *barrier) er
 			bytes += int64(len(b.Items[i].Data))
 		}
 		samples += int64(len(b.Items))
+		if j.cfg.Observe != nil {
+			j.cfg.Observe(a, b)
+		}
 		if err := bar.wait(ctx); err != nil {
 			return err
 		}

@@ -326,3 +326,26 @@ func TestLookupWorkload(t *testing.T) {
 		t.Errorf("resnet50-h100 consumes %.1f samples/s, want 1,785.7", got)
 	}
 }
+
+// TestConfigShard checks that the accelerators of every process of a run
+// of many read, together, each position of an epoch's padded order once:
+// accelerator a of process r is rank r x accelerators + a.
+func TestConfigShard(t *testing.T) {
+	for _, tc := range []struct{ n, world, accel int }{{100, 4, 2}, {10, 3, 4}, {7, 1, 3}} {
+		seen := map[int]int{}
+		total := 0
+		for r := range tc.world {
+			for a := range tc.accel {
+				sh := train.Config{Accelerators: tc.accel, Rank: r, World: tc.world}.Shard(a)
+				for _, p := range sh.Positions(nil, tc.n) {
+					seen[p]++
+					total++
+				}
+			}
+		}
+		g := tc.world * tc.accel
+		if want := (tc.n + g - 1) / g * g; total != want || len(seen) != tc.n {
+			t.Errorf("%+v: %d positions, %d distinct; want %d, %d", tc, total, len(seen), want, tc.n)
+		}
+	}
+}

@@ -54,6 +54,16 @@ const (
 	Bodies       = "STORAGEBENCH_BODIES"
 	Workloads    = "STORAGEBENCH_WORKLOADS"
 	Accel        = "STORAGEBENCH_ACCEL"
+
+	// A run of many processes.
+	Rank              = "STORAGEBENCH_RANK"
+	WorldSize         = "STORAGEBENCH_WORLD_SIZE"
+	StartAt           = "STORAGEBENCH_START_AT"
+	Rendezvous        = "STORAGEBENCH_RENDEZVOUS"
+	RunID             = "STORAGEBENCH_RUN_ID"
+	Timeline          = "STORAGEBENCH_TIMELINE"
+	Heartbeat         = "STORAGEBENCH_HEARTBEAT"
+	RendezvousTimeout = "STORAGEBENCH_RENDEZVOUS_TIMEOUT"
 )
 
 // Variables is the table, in the order the README lists it.
@@ -80,6 +90,14 @@ var Variables = []Variable{
 	{OnError, "what becomes of an item whose read still fails after its retries: `fail` ends the run naming its key, `skip` counts it and delivers its batch short; adds `onerror=` to names", "`fail`"},
 	{Workloads, "BenchmarkTrain's workloads: `resnet50-h100`, `resnet50-a100`, `unet3d-h100`, or `compute-<duration>` (`compute-<mean>~<stddev>` for normal step times) with the batch of `STORAGEBENCH_BATCH`", "`resnet50-h100`"},
 	{Accel, "BenchmarkTrain's numbers of emulated accelerators, e.g. `1,2,4,8`", "`1,2,4`"},
+	{Rank, "this process's rank in a run of many; wins over the launchers' own (torchrun's `RANK`, `JOB_COMPLETION_INDEX`, `SLURM_PROCID`, `OMPI_COMM_WORLD_RANK`)", "the launcher's, or 0 of 1"},
+	{WorldSize, "the processes of the run; with a Kubernetes Indexed Job, its completions", "the launcher's (`WORLD_SIZE`, `SLURM_NTASKS`, `OMPI_COMM_WORLD_SIZE`), or 1"},
+	{Rendezvous, "a folder or `s3://bucket/prefix` every rank reaches, where ranks meet before each timed run and write heartbeats (S3 through `STORAGEBENCH_S3_CONFIG`'s endpoint and keys, or the AWS chain)", "unset: no barriers, no heartbeats"},
+	{RunID, "names the run under the rendezvous; markers of other runs are ignored, and a run id used twice is an error", "torchrun's `TORCHELASTIC_RUN_ID`, or Slurm's `SLURM_JOB_ID[.SLURM_STEP_ID]`"},
+	{StartAt, "the earliest the first timed run starts, on every rank: Unix seconds or RFC 3339", "unset"},
+	{Timeline, "this rank's timeline, per-second samples of what it read, for `storagebench merge`: a file, or a folder (existing, or ending in `/`) that gets `timeline-rank<R>.jsonl`", "unset: no timeline"},
+	{Heartbeat, "how often a rank writes its heartbeat and checks another's; a rank silent for 5 of them is dead and the run ends naming it", "`1s`"},
+	{RendezvousTimeout, "how long a rank waits at a barrier for the others to arrive", "`10m`"},
 	{FirstByte, "how long an attempt of a read waits for its first byte before it is abandoned and retried", "`10s`"},
 	{Idle, "how long an attempt waits for its next byte while reading a body", "`5s`"},
 	{Attempts, "attempts of one read, the first included", "`8`"},

@@ -13,6 +13,7 @@
 //	storagebench targets RESULTS...               check benchmark output against the targets
 //	storagebench env [-markdown]                  list the environment variables the benchmarks read
 //	storagebench feed [-profile P] [-loader C]... find the most accelerators the store keeps busy
+//	storagebench merge [-o FILE] TIMELINES... RESULTS...  combine the ranks of a run into cluster figures
 //
 // DEST and SRC are a folder or an s3://bucket/prefix URL; S3 is reached
 // with the seed-format configuration named by -s3-config or
@@ -56,12 +57,13 @@ var commands = map[string]func(ctx context.Context, stdout, stderr io.Writer, ar
 	"targets": runTargets,
 	"env":     runEnv,
 	"feed":    runFeed,
+	"merge":   runMerge,
 }
 
 // run runs the subcommand named by args[0].
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|report|targets|env|feed [flags] [args]")
+		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|report|targets|env|feed|merge [flags] [args]")
 		if len(args) == 0 {
 			return errors.New("no subcommand")
 		}
@@ -69,7 +71,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %q; want gen, index, serve, plot, report, targets, env or feed", args[0])
+		return fmt.Errorf("unknown subcommand %q; want gen, index, serve, plot, report, targets, env, feed or merge", args[0])
 	}
 	return cmd(ctx, stdout, stderr, args[1:])
 }

@@ -1,0 +1,299 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/cluster"
+	"github.com/storagebench/storagebench/dataset/storeurl"
+	"github.com/storagebench/storagebench/loader"
+)
+
+// ClusterEnv is the run of many processes that the environment places
+// this one in: a launcher's rank and world size (see [cluster.FromEnv])
+// and STORAGEBENCH_START_AT, _RENDEZVOUS, _RUN_ID, _TIMELINE, _HEARTBEAT
+// and _RENDEZVOUS_TIMEOUT.
+type ClusterEnv struct {
+	World cluster.World
+	// Notes are what the launchers' variables said that was ignored
+	// (another launcher's rank), for a log line.
+	Notes      []string
+	StartAt    time.Time
+	Rendezvous string // a folder or s3://bucket/prefix
+	RunID      string
+	Timeline   string // the timeline file, resolved for this rank
+	Heartbeat  time.Duration
+	Timeout    time.Duration
+}
+
+// Active reports whether the process takes part in a run of many, or
+// was asked to keep a timeline or wait for a start.
+func (c ClusterEnv) Active() bool {
+	return c.World.Distributed() || c.Rendezvous != "" || !c.StartAt.IsZero() || c.Timeline != ""
+}
+
+// clusterFromEnv reads the cluster's part of the environment.
+func clusterFromEnv(getenv func(string) string) (ClusterEnv, error) {
+	var c ClusterEnv
+	var err error
+	if c.World, c.Notes, err = cluster.FromEnv(getenv); err != nil {
+		return c, err
+	}
+	if v := getenv(benchenv.StartAt); v != "" {
+		if c.StartAt, err = cluster.ParseStartAt(v); err != nil {
+			return c, err
+		}
+	}
+	c.Rendezvous = getenv(benchenv.Rendezvous)
+	if c.Rendezvous != "" {
+		if _, err := storeurl.Parse(c.Rendezvous); err != nil {
+			return c, fmt.Errorf("%s=%q: %w", benchenv.Rendezvous, c.Rendezvous, err)
+		}
+	}
+	c.RunID = cluster.RunIDFromEnv(getenv)
+	if v := getenv(benchenv.Timeline); v != "" {
+		c.Timeline = cluster.TimelinePath(v, c.World.Rank)
+	}
+	for _, v := range []struct {
+		name string
+		dst  *time.Duration
+	}{{benchenv.Heartbeat, &c.Heartbeat}, {benchenv.RendezvousTimeout, &c.Timeout}} {
+		if s := getenv(v.name); s != "" {
+			d, perr := time.ParseDuration(s)
+			if perr != nil || d <= 0 {
+				return c, fmt.Errorf("%s=%q: want a positive duration such as 1s", v.name, s)
+			}
+			*v.dst = d
+		}
+	}
+	return c, nil
+}
+
+// Rank is this process's part in a run of many: its shard of every epoch,
+// the barrier before each timed run, the heartbeats that end the run when
+// another rank dies, and its timeline. A nil *Rank is a process of its
+// own.
+type Rank struct {
+	World    cluster.World
+	session  *cluster.Session  // nil: no barriers
+	timeline *cluster.Timeline // nil: no timeline
+	closeFn  func() error      // releases the rendezvous
+}
+
+// JoinRank joins the run that e.Cluster describes, or returns nil when
+// it describes none. A run of more than one rank needs -test.benchtime
+// given as a count (such as 100x), the same on every rank, so that every
+// rank runs the same timed runs; it is checked here, after flag.Parse.
+func JoinRank(ctx context.Context, e Env) (*Rank, error) {
+	c := e.Cluster
+	if !c.Active() {
+		return nil, nil
+	}
+	if c.World.Size > 1 {
+		if f := flag.Lookup("test.benchtime"); f != nil && !strings.HasSuffix(f.Value.String(), "x") {
+			return nil, fmt.Errorf("a run of %d ranks needs -test.benchtime as a count of iterations, such as -test.benchtime 100x, the same on every rank (got %s): a duration gives every rank its own count",
+				c.World.Size, f.Value.String())
+		}
+	}
+	r := &Rank{World: c.World, closeFn: func() error { return nil }}
+	cfg := cluster.Config{World: c.World, RunID: c.RunID, StartAt: c.StartAt, Heartbeat: c.Heartbeat, Timeout: c.Timeout, Where: c.Rendezvous}
+	if c.Rendezvous != "" {
+		loc, err := storeurl.Parse(c.Rendezvous)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: %w", benchenv.Rendezvous, c.Rendezvous, err)
+		}
+		store, closeFn, err := loc.Open(ctx, e.S3Config, true)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: %w", benchenv.Rendezvous, c.Rendezvous, err)
+		}
+		cfg.Store, r.closeFn = store, closeFn
+	}
+	if cfg.Store != nil || c.World.Size > 1 || !c.StartAt.IsZero() {
+		s, err := cluster.Join(ctx, cfg)
+		if err != nil {
+			r.closeFn()
+			return nil, err
+		}
+		r.session = s
+	}
+	if c.Timeline != "" {
+		tl, err := cluster.CreateTimeline(c.Timeline, c.World, c.RunID)
+		if err != nil {
+			r.Close(ctx, err)
+			return nil, fmt.Errorf("%s: %w", benchenv.Timeline, err)
+		}
+		r.timeline = tl
+	}
+	return r, nil
+}
+
+// Close ends the rank's part: its last heartbeat says done, or failed
+// with err, which ends the run on the other ranks; the timeline is
+// flushed.
+func (r *Rank) Close(ctx context.Context, err error) error {
+	if r == nil {
+		return nil
+	}
+	var errs []error
+	if r.session != nil {
+		errs = append(errs, r.session.Close(ctx, err))
+	}
+	if r.timeline != nil {
+		errs = append(errs, r.timeline.Close())
+	}
+	errs = append(errs, r.closeFn())
+	return errors.Join(errs...)
+}
+
+// distributed reports whether r shares its runs with other ranks.
+func (r *Rank) distributed() bool { return r != nil && r.World.Size > 1 }
+
+// shard returns the rank's share of every epoch, the whole index for a
+// run of one.
+func (r *Rank) shard() loader.Shard {
+	if !r.distributed() {
+		return loader.Shard{}
+	}
+	return loader.Shard{Rank: r.World.Rank, World: r.World.Size}
+}
+
+// begin waits at the barrier before b's timed run (its loaders' warm-up
+// included) and returns a context that ends, with the cause, when the run
+// must end on every rank. If b fails, the other ranks are told to end.
+func (r *Rank) begin(ctx context.Context, b *testing.B) (context.Context, error) {
+	if r == nil || r.session == nil {
+		return ctx, nil
+	}
+	b.Cleanup(func() {
+		if b.Failed() {
+			r.session.Abort(context.Background(), fmt.Errorf("%s failed (its output says why)", b.Name()))
+		}
+	})
+	if _, err := r.session.Barrier(ctx, b.Name()); err != nil {
+		return ctx, fmt.Errorf("rank %d of %d: %w", r.World.Rank, r.World.Size, err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(r.session.Context(), func() { cancel(context.Cause(r.session.Context())) })
+	b.Cleanup(func() { stop(); cancel(nil) })
+	return ctx, nil
+}
+
+// cause returns the error to report for err, met while running under
+// ctx: the reason ctx ended, when it did (another rank died), else err.
+func cause(ctx context.Context, err error) error {
+	if c := context.Cause(ctx); c != nil {
+		return c
+	}
+	return err
+}
+
+// A tracker tells a rank's timeline what a timed run consumed: the items
+// and bytes as they come, and what each epoch held, from the loaders'
+// start. A nil *tracker tracks nothing.
+type tracker struct {
+	tl  *cluster.Timeline
+	c   cluster.Counter
+	cov *cluster.Coverage
+	run *cluster.Run
+}
+
+// tracker returns a tracker of a run whose shards hold what plan says
+// (see [plan]); nil without a timeline.
+func (r *Rank) tracker(plan func(epoch int) (share, want int64, wantSum uint64)) *tracker {
+	if r == nil || r.timeline == nil {
+		return nil
+	}
+	return &tracker{tl: r.timeline, cov: cluster.NewCoverage(plan)}
+}
+
+// epoch counts a batch of epoch e towards its coverage.
+func (t *tracker) epoch(e int, items []loader.Item) {
+	if t == nil {
+		return
+	}
+	idx := make([]int, len(items))
+	for i := range items {
+		idx[i] = items[i].Index
+	}
+	t.cov.Add(e, idx...)
+}
+
+// count counts items consumed, of nbytes bytes in all.
+func (t *tracker) count(items, nbytes int64) {
+	if t != nil {
+		t.c.Add(items, nbytes)
+	}
+}
+
+// start marks the start of b's timed run: what was counted so far is not
+// its.
+func (t *tracker) start(b *testing.B) {
+	if t != nil {
+		t.run = t.tl.Start(b.Name(), &t.c)
+	}
+}
+
+// end marks its end after n iterations and writes its epochs.
+func (t *tracker) end(n int) error {
+	if t == nil || t.run == nil {
+		return nil
+	}
+	return t.run.End(n, t.cov)
+}
+
+// plan returns the coverage plan of shards of an index of n items, read
+// in the order that order gives an epoch (nil for the identity); with
+// batch > 0 each shard's last short batch is dropped, as DataLoader's
+// drop_last drops it. mine are the shards of this rank.
+func plan(order func(epoch int) []int, n int, shards []loader.Shard, mine []int, batch int) func(epoch int) (share, want int64, wantSum uint64) {
+	return func(epoch int) (share, want int64, wantSum uint64) {
+		var o []int
+		if order != nil {
+			o = order(epoch)
+		}
+		for g, sh := range shards {
+			pos := sh.Positions(o, n)
+			if batch > 0 {
+				pos = pos[:len(pos)/batch*batch]
+			}
+			want += int64(len(pos))
+			for _, p := range pos {
+				wantSum += cluster.HashIndex(p)
+			}
+			for _, m := range mine {
+				if m == g {
+					share += int64(len(pos))
+				}
+			}
+		}
+		return share, want, wantSum
+	}
+}
+
+// shards returns every rank's shard of the world sh belongs to; for the
+// zero Shard, the whole index.
+func shards(sh loader.Shard) []loader.Shard {
+	if sh.IsZero() {
+		return []loader.Shard{{}}
+	}
+	out := make([]loader.Shard, sh.World)
+	for r := range out {
+		out[r] = loader.Shard{Rank: r, World: sh.World, DropLast: sh.DropLast}
+	}
+	return out
+}
+
+// dropped returns the batch size when opts drop each epoch's last short
+// batch, and else 0: the batch argument of [plan].
+func dropped(opts loader.Options) int {
+	if opts.DropLast {
+		return opts.BatchSize
+	}
+	return 0
+}
