@@ -309,7 +309,8 @@ func (s *Session) round(ctx context.Context, seq int64, w *watch) {
 // Abort ends the run on every rank: it cancels this session's context
 // with err and writes the abort note, "rank R: err", that the other ranks
 // read within a heartbeat interval and end with. Only the first abort or
-// end of a session counts.
+// end of a session counts, and none after the run began to end (another
+// rank's abort or death): its cause stands.
 func (s *Session) Abort(ctx context.Context, err error) {
 	s.end(ctx, fmt.Sprintf("rank %d: %v", s.cfg.World.Rank, err))
 }
@@ -318,10 +319,12 @@ func (s *Session) Abort(ctx context.Context, err error) {
 // rank it is about.
 func (s *Session) end(ctx context.Context, msg string) {
 	s.mu.Lock()
-	first := !s.aborted
+	first := !s.aborted && s.ctx.Err() == nil
 	s.aborted = true
 	s.mu.Unlock()
 	if !first {
+		// The run is ending already, for the cause the others read: a
+		// rank's failure that follows from it must not overwrite it.
 		return
 	}
 	s.cancel(errors.New(msg))

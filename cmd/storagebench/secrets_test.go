@@ -309,6 +309,13 @@ func raceEnabled() bool {
 // t but lets the tests of the command go on.
 func buildBench(t *testing.T) string {
 	t.Helper()
+	return buildBenchBinary(t, raceEnabled())
+}
+
+// buildBenchBinary is [buildBench], with the race detector when race is
+// set.
+func buildBenchBinary(t *testing.T, race bool) string {
+	t.Helper()
 	if testing.Short() {
 		t.Log("-short: the benchmarks do not run")
 		return ""
@@ -320,7 +327,7 @@ func buildBench(t *testing.T) string {
 	}
 	bin := filepath.Join(t.TempDir(), "bench.test")
 	args := []string{"test", "-c", "-o", bin}
-	if raceEnabled() {
+	if race {
 		args = append(args, "-race")
 	}
 	args = append(args, "./bench")
