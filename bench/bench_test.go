@@ -329,6 +329,13 @@ func TestFromEnv(t *testing.T) {
 		{"scratch unconfigured", map[string]string{"STORAGEBENCH_BACKENDS": "scratch"}, "backend scratch is not configured: set STORAGEBENCH_SCRATCH_ROOT"},
 		{"s3 unconfigured", map[string]string{"STORAGEBENCH_BACKENDS": "mem,s3"}, "backend s3 is not configured: set STORAGEBENCH_S3_CONFIG"},
 		{"scratch configured", map[string]string{"STORAGEBENCH_BACKENDS": "scratch", "STORAGEBENCH_SCRATCH_ROOT": "/data"}, ""},
+		// A run of many ranks.
+		{"torchrun rank", map[string]string{"RANK": "1", "WORLD_SIZE": "2", "STORAGEBENCH_RENDEZVOUS": "s3://b/rdv"}, ""},
+		{"rank past world", map[string]string{"RANK": "2", "WORLD_SIZE": "2"}, "RANK=2 is not below WORLD_SIZE=2"},
+		{"world without rank", map[string]string{"STORAGEBENCH_WORLD_SIZE": "4"}, "STORAGEBENCH_WORLD_SIZE=4 is set but no rank is"},
+		{"bad start", map[string]string{"STORAGEBENCH_START_AT": "soon"}, `STORAGEBENCH_START_AT="soon"`},
+		{"bad heartbeat", map[string]string{"STORAGEBENCH_HEARTBEAT": "0s"}, `STORAGEBENCH_HEARTBEAT="0s": want a positive duration`},
+		{"bad rendezvous", map[string]string{"STORAGEBENCH_RENDEZVOUS": "s3://"}, `STORAGEBENCH_RENDEZVOUS="s3://"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var environ []string
@@ -370,5 +377,28 @@ func TestDefaultBackends(t *testing.T) {
 		if diff := cmp.Diff(tc.want, e.Backends); diff != "" {
 			t.Errorf("FromEnv(%q).Backends (-want +got):\n%s", tc.environ, diff)
 		}
+	}
+}
+
+// TestJoinRank checks that a run of many ranks is refused at once with a
+// duration for -test.benchtime, which would give every rank its own
+// iterations, and that a run of one joins nothing.
+func TestJoinRank(t *testing.T) {
+	if r, err := JoinRank(t.Context(), Env{}); r != nil || err != nil {
+		t.Errorf("JoinRank(no cluster) = %v, %v; want nil, nil", r, err)
+	}
+	if f := flag.Lookup("test.benchtime"); f == nil || strings.HasSuffix(f.Value.String(), "x") {
+		t.Skip("-test.benchtime is a count here")
+	}
+	e, err := FromEnv([]string{"STORAGEBENCH_RANK=0", "STORAGEBENCH_WORLD_SIZE=2", "STORAGEBENCH_RENDEZVOUS=" + t.TempDir(), "STORAGEBENCH_RUN_ID=r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := JoinRank(t.Context(), e)
+	if err == nil {
+		r.Close(t.Context(), nil)
+	}
+	if want := "a run of 2 ranks needs -test.benchtime as a count of iterations"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("JoinRank = %v, want an error containing %q", err, want)
 	}
 }
