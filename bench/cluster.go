@@ -163,25 +163,34 @@ func (r *Rank) shard() loader.Shard {
 	return loader.Shard{Rank: r.World.Rank, World: r.World.Size}
 }
 
-// begin waits at the barrier before b's timed run (its loaders' warm-up
-// included) and returns a context that ends, with the cause, when the run
-// must end on every rank. If b fails, the other ranks are told to end.
-func (r *Rank) begin(ctx context.Context, b *testing.B) (context.Context, error) {
+// bind returns a context that ends, with the cause, when the run must end
+// on every rank (another rank died or failed), and makes b's failure end
+// the run on the other ranks.
+func (r *Rank) bind(ctx context.Context, b *testing.B) context.Context {
 	if r == nil || r.session == nil {
-		return ctx, nil
+		return ctx
 	}
 	b.Cleanup(func() {
 		if b.Failed() {
 			r.session.Abort(context.Background(), fmt.Errorf("%s failed (its output says why)", b.Name()))
 		}
 	})
-	if _, err := r.session.Barrier(ctx, b.Name()); err != nil {
-		return ctx, fmt.Errorf("rank %d of %d: %w", r.World.Rank, r.World.Size, err)
-	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(r.session.Context(), func() { cancel(context.Cause(r.session.Context())) })
 	b.Cleanup(func() { stop(); cancel(nil) })
-	return ctx, nil
+	return ctx
+}
+
+// barrier waits at the barrier before b's timed run until every rank is
+// there, and then until the start they agreed on.
+func (r *Rank) barrier(ctx context.Context, b *testing.B) error {
+	if r == nil || r.session == nil {
+		return nil
+	}
+	if _, err := r.session.Barrier(ctx, b.Name()); err != nil {
+		return fmt.Errorf("rank %d of %d: %w", r.World.Rank, r.World.Size, err)
+	}
+	return nil
 }
 
 // cause returns the error to report for err, met while running under

@@ -81,12 +81,7 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	if err != nil {
 		b.Fatalf("raw baseline at concurrency %d: %v", inFlight, err)
 	}
-	// Every rank starts its loader's warm-up together, and so reaches its
-	// timed run at about the same time.
-	ctx, err = c.Rank.begin(ctx, b)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ctx = c.Rank.bind(ctx, b)
 	tr := c.Rank.tracker(plan(nil, len(src.Index), shards(opts.Shard), []int{opts.Shard.Rank}, dropped(opts)))
 	ds, restore, err := src.Dataset(c.Profile, c.Faults, 1)
 	if err != nil {
@@ -113,6 +108,12 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	epoch := l.BatchesPerEpoch()
 	fill := max(slots, min(slots/gcd(slots, epoch)*epoch, maxFillEpochs*epoch))
 	if err := con.fill((fill + opts.Workers - 1) / opts.Workers * opts.Workers); err != nil {
+		b.Fatal(cause(ctx, err))
+	}
+	// In a run of many ranks, every rank waits here for the others; its
+	// loader reads ahead meanwhile, which the drain below takes away as it
+	// takes away what it read during the collection.
+	if err := c.Rank.barrier(ctx, b); err != nil {
 		b.Fatal(err)
 	}
 	runtime.GC()

@@ -34,7 +34,8 @@ type TrainCase struct {
 	// a process of its own.
 	Rank *Rank
 
-	tr *tracker // what the timeline records; nil for none
+	tr   *tracker                        // what the timeline records; nil for none
+	sync func(ctx context.Context) error // waits for the other ranks; nil for none
 }
 
 // trainSeed seeds the shuffle of a Train run's every epoch, the same on
@@ -150,6 +151,18 @@ func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop
 	if res.Warm, err = job.Warm(ctx); err != nil {
 		return res, err
 	}
+	if c.sync != nil {
+		// Every rank waits for the others, its loaders reading ahead
+		// meanwhile; warm-up steps again consume what they read.
+		if err := c.sync(ctx); err != nil {
+			return res, err
+		}
+		n, err := job.Warm(ctx)
+		res.Warm += n
+		if err != nil {
+			return res, err
+		}
+	}
 	runtime.GC() // not to pay for what ran before
 	job.Reset()
 	cpu0, cpuOK := proccpu.Time()
@@ -186,11 +199,11 @@ func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop
 // Run it with -benchtime Nx, N steps: at the default 1s a step of
 // resnet50-h100 (224 ms) leaves too few to measure.
 func RunTrain(b *testing.B, src *Source, c TrainCase) {
-	ctx, err := c.Rank.begin(context.Background(), b)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ctx := c.Rank.bind(context.Background(), b)
 	c.tr = c.Rank.tracker(trainPlan(src, c))
+	if c.Rank != nil && c.Rank.session != nil {
+		c.sync = func(ctx context.Context) error { return c.Rank.barrier(ctx, b) }
+	}
 	var endErr error
 	res, err := Train(ctx, src, c, b.N, func() { b.ResetTimer(); c.tr.start(b) }, func() { b.StopTimer(); endErr = c.tr.end(b.N) })
 	if err != nil {

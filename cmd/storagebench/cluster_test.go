@@ -221,6 +221,7 @@ func TestClusterRun(t *testing.T) {
 				entries, _ := rdv.List(ctx, runID+"/barrier/0/rank-")
 				return len(entries)
 			}, []*rankProc{procs[2], procs[0], procs[3]})
+			late := time.Now()
 			start(1)
 			var files []string
 			for r, p := range procs {
@@ -246,7 +247,7 @@ func TestClusterRun(t *testing.T) {
 				t.Fatalf("merge: %v\n%s", err, stderr)
 			}
 			t.Logf("merge:\n%s", stdout)
-			checkClusterRun(t, files, merged, stdout, l.name == "torchrun")
+			checkClusterRun(t, files, merged, stdout, l.name == "torchrun", late)
 		})
 	}
 	t.Run("kill", func(t *testing.T) {
@@ -297,11 +298,13 @@ func TestClusterRun(t *testing.T) {
 	})
 }
 
-// checkClusterRun checks a merged run: the cluster's items/s is the sum,
+// checkClusterRun checks a merged run: the ranks' timed runs started
+// together, after late (when the last rank was started); the cluster's
+// items/s is the sum,
 // over the window in which every rank ran, of the ranks' items/s as their
 // timelines record them (computed here on its own); every rank's timeline
 // agrees with its result line; every epoch checked matched the plan.
-func checkClusterRun(t *testing.T, files []string, merged, table string, training bool) {
+func checkClusterRun(t *testing.T, files []string, merged, table string, training bool, late time.Time) {
 	t.Helper()
 	if !strings.Contains(table, "coverage: ") || strings.Contains(table, "NOT as planned") || strings.Contains(table, "none checked") {
 		t.Errorf("merge's coverage check did not pass:\n%s", table)
@@ -361,6 +364,16 @@ func checkClusterRun(t *testing.T, files []string, merged, table string, trainin
 		from, to := runs[0].Start(), runs[0].End()
 		for _, r := range runs {
 			from, to = maxTime(from, r.Start()), minTime(to, r.End())
+		}
+		// The barrier: no rank's timed run started before the last rank's
+		// process did, and they started together.
+		for r, run := range runs {
+			if run.Start().Before(late) {
+				t.Errorf("rank %d's timed run of %s started %v before the last rank was started", r, name, late.Sub(run.Start()))
+			}
+			if d := from.Sub(run.Start()); d > time.Second {
+				t.Errorf("rank %d's timed run of %s started %v before the last rank's", r, name, d)
+			}
 		}
 		sum := 0.0
 		for _, r := range runs {
