@@ -9,6 +9,13 @@
 //     loader and reports every level it timed.
 //   - BenchmarkDecode/concurrency=C decodes items from memory: the limit
 //     of a decoding loader on this machine.
+//   - BenchmarkTrain/backend=B/profile=P/workload=K/accel=A/... emulates
+//     A accelerators training on the loader's batches (package train).
+//
+// A launcher (torchrun, a Kubernetes Indexed Job, Slurm, mpirun) may start
+// the test binary as many ranks: [JoinRank] then gives each its shard of
+// every epoch, a barrier before each timed run, heartbeats and a timeline
+// (package cluster), and the results carry "rank" and "world-size".
 //
 // One op is one item, so ns/op is time per item and MB/s throughput. By
 // default every benchmark is hermetic (backends mem, local on a temporary

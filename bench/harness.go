@@ -57,6 +57,11 @@ type LoadCase struct {
 // reports items/s, MB/s from the bytes read, each level's statistics, the
 // run's length once (run-ns), the raw baseline at the same concurrency,
 // the bound and the efficiency (see [Bound]).
+//
+// With c.Rank, one rank of a run of many, it reads the rank's shard of
+// every epoch, waits for the other ranks after filling its pipeline (the
+// drain then takes what was read ahead while it waited), ends when
+// another rank dies, and records the timed run on the rank's timeline.
 func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	ctx := context.Background()
 	opts := c.Options

@@ -289,11 +289,11 @@ type RankTimeline struct {
 
 // A RunTimeline is one timed run of a benchmark on a rank.
 type RunTimeline struct {
-	Bench   string
-	Seq     int
+	Bench   string   // the benchmark's full name
+	Seq     int      // the rank's runs, counted from 1
 	N       int      // iterations, from the end record
 	Samples []Record // start, samples, end: times and counts
-	Epochs  []Record
+	Epochs  []Record // what each epoch held
 	ended   bool
 }
 
