@@ -327,10 +327,16 @@ func (s *Session) end(ctx context.Context, msg string) {
 		// rank's failure that follows from it must not overwrite it.
 		return
 	}
-	s.cancel(errors.New(msg))
 	if s.cfg.Store != nil {
-		s.put(ctx, s.key("abort"), abort{Rank: s.cfg.World.Rank, Error: msg})
+		// The note first: once this rank's context ends, its benchmark
+		// fails and the process may close the session at once. The write
+		// outlives ctx (the heartbeats' round, which Close ends) by up to
+		// two intervals.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*s.cfg.Heartbeat)
+		s.put(wctx, s.key("abort"), abort{Rank: s.cfg.World.Rank, Error: msg})
+		cancel()
 	}
+	s.cancel(errors.New(msg))
 }
 
 // Close stops the heartbeats and writes the rank's last one: done when
@@ -353,6 +359,11 @@ func (s *Session) Close(ctx context.Context, err error) error {
 	hb := heartbeat{Seq: 1 << 62, State: stateDone, Time: time.Now()}
 	if err != nil {
 		hb.State, hb.Error = stateFailed, err.Error()
+		if cause := context.Cause(s.ctx); cause != nil {
+			// It failed because the run ended: the run's cause is its
+			// cause, for a watcher that reads this before the abort note.
+			hb.Error = cause.Error()
+		}
 		s.end(ctx, fmt.Sprintf("rank %d failed: %v", s.cfg.World.Rank, err))
 	}
 	if perr := s.put(ctx, s.key("heartbeat", "rank-"+strconv.Itoa(s.cfg.World.Rank)), hb); perr != nil {
