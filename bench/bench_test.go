@@ -401,4 +401,15 @@ func TestJoinRank(t *testing.T) {
 	if want := "a run of 2 ranks needs -test.benchtime as a count of iterations"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("JoinRank = %v, want an error containing %q", err, want)
 	}
+	// A timeline alone: a duration would record testing's every trial.
+	if e, err = FromEnv([]string{"STORAGEBENCH_TIMELINE=" + t.TempDir() + "/"}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = JoinRank(t.Context(), e)
+	if err == nil {
+		r.Close(t.Context(), nil)
+	}
+	if want := "STORAGEBENCH_TIMELINE needs -test.benchtime as a count"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("JoinRank(timeline) = %v, want an error containing %q", err, want)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,16 +21,17 @@ import (
 // and STORAGEBENCH_START_AT, _RENDEZVOUS, _RUN_ID, _TIMELINE, _HEARTBEAT
 // and _RENDEZVOUS_TIMEOUT.
 type ClusterEnv struct {
+	// World is the rank and world size, from the launcher's variables.
 	World cluster.World
 	// Notes are what the launchers' variables said that was ignored
 	// (another launcher's rank), for a log line.
 	Notes      []string
-	StartAt    time.Time
-	Rendezvous string // a folder or s3://bucket/prefix
-	RunID      string
-	Timeline   string // the timeline file, resolved for this rank
-	Heartbeat  time.Duration
-	Timeout    time.Duration
+	StartAt    time.Time     // STORAGEBENCH_START_AT; zero when unset
+	Rendezvous string        // STORAGEBENCH_RENDEZVOUS: a folder or s3://bucket/prefix
+	RunID      string        // STORAGEBENCH_RUN_ID, or the launcher's run id
+	Timeline   string        // the timeline file, resolved for this rank
+	Heartbeat  time.Duration // STORAGEBENCH_HEARTBEAT; 0 for the default
+	Timeout    time.Duration // STORAGEBENCH_RENDEZVOUS_TIMEOUT; 0 for the default
 }
 
 // Active reports whether the process takes part in a run of many, or
@@ -80,6 +82,7 @@ func clusterFromEnv(getenv func(string) string) (ClusterEnv, error) {
 // another rank dies, and its timeline. A nil *Rank is a process of its
 // own.
 type Rank struct {
+	// World is this rank's place in the run.
 	World    cluster.World
 	session  *cluster.Session  // nil: no barriers
 	timeline *cluster.Timeline // nil: no timeline
@@ -87,18 +90,23 @@ type Rank struct {
 }
 
 // JoinRank joins the run that e.Cluster describes, or returns nil when
-// it describes none. A run of more than one rank needs -test.benchtime
-// given as a count (such as 100x), the same on every rank, so that every
-// rank runs the same timed runs; it is checked here, after flag.Parse.
+// it describes none. A run of more than one rank, or one that keeps a
+// timeline, needs -test.benchtime given as a count (such as 100x), the
+// same on every rank, so that every rank runs the same timed runs, once
+// each; it is checked here, after flag.Parse.
 func JoinRank(ctx context.Context, e Env) (*Rank, error) {
 	c := e.Cluster
 	if !c.Active() {
 		return nil, nil
 	}
-	if c.World.Size > 1 {
-		if f := flag.Lookup("test.benchtime"); f != nil && !strings.HasSuffix(f.Value.String(), "x") {
+	if f := flag.Lookup("test.benchtime"); f != nil && !strings.HasSuffix(f.Value.String(), "x") {
+		switch {
+		case c.World.Size > 1:
 			return nil, fmt.Errorf("a run of %d ranks needs -test.benchtime as a count of iterations, such as -test.benchtime 100x, the same on every rank (got %s): a duration gives every rank its own count",
 				c.World.Size, f.Value.String())
+		case c.Timeline != "":
+			return nil, fmt.Errorf("%s needs -test.benchtime as a count of iterations, such as -test.benchtime 100x (got %s): a duration runs each benchmark several times to find its count, and the timeline would hold them all",
+				benchenv.Timeline, f.Value.String())
 		}
 	}
 	r := &Rank{World: c.World, closeFn: func() error { return nil }}
@@ -241,19 +249,31 @@ func (t *tracker) count(items, nbytes int64) {
 }
 
 // start marks the start of b's timed run: what was counted so far is not
-// its.
+// its. If b fails before the run ends, its samples stop.
 func (t *tracker) start(b *testing.B) {
-	if t != nil {
-		t.run = t.tl.Start(b.Name(), &t.c)
+	if t == nil {
+		return
 	}
+	run := t.tl.Start(b.Name(), &t.c)
+	t.run = run
+	b.Cleanup(run.Abandon)
 }
 
-// end marks its end after n iterations and writes its epochs.
-func (t *tracker) end(n int) error {
+// end marks its end after n iterations, timed at b.Elapsed() from the
+// start, as the result line times it.
+func (t *tracker) end(b *testing.B) error {
 	if t == nil || t.run == nil {
 		return nil
 	}
-	return t.run.End(n, t.cov)
+	return t.run.End(b.N, b.Elapsed())
+}
+
+// epochs writes what each epoch held, after the end.
+func (t *tracker) epochs() error {
+	if t == nil || t.run == nil {
+		return nil
+	}
+	return t.run.Epochs(t.cov)
 }
 
 // plan returns the coverage plan of shards of an index of n items, read
@@ -305,4 +325,20 @@ func dropped(opts loader.Options) int {
 		return opts.BatchSize
 	}
 	return 0
+}
+
+// probe reports whether b's run is testing's first, of one iteration,
+// which a -benchtime count of more than one (Nx) follows with the real
+// run: a benchmark that counts b.N, not b.Loop, runs twice.
+func probe(b *testing.B) bool {
+	if b.N != 1 {
+		return false
+	}
+	f := flag.Lookup("test.benchtime")
+	if f == nil {
+		return false
+	}
+	v, ok := strings.CutSuffix(f.Value.String(), "x")
+	n, err := strconv.Atoi(v)
+	return ok && err == nil && n > 1
 }

@@ -63,7 +63,7 @@ type LoadCase struct {
 // drain then takes what was read ahead while it waited), ends when
 // another rank dies, and records the timed run on the rank's timeline.
 func RunLoad(b *testing.B, src *Source, c LoadCase) {
-	ctx := context.Background()
+	ctx := c.Rank.bind(context.Background(), b)
 	opts := c.Options
 	opts.Epochs = -1
 	opts.Shard = c.Rank.shard()
@@ -86,7 +86,6 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	if err != nil {
 		b.Fatalf("raw baseline at concurrency %d: %v", inFlight, err)
 	}
-	ctx = c.Rank.bind(ctx, b)
 	tr := c.Rank.tracker(plan(nil, len(src.Index), shards(opts.Shard), []int{opts.Shard.Rank}, dropped(opts)))
 	ds, restore, err := src.Dataset(c.Profile, c.Faults, 1)
 	if err != nil {
@@ -162,7 +161,10 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 			b.Fatal(cause(ctx, err))
 		}
 	}
-	if err := tr.end(b.N); err != nil {
+	if err := tr.end(b); err != nil {
+		b.Fatal(err)
+	}
+	if err := tr.epochs(); err != nil {
 		b.Fatal(err)
 	}
 	if err := it.Close(); err != nil {

@@ -198,16 +198,28 @@ func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop
 // warm-up reads and the job's warm-up steps run before the timer starts.
 // Run it with -benchtime Nx, N steps: at the default 1s a step of
 // resnet50-h100 (224 ms) leaves too few to measure.
+//
+// With c.Rank, one rank of a run of many, its accelerators read their
+// shards of the rank's share, it waits for the other ranks after its
+// warm-up steps (then warms up again), ends when another rank dies, and
+// records the timed steps on the rank's timeline. testing's first run of
+// one step, which a -benchtime of more steps follows, is neither
+// synchronised nor recorded: its result is discarded.
 func RunTrain(b *testing.B, src *Source, c TrainCase) {
 	ctx := c.Rank.bind(context.Background(), b)
-	c.tr = c.Rank.tracker(trainPlan(src, c))
-	if c.Rank != nil && c.Rank.session != nil {
-		c.sync = func(ctx context.Context) error { return c.Rank.barrier(ctx, b) }
+	if !probe(b) {
+		c.tr = c.Rank.tracker(trainPlan(src, c))
+		if c.Rank != nil && c.Rank.session != nil {
+			c.sync = func(ctx context.Context) error { return c.Rank.barrier(ctx, b) }
+		}
 	}
 	var endErr error
-	res, err := Train(ctx, src, c, b.N, func() { b.ResetTimer(); c.tr.start(b) }, func() { b.StopTimer(); endErr = c.tr.end(b.N) })
+	res, err := Train(ctx, src, c, b.N, func() { b.ResetTimer(); c.tr.start(b) }, func() { b.StopTimer(); endErr = c.tr.end(b) })
 	if err != nil {
 		b.Fatal(cause(ctx, err))
+	}
+	if endErr == nil {
+		endErr = c.tr.epochs()
 	}
 	if endErr != nil {
 		b.Fatal(endErr)

@@ -60,6 +60,7 @@ type Merged struct {
 
 // RankFigures is one rank's part of a [Merged] run.
 type RankFigures struct {
+	// Rank is the rank.
 	Rank int
 	// Items is what the rank consumed in the window; Rate that over the
 	// window, in items a second.
@@ -127,19 +128,15 @@ func Merge(timelines []*RankTimeline, res *results.Set) ([]*Merged, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Each rank's final runs of each benchmark, in order.
+	// Each rank's runs of each benchmark, in order. (The benchmarks record
+	// no probe run: every run on a timeline is one that printed a result.)
 	finals := make([]map[string][]*RunTimeline, len(byRank))
 	var order []string
 	for r, t := range byRank {
 		finals[r] = map[string][]*RunTimeline{}
-		for i, run := range t.Runs {
+		for _, run := range t.Runs {
 			if !run.ended {
 				return nil, fmt.Errorf("rank %d's run of %s has no end (%s): the rank died or was stopped during it", r, run.Bench, t.Path)
-			}
-			// A run followed by a longer one of the same benchmark was the
-			// benchmark's probe (testing runs b.N = 1 first).
-			if i+1 < len(t.Runs) && t.Runs[i+1].Bench == run.Bench && t.Runs[i+1].N > run.N {
-				continue
 			}
 			if r == 0 && len(finals[0][run.Bench]) == 0 {
 				order = append(order, run.Bench)
@@ -197,7 +194,7 @@ func merge(bench string, rep int, runs []*RunTimeline, own map[ownKey]ownFigures
 		i1, b1 := run.ItemsAt(m.End)
 		f := RankFigures{Rank: r, Items: i1 - i0, Rate: (i1 - i0) / m.Window().Seconds(), Own: math.NaN(), AU: math.NaN(), AUMin: math.NaN(),
 			Start: run.Start().Sub(m.Start), End: run.End().Sub(m.End)}
-		if o, ok := own[ownKey{r, normalize(bench)}]; ok && rep <= len(o.rate) {
+		if o, ok := own[ownKey{r, strings.TrimPrefix(bench, "Benchmark")}]; ok && rep <= len(o.rate) {
 			f.Own = o.rate[rep-1]
 			if rep <= len(o.au) {
 				f.AU, f.AUMin = o.au[rep-1], o.auMin[rep-1]
@@ -321,7 +318,7 @@ func rankResults(res *results.Set) (map[ownKey]ownFigures, error) {
 		if err != nil {
 			return nil, fmt.Errorf("result %s has no %q configuration line: not a rank's output", p.Name(), results.ConfigRank)
 		}
-		k := ownKey{rank, normalize(p.Name())}
+		k := ownKey{rank, resultName(p.Name())}
 		o := out[k]
 		rate := p.Values(results.ItemsPerSecond)
 		if len(rate) == 0 {
@@ -335,9 +332,10 @@ func rankResults(res *results.Set) (map[ownKey]ownFigures, error) {
 	return out, nil
 }
 
-// normalize returns a benchmark name without "Benchmark" and the
-// GOMAXPROCS suffix, as timelines and result files both give it.
-func normalize(name string) string {
+// resultName returns the name of a result without "Benchmark" and the
+// GOMAXPROCS suffix ("-8") that go test adds, as a timeline names the run
+// without "Benchmark".
+func resultName(name string) string {
 	name = strings.TrimPrefix(name, "Benchmark")
 	if i := strings.LastIndexByte(name, '-'); i >= 0 && !strings.Contains(name[i:], "/") && !strings.Contains(name[i:], "=") {
 		if _, err := strconv.Atoi(name[i+1:]); err == nil {

@@ -92,8 +92,8 @@ func readAll(t *testing.T, paths ...string) []*RankTimeline {
 }
 
 // TestMerge checks the window, the ranks' items in it (interpolated
-// between samples), stragglers, the probe run left out, and the epochs'
-// check, on two ranks of known rates.
+// between samples), stragglers and the epochs' check, on two ranks of
+// known rates.
 func TestMerge(t *testing.T) {
 	dir := t.TempDir()
 	const b = "BenchmarkLoad/backend=s3"
@@ -101,11 +101,9 @@ func TestMerge(t *testing.T) {
 	// Rank 0: 100 items/s from 0 s to 10 s; rank 1: 50 items/s from 2.5 s
 	// to 8.5 s. The window is [2.5 s, 8.5 s]: 600 + 300 items over 6 s.
 	r0 := []synthRun{
-		{bench: b, n: 1, d: 100 * time.Millisecond, rate: 10}, // the probe of b.N = 1
 		{bench: b, n: 1000, d: 10 * time.Second, rate: 100, epochs: []string{epochRec(0, seq(0, 10, 2), 5, all), epochRec(1, seq(0, 10, 2), 5, all), epochRec(2, seq(0, 4, 2), 5, all)}},
 	}
 	r1 := []synthRun{
-		{bench: b, n: 1, d: 100 * time.Millisecond, rate: 10},
 		{bench: b, n: 1000, start: 2500 * time.Millisecond, d: 6 * time.Second, rate: 50, epochs: []string{epochRec(0, seq(1, 10, 2), 5, all), epochRec(1, seq(1, 10, 2), 5, all)}},
 	}
 	ms, err := Merge(readAll(t, writeTimeline(t, dir, 0, 2, "r", r0), writeTimeline(t, dir, 1, 2, "r", r1)), nil)
@@ -113,7 +111,7 @@ func TestMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(ms) != 1 {
-		t.Fatalf("%d merged runs, want 1 (the probe left out)", len(ms))
+		t.Fatalf("%d merged runs, want 1", len(ms))
 	}
 	m := ms[0]
 	if m.Window() != 6*time.Second || !m.Start.Equal(t0.Add(2500*time.Millisecond)) {
@@ -265,9 +263,14 @@ func TestTimeline(t *testing.T) {
 	run := tl.Start("BenchmarkX", &c)
 	c.Add(3, 300)
 	cov.Add(0, 0, 1, 2)
-	if err := run.End(3, cov); err != nil {
+	if err := run.End(3, 0); err != nil {
 		t.Fatal(err)
 	}
+	c.Add(1, 100) // after the end: not its
+	if err := run.Epochs(cov); err != nil {
+		t.Fatal(err)
+	}
+	run.Abandon() // after End: nothing
 	if err := tl.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -288,5 +291,25 @@ func TestTimeline(t *testing.T) {
 	}
 	if ms[0].Epochs != 1 || len(ms[0].Problems) != 0 {
 		t.Errorf("epochs %d, problems %q", ms[0].Epochs, ms[0].Problems)
+	}
+}
+
+// TestReadTimelineLateSample checks that a sample taken while the
+// benchmark stopped its timer, after the end it measured, is dropped.
+func TestReadTimelineLateSample(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.jsonl")
+	os.WriteFile(path, []byte(`{"type":"rank","rank":0,"world-size":1,"items":0}
+{"type":"start","bench":"B","seq":1,"t":"2026-01-01T00:00:00Z","items":0}
+{"type":"sample","bench":"B","seq":1,"t":"2026-01-01T00:00:01Z","items":5}
+{"type":"sample","bench":"B","seq":1,"t":"2026-01-01T00:00:02Z","items":9}
+{"type":"end","bench":"B","seq":1,"n":9,"t":"2026-01-01T00:00:01.5Z","items":9}
+`), 0o644)
+	tl, err := ReadTimeline(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tl.Runs[0]
+	if len(r.Samples) != 3 || r.End().Sub(r.Start()) != 1500*time.Millisecond {
+		t.Errorf("samples %+v, want start, the sample at 1 s and the end at 1.5 s", r.Samples)
 	}
 }

@@ -261,11 +261,16 @@ func (s *Session) heartbeats(ctx context.Context) {
 
 // watch is what a rank knows of the rank it watches.
 type watch struct {
-	rank     int
-	lastSeq  int64     // its last heartbeat's number; -1 before the first
-	lastSeen time.Time // when that number last changed
-	lastErr  error     // the last read's error, when it failed
+	rank         int
+	lastSeq      int64     // its last heartbeat's number; -1 before the first
+	lastSeen     time.Time // when that number last changed
+	lastErr      error     // the last read's error, while reads fail
+	failingSince time.Time // when reads began to fail
 }
+
+// unreachableAfter is how many heartbeat intervals a rank's reads of the
+// heartbeat it watches may keep failing before it ends the run.
+const unreachableAfter = 4 * DeadAfter
 
 // round is one round of [Session.heartbeats]: write heartbeat seq, read
 // the abort note, check the watched rank.
@@ -285,7 +290,18 @@ func (s *Session) round(ctx context.Context, seq int64, w *watch) {
 		case errors.Is(err, dataset.ErrNotFound) && w.lastSeq < 0:
 			// Not started yet: the barriers wait for it.
 		case err != nil:
+			// The rendezvous, not the rank, may be failing: only reads
+			// that succeed judge the rank, and reads that keep failing
+			// end the run as the rendezvous's fault.
+			if w.lastErr == nil {
+				w.failingSince = now
+			}
 			w.lastErr = err
+			if now.Sub(w.failingSince) > unreachableAfter*s.cfg.Heartbeat {
+				s.end(ctx, fmt.Sprintf("rank %d cannot read rank %d's heartbeat %s: the rendezvous %s has failed for %v: %v",
+					me, w.rank, s.where(key), s.cfg.Where, now.Sub(w.failingSince).Round(100*time.Millisecond), err))
+			}
+			return
 		case hb.State == stateDone:
 			*w = watch{rank: (w.rank + 1) % s.cfg.World.Size, lastSeq: -1}
 			continue // it finished: watch the next
@@ -294,13 +310,10 @@ func (s *Session) round(ctx context.Context, seq int64, w *watch) {
 		case hb.Seq != w.lastSeq:
 			w.lastSeq, w.lastSeen, w.lastErr = hb.Seq, now, nil
 		}
+		w.lastErr = nil
 		if w.lastSeq >= 0 && now.Sub(w.lastSeen) > DeadAfter*s.cfg.Heartbeat {
-			msg := fmt.Sprintf("rank %d is dead: its heartbeat %s has not changed for %v (last changed at %s)",
-				w.rank, s.where(key), now.Sub(w.lastSeen).Round(100*time.Millisecond), w.lastSeen.UTC().Format(time.RFC3339Nano))
-			if w.lastErr != nil {
-				msg += fmt.Sprintf("; reading it last failed with: %v", w.lastErr)
-			}
-			s.end(ctx, msg)
+			s.end(ctx, fmt.Sprintf("rank %d is dead: its heartbeat %s has not changed for %v (last changed at %s)",
+				w.rank, s.where(key), now.Sub(w.lastSeen).Round(100*time.Millisecond), w.lastSeen.UTC().Format(time.RFC3339Nano)))
 		}
 		return
 	}
@@ -413,13 +426,20 @@ func (s *Session) Barrier(ctx context.Context, name string) (time.Time, error) {
 	tick := time.NewTicker(s.poll)
 	defer tick.Stop()
 	var lastErr error
+	lastCheck := time.Now()
 	for {
 		var (
 			start time.Time
 			err   error
 		)
 		if w.Rank == 0 {
-			start, err = s.release(ctx, k, dir, name)
+			// Once a heartbeat, it also reads the heartbeats of the ranks
+			// still missing: one that finished or failed never comes.
+			check := time.Since(lastCheck) >= s.cfg.Heartbeat
+			if check {
+				lastCheck = time.Now()
+			}
+			start, err = s.release(ctx, k, dir, name, check)
 		} else {
 			var m marker
 			if err = s.get(ctx, dir+"start", &m); err == nil {
@@ -453,17 +473,24 @@ func (s *Session) Barrier(ctx context.Context, name string) (time.Time, error) {
 	}
 }
 
-// mismatchError is a barrier that ranks reached with different names.
+// mismatchError is a barrier that some rank reached with another name,
+// or will never reach.
 type mismatchError struct{ msg string }
 
 func (e *mismatchError) Error() string { return e.msg }
 
 // release, on rank 0, returns the zero time while ranks are missing from
 // barrier k, and else sets and returns its start.
-func (s *Session) release(ctx context.Context, k int, dir, name string) (time.Time, error) {
+func (s *Session) release(ctx context.Context, k int, dir, name string, checkMissing bool) (time.Time, error) {
 	arrived, err := s.arrived(ctx, dir)
-	if err != nil || len(arrived) < s.cfg.World.Size {
+	if err != nil {
 		return time.Time{}, err
+	}
+	if len(arrived) < s.cfg.World.Size {
+		if checkMissing {
+			return time.Time{}, s.missing(ctx, k, name, arrived)
+		}
+		return time.Time{}, nil
 	}
 	for r := 1; r < s.cfg.World.Size; r++ {
 		var m marker
@@ -483,6 +510,27 @@ func (s *Session) release(ctx context.Context, k int, dir, name string) (time.Ti
 		return time.Time{}, err
 	}
 	return start, nil
+}
+
+// missing returns an error when a rank that has not arrived at barrier k
+// never will: its last heartbeat says it finished, or failed.
+func (s *Session) missing(ctx context.Context, k int, name string, arrived []int) error {
+	for r := range s.cfg.World.Size {
+		if _, ok := slices.BinarySearch(arrived, r); ok {
+			continue
+		}
+		var hb heartbeat
+		if err := s.get(ctx, s.key("heartbeat", "rank-"+strconv.Itoa(r)), &hb); err != nil {
+			continue // not started, or unreadable: the timeout, or its watcher, decides
+		}
+		switch hb.State {
+		case stateDone:
+			return &mismatchError{fmt.Sprintf("barrier %d (%s): rank %d finished its benchmarks without reaching it: the ranks run different benchmarks (give every rank the same -test.bench, -test.benchtime and STORAGEBENCH_ variables)", k, name, r)}
+		case stateFailed:
+			return &mismatchError{fmt.Sprintf("rank %d failed: %s", r, hb.Error)}
+		}
+	}
+	return nil
 }
 
 // arrived returns the ranks whose markers barrier dir holds.

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,5 +269,72 @@ func TestRunIDFromEnv(t *testing.T) {
 			t.Errorf("RunIDFromEnv(%v) = %q, want %q", tc.env, got, tc.want)
 		}
 	}
-	_ = os.Getpid
+}
+
+// TestBarrierRankFinished checks that ranks waiting at a barrier that a
+// rank will never reach, because it finished (it ran fewer benchmarks) or
+// failed, end at once, naming it, instead of waiting out the timeout.
+func TestBarrierRankFinished(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"finished", nil, "barrier 0 (x): rank 2 finished its benchmarks without reaching it"},
+		{"failed", errors.New("no such key val/1.JPEG"), "rank 2 failed: no such key val/1.JPEG"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store, _ := folder(t)
+			a, b := join(t, store, "run", 0, 3, 20*time.Millisecond), join(t, store, "run", 1, 3, 20*time.Millisecond)
+			join(t, store, "run", 2, 3, 20*time.Millisecond).Close(context.Background(), tc.err)
+			var wg sync.WaitGroup
+			for i, s := range []*Session{a, b} {
+				wg.Go(func() {
+					_, err := s.Barrier(context.Background(), "x")
+					if err == nil || !strings.Contains(err.Error(), tc.want) {
+						t.Errorf("rank %d: Barrier = %v, want an error containing %q", i, err, tc.want)
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// failingReads is a rendezvous backend whose reads of one key fail.
+type failingReads struct {
+	*local.Backend
+	key  string
+	fail atomic.Bool
+}
+
+func (f *failingReads) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	if f.fail.Load() && key == f.key {
+		return nil, 0, errors.New("connection reset by peer")
+	}
+	return f.Backend.Open(ctx, key)
+}
+
+// TestRendezvousUnreadable checks that a rank whose reads of the heartbeat
+// it watches keep failing does not call that rank dead, and ends the run
+// as the rendezvous's failure once they have failed for long.
+func TestRendezvousUnreadable(t *testing.T) {
+	b, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	f := &failingReads{Backend: b, key: "run/heartbeat/rank-1"}
+	f.fail.Store(true)
+	store, err := dataset.NewStore(f).WithPolicy(dataset.Policy{Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hb = 20 * time.Millisecond
+	s0, s1 := join(t, store, "run", 0, 2, hb), join(t, store, "run", 1, 2, hb)
+	go s1.Barrier(context.Background(), "x")
+	s0.Barrier(context.Background(), "x")
+	if _, err = s0.Barrier(context.Background(), "y"); err == nil || !strings.Contains(err.Error(), "rank 0 cannot read rank 1's heartbeat rdv/run/heartbeat/rank-1: the rendezvous rdv has failed for") || strings.Contains(err.Error(), "dead") {
+		t.Errorf("Barrier = %v, want the rendezvous's failure, not a dead rank", err)
+	}
 }

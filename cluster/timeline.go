@@ -156,6 +156,8 @@ type Run struct {
 	bytes0 int64
 	stop   chan struct{}
 	done   chan struct{}
+	once   sync.Once // stops the samples
+	start  time.Time
 }
 
 // Start starts recording the timed run of bench: it writes the start,
@@ -164,9 +166,9 @@ type Run struct {
 func (t *Timeline) Start(bench string, c *Counter) *Run {
 	t.mu.Lock()
 	t.seq++
-	r := &Run{t: t, bench: bench, seq: t.seq, c: c, stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Run{t: t, bench: bench, seq: t.seq, c: c, stop: make(chan struct{}), done: make(chan struct{}), start: time.Now()}
 	r.items0, r.bytes0 = c.Load()
-	t.write(Record{Type: RecStart, Bench: bench, Seq: r.seq, Time: time.Now()})
+	t.write(Record{Type: RecStart, Bench: bench, Seq: r.seq, Time: r.start})
 	t.mu.Unlock()
 	go r.sample()
 	return r
@@ -195,22 +197,54 @@ func (r *Run) sample() {
 	}
 }
 
-// End ends the run of n iterations, writes its end and the epochs of
-// cov (nil for none), and flushes the file.
-func (r *Run) End(n int, cov *Coverage) error {
+// End ends the run after n iterations, timed at elapsed (the benchmark's
+// own measure, from its timer's start, which [Timeline.Start] marks; 0 for
+// now): it stops the samples, then writes the end and flushes the file.
+// Stopping a benchmark's timer may take a moment (it reads the memory
+// statistics), during which a sample may be taken: the end, stamped at
+// the run's start plus elapsed, may then come before it, and
+// [ReadTimeline] drops such samples. It is cheap enough for a benchmark's
+// stop hook; [Run.Epochs] writes the rest.
+func (r *Run) End(n int, elapsed time.Duration) error {
+	if !r.halt() {
+		return nil
+	}
 	rec := r.record(RecEnd, n)
-	close(r.stop)
-	<-r.done
+	if elapsed > 0 {
+		rec.Time = r.start.Add(elapsed)
+	}
 	r.t.mu.Lock()
 	defer r.t.mu.Unlock()
 	r.t.write(rec)
-	if cov != nil {
-		for _, e := range cov.epochs() {
-			e.Type, e.Bench, e.Seq = RecEpoch, r.bench, r.seq
-			r.t.write(e)
-		}
+	return r.t.flush()
+}
+
+// Epochs writes the epochs of cov, after the run's end.
+func (r *Run) Epochs(cov *Coverage) error {
+	epochs := cov.epochs()
+	r.t.mu.Lock()
+	defer r.t.mu.Unlock()
+	for _, e := range epochs {
+		e.Type, e.Bench, e.Seq = RecEpoch, r.bench, r.seq
+		r.t.write(e)
 	}
 	return r.t.flush()
+}
+
+// Abandon stops the samples of a run that will have no end (its
+// benchmark failed); the timeline shows it unended. After End it does
+// nothing.
+func (r *Run) Abandon() { r.halt() }
+
+// halt stops the samples, once; it reports whether this call did.
+func (r *Run) halt() bool {
+	first := false
+	r.once.Do(func() {
+		first = true
+		close(r.stop)
+		<-r.done
+	})
+	return first
 }
 
 // Coverage counts, epoch by epoch, the items a rank read, to check
@@ -357,6 +391,13 @@ func ReadTimeline(path string) (*RankTimeline, error) {
 			}
 			if run.ended {
 				return nil, bad("%s of run %d after its end", r.Type, r.Seq)
+			}
+			if r.Type == RecEnd {
+				// Samples taken while the benchmark stopped its timer,
+				// after the end it measured, are not the run's.
+				for len(run.Samples) > 1 && run.Samples[len(run.Samples)-1].Time.After(r.Time) && run.Samples[len(run.Samples)-1].Items <= r.Items {
+					run.Samples = run.Samples[:len(run.Samples)-1]
+				}
 			}
 			last := run.Samples[len(run.Samples)-1]
 			if r.Time.Before(last.Time) || r.Items < last.Items {

@@ -134,8 +134,8 @@ func rankEnv(vars ...string) []string {
 	return append(env, vars...)
 }
 
-// waitFiles polls until dir holds at least n files matching pattern, or
-// the rank processes ps end, or a minute passes.
+// waitFiles polls until list returns at least n, failing t if one of the
+// rank processes ps ends first or 2 minutes pass.
 func waitFiles(t *testing.T, what string, n int, list func() int, ps []*rankProc) {
 	t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -385,7 +385,10 @@ func checkClusterRun(t *testing.T, files []string, merged, table string, trainin
 		if training && strings.HasPrefix(name, "BenchmarkTrain") && !p.Has(results.AU) {
 			t.Errorf("%s: merged result has no au", name)
 		}
-		// Each rank's timeline against its own result line.
+		// Each rank's timeline against its own result line; and the
+		// ranks' own rates, each over its own timed run, summed: close
+		// to the cluster's when the runs overlap by most of their length.
+		ownSum := 0.0
 		for r, run := range runs {
 			rf, err := ranks.Filter(fmt.Sprintf("rank:%d .name:%s", r, strings.TrimPrefix(strings.SplitN(name, "/", 2)[0], "Benchmark")))
 			if err != nil {
@@ -395,17 +398,31 @@ func checkClusterRun(t *testing.T, files []string, merged, table string, trainin
 			if err != nil {
 				t.Fatal(err)
 			}
+			matched := 0
 			for _, rp := range rg.Points {
-				if "Benchmark"+rp.Name() != name {
+				// The result's name ends in go test's GOMAXPROCS suffix.
+				if full := "Benchmark" + rp.Name(); full != name && !strings.HasPrefix(full, name+"-") {
 					continue
 				}
+				matched++
 				if iters := rp.Iters(); len(iters) != 1 || iters[0] != run.N {
 					t.Errorf("rank %d: %s ran %v iterations, its timeline says %d", r, name, iters, run.N)
 				}
 				if ns := rp.Median(results.RunNs); rp.Has(results.RunNs) && math.Abs(float64(run.End().Sub(run.Start()))-ns) > 0.02*ns+5e6 {
 					t.Errorf("rank %d: %s: timeline spans %v, run-ns %v", r, name, run.End().Sub(run.Start()), time.Duration(ns))
 				}
+				rate := rp.Median(results.ItemsPerSecond)
+				if !rp.Has(results.ItemsPerSecond) {
+					rate = rp.Median(results.SamplesPerSecond)
+				}
+				ownSum += rate
 			}
+			if matched != 1 {
+				t.Errorf("rank %d: %d results of %s, want 1", r, matched, name)
+			}
+		}
+		if math.Abs(got-ownSum) > 0.10*ownSum {
+			t.Errorf("%s: merged %.1f items/s, the ranks' own results sum to %.1f", name, got, ownSum)
 		}
 	}
 }
