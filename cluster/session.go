@@ -169,9 +169,6 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 // died or failed, or this one aborted. Its cause says which.
 func (s *Session) Context() context.Context { return s.ctx }
 
-// World returns the session's rank and world size.
-func (s *Session) World() World { return s.cfg.World }
-
 // A marker is a rank's note that it joined, or arrived at a barrier.
 type marker struct {
 	Name string    `json:"name,omitempty"` // the barrier's name

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -122,7 +123,7 @@ func FromEnv(getenv func(string) string) (World, []string, error) {
 	// No rank: a world size alone is a launch that lost its rank.
 	var sizes []string
 	for _, s := range sources {
-		if v := getenv(s.size); v != "" && !containsPrefix(sizes, s.size+"=") {
+		if v := getenv(s.size); v != "" && !slices.ContainsFunc(sizes, func(kv string) bool { return strings.HasPrefix(kv, s.size+"=") }) {
 			sizes = append(sizes, s.size+"="+v)
 		}
 	}
@@ -151,13 +152,4 @@ func parseRank(s source, rs, sizeVar, ss string) (rank, size int, err error) {
 		return 0, 0, fmt.Errorf("%s=%d is not below %s=%d: ranks run from 0 to the world size - 1 (%s)", s.rank, rank, sizeVar, size, s.name)
 	}
 	return rank, size, nil
-}
-
-func containsPrefix(list []string, p string) bool {
-	for _, s := range list {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }

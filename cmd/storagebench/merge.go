@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/storagebench/storagebench/cluster"
@@ -108,7 +107,7 @@ func sharedConfig(set *results.Set) [][2]string {
 		if k == results.ConfigRank || k == results.ConfigWorldSize || strings.HasPrefix(k, ".") {
 			continue
 		}
-		if vals := set.Config(k); len(vals) == 1 && !slices.Contains([]string{""}, vals[0]) {
+		if vals := set.Config(k); len(vals) == 1 { // Config leaves out empty values
 			out = append(out, [2]string{k, vals[0]})
 		}
 	}
