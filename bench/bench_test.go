@@ -2,19 +2,22 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
-	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
 )
@@ -43,11 +46,27 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "storagebench:", note)
 	}
 	flag.Parse()
+	env.Smoke = testing.Short()
+	if err := checkCount(env); err != nil {
+		fmt.Fprintln(os.Stderr, "storagebench:", err)
+		os.Exit(2)
+	}
 	if rank, err = JoinRank(context.Background(), env); err != nil {
 		fmt.Fprintln(os.Stderr, "storagebench:", err)
 		os.Exit(2)
 	}
 	fixture = NewFixture(env)
+	// Every configured store and index is checked before any line runs,
+	// when benchmarks run: a misconfigured one fails within seconds, not
+	// after every line before it.
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		if err := fixture.Prepare(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "storagebench:", err)
+			fixture.Close()
+			rank.Close(context.Background(), err)
+			os.Exit(2)
+		}
+	}
 	code := m.Run()
 	if err := fixture.Close(); err != nil && code == 0 {
 		fmt.Fprintln(os.Stderr, "closing the benchmark fixture:", err)
@@ -66,6 +85,40 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// benchtime returns -test.benchtime as a count of iterations (Nx), or 0
+// for a duration.
+func benchtime() int {
+	f := flag.Lookup("test.benchtime")
+	if f == nil {
+		return 0
+	}
+	v, ok := strings.CutSuffix(f.Value.String(), "x")
+	n, err := strconv.Atoi(v)
+	if !ok || err != nil {
+		return 0
+	}
+	return n
+}
+
+// checkCount refuses a run of many ranks, or one that keeps a timeline,
+// whose -test.benchtime is a duration: every rank must run the same timed
+// runs, once each, and a timeline would hold every trial of a duration.
+func checkCount(e Env) error {
+	f := flag.Lookup("test.benchtime")
+	if !e.Cluster.Active() || f == nil || benchtime() > 0 {
+		return nil
+	}
+	switch {
+	case e.Cluster.World.Size > 1:
+		return fmt.Errorf("a run of %d ranks needs -test.benchtime as a count of iterations, such as -test.benchtime 100x, the same on every rank (got %s): a duration gives every rank its own count",
+			e.Cluster.World.Size, f.Value.String())
+	case e.Cluster.Timeline != "":
+		return fmt.Errorf("%s needs -test.benchtime as a count of iterations, such as -test.benchtime 100x (got %s): a duration would size each rank's runs by its own clock",
+			cases.Timeline, f.Value.String())
+	}
+	return nil
+}
+
 // source returns the named source, failing tb if it cannot be built.
 func source(tb testing.TB, name string) *Source {
 	tb.Helper()
@@ -80,9 +133,9 @@ var unitsOnce sync.Once
 
 // printConfig prints the benchmark-format lines that describe src: the
 // configuration benchstat carries into every result that follows, and,
-// once, the units where higher is better. It runs in parent benchmarks
-// only, which print no result line of their own, so that the lines never
-// land inside a result line.
+// once, the units where higher is better. It runs in the top-level
+// benchmarks only, which print no result line of their own, so that the
+// lines never land inside a result line.
 func printConfig(src *Source) {
 	unitsOnce.Do(func() {
 		for _, u := range results.HigherIsBetter {
@@ -92,67 +145,44 @@ func printConfig(src *Source) {
 	if testing.Short() {
 		fmt.Printf("%s: true\n", results.ConfigSmoke)
 	}
-	fmt.Printf("%s: %d\n%s: %.0f\n%s: %d\n%s: %s\n%s: %d\n",
-		results.ConfigDatasetItems, len(src.Index),
-		results.ConfigDatasetMeanBytes, src.MeanSize(),
-		results.ConfigDatasetMaxBytes, src.MaxSize(),
-		results.ConfigEndpoint, src.Endpoint,
-		results.ConfigLoaderPrefetch, fixture.Env().Prefetch)
-	if src.Bodies > 0 && src.Bodies < len(src.Index) {
-		// Only when items share bodies: results of datasets whose items
-		// all differ still pair with those from before bodies could be
-		// shared.
-		fmt.Printf("%s: %d\n", results.ConfigDatasetBodies, src.Bodies)
-	}
-	if rank != nil && rank.World.Distributed() {
-		fmt.Printf("%s: %d\n%s: %d\n", results.ConfigRank, rank.World.Rank, results.ConfigWorldSize, rank.World.Size)
-	}
-	if src.real {
-		served := src.Served.Name
-		if served == "" {
-			served = "none"
-		}
-		fmt.Printf("%s: %s\n", results.ConfigStoreProfile, served)
+	for _, kv := range src.Config(fixture.Env().Prefetch, rank.world()) {
+		fmt.Printf("%s: %s\n", kv[0], kv[1])
 	}
 }
 
-// eachSource runs fn in a sub-benchmark backend=B for each backend. A
-// source is built only when a benchmark selects it.
-func eachSource(b *testing.B, fn func(b *testing.B, src *Source)) {
-	for _, name := range fixture.Env().Backends {
-		b.Run(results.SubName(results.KeyBackend, name), func(b *testing.B) {
-			src := source(b, name)
+// eachCase runs fn in a sub-benchmark for each case of bench, under a
+// sub-benchmark of its backend, which builds the backend's source (only
+// when a case of it is selected) and prints its configuration lines; and
+// before each case, the levels it leaves out (see [EpochTimed]), cleared
+// after it.
+func eachCase(b *testing.B, bench string, fn func(b *testing.B, src *Source, c cases.Case)) {
+	m := fixture.Env().Matrix
+	for _, backend := range m.Backends() {
+		b.Run(cases.Backend.Key+"="+backend, func(b *testing.B) {
+			src := source(b, backend)
 			printConfig(src)
-			fn(b, src)
+			untimed := false
+			for c := range m.Cases(bench) {
+				if c.Backend != backend {
+					continue
+				}
+				epochs := bench != results.Load || EpochTimed(c, rank.shard().Len(len(src.Index)))
+				if epochs == untimed {
+					// The line's levels differ from the last line's.
+					untimed = !epochs
+					level := ""
+					if untimed {
+						level = " " + loader.Epoch.String()
+					}
+					fmt.Printf("%s:%s\n", results.ConfigUntimedLevels, level)
+				}
+				b.Run(c.SubName(), func(b *testing.B) { fn(b, src, c) })
+			}
+			if untimed {
+				fmt.Printf("%s:\n", results.ConfigUntimedLevels)
+			}
 		})
 	}
-}
-
-// profiles returns the matrix's profiles that apply to src: on a real
-// store only the profile it serves itself (none unless its configuration
-// names one), and by default emulated latency only on fakes3, the S3
-// stand-in, so that the default matrix shows loading where per-item latency
-// dominates without doubling its length.
-func profiles(b *testing.B, src *Source) []fakes.Profile {
-	if src.real {
-		if src.Served.Name != "" {
-			return []fakes.Profile{src.Served}
-		}
-		return []fakes.Profile{{Name: "none"}}
-	}
-	e := fixture.Env()
-	var ps []fakes.Profile
-	for _, name := range e.Profiles {
-		p, err := fakes.LookupProfile(name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if !p.IsZero() && src.Name != "fakes3" && !e.Named(benchenv.Profiles) {
-			continue
-		}
-		ps = append(ps, p)
-	}
-	return ps
 }
 
 // skipRanks skips a benchmark of one process's own limits in a run of
@@ -165,131 +195,111 @@ func skipRanks(b *testing.B) {
 
 func BenchmarkRaw(b *testing.B) {
 	skipRanks(b)
-	e := fixture.Env()
-	eachSource(b, func(b *testing.B, src *Source) {
-		for _, p := range profiles(b, src) {
-			for _, f := range faults(src) {
-				for _, c := range e.Concurrency {
-					b.Run(results.SubName(results.KeyProfile, p.Name)+faultsName(f)+"/"+results.SubName(results.KeyConcurrency, c), func(b *testing.B) {
-						RunRaw(b, src, p, f, c)
-					})
-				}
-			}
-		}
-	})
+	eachCase(b, results.Raw, runRaw)
+}
+
+// runRaw benchmarks the case's C goroutines reading src straight from its
+// backend behind its profile and faults, holding RawHold items: the raw
+// baseline. One op is one item read; MB/s counts the bytes read.
+func runRaw(b *testing.B, src *Source, c cases.Case) {
+	ctx := context.Background()
+	r, err := StartRaw(ctx, src, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	nbytes, err := r.Read(ctx, b.N)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.SetBytes(int64(math.Round(float64(nbytes) / float64(b.N))))
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), results.ItemsPerSecond)
 }
 
 func BenchmarkLoad(b *testing.B) {
-	e := fixture.Env()
-	eachSource(b, func(b *testing.B, src *Source) {
-		for _, p := range profiles(b, src) {
-			for _, f := range faults(src) {
-				for _, onerr := range e.OnErrors {
-					for _, mode := range e.Modes {
-						for _, w := range e.Workers {
-							for _, batch := range e.Batches {
-								for _, fetch := range e.Fetch {
-									if mode == loader.Sync && fetch > 1 {
-										continue
-									}
-									for _, dec := range e.Decoders {
-										name := results.SubName(results.KeyProfile, p.Name) + faultsName(f) + "/" + results.SubName(results.KeyMode, mode, results.KeyWorkers, w, results.KeyBatch, batch)
-										if e.Named(benchenv.Fetch) {
-											name += "/" + results.SubName(results.KeyFetch, fetch)
-										}
-										if e.Named(benchenv.Decode) {
-											name += "/" + results.SubName(results.KeyDecode, dec)
-										}
-										if e.Named(benchenv.OnError) {
-											name += "/" + results.SubName(results.KeyOnError, onerr)
-										}
-										opts := loader.Options{Mode: mode, Workers: w, BatchSize: batch, Prefetch: e.Prefetch, Decode: dec, OnError: onerr}
-										if mode == loader.Async {
-											opts.FetchConcurrency = fetch
-										}
-										for _, sc := range schedules(e, opts) {
-											b.Run(name+sc.name, func(b *testing.B) {
-												RunLoad(b, src, LoadCase{Profile: p, Faults: f, Options: sc.opts, Deep: *deep, Rank: rank})
-											})
-										}
-									}
-								}
-							}
-						}
-					}
-				}
-			}
+	eachCase(b, results.Load, runLoad)
+}
+
+// bind binds b to this rank's run of many: b's context ends when the run
+// must, and b's failure ends the run on the other ranks.
+func bind(b *testing.B) context.Context {
+	ctx, done := rank.Bind(context.Background(), b.Name())
+	b.Cleanup(func() {
+		var err error
+		if b.Failed() {
+			err = errors.New("its output says why")
 		}
+		done(err)
 	})
+	return ctx
 }
 
-// faults returns the matrix's faults that apply to src: on a real store
-// only the faults it injects itself (none unless its configuration names
-// some).
-func faults(src *Source) []fakes.Faults {
-	if src.real {
-		return []fakes.Faults{src.ServedFaults}
-	}
-	return fixture.Env().Faults
-}
-
-// faultsName returns the "/faults=..." part of a name, or "" for none.
-func faultsName(f fakes.Faults) string {
-	if f.IsZero() {
-		return ""
-	}
-	return "/" + results.SubName(results.KeyFaults, f)
-}
-
-// A schedule is one scheduler setting of a Load line: its options and the
-// keys it adds to the name.
-type schedule struct {
-	name string
-	opts loader.Options
-}
-
-// schedules returns the scheduler settings of the matrix for opts: the
-// batch scheduler as it is (no key, so results from before the item
-// scheduler still pair), and the item scheduler with each window and hedge
-// ("/sched=item/window=N[/hedge=H]", the window resolved in items).
-func schedules(e Env, opts loader.Options) []schedule {
-	var out []schedule
-	for _, sc := range e.Scheds {
-		if sc == loader.SchedBatch {
-			out = append(out, schedule{opts: opts})
-			continue
-		}
-		for _, w := range e.Windows {
-			for _, h := range e.Hedges {
-				o := opts
-				o.Scheduler, o.Window, o.Hedge = loader.SchedItem, w.Resolve(opts.InFlight()), h
-				window := o.Window
-				if r, err := o.Resolved(); err == nil {
-					window = r.Window
-				}
-				name := "/" + results.SubName(results.KeySched, loader.SchedItem, results.KeyWindow, window)
-				if !h.IsZero() {
-					name += "/" + results.SubName(results.KeyHedge, h)
-				}
-				out = append(out, schedule{name: name, opts: o})
-			}
-		}
-	}
-	return out
-}
-
-func TestSchedules(t *testing.T) {
-	e, err := FromEnv([]string{"STORAGEBENCH_SCHED=batch,item", "STORAGEBENCH_WINDOW=4C,800", "STORAGEBENCH_HEDGE=off,p90"})
+// runLoad benchmarks the loader on src: one op is one item delivered to
+// the consumer, so ns/op is the time per item and items/s its inverse.
+// The run is sized by the harness: with -benchtime a duration, the timed
+// run lasts at least that long and is then lengthened to whole rounds
+// covering the run's minimums (see [Sizing]); with -benchtime a count,
+// a count below the minimums is refused before the timed run, naming one
+// that suits this line and how long it takes here.
+func runLoad(b *testing.B, src *Source, c cases.Case) {
+	ctx := bind(b)
+	r, err := StartLoad(ctx, src, c, LoadOptions{Prefetch: fixture.Env().Prefetch, Deep: *deep, Rank: rank, Name: b.Name()})
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
-	var names []string
-	for _, s := range schedules(e, loader.Options{Mode: loader.Async, Workers: 2, BatchSize: 50}) {
-		names = append(names, s.name)
+	defer r.Close()
+	size := r.Sizing()
+	count := benchtime()
+	if count > 0 && count < size.Items {
+		need := size.Whole(size.Items)
+		b.Fatalf("-benchtime %dx is too short to time every level of this line: it needs %d items (whole rounds of %d, at least %d epochs and enough rounds for 10 batch periods). Run with -benchtime %dx (about %v here, at the %.0f items/s read before the timer), or with a duration: the harness then lengthens each line to its minimums",
+			count, size.Items, size.Round, MinEpochs, need, size.Estimate(need).Round(time.Second), size.Rate)
 	}
-	want := []string{"", "/sched=item/window=400", "/sched=item/window=400/hedge=p90", "/sched=item/window=800", "/sched=item/window=800/hedge=p90"}
-	if !slices.Equal(names, want) {
-		t.Errorf("schedules %q, want %q", names, want)
+	b.ReportAllocs()
+	first := true
+	for b.Loop() {
+		if first {
+			// The loader's clock restarts as the timer starts, on the
+			// first pass: b.Loop's own start (it reads the memory
+			// statistics) takes a millisecond or two, during which the
+			// loader reads on.
+			r.Start()
+			first = false
+		}
+		if err := r.Next(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if count == 0 {
+		// A duration: lengthen the timed run to whole rounds covering
+		// the minimums. The timer restarts at once where b.Loop stopped
+		// it, and b.N counts every item timed.
+		if n := size.Whole(max(b.N, size.Items)); n > b.N {
+			b.StartTimer()
+			for range n - b.N {
+				if err := r.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.N = n
+		}
+	}
+	res, err := r.Finish(b.N, b.Elapsed())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(math.Round(float64(res.Bytes) / float64(b.N))))
+	report(b, res.Metrics())
+}
+
+// report reports metrics on b's result line.
+func report(b *testing.B, metrics []Metric) {
+	for _, m := range metrics {
+		b.ReportMetric(m.Value, m.Unit)
 	}
 }
 
@@ -297,8 +307,22 @@ func BenchmarkDecode(b *testing.B) {
 	skipRanks(b)
 	src := source(b, "mem")
 	printConfig(src)
+	d, err := NewDecoding(src)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, c := range []int{1, runtime.GOMAXPROCS(0)} {
-		b.Run(results.SubName(results.KeyConcurrency, c), func(b *testing.B) { RunDecode(b, src, c) })
+		b.Run(results.SubName(results.KeyConcurrency, c), func(b *testing.B) {
+			b.ReportAllocs()
+			b.ResetTimer()
+			nbytes, err := d.Decode(b.N, c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			b.SetBytes(int64(math.Round(float64(nbytes) / float64(b.N))))
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), results.ItemsPerSecond)
+		})
 	}
 }
 
@@ -347,7 +371,8 @@ func TestFromEnv(t *testing.T) {
 				if err != nil {
 					t.Fatalf("FromEnv = %v, want success", err)
 				}
-				if tc.name == "matrix" && (len(e.Workers) != 2 || e.Workers[1] != 8 || len(e.Modes) != 1 || e.Profiles[1] != "fixed-5ms" || !e.Named("STORAGEBENCH_DECODE")) {
+				if m := e.Matrix; tc.name == "matrix" && (!slices.Equal(m.Values(cases.Workers), []string{"2", "8"}) || !slices.Equal(m.Values(cases.Mode), []string{"async"}) ||
+					!slices.Equal(m.Values(cases.Profile), []string{"seed-s3", "fixed-5ms"}) || !m.Set(cases.Decode)) {
 					t.Errorf("FromEnv = %+v, want the matrix set by the variables", e)
 				}
 				return
@@ -374,42 +399,40 @@ func TestDefaultBackends(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(tc.want, e.Backends); diff != "" {
+		if diff := cmp.Diff(tc.want, e.Matrix.Backends()); diff != "" {
 			t.Errorf("FromEnv(%q).Backends (-want +got):\n%s", tc.environ, diff)
 		}
 	}
 }
 
-// TestJoinRank checks that a run of many ranks is refused at once with a
-// duration for -test.benchtime, which would give every rank its own
-// iterations, and that a run of one joins nothing.
+// TestJoinRank checks that a run of many ranks, or one keeping a
+// timeline, is refused at once with a duration for -test.benchtime,
+// which would give every rank its own iterations, and that a run of one
+// joins nothing.
 func TestJoinRank(t *testing.T) {
 	if r, err := JoinRank(t.Context(), Env{}); r != nil || err != nil {
 		t.Errorf("JoinRank(no cluster) = %v, %v; want nil, nil", r, err)
 	}
-	if f := flag.Lookup("test.benchtime"); f == nil || strings.HasSuffix(f.Value.String(), "x") {
+	if benchtime() > 0 {
 		t.Skip("-test.benchtime is a count here")
 	}
 	e, err := FromEnv([]string{"STORAGEBENCH_RANK=0", "STORAGEBENCH_WORLD_SIZE=2", "STORAGEBENCH_RENDEZVOUS=" + t.TempDir(), "STORAGEBENCH_RUN_ID=r"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := JoinRank(t.Context(), e)
-	if err == nil {
-		r.Close(t.Context(), nil)
+	if want := "a run of 2 ranks needs -test.benchtime as a count of iterations"; !errContains(checkCount(e), want) {
+		t.Errorf("checkCount = %v, want an error containing %q", checkCount(e), want)
 	}
-	if want := "a run of 2 ranks needs -test.benchtime as a count of iterations"; err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("JoinRank = %v, want an error containing %q", err, want)
-	}
-	// A timeline alone: a duration would record testing's every trial.
+	// A timeline alone: a duration would size each rank's runs itself.
 	if e, err = FromEnv([]string{"STORAGEBENCH_TIMELINE=" + t.TempDir() + "/"}); err != nil {
 		t.Fatal(err)
 	}
-	r, err = JoinRank(t.Context(), e)
-	if err == nil {
-		r.Close(t.Context(), nil)
+	if want := "STORAGEBENCH_TIMELINE needs -test.benchtime as a count"; !errContains(checkCount(e), want) {
+		t.Errorf("checkCount(timeline) = %v, want an error containing %q", checkCount(e), want)
 	}
-	if want := "STORAGEBENCH_TIMELINE needs -test.benchtime as a count"; err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("JoinRank(timeline) = %v, want an error containing %q", err, want)
-	}
+}
+
+// errContains reports whether err is not nil and its text holds want.
+func errContains(err error, want string) bool {
+	return err != nil && strings.Contains(err.Error(), want)
 }

@@ -3,14 +3,10 @@ package bench
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"strconv"
-	"strings"
-	"testing"
 	"time"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/cluster"
 	"github.com/storagebench/storagebench/dataset/storeurl"
 	"github.com/storagebench/storagebench/loader"
@@ -47,25 +43,25 @@ func clusterFromEnv(getenv func(string) string) (ClusterEnv, error) {
 	if c.World, c.Notes, err = cluster.FromEnv(getenv); err != nil {
 		return c, err
 	}
-	if v := getenv(benchenv.StartAt); v != "" {
+	if v := getenv(cases.StartAt); v != "" {
 		if c.StartAt, err = cluster.ParseStartAt(v); err != nil {
 			return c, err
 		}
 	}
-	c.Rendezvous = getenv(benchenv.Rendezvous)
+	c.Rendezvous = getenv(cases.Rendezvous)
 	if c.Rendezvous != "" {
 		if _, err := storeurl.Parse(c.Rendezvous); err != nil {
-			return c, fmt.Errorf("%s=%q: %w", benchenv.Rendezvous, c.Rendezvous, err)
+			return c, fmt.Errorf("%s=%q: %w", cases.Rendezvous, c.Rendezvous, err)
 		}
 	}
 	c.RunID = cluster.RunIDFromEnv(getenv)
-	if v := getenv(benchenv.Timeline); v != "" {
+	if v := getenv(cases.Timeline); v != "" {
 		c.Timeline = cluster.TimelinePath(v, c.World.Rank)
 	}
 	for _, v := range []struct {
 		name string
 		dst  *time.Duration
-	}{{benchenv.Heartbeat, &c.Heartbeat}, {benchenv.RendezvousTimeout, &c.Timeout}} {
+	}{{cases.Heartbeat, &c.Heartbeat}, {cases.RendezvousTimeout, &c.Timeout}} {
 		if s := getenv(v.name); s != "" {
 			d, perr := time.ParseDuration(s)
 			if perr != nil || d <= 0 {
@@ -91,34 +87,24 @@ type Rank struct {
 
 // JoinRank joins the run that e.Cluster describes, or returns nil when
 // it describes none. A run of more than one rank, or one that keeps a
-// timeline, needs -test.benchtime given as a count (such as 100x), the
-// same on every rank, so that every rank runs the same timed runs, once
-// each; it is checked here, after flag.Parse.
+// timeline, must run every timed run once, with the same count of
+// iterations on every rank: the caller checks that (a test binary's
+// -test.benchtime is a count, such as 100x).
 func JoinRank(ctx context.Context, e Env) (*Rank, error) {
 	c := e.Cluster
 	if !c.Active() {
 		return nil, nil
-	}
-	if f := flag.Lookup("test.benchtime"); f != nil && !strings.HasSuffix(f.Value.String(), "x") {
-		switch {
-		case c.World.Size > 1:
-			return nil, fmt.Errorf("a run of %d ranks needs -test.benchtime as a count of iterations, such as -test.benchtime 100x, the same on every rank (got %s): a duration gives every rank its own count",
-				c.World.Size, f.Value.String())
-		case c.Timeline != "":
-			return nil, fmt.Errorf("%s needs -test.benchtime as a count of iterations, such as -test.benchtime 100x (got %s): a duration runs each benchmark several times to find its count, and the timeline would hold them all",
-				benchenv.Timeline, f.Value.String())
-		}
 	}
 	r := &Rank{World: c.World, closeFn: func() error { return nil }}
 	cfg := cluster.Config{World: c.World, RunID: c.RunID, StartAt: c.StartAt, Heartbeat: c.Heartbeat, Timeout: c.Timeout, Where: c.Rendezvous}
 	if c.Rendezvous != "" {
 		loc, err := storeurl.Parse(c.Rendezvous)
 		if err != nil {
-			return nil, fmt.Errorf("%s=%q: %w", benchenv.Rendezvous, c.Rendezvous, err)
+			return nil, fmt.Errorf("%s=%q: %w", cases.Rendezvous, c.Rendezvous, err)
 		}
 		store, closeFn, err := loc.Open(ctx, e.S3Config, true)
 		if err != nil {
-			return nil, fmt.Errorf("%s=%q: %w", benchenv.Rendezvous, c.Rendezvous, err)
+			return nil, fmt.Errorf("%s=%q: %w", cases.Rendezvous, c.Rendezvous, err)
 		}
 		cfg.Store, r.closeFn = store, closeFn
 	}
@@ -134,7 +120,7 @@ func JoinRank(ctx context.Context, e Env) (*Rank, error) {
 		tl, err := cluster.CreateTimeline(c.Timeline, c.World, c.RunID)
 		if err != nil {
 			r.Close(ctx, err)
-			return nil, fmt.Errorf("%s: %w", benchenv.Timeline, err)
+			return nil, fmt.Errorf("%s: %w", cases.Timeline, err)
 		}
 		r.timeline = tl
 	}
@@ -159,6 +145,14 @@ func (r *Rank) Close(ctx context.Context, err error) error {
 	return errors.Join(errs...)
 }
 
+// world returns r's place in the run, that of a run of one for nil.
+func (r *Rank) world() cluster.World {
+	if r == nil {
+		return cluster.World{Size: 1}
+	}
+	return r.World
+}
+
 // distributed reports whether r shares its runs with other ranks.
 func (r *Rank) distributed() bool { return r != nil && r.World.Size > 1 }
 
@@ -171,31 +165,32 @@ func (r *Rank) shard() loader.Shard {
 	return loader.Shard{Rank: r.World.Rank, World: r.World.Size}
 }
 
-// bind returns a context that ends, with the cause, when the run must end
-// on every rank (another rank died or failed), and makes b's failure end
-// the run on the other ranks.
-func (r *Rank) bind(ctx context.Context, b *testing.B) context.Context {
+// Bind returns a context that ends, with the cause, when the run must
+// end on every rank (another rank died or failed), and a function to call
+// when the timed run called name is over: with its error, which then ends
+// the run on the other ranks, or nil.
+func (r *Rank) Bind(ctx context.Context, name string) (context.Context, func(err error)) {
 	if r == nil || r.session == nil {
-		return ctx
+		return ctx, func(error) {}
 	}
-	b.Cleanup(func() {
-		if b.Failed() {
-			r.session.Abort(context.Background(), fmt.Errorf("%s failed (its output says why)", b.Name()))
-		}
-	})
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(r.session.Context(), func() { cancel(context.Cause(r.session.Context())) })
-	b.Cleanup(func() { stop(); cancel(nil) })
-	return ctx
+	return ctx, func(err error) {
+		if err != nil {
+			r.session.Abort(context.Background(), fmt.Errorf("%s failed: %w", name, err))
+		}
+		stop()
+		cancel(nil)
+	}
 }
 
-// barrier waits at the barrier before b's timed run until every rank is
-// there, and then until the start they agreed on.
-func (r *Rank) barrier(ctx context.Context, b *testing.B) error {
+// barrier waits at the barrier before the timed run called name until
+// every rank is there, and then until the start they agreed on.
+func (r *Rank) barrier(ctx context.Context, name string) error {
 	if r == nil || r.session == nil {
 		return nil
 	}
-	if _, err := r.session.Barrier(ctx, b.Name()); err != nil {
+	if _, err := r.session.Barrier(ctx, name); err != nil {
 		return fmt.Errorf("rank %d of %d: %w", r.World.Rank, r.World.Size, err)
 	}
 	return nil
@@ -248,24 +243,29 @@ func (t *tracker) count(items, nbytes int64) {
 	}
 }
 
-// start marks the start of b's timed run: what was counted so far is not
-// its. If b fails before the run ends, its samples stop.
-func (t *tracker) start(b *testing.B) {
+// start marks the start of the timed run called name: what was counted
+// so far is not its.
+func (t *tracker) start(name string) {
 	if t == nil {
 		return
 	}
-	run := t.tl.Start(b.Name(), &t.c)
-	t.run = run
-	b.Cleanup(run.Abandon)
+	t.run = t.tl.Start(name, &t.c)
 }
 
-// end marks its end after n iterations, timed at b.Elapsed() from the
-// start, as the result line times it.
-func (t *tracker) end(b *testing.B) error {
+// abandon stops the samples of a run that failed before its end.
+func (t *tracker) abandon() {
+	if t != nil && t.run != nil {
+		t.run.Abandon()
+	}
+}
+
+// end marks its end after n iterations, timed at elapsed from the start,
+// as the result line times it.
+func (t *tracker) end(n int, elapsed time.Duration) error {
 	if t == nil || t.run == nil {
 		return nil
 	}
-	return t.run.End(b.N, b.Elapsed())
+	return t.run.End(n, elapsed)
 }
 
 // epochs writes what each epoch held, after the end.
@@ -325,20 +325,4 @@ func dropped(opts loader.Options) int {
 		return opts.BatchSize
 	}
 	return 0
-}
-
-// probe reports whether b's run is testing's first, of one iteration,
-// which a -benchtime count of more than one (Nx) follows with the real
-// run: a benchmark that counts b.N, not b.Loop, runs twice.
-func probe(b *testing.B) bool {
-	if b.N != 1 {
-		return false
-	}
-	f := flag.Lookup("test.benchtime")
-	if f == nil {
-		return false
-	}
-	v, ok := strings.CutSuffix(f.Value.String(), "x")
-	n, err := strconv.Atoi(v)
-	return ok && err == nil && n > 1
 }

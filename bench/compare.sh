@@ -20,8 +20,9 @@
 #   GO                     the go command (go)
 #
 # Each case runs as its own process on each side, with -benchtime a count
-# of whole rounds from bench/loadtime.sh (head's, for both sides), as
-# `make bench` runs it, so results pair with make bench's too. Each side's
+# of whole rounds from head's `storagebench count` (for both sides: a base
+# from before the benchmarks sized their own runs needs one), so results
+# pair with make bench's too. Each side's
 # test binary is built once. Each process gets only the STORAGEBENCH_
 # variables that side's Go source names (a name, or a NAME_* pattern): the
 # case's BACKENDS, PROFILES, MODES, WORKERS and ITEMS, and those exported by
@@ -64,13 +65,13 @@ for c in "${cases[@]}"; do
 	IFS=/ read -r backend profile mode workers extra <<<"$c"
 	[[ -z ${extra:-} && -n $workers ]] || die "case \"$c\": want BACKEND/PROFILE/MODE/WORKERS"
 	[[ $backend =~ ^(mem|local|fakes3)$ ]] || die "case \"$c\": backend \"$backend\" is not mem, local or fakes3"
-	[[ $mode =~ ^(sync|async)$ ]] || die "case \"$c\": mode \"$mode\" is not sync or async"
-	[[ $workers =~ ^[1-9][0-9]*$ ]] || die "case \"$c\": workers \"$workers\" is not a positive integer"
 	n=$COMPARE_ITEMS least=0
 	[[ $profile == none ]] || n=$COMPARE_LATENCY_ITEMS
 	[[ $backend == fakes3 ]] || least=$COMPARE_FAST_ITEMS
 	items[$c]=$n
-	benchtime[$c]=$(bash bench/loadtime.sh "$workers" "$mode" "$n" 50 "$least") || die "case \"$c\": bench/loadtime.sh failed"
+	# The Go code checks the rest of the case and sizes its run.
+	benchtime[$c]=$("$go" run ./cmd/storagebench count -items "$n" -least "$least" \
+		"Load/backend=$backend/profile=$profile/mode=$mode/workers=$workers/batch=50") || die "case \"$c\": storagebench count refused it"
 done
 
 sha=$(git rev-parse --verify --quiet "$BASE^{commit}") || die "BASE=$BASE is not a commit in this repository (for a branch of the remote, fetch it first: git fetch origin BRANCH)"

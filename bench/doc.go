@@ -20,7 +20,16 @@
 // One op is one item, so ns/op is time per item and MB/s throughput. By
 // default every benchmark is hermetic (backends mem, local on a temporary
 // folder, and fakes3, the in-process fake S3, over a synthetic dataset);
-// environment variables, read only here ([FromEnv]), add real stores and
-// narrow or widen the matrix. Everything this package prints is the
+// environment variables, read only here ([FromEnv]) by the table of
+// package cases, add real stores and narrow or widen the matrix, whose
+// points are [cases.Case] values. Everything the benchmarks print is the
 // standard benchmark format that benchstat reads.
+//
+// Measuring and reporting are apart: [Load] and [Train] (and their
+// stepwise forms [StartLoad] and [StartTrain]) run a case and return what
+// it measured, with the metrics of its line; the benchmarks, in the
+// package's tests, are thin testing.B reporters of them, and storagebench
+// feed calls [Train] in its own process. A Load line's timed run is sized
+// by the harness ([Sizing]): whole rounds of batches, at least the
+// minimums every level needs; this package links no testing.
 package bench

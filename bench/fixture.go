@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/local"
 	"github.com/storagebench/storagebench/dataset/mem"
@@ -57,9 +58,32 @@ func (f *Fixture) Source(ctx context.Context, name string) (*Source, error) {
 		f.errs[name] = err
 		return nil, err
 	}
-	s.policy = f.env.Policy
+	s.policy, s.smoke = f.env.Policy, f.env.Smoke
 	f.sources[name] = s
+	if s.real && f.env.Matrix != nil {
+		// A real store runs only the profile and faults it serves.
+		f.env.Matrix.SetStore(name, cases.Store{Real: true, Profile: s.Served.Name, Faults: s.ServedFaults})
+	}
 	return s, nil
+}
+
+// Prepare builds every real store the environment configures among the
+// matrix's backends (s3, scratch), reading its configuration and its
+// index, so that a store misconfigured fails before any benchmark runs;
+// the hermetic ones are built on first use.
+func (f *Fixture) Prepare(ctx context.Context) error {
+	if f.env.Matrix == nil {
+		return nil
+	}
+	for _, name := range f.env.Matrix.Backends() {
+		if cases.Hermetic(name) {
+			continue
+		}
+		if _, err := f.Source(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f *Fixture) build(ctx context.Context, name string) (*Source, error) {

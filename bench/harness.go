@@ -9,116 +9,155 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
 )
 
-// LoadCase is one point of the Load matrix.
-type LoadCase struct {
-	Profile fakes.Profile
-	Faults  fakes.Faults // injected into reads; none when nil
-	Options loader.Options
+// LoadOptions are what a Load run takes besides its case.
+type LoadOptions struct {
+	// Prefetch is the batches each worker holds; 0 for the loader's
+	// default.
+	Prefetch int
 	// Deep checks the content of every item read, not only its length;
 	// tests set it, benchmarks check lengths.
 	Deep bool
 	// Rank, in a run of many processes, is this one's: the run reads the
-	// rank's shard of every epoch (Options.Shard is set from it), starts
-	// with the other ranks and is recorded on its timeline. Nil for a
-	// process of its own.
+	// rank's shard of every epoch, waits for the other ranks before its
+	// timed run and is recorded on its timeline. Nil for a process of its
+	// own.
 	Rank *Rank
+	// Name names the run at the ranks' barrier and on the timeline: the
+	// benchmark's name.
+	Name string
 }
 
-// RunLoad benchmarks the loader on src. One op is one item delivered to
-// the consumer, so ns/op is the time per item and items/s its inverse.
+// A LoadRun is a Load run of one case, started and filled, whose timed
+// run the caller drives: [LoadRun.Start], then one [LoadRun.Next] an
+// item, then [LoadRun.Finish]. [Load] drives one itself; the benchmark
+// drives one from testing.B's loop.
 //
-// The loader's warm-up reads and the filling of its pipeline run before
-// the timer starts and are never counted: the consumer first takes whole
+// Its loader's warm-up reads and the filling of its pipeline run before
+// the timed run and are never counted: [StartLoad] first takes whole
 // rounds of batches (a round is one batch from each worker, W x B items),
 // at least Prefetch rounds and enough epochs for the pipeline to be full
 // and the batch slots' buffers to have grown to the items they hold; then
 // any whole rounds already complete. The timed run starts in steady state,
-// on a round boundary, right after a round was delivered. A run of whole rounds
-// (-benchtime Nx with N a multiple of W x B) then ends on the same phase
-// of the loader's cycle and its rate is exact; any other length counts up
-// to one round of bursty arrivals more or less. Every item is checked
-// against src.
-//
-// A run too short to time every level (fewer than 10 rounds or batch
-// periods, or no whole epoch) fails at once, naming the -benchtime that
-// would do, except under -short, whose results are a smoke test and say
-// so. Otherwise it measures the raw baselines (see [Source.RawRates]) and
-// reports items/s, MB/s from the bytes read, each level's statistics, the
-// run's length once (run-ns), the raw baseline at the same concurrency,
-// the bound and the efficiency (see [Bound]).
-//
-// With c.Rank, one rank of a run of many, it reads the rank's shard of
-// every epoch, waits for the other ranks after filling its pipeline (the
-// drain then takes what was read ahead while it waited), ends when
-// another rank dies, and records the timed run on the rank's timeline.
-func RunLoad(b *testing.B, src *Source, c LoadCase) {
-	ctx := c.Rank.bind(context.Background(), b)
-	opts := c.Options
-	opts.Epochs = -1
-	opts.Shard = c.Rank.shard()
+// on a round boundary, right after a round was delivered. A run of whole
+// rounds ends on the same phase of the loader's cycle and its rate is
+// exact; any other length counts up to one round of bursty arrivals more
+// or less. Every item is checked against the source.
+type LoadRun struct {
+	src      *Source
+	c        cases.Case
+	o        LoadOptions
+	opts     loader.Options // resolved
+	ctx      context.Context
+	inFlight int
+	round    int // W x B items
+	hold     int // items the loader holds, which the raw readers hold too
+	before   float64
+	ds       *dataset.Dataset
+	restore  func()
+	it       *loader.Iter
+	con      consumer
+	tr       *tracker
+	mem      *rssSampler
+	calib    calibration
+	started  bool
+	finished bool
+}
+
+// calibration is what the reads before the timed run showed: how many
+// items were taken, waiting for them, over how long.
+type calibration struct {
+	items   int
+	elapsed time.Duration
+}
+
+// rate returns the calibrated items a second, 0 when nothing was timed.
+func (c calibration) rate() float64 {
+	if c.items == 0 || c.elapsed <= 0 {
+		return 0
+	}
+	return float64(c.items) / c.elapsed.Seconds()
+}
+
+// StartLoad starts a Load run of c (a Load case) on src: it measures the
+// raw rate at the loader's concurrency, starts the loader, fills its
+// pipeline, waits for the other ranks of a run of many, and takes what the
+// loader read ahead meanwhile, so that the caller's timed run starts in
+// steady state. The caller closes the run.
+func StartLoad(ctx context.Context, src *Source, c cases.Case, o LoadOptions) (*LoadRun, error) {
+	r := &LoadRun{src: src, c: c, o: o, ctx: ctx}
+	opts := c.Options()
+	opts.Prefetch, opts.Epochs, opts.Shard = o.Prefetch, -1, o.Rank.shard()
 	opts, err := opts.Resolved()
 	if err != nil {
-		b.Fatal(err)
+		return nil, fmt.Errorf("%s: %w", c.SubName(), err)
 	}
-	inFlight, round := opts.InFlight(), opts.Workers*opts.BatchSize
+	r.opts = opts
+	r.inFlight, r.round = opts.InFlight(), opts.Workers*opts.BatchSize
 	// The raw readers hold as many items as the loader may: its batch
 	// slots, or the item scheduler's window.
-	hold := opts.Workers * opts.Prefetch * opts.BatchSize
+	r.hold = opts.Workers * opts.Prefetch * opts.BatchSize
 	slots := opts.Workers * opts.Prefetch
-	if opts.Scheduler == loader.SchedItem {
-		hold, slots = opts.Window, opts.Window/opts.BatchSize+1
+	if opts.Item != nil {
+		r.hold, slots = opts.Item.Window, opts.Item.Window/opts.BatchSize+1
 	}
 	// The raw rate at C, before the run as well as after it: on a shared
 	// machine the storage's best moments come and go, and a bound taken
 	// on one side of the run only can miss the stretch the run had.
-	_, before, err := src.rawRates(ctx, []int{inFlight}, hold)
-	if err != nil {
-		b.Fatalf("raw baseline at concurrency %d: %v", inFlight, err)
+	if _, r.before, err = src.rawRates(ctx, []int{r.inFlight}, r.hold); err != nil {
+		return nil, fmt.Errorf("raw baseline at concurrency %d: %w", r.inFlight, err)
 	}
-	tr := c.Rank.tracker(plan(nil, len(src.Index), shards(opts.Shard), []int{opts.Shard.Rank}, dropped(opts)))
-	ds, restore, err := src.Dataset(c.Profile, c.Faults, 1)
-	if err != nil {
-		b.Fatal(err)
+	r.tr = o.Rank.tracker(plan(nil, len(src.Index), shards(opts.Shard), []int{opts.Shard.Rank}, dropped(opts)))
+	if r.ds, r.restore, err = src.Dataset(c.ProfileOf(), c.Faults, 1); err != nil {
+		return nil, err
 	}
-	defer restore()
-	l, err := loader.New(ds, opts)
+	l, err := loader.New(r.ds, opts)
 	if err != nil {
-		b.Fatal(err)
+		r.restore()
+		return nil, err
 	}
 	runtime.GC() // not to pay for what ran before
-	mem := startRSS()
-	it, err := l.Start(ctx)
-	if err != nil {
-		b.Fatal(err)
+	r.mem = startRSS()
+	if r.it, err = l.Start(ctx); err != nil {
+		r.restore()
+		r.mem.Stop()
+		return nil, err
 	}
-	defer it.Close()
-	// Fill the pipeline and grow the batch slots' buffers: take whole
-	// rounds, at least Prefetch of them, and enough for every slot to have
-	// held every item it will hold (the batches of an epoch come round to
-	// the same slots every lcm(batches an epoch, W x P) batches), up to
-	// maxFillEpochs epochs. Then collect what growing them left behind.
-	con := consumer{it: it, src: src, deep: c.Deep, tr: tr}
-	epoch := l.BatchesPerEpoch()
+	r.con = consumer{it: r.it, src: src, deep: o.Deep, tr: r.tr}
+	if err := r.fill(l.BatchesPerEpoch(), slots); err != nil {
+		r.Close()
+		return nil, cause(ctx, err)
+	}
+	return r, nil
+}
+
+// fill fills the pipeline and grows the batch slots' buffers: it takes
+// whole rounds, at least Prefetch of them, and enough for every slot to
+// have held every item it will hold (the batches of an epoch come round
+// to the same slots every lcm(batches an epoch, W x P) batches), up to
+// maxFillEpochs epochs; then it collects what growing them left behind,
+// waits at the ranks' barrier, and drains what was read ahead.
+func (r *LoadRun) fill(epoch, slots int) error {
+	w := r.opts.Workers
 	fill := max(slots, min(slots/gcd(slots, epoch)*epoch, maxFillEpochs*epoch))
-	if err := con.fill((fill + opts.Workers - 1) / opts.Workers * opts.Workers); err != nil {
-		b.Fatal(cause(ctx, err))
+	if err := r.con.fill((fill + w - 1) / w * w); err != nil {
+		return err
 	}
 	// In a run of many ranks, every rank waits here for the others; its
 	// loader reads ahead meanwhile, which the drain below takes away as it
 	// takes away what it read during the collection.
-	if err := c.Rank.barrier(ctx, b); err != nil {
-		b.Fatal(err)
+	if err := r.o.Rank.barrier(r.ctx, r.o.Name); err != nil {
+		return err
 	}
 	runtime.GC()
 	// Then start the timer in steady state, right after a round is
@@ -130,90 +169,261 @@ func RunLoad(b *testing.B, src *Source, c LoadCase) {
 	// again, and whatever completed with the last of them. Started any
 	// sooner, the timer would count reads that ran before it, the items
 	// read ahead behind one still in flight: a rate too high by up to the
-	// items held over the run's items.
-	drain := func() {
-		for range maxDrain {
-			if !it.Ready(opts.Workers) {
-				return
-			}
-			if err := con.fill(opts.Workers); err != nil {
-				b.Fatal(cause(ctx, err))
-			}
+	// items held over the run's items. The rounds waited for are the
+	// calibration of the run's length.
+	if err := r.drain(); err != nil {
+		return err
+	}
+	rounds := r.hold/r.round + 1
+	t0 := time.Now()
+	if err := r.con.fill(rounds * w); err != nil {
+		return err
+	}
+	r.calib = calibration{items: rounds * r.round, elapsed: time.Since(t0)}
+	return r.drain()
+}
+
+// drain takes whole rounds while the next is already complete.
+func (r *LoadRun) drain() error {
+	for range maxDrain {
+		if !r.it.Ready(r.opts.Workers) {
+			return nil
+		}
+		if err := r.con.fill(r.opts.Workers); err != nil {
+			return err
 		}
 	}
-	drain()
-	if err := con.fill((hold/round + 1) * opts.Workers); err != nil {
-		b.Fatal(cause(ctx, err))
+	return nil
+}
+
+// A Sizing is how many items a timed run must take so that every level is
+// measured and the rate does not depend on where in the loader's bursts
+// it stopped, and how long that takes here.
+type Sizing struct {
+	// Items is the least a timed run takes: whole rounds, at least
+	// [MinRounds] of them in sync mode and [MinRoundsPerPrefetch] per
+	// batch a worker holds in async mode (a batch's fetch spans about
+	// that many rounds, and the run needs 10 batch periods), and at least
+	// [MinEpochs] epochs (the worker's share of one included).
+	Items int
+	// Round is W x B items.
+	Round int
+	// Rate is the items a second the run's reads before its timer
+	// reached, waiting for them; 0 when they were too quick to time.
+	Rate float64
+}
+
+// Estimate returns how long a timed run of n items takes at the
+// calibrated rate; 0 when unknown.
+func (s Sizing) Estimate(n int) time.Duration {
+	if s.Rate <= 0 {
+		return 0
 	}
-	drain()
-	// The loader's clock restarts as the timer starts, on the first pass
-	// of the loop: b.Loop's own start (it reads the memory statistics)
-	// takes a millisecond or two, during which the loader reads on.
-	b.ReportAllocs()
-	first := true
-	for b.Loop() {
-		if first {
-			it.ResetStats()
-			tr.start(b)
-			first = false
-		}
-		if _, err := con.next(); err != nil {
-			b.Fatal(cause(ctx, err))
-		}
+	return time.Duration(float64(n) / s.Rate * float64(time.Second))
+}
+
+// Whole returns n rounded up to whole rounds.
+func (s Sizing) Whole(n int) int { return (n + s.Round - 1) / s.Round * s.Round }
+
+// Minimums of a timed Load run.
+const (
+	MinRounds            = 12 // rounds of batches in sync mode, W x B items each
+	MinRoundsPerPrefetch = 12 // rounds in async mode, per batch a worker holds, plus one
+	MinPeriods           = 10 // batch periods: mean batch fetch times
+	MinEpochs            = 3  // epochs of items: a whole epoch, and each worker's whole share of one, always inside
+)
+
+// LoadSizing returns the sizing of a Load case over a dataset (a rank's
+// share of it) of epochItems items, with prefetch batches a worker (0 for
+// the default); its Rate is unknown. It is what [LoadRun.Sizing] gives
+// before calibration, and what make compare asks for, to give a commit
+// that does not size its runs a count.
+func LoadSizing(c cases.Case, prefetch, epochItems int) (Sizing, error) {
+	opts := c.Options()
+	opts.Prefetch = prefetch
+	opts, err := opts.Resolved()
+	if err != nil {
+		return Sizing{}, fmt.Errorf("%s: %w", c.SubName(), err)
 	}
-	if err := tr.end(b); err != nil {
-		b.Fatal(err)
+	round := opts.Workers * opts.BatchSize
+	rounds := MinRounds
+	if opts.Mode == loader.Async {
+		rounds = MinRoundsPerPrefetch*opts.Prefetch + 1
 	}
-	if err := tr.epochs(); err != nil {
-		b.Fatal(err)
+	s := Sizing{Round: round}
+	s.Items = s.Whole(max(rounds*round, MinEpochs*epochItems))
+	return s, nil
+}
+
+// Sizing returns the run's sizing, its rate calibrated by the rounds it
+// waited for before its timer.
+func (r *LoadRun) Sizing() Sizing {
+	s, _ := LoadSizing(r.c, r.opts.Prefetch, r.opts.Shard.Len(len(r.src.Index)))
+	s.Rate = r.calib.rate()
+	return s
+}
+
+// EpochTimed reports whether the epoch level means anything for this run:
+// not when a round (one batch from each worker) is larger than an epoch
+// of its share, where an epoch ends within a round and its time is a
+// fraction of one batch's.
+func (r *LoadRun) EpochTimed() bool { return r.round <= r.opts.Shard.Len(len(r.src.Index)) }
+
+// EpochTimed reports whether a Load case's epoch level means anything
+// over an epoch (a rank's share) of epochItems items: see
+// [LoadRun.EpochTimed].
+func EpochTimed(c cases.Case, epochItems int) bool { return c.Workers*c.Batch <= epochItems }
+
+// Start starts the timed run: the loader's clock restarts, and the
+// timeline's run begins.
+func (r *LoadRun) Start() {
+	r.it.ResetStats()
+	r.tr.start(r.o.Name)
+	r.con.bytes = 0
+	r.started = true
+}
+
+// Next takes the next item, checking it.
+func (r *LoadRun) Next() error {
+	if _, err := r.con.next(); err != nil {
+		return cause(r.ctx, err)
 	}
-	if err := it.Close(); err != nil {
-		b.Fatal(cause(ctx, err))
+	return nil
+}
+
+// LoadResult is what a Load run measured over its timed run.
+type LoadResult struct {
+	Items   int           // items taken in the timed run
+	Elapsed time.Duration // its duration, as the caller timed it
+	Bytes   int64         // bytes of the items taken
+	// InFlight is C, the most reads the loader has in flight.
+	InFlight int
+	// Rate is Items over Elapsed; Raw the raw readers' rate at C just
+	// after the run; Bound the most the storage can serve (see [Bound]).
+	Rate, Raw, Bound float64
+	// Stats are the loader's own.
+	Stats loader.Stats
+	// StartRSS and PeakRSS are the resident memory when the loader
+	// started and its peak; 0 where unknown.
+	StartRSS, PeakRSS int64
+	// Decoded says the items were decoded; Faulty that faults were
+	// injected; Hedged that the item scheduler hedged; EpochTimed that
+	// the epoch level means anything (see [LoadRun.EpochTimed]).
+	Decoded, Faulty, Hedged, EpochTimed bool
+}
+
+// Finish ends the timed run after n items over elapsed (as the caller
+// timed it): it closes the loader, checks that the run covered every
+// level, measures the raw baselines just after it, and returns what was
+// measured.
+func (r *LoadRun) Finish(n int, elapsed time.Duration) (LoadResult, error) {
+	res := LoadResult{Items: n, Elapsed: elapsed, InFlight: r.inFlight, Bytes: r.con.bytes,
+		Decoded: r.opts.Decode == loader.DecodeJPEG, Faulty: !r.c.Faults.IsZero(), EpochTimed: r.EpochTimed()}
+	r.finished = true
+	if err := r.tr.end(n, elapsed); err != nil {
+		return res, err
 	}
-	st := it.Stats()
-	start, peak, rssOK := mem.Stop()
-	elapsed := b.Elapsed()
-	rate := float64(b.N) / elapsed.Seconds()
-	if b.N == 0 || elapsed <= 0 || math.IsInf(rate, 0) {
-		b.Fatalf("%d items in %v: no rate to report", b.N, elapsed)
+	if err := r.tr.epochs(); err != nil {
+		return res, err
 	}
-	if !testing.Short() {
-		if err := coverage(st, b.N, elapsed, round, opts.Shard.Len(len(src.Index)), opts.Decode == loader.DecodeJPEG); err != nil {
-			b.Fatal(err)
-		}
+	if err := r.it.Close(); err != nil {
+		return res, cause(r.ctx, err)
 	}
-	restore() // the raw baselines read with no emulated latency
+	res.Stats = r.it.Stats()
+	start, peak, ok := r.mem.Stop()
+	if ok {
+		res.StartRSS, res.PeakRSS = start, peak
+	}
+	res.Rate = float64(n) / elapsed.Seconds()
+	if n == 0 || elapsed <= 0 || math.IsInf(res.Rate, 0) {
+		return res, fmt.Errorf("%d items in %v: no rate to report", n, elapsed)
+	}
+	if err := coverage(res.Stats, n, elapsed, r.Sizing(), res.EpochTimed, res.Decoded); err != nil {
+		return res, err
+	}
+	r.restore() // the raw baselines read with no emulated latency
 	// The raw baselines, right after the run, on a machine as warm as the
 	// loader left it (measured only first, they read up to a fifth slower
 	// over their first half second). The raw readers hold as many items as
 	// the loader's batch slots do.
-	raw, best, err := src.RawRates(ctx, inFlight, hold)
+	raw, best, err := r.src.RawRates(r.ctx, r.inFlight, r.hold)
 	if err != nil {
-		b.Fatalf("raw baseline at concurrency %d: %v", inFlight, err)
+		return res, fmt.Errorf("raw baseline at concurrency %d: %w", r.inFlight, err)
 	}
-	best = max(best, before)
-	meanBytes := float64(con.bytes) / float64(b.N)
-	b.SetBytes(int64(math.Round(meanBytes)))
-	b.ReportMetric(rate, results.ItemsPerSecond)
-	reportLevels(b, st, elapsed, opts.Decode == loader.DecodeJPEG)
-	bound := Bound(c.Profile, inFlight, meanBytes, best, elapsed)
-	b.ReportMetric(raw, results.RawItemsPerSec)
-	b.ReportMetric(bound, results.BoundItemsPerSec)
-	b.ReportMetric(rate/bound, results.Efficiency)
-	b.ReportMetric(meanBytes, results.BytesPerItem)
-	b.ReportMetric(float64(st.HeldItemsPeak), results.HeldItemsPeak)
-	b.ReportMetric(float64(st.HeldBytesPeak), results.HeldBytesPeak)
-	b.ReportMetric(float64(st.ReadTime)/float64(st.Elapsed)/float64(inFlight), results.InFlightFraction)
-	reportFailures(b, !c.Faults.IsZero(), st.Items, st.Skipped, st.AttemptErrors, st.Retries, st.RetryTime,
-		time.Duration(st.Levels[loader.GetItem].Count)*st.Levels[loader.GetItem].Mean)
-	if !opts.Hedge.IsZero() {
-		b.ReportMetric(float64(st.Hedges)/float64(st.Items), results.HedgesPerItem)
-		b.ReportMetric(float64(st.HedgeWins)/float64(st.Items), results.HedgeWinsPerItem)
+	res.Raw = raw
+	res.Bound = Bound(r.c.ProfileOf(), r.inFlight, float64(res.Bytes)/float64(n), max(best, r.before), elapsed)
+	res.Hedged = r.opts.Item != nil && !r.opts.Item.Hedge.IsZero()
+	return res, nil
+}
+
+// Close stops the run, if Finish has not, and removes the emulation.
+func (r *LoadRun) Close() error {
+	var err error
+	if !r.finished {
+		r.tr.abandon()
+		err = r.it.Close()
+		r.mem.Stop()
 	}
-	if rssOK {
-		b.ReportMetric(float64(start), results.StartRSS)
-		b.ReportMetric(float64(peak), results.PeakRSS)
+	r.restore()
+	return err
+}
+
+// Load runs c on src: [StartLoad], a timed run of n items (at least the
+// run's [Sizing], in whole rounds, when n is 0), timed with the run's own
+// clock, then [LoadRun.Finish].
+func Load(ctx context.Context, src *Source, c cases.Case, o LoadOptions, n int) (LoadResult, error) {
+	r, err := StartLoad(ctx, src, c, o)
+	if err != nil {
+		return LoadResult{}, err
 	}
+	defer r.Close()
+	if n == 0 {
+		n = r.Sizing().Items
+	}
+	r.Start()
+	t0 := time.Now()
+	for range n {
+		if err := r.Next(); err != nil {
+			return LoadResult{}, err
+		}
+	}
+	return r.Finish(n, time.Since(t0))
+}
+
+// A Metric is one figure of a result line: a value and its unit.
+type Metric struct {
+	Value float64
+	Unit  string
+}
+
+// Metrics returns the figures of a Load line, besides testing's own
+// (ns/op, MB/s, B/op, allocs/op): items/s, each level's statistics, the
+// run's length, the raw baseline and the bound, the efficiency, memory,
+// the reads in flight, failures and hedges.
+func (res LoadResult) Metrics() []Metric {
+	st := res.Stats
+	meanBytes := float64(res.Bytes) / float64(res.Items)
+	m := []Metric{{res.Rate, results.ItemsPerSecond}}
+	m = append(m, levelMetrics(st, res.Elapsed, res.Decoded, res.EpochTimed)...)
+	m = append(m,
+		Metric{res.Raw, results.RawItemsPerSec},
+		Metric{res.Bound, results.BoundItemsPerSec},
+		Metric{res.Rate / res.Bound, results.Efficiency},
+		Metric{meanBytes, results.BytesPerItem},
+		Metric{float64(st.HeldItemsPeak), results.HeldItemsPeak},
+		Metric{float64(st.HeldBytesPeak), results.HeldBytesPeak},
+		Metric{float64(st.ReadTime) / float64(st.Elapsed) / float64(res.InFlight), results.InFlightFraction},
+	)
+	m = append(m, failureMetrics(res.Faulty, st.Items, st.Skipped, st.AttemptErrors, st.Retries, st.RetryTime,
+		time.Duration(st.Levels[loader.GetItem].Count)*st.Levels[loader.GetItem].Mean)...)
+	if res.Hedged {
+		m = append(m, Metric{float64(st.Hedges) / float64(st.Items), results.HedgesPerItem},
+			Metric{float64(st.HedgeWins) / float64(st.Items), results.HedgeWinsPerItem})
+	}
+	if res.PeakRSS > 0 {
+		m = append(m, Metric{float64(res.StartRSS), results.StartRSS}, Metric{float64(res.PeakRSS), results.PeakRSS})
+	}
+	return m
 }
 
 // Bound returns the most items per second a storage can serve, over a
@@ -232,24 +442,26 @@ func Bound(p fakes.Profile, c int, meanBytes, bestRaw float64, over time.Duratio
 	return min(p.MaxRate(c, meanBytes, 1, over), bestRaw)
 }
 
-// reportFailures reports, for a run with faults injected or any read
+// failureMetrics returns, for a run with faults injected or any read
 // failed, the failed attempts, the retries and the items skipped, each
 // over the items due (delivered and skipped), and the time lost to
 // retries in percent of getitem time: a throttled or faulty run says so
 // on its line.
-func reportFailures(b *testing.B, faulty bool, items, skipped, attemptErrors, retries int64, retryTime, getitem time.Duration) {
+func failureMetrics(faulty bool, items, skipped, attemptErrors, retries int64, retryTime, getitem time.Duration) []Metric {
 	if !faulty && attemptErrors == 0 && skipped == 0 {
-		return
+		return nil
 	}
 	due := float64(items + skipped)
-	b.ReportMetric(float64(attemptErrors)/due, results.ErrorsPerItem)
-	b.ReportMetric(float64(retries)/due, results.RetriesPerItem)
-	b.ReportMetric(float64(skipped)/due, results.SkippedPerItem)
 	pct := 0.0
 	if getitem > 0 {
 		pct = 100 * float64(retryTime) / float64(getitem)
 	}
-	b.ReportMetric(pct, results.RetryTimePercent)
+	return []Metric{
+		{float64(attemptErrors) / due, results.ErrorsPerItem},
+		{float64(retries) / due, results.RetriesPerItem},
+		{float64(skipped) / due, results.SkippedPerItem},
+		{pct, results.RetryTimePercent},
+	}
 }
 
 // maxFillEpochs bounds the epochs a Load run reads before its timer starts
@@ -260,44 +472,36 @@ const maxFillEpochs = 8
 // because they were complete already.
 const maxDrain = 100
 
-// Minimums of a timed Load run, so that every level is measured and the
-// rate does not depend on where in the loader's bursts the run stopped.
-const (
-	minRounds  = 10 // rounds of batches, W x B items each
-	minPeriods = 10 // batch periods: mean batch fetch times
-	minEpochs  = 3  // epochs of items that always hold a whole epoch and each worker's whole share of one
-)
-
 // coverage returns an error unless a run of n items over elapsed covers
-// enough rounds and batch periods and recorded every level; the error
-// names a -benchtime that would.
-func coverage(st loader.Stats, n int, elapsed time.Duration, round, epoch int, decoded bool) error {
+// enough rounds and batch periods and recorded every level it times; the
+// error names a count that would, and how long it would take here.
+func coverage(st loader.Stats, n int, elapsed time.Duration, s Sizing, epochTimed, decoded bool) error {
 	var short []string
-	rounds := float64(n) / float64(round)
-	if rounds < minRounds {
-		short = append(short, fmt.Sprintf("%.1f rounds of %d items (%d needed)", rounds, round, minRounds))
+	rounds := float64(n) / float64(s.Round)
+	if n < s.Items {
+		short = append(short, fmt.Sprintf("%.1f rounds of %d items (%d needed, and %d epochs)", rounds, s.Round, s.Items/s.Round, MinEpochs))
 	}
 	fetch := st.Levels[loader.Fetch].Mean
 	periods := 0.0
 	if fetch > 0 {
 		periods = float64(elapsed) / float64(fetch)
 	}
-	if periods < minPeriods {
-		short = append(short, fmt.Sprintf("%.1f batch periods of %v (%d needed)", periods, fetch.Round(time.Microsecond), minPeriods))
+	if periods < MinPeriods {
+		short = append(short, fmt.Sprintf("%.1f batch periods of %v (%d needed)", periods, fetch.Round(time.Microsecond), MinPeriods))
 	}
 	for l := range loader.NumLevels {
-		if l != loader.Run && st.Levels[l].Count == 0 && (l != loader.Decode || decoded) {
+		if l != loader.Run && st.Levels[l].Count == 0 && (l != loader.Decode || decoded) && (l != loader.Epoch || epochTimed) {
 			short = append(short, "no "+l.String()+" sample")
 		}
 	}
 	if short == nil {
 		return nil
 	}
-	need := max(minRounds*round, minEpochs*epoch)
+	need := s.Items
 	if fetch > 0 {
-		need = max(need, int(math.Ceil(minPeriods*1.1*fetch.Seconds()*float64(n)/elapsed.Seconds())))
+		need = max(need, int(math.Ceil(MinPeriods*1.1*fetch.Seconds()*float64(n)/elapsed.Seconds())))
 	}
-	need = (need + round - 1) / round * round
+	need = s.Whole(need)
 	est := time.Duration(float64(elapsed) * float64(need) / float64(n))
 	return fmt.Errorf("the timed run of %d items in %v is too short to time every level: %s. Run with -benchtime %dx (whole rounds; about %v here)",
 		n, elapsed.Round(time.Millisecond), strings.Join(short, ", "), need, est.Round(time.Second))
@@ -369,76 +573,94 @@ func (c *consumer) check(item *loader.Item) error {
 	return nil
 }
 
-// reportLevels reports, for each level that recorded anything, its mean,
-// median, min, max and p99 in nanoseconds as "<level>-<stat>-ns", a unit
-// benchstat scales to seconds. The run level, one sample, is reported once,
-// as run-ns: the timed run, elapsed.
-func reportLevels(b *testing.B, st loader.Stats, elapsed time.Duration, decoded bool) {
-	b.ReportMetric(float64(elapsed.Nanoseconds()), results.RunNs)
+// levelMetrics returns, for each level that recorded anything and means
+// something for the run, its mean, median, min, max and p99 in
+// nanoseconds as "<level>-<stat>-ns", a unit benchstat scales to seconds.
+// The run level, one sample, is reported once, as run-ns: the timed run,
+// elapsed.
+func levelMetrics(st loader.Stats, elapsed time.Duration, decoded, epochTimed bool) []Metric {
+	m := []Metric{{float64(elapsed.Nanoseconds()), results.RunNs}}
 	for l := range loader.NumLevels {
 		s := st.Levels[l]
-		if l == loader.Run || s.Count == 0 || l == loader.Decode && !decoded {
+		if l == loader.Run || s.Count == 0 || l == loader.Decode && !decoded || l == loader.Epoch && !epochTimed {
 			continue
 		}
 		for i, v := range []time.Duration{s.Mean, s.Median, s.Min, s.Max, s.P99} {
-			b.ReportMetric(float64(v.Nanoseconds()), results.LevelUnit(l.String(), results.Stats[i]))
+			m = append(m, Metric{float64(v.Nanoseconds()), results.LevelUnit(l.String(), results.Stats[i])})
 		}
 		if l == loader.GetItem {
-			b.ReportMetric(float64(s.P999.Nanoseconds()), results.LevelUnit(l.String(), results.P999))
+			m = append(m, Metric{float64(s.P999.Nanoseconds()), results.LevelUnit(l.String(), results.P999)})
 		}
 	}
+	return m
 }
 
 // RawHold is how many items the readers of BenchmarkRaw hold in all: as
 // many as the default loader's batch slots.
 const RawHold = loader.DefaultWorkers * loader.DefaultPrefetch * loader.DefaultBatchSize
 
-// RunRaw benchmarks c goroutines reading src straight from its backend
-// behind profile p and faults f, holding RawHold items: the raw baseline.
-// One op is one item read; MB/s counts the bytes read.
-func RunRaw(b *testing.B, src *Source, p fakes.Profile, f fakes.Faults, c int) {
-	ctx := context.Background()
-	// Warm connections and buffers without the emulated latency, which
-	// would make warming as slow as the run.
-	r := newRawReader(src, dataset.New(dataset.NewStore(src.backend), src.Index), c, RawHold)
-	if err := r.warm(ctx); err != nil {
-		b.Fatal(err)
-	}
-	ds, restore, err := src.Dataset(p, f, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer restore()
-	r.ds = ds
-	b.ReportAllocs()
-	b.ResetTimer()
-	n, nbytes, err := r.read(ctx, b.N, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.StopTimer()
-	if n != int64(b.N) {
-		b.Fatalf("read %d items, want %d", n, b.N)
-	}
-	b.SetBytes(int64(math.Round(float64(nbytes) / float64(n))))
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), results.ItemsPerSecond)
+// A RawRun is the raw baseline of one Raw case, warmed, reading n items
+// when its caller times it.
+type RawRun struct {
+	r       *rawReader
+	restore func()
 }
 
-// RunDecode benchmarks c goroutines decoding the source's items from
-// memory, as the loader's DecodeJPEG does: what decoding alone reaches on
-// this machine. One op is one item decoded.
-func RunDecode(b *testing.B, src *Source, c int) {
+// StartRaw warms c goroutines reading src straight from its backend,
+// holding RawHold items, and puts the case's profile and faults in front
+// of them.
+func StartRaw(ctx context.Context, src *Source, c cases.Case) (*RawRun, error) {
+	// Warm connections and buffers without the emulated latency, which
+	// would make warming as slow as the run.
+	r := newRawReader(src, dataset.New(dataset.NewStore(src.backend), src.Index), c.Concurrency, RawHold)
+	if err := r.warm(ctx); err != nil {
+		return nil, err
+	}
+	ds, restore, err := src.Dataset(c.ProfileOf(), c.Faults, 1)
+	if err != nil {
+		return nil, err
+	}
+	r.ds = ds
+	return &RawRun{r: r, restore: restore}, nil
+}
+
+// Read reads n items, returning their bytes.
+func (r *RawRun) Read(ctx context.Context, n int) (int64, error) {
+	items, nbytes, err := r.r.read(ctx, n, 0)
+	if err == nil && items != int64(n) {
+		err = fmt.Errorf("read %d items, want %d", items, n)
+	}
+	return nbytes, err
+}
+
+// Close removes the emulation.
+func (r *RawRun) Close() { r.restore() }
+
+// Decoding is the items of a source in memory, decoded by c goroutines
+// as the loader's DecodeJPEG does: what decoding alone reaches on this
+// machine.
+type Decoding struct {
+	src   *Source
+	items [][]byte
+}
+
+// NewDecoding loads the source's items into memory.
+func NewDecoding(src *Source) (*Decoding, error) {
 	if src.Content == nil {
-		b.Fatalf("backend %s: decoding needs items in memory", src.Name)
+		return nil, fmt.Errorf("backend %s: decoding needs items in memory", src.Name)
 	}
-	items := make([][]byte, len(src.Index))
-	for i := range items {
-		items[i] = src.Content(i)
+	d := &Decoding{src: src, items: make([][]byte, len(src.Index))}
+	for i := range d.items {
+		d.items[i] = src.Content(i)
 	}
+	return d, nil
+}
+
+// Decode decodes items 0 to n-1 (item i mod the dataset's), with c
+// goroutines, returning the bytes decoded.
+func (d *Decoding) Decode(n, c int) (int64, error) {
 	var mu sync.Mutex
 	next := 0
-	b.ReportAllocs()
-	b.ResetTimer()
 	var g errgroup.Group
 	for range c {
 		g.Go(func() error {
@@ -448,29 +670,26 @@ func RunDecode(b *testing.B, src *Source, c int) {
 				i := next
 				next++
 				mu.Unlock()
-				if i >= b.N {
+				if i >= n {
 					return nil
 				}
 				var err error
-				if dst, err = loader.DecodeGray(items[i%len(items)], dst); err != nil {
-					return fmt.Errorf("item %q: %w", src.Index[i%len(items)], err)
+				if dst, err = loader.DecodeGray(d.items[i%len(d.items)], dst); err != nil {
+					return fmt.Errorf("item %q: %w", d.src.Index[i%len(d.items)], err)
 				}
 			}
 		})
 	}
 	if err := g.Wait(); err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
-	b.StopTimer()
-	// The bytes decoded: item i mod n for i < N.
+	// The bytes decoded: item i mod len for i < n.
 	var total, nbytes int64
-	for i, it := range items {
+	for i, it := range d.items {
 		total += int64(len(it))
-		if i < b.N%len(items) {
+		if i < n%len(d.items) {
 			nbytes += int64(len(it))
 		}
 	}
-	nbytes += int64(b.N/len(items)) * total
-	b.SetBytes(int64(math.Round(float64(nbytes) / float64(b.N))))
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), results.ItemsPerSecond)
+	return nbytes + int64(n/len(d.items))*total, nil
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,7 +17,7 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/mem"
 	"github.com/storagebench/storagebench/fakes"
@@ -33,6 +35,7 @@ import (
 // benchOutput is what a child benchmark run printed.
 type benchOutput struct {
 	stdout  string
+	stderr  string
 	config  map[string]string // the last value of each configuration line
 	results []*benchfmt.Result
 }
@@ -53,7 +56,7 @@ func runBenchmarks(t *testing.T, vars map[string]string, wantFail bool, args ...
 	}
 	cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, benchenv.Prefix) {
+		if !strings.HasPrefix(kv, cases.Prefix) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
@@ -69,7 +72,7 @@ func runBenchmarks(t *testing.T, vars map[string]string, wantFail bool, args ...
 	case err == nil && wantFail:
 		t.Fatalf("%v %q succeeded, want a failure\nstdout:\n%s", vars, args, stdout.String())
 	}
-	out := benchOutput{stdout: stdout.String(), config: map[string]string{}}
+	out := benchOutput{stdout: stdout.String(), stderr: stderr.String(), config: map[string]string{}}
 	r := benchfmt.NewReader(bytes.NewReader(stdout.Bytes()), "child")
 	for r.Scan() {
 		switch rec := r.Result().(type) {
@@ -140,6 +143,9 @@ func checkLoadLine(t *testing.T, r *benchfmt.Result) {
 		t.Errorf("%s: MB/s = %v, want B/item x items/s = %v", name, mbs, perItem*rate/1e6)
 	}
 	for _, level := range loadLevels {
+		if level == "epoch" && r.GetConfig(results.ConfigUntimedLevels) == "epoch" {
+			continue
+		}
 		for _, stat := range results.Stats {
 			unit := level + "-" + stat + "-ns"
 			if v, ok := value(r, unit); !ok || v <= 0 {
@@ -167,14 +173,14 @@ func checkLoadLine(t *testing.T, r *benchfmt.Result) {
 		t.Errorf("%s: %s = %v, want at most 1", name, results.InFlightFraction, f)
 	}
 	held, _ := value(r, results.HeldItemsPeak)
-	workers, _ := strconv.Atoi(namePart(r, results.KeyWorkers))
-	batch, _ := strconv.Atoi(namePart(r, results.KeyBatch))
+	workers, _ := strconv.Atoi(namePart(r, cases.Workers.Key))
+	batch, _ := strconv.Atoi(namePart(r, cases.Batch.Key))
 	prefetch, err := strconv.Atoi(r.GetConfig(results.ConfigLoaderPrefetch))
 	if err != nil {
 		prefetch = loader.DefaultPrefetch
 	}
 	limit := float64(workers * prefetch * batch)
-	if w := namePart(r, results.KeyWindow); w != "" {
+	if w := namePart(r, cases.Window.Key); w != "" {
 		limit, _ = strconv.ParseFloat(w, 64)
 	}
 	if held > limit {
@@ -193,12 +199,12 @@ func TestLoadOutput(t *testing.T) {
 	// fetch, cover 10 batch periods too.
 	n := 60 * workers * batch
 	out := runBenchmarks(t, map[string]string{
-		benchenv.Items:    strconv.Itoa(items),
-		benchenv.Workers:  strconv.Itoa(workers),
-		benchenv.Batch:    strconv.Itoa(batch),
-		benchenv.Profiles: "none",
-		benchenv.Sched:    "batch,item",
-		benchenv.Hedge:    "off,1ms",
+		cases.Items:       strconv.Itoa(items),
+		cases.Workers.Var: strconv.Itoa(workers),
+		cases.Batch.Var:   strconv.Itoa(batch),
+		cases.Profile.Var: "none",
+		cases.Sched.Var:   "batch,item",
+		cases.Hedge.Var:   "off,1ms",
 	}, false, "-test.bench=^BenchmarkLoad$", fmt.Sprintf("-test.benchtime=%dx", n), "-deep")
 	checkHeader(t, out.stdout)
 	if _, ok := out.config["smoke"]; ok {
@@ -246,7 +252,7 @@ func TestLoadOutput(t *testing.T) {
 // testing.Benchmark would have used it up, and benchstat would not pair
 // the results. (Tests that run child processes skip under -short.)
 func TestHeaderAfterTests(t *testing.T) {
-	out := runBenchmarks(t, map[string]string{benchenv.Items: "20"}, false,
+	out := runBenchmarks(t, map[string]string{cases.Items: "20"}, false,
 		"-test.run=.", "-test.short", "-test.bench=^BenchmarkDecode$/^concurrency=1$", "-test.benchtime=1x")
 	checkHeader(t, out.stdout)
 	if len(out.results) != 1 {
@@ -272,11 +278,11 @@ func TestBoundHolds(t *testing.T) {
 	} {
 		t.Run(tc.profile, func(t *testing.T) {
 			out := runBenchmarks(t, map[string]string{
-				benchenv.Backends: tc.backends,
-				benchenv.Items:    strconv.Itoa(items),
-				benchenv.Workers:  strconv.Itoa(workers),
-				benchenv.Batch:    strconv.Itoa(batch),
-				benchenv.Profiles: tc.profile,
+				cases.Backend.Var: tc.backends,
+				cases.Items:       strconv.Itoa(items),
+				cases.Workers.Var: strconv.Itoa(workers),
+				cases.Batch.Var:   strconv.Itoa(batch),
+				cases.Profile.Var: tc.profile,
 			}, false, "-test.bench=^BenchmarkLoad$", fmt.Sprintf("-test.benchtime=%dx", n))
 			if len(out.results) != 4 {
 				t.Fatalf("%d results, want 4:\n%s", len(out.results), out.stdout)
@@ -329,34 +335,64 @@ func TestBoundHolds(t *testing.T) {
 	}
 }
 
-// TestShortRuns checks that a run too short to time every level fails,
-// naming a -benchtime that would do, and that -short, the smoke run, says
-// so and prints no impossible value.
-func TestShortRuns(t *testing.T) {
+// TestRunSizing checks how Load lines are sized: a count too short to
+// time every level is refused before the timed run, naming a count that
+// suits the line, which then passes; a duration is lengthened to whole
+// rounds covering the minimums; -short says smoke; and a line whose round
+// is larger than an epoch leaves the epoch level out and says so.
+func TestRunSizing(t *testing.T) {
 	vars := map[string]string{
-		benchenv.Backends: "mem,local",
-		benchenv.Items:    "40",
-		benchenv.Workers:  "2",
-		benchenv.Batch:    "10",
-		benchenv.Modes:    "async",
-		benchenv.Profiles: "none",
+		cases.Backend.Var: "mem,local",
+		cases.Items:       "40",
+		cases.Workers.Var: "2",
+		cases.Batch.Var:   "10",
+		cases.Mode.Var:    "async",
+		cases.Profile.Var: "none",
 	}
+	// Async, 2 workers of batches of 10, prefetch 2: 25 rounds of 20.
+	const need = 25 * 2 * 10
 	out := runBenchmarks(t, vars, true, "-test.bench=^BenchmarkLoad$", "-test.benchtime=30x")
-	if !strings.Contains(out.stdout, "too short to time every level") || !strings.Contains(out.stdout, "Run with -benchtime") {
-		t.Errorf("a 30-item run printed:\n%s\nwant a failure naming the -benchtime to use", out.stdout)
+	advice := fmt.Sprintf("Run with -benchtime %dx", need)
+	if !strings.Contains(out.stdout, "-benchtime 30x is too short to time every level") || !strings.Contains(out.stdout, advice) {
+		t.Errorf("a 30-item run printed:\n%s\nwant a refusal advising %q", out.stdout, advice)
 	}
 	if len(out.results) != 0 {
 		t.Errorf("a run too short printed results:\n%s", out.stdout)
 	}
-	// The smoke run, as make bench-short runs it.
-	out = runBenchmarks(t, vars, false, "-test.short", "-test.bench=^BenchmarkLoad$", "-test.benchtime=50ms")
+	// The advice, followed.
+	out = runBenchmarks(t, vars, false, "-test.bench=^BenchmarkLoad$", fmt.Sprintf("-test.benchtime=%dx", need))
+	if len(out.results) != 2 {
+		t.Fatalf("%d results at the advised count, want 2:\n%s", len(out.results), out.stdout)
+	}
+	for _, r := range out.results {
+		if r.Iters != need {
+			t.Errorf("%s: %d items, want the count given, %d", r.Name.Full(), r.Iters, need)
+		}
+		checkLoadLine(t, r)
+	}
+	// A duration far too short: each line lengthened to whole rounds,
+	// at least its minimums; and the smoke run says so.
+	vars[cases.Workers.Var] = "2,8"
+	out = runBenchmarks(t, vars, false, "-test.short", "-test.bench=^BenchmarkLoad$", "-test.benchtime=1ms")
 	if out.config["smoke"] != "true" {
 		t.Errorf("a -short run does not say smoke: true:\n%s", out.stdout)
 	}
-	if len(out.results) != 2 {
-		t.Fatalf("%d results, want 2:\n%s", len(out.results), out.stdout)
+	if len(out.results) != 4 {
+		t.Fatalf("%d results, want 4:\n%s", len(out.results), out.stdout)
 	}
 	for _, r := range out.results {
+		workers, _ := strconv.Atoi(namePart(r, cases.Workers.Key))
+		round := workers * 10
+		if r.Iters%round != 0 || r.Iters < 25*round {
+			t.Errorf("%s: %d items, want whole rounds of %d, at least 25", r.Name.Full(), r.Iters, round)
+		}
+		// 8 workers x 10 is a round of 80 items, over an epoch of 40:
+		// the epoch level means nothing there, and is left out.
+		untimed := r.GetConfig(results.ConfigUntimedLevels)
+		_, hasEpoch := value(r, "epoch-mean-ns")
+		if workers == 8 && (untimed != "epoch" || hasEpoch) || workers == 2 && (untimed != "" || !hasEpoch) {
+			t.Errorf("%s: untimed-levels %q, epoch level reported %v", r.Name.Full(), untimed, hasEpoch)
+		}
 		ns, _ := value(r, "ns/op")
 		rate, _ := value(r, results.ItemsPerSecond)
 		mbs, _ := value(r, results.MBPerSecond)
@@ -372,10 +408,10 @@ func TestShortRuns(t *testing.T) {
 // with ns/op and MB/s counts the bytes read.
 func TestRawAndDecodeOutput(t *testing.T) {
 	out := runBenchmarks(t, map[string]string{
-		benchenv.Backends:    "mem,fakes3",
-		benchenv.Items:       "20",
-		benchenv.Concurrency: "1,4",
-		benchenv.Profiles:    "none",
+		cases.Backend.Var:     "mem,fakes3",
+		cases.Items:           "20",
+		cases.Concurrency.Var: "1,4",
+		cases.Profile.Var:     "none",
 	}, false, "-test.bench=^Benchmark(Raw|Decode)$", "-test.benchtime=40x")
 	if len(out.results) != 6 {
 		t.Fatalf("%d results, want 6:\n%s", len(out.results), out.stdout)
@@ -535,28 +571,28 @@ func TestFaultyLoadOutput(t *testing.T) {
 	}{{"fail", "8"}, {"skip", "1"}} {
 		t.Run(tc.onerror, func(t *testing.T) {
 			out := runBenchmarks(t, map[string]string{
-				benchenv.Items:     strconv.Itoa(items),
-				benchenv.Workers:   strconv.Itoa(workers),
-				benchenv.Batch:     strconv.Itoa(batch),
-				benchenv.Modes:     "async",
-				benchenv.Profiles:  "none",
-				benchenv.Sched:     "batch,item",
-				benchenv.Backends:  "mem,fakes3", // local is faulted as mem is
-				benchenv.Faults:    spec,
-				benchenv.OnError:   tc.onerror,
-				benchenv.Attempts:  tc.attempts,
-				benchenv.FirstByte: "200ms",
-				benchenv.Idle:      "200ms",
+				cases.Items:       strconv.Itoa(items),
+				cases.Workers.Var: strconv.Itoa(workers),
+				cases.Batch.Var:   strconv.Itoa(batch),
+				cases.Mode.Var:    "async",
+				cases.Profile.Var: "none",
+				cases.Sched.Var:   "batch,item",
+				cases.Backend.Var: "mem,fakes3", // local is faulted as mem is
+				cases.Faults.Var:  spec,
+				cases.OnError.Var: tc.onerror,
+				cases.Attempts:    tc.attempts,
+				cases.FirstByte:   "200ms",
+				cases.Idle:        "200ms",
 			}, false, "-test.bench=^BenchmarkLoad$", fmt.Sprintf("-test.benchtime=%dx", n), "-deep")
 			faulty := 0
 			for _, r := range out.results {
 				name := string(r.Name.Full())
-				if got := namePart(r, results.KeyOnError); got != tc.onerror {
+				if got := namePart(r, cases.OnError.Key); got != tc.onerror {
 					t.Errorf("%s: onerror=%q in the name, want %q", name, got, tc.onerror)
 				}
 				checkLoadLine(t, r)
 				errs, _ := value(r, results.ErrorsPerItem)
-				if f := namePart(r, results.KeyFaults); f != spec {
+				if f := namePart(r, cases.Faults.Key); f != spec {
 					t.Errorf("%s: faults=%q, want %q", name, f, spec)
 				}
 				faulty++
@@ -583,6 +619,37 @@ func TestFaultyLoadOutput(t *testing.T) {
 			}
 			if faulty != 4 {
 				t.Errorf("%d faulty lines, want 4 (2 backends, 2 schedulers)", faulty)
+			}
+		})
+	}
+}
+
+// TestCheckedBeforeAnyLine checks that a configured store that cannot be
+// read fails the run before any line runs, naming its variable, whichever
+// benchmark is selected: not after the lines before it.
+func TestCheckedBeforeAnyLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "index.json")
+	if err := os.WriteFile(bad, []byte(`["a", `), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"missing S3 configuration", map[string]string{cases.S3Config: filepath.Join(dir, "missing.json")}, "STORAGEBENCH_S3_CONFIG"},
+		{"bad scratch index", map[string]string{cases.ScratchRoot: dir, cases.ScratchIndex: bad}, "STORAGEBENCH_SCRATCH_INDEX"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := maps.Clone(tc.vars)
+			vars[cases.Items] = "20"
+			out := runBenchmarks(t, vars, true, "-test.bench=^BenchmarkRaw$")
+			if len(out.results) != 0 || strings.Contains(out.stdout, "BenchmarkRaw/") {
+				t.Errorf("lines ran before the misconfigured store failed:\n%s", out.stdout)
+			}
+			if !strings.Contains(out.stderr, tc.want) {
+				t.Errorf("stderr:\n%s\nwant an error naming %s", out.stderr, tc.want)
 			}
 		})
 	}

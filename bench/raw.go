@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -90,7 +89,7 @@ func (r *rawReader) read(ctx context.Context, n int, d time.Duration) (items, by
 	deadline := time.Now().Add(d)
 	// The loader's retry budget: a store failing or throttling every read
 	// ends the baseline within seconds, as it ends a loader's run.
-	ctx = dataset.WithRetryBudget(ctx, dataset.NewRetryBudget(loader.RunRetryBase, loader.RunRetryRatio))
+	r.ds = r.ds.WithRetryBudget(dataset.NewRetryBudget(loader.RunRetryBase, loader.RunRetryRatio))
 	g, ctx := errgroup.WithContext(ctx)
 	handoff := make(chan chan struct{})
 	collected := make(chan struct{})
@@ -147,9 +146,9 @@ func (r *rawReader) readOne(ctx context.Context, i int64) (int64, error) {
 }
 
 // calibration is how long a raw calibration reads at each concurrency, in
-// calibrationSlices slices.
-func calibration() time.Duration {
-	if testing.Short() {
+// calibrationSlices slices: shorter in a smoke run.
+func (s *Source) calibration() time.Duration {
+	if s.smoke {
 		return 60 * time.Millisecond
 	}
 	return 400 * time.Millisecond
@@ -214,7 +213,7 @@ func (s *Source) rawRates(ctx context.Context, cs []int, hold int) (first, best 
 		rate, total, elapsed := 0.0, int64(0), time.Duration(0)
 		for range calibrationSlices {
 			start := time.Now()
-			items, _, err := r.read(ctx, 0, calibration()/calibrationSlices)
+			items, _, err := r.read(ctx, 0, s.calibration()/calibrationSlices)
 			if err != nil {
 				return 0, 0, fmt.Errorf("raw reads at concurrency %d: %w", n, err)
 			}

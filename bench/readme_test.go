@@ -11,7 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/cases"
+	"github.com/storagebench/storagebench/results"
 )
 
 // The README is part of the interface: these tests keep what it says about
@@ -28,14 +29,20 @@ func readme(t *testing.T) string {
 }
 
 // TestReadmeVariables checks that the README's table of environment
-// variables is the one benchenv renders.
+// variables is the one package cases renders, and that it shows the
+// patterns of benchmark names that the table gives.
 func TestReadmeVariables(t *testing.T) {
 	var want bytes.Buffer
-	if err := benchenv.WriteMarkdown(&want); err != nil {
+	if err := cases.WriteMarkdown(&want); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(readme(t), want.String()) {
 		t.Errorf("README.md does not hold the table of variables; paste this:\n%s", want.String())
+	}
+	for _, b := range []string{results.Raw, results.Load, results.Train} {
+		if p := cases.Pattern(b); !strings.Contains(readme(t), "\n"+p+"\n") {
+			t.Errorf("README.md does not show the names of %s: %s", b, p)
+		}
 	}
 }
 

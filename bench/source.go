@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/storagebench/storagebench/cluster"
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/results"
 )
 
 // Source is a dataset on one backend, with what a benchmark needs to check
@@ -42,6 +45,7 @@ type Source struct {
 	ServedFaults fakes.Faults
 
 	policy  dataset.Policy // how every read is made
+	smoke   bool           // short raw calibrations
 	backend dataset.Backend
 	fake    *fakes.S3 // for fakes3, emulation goes through its middleware
 	real    bool      // a real store: no emulated profile applies
@@ -178,3 +182,39 @@ func endpointKind(endpoint string) string {
 // errNotConfigured marks a real store that the environment does not
 // configure.
 var errNotConfigured = errors.New("not configured")
+
+// Config returns the configuration lines that describe the source, as
+// "key: value" lines before results give them: the dataset's items, mean
+// and largest size, the endpoint, the loader's prefetch; the distinct
+// bodies when items share them; the rank and world size in a run of
+// many; and the profile a real store serves.
+func (s *Source) Config(prefetch int, world cluster.World) [][2]string {
+	kv := [][2]string{
+		{results.ConfigDatasetItems, strconv.Itoa(len(s.Index))},
+		{results.ConfigDatasetMeanBytes, strconv.FormatFloat(s.MeanSize(), 'f', 0, 64)},
+		{results.ConfigDatasetMaxBytes, strconv.FormatInt(s.MaxSize(), 10)},
+		{results.ConfigEndpoint, s.Endpoint},
+		{results.ConfigLoaderPrefetch, strconv.Itoa(prefetch)},
+	}
+	if s.Bodies > 0 && s.Bodies < len(s.Index) {
+		// Only when items share bodies: results of datasets whose items
+		// all differ still pair with those from before bodies could be
+		// shared.
+		kv = append(kv, [2]string{results.ConfigDatasetBodies, strconv.Itoa(s.Bodies)})
+	}
+	if world.Distributed() {
+		kv = append(kv, [2]string{results.ConfigRank, strconv.Itoa(world.Rank)}, [2]string{results.ConfigWorldSize, strconv.Itoa(world.Size)})
+	}
+	if s.real {
+		kv = append(kv, [2]string{results.ConfigStoreProfile, cmpOr(s.Served.Name, "none")})
+	}
+	return kv
+}
+
+// cmpOr returns v, or def when v is empty.
+func cmpOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

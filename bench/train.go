@@ -5,37 +5,29 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"testing"
 	"time"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
-	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/internal/proccpu"
 	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
 	"github.com/storagebench/storagebench/train"
 )
 
-// TrainCase is one point of the Train matrix: a workload on Accel
-// emulated accelerators, each with a loader of Options, reading a source
-// behind Profile and Faults.
-type TrainCase struct {
-	Profile  fakes.Profile
-	Faults   fakes.Faults
-	Workload train.Workload
-	Accel    int
-	// Options is each accelerator's loader; its batch size is the
-	// workload's, unless the workload has none (compute-<d>).
-	Options loader.Options
+// TrainOptions are what a Train run takes besides its case.
+type TrainOptions struct {
+	// Prefetch is the batches each worker holds; 0 for the loader's
+	// default.
+	Prefetch int
 	// Deep checks the content of every item read, not only its length.
 	Deep bool
 	// Rank, in a run of many processes, is this one's: its accelerators
-	// read their shards of the rank's share (see [train.Config]). Nil for
-	// a process of its own.
+	// read their shards of the rank's share (see [train.Config]), wait
+	// for the other ranks before the timed steps and are recorded on its
+	// timeline. Nil for a process of its own.
 	Rank *Rank
-
-	tr   *tracker                        // what the timeline records; nil for none
-	sync func(ctx context.Context) error // waits for the other ranks; nil for none
+	// Name names the run at the ranks' barrier and on the timeline.
+	Name string
 }
 
 // trainSeed seeds the shuffle of a Train run's every epoch, the same on
@@ -44,10 +36,10 @@ const trainSeed = 1
 
 // trainPlan returns the coverage plan of c's accelerators: those of every
 // rank read their shards of each epoch's shuffled order in full batches.
-func trainPlan(src *Source, c TrainCase) func(epoch int) (share, want int64, wantSum uint64) {
+func trainPlan(src *Source, c cases.Case, o TrainOptions) func(epoch int) (share, want int64, wantSum uint64) {
 	world, rank := 1, 0
-	if c.Rank.distributed() {
-		world, rank = c.Rank.World.Size, c.Rank.World.Rank
+	if o.Rank.distributed() {
+		world, rank = o.Rank.World.Size, o.Rank.World.Rank
 	}
 	cfg := train.Config{Accelerators: c.Accel, Rank: rank, World: world}
 	all := make([]loader.Shard, world*c.Accel)
@@ -58,13 +50,7 @@ func trainPlan(src *Source, c TrainCase) func(epoch int) (share, want int64, wan
 	for a := range c.Accel {
 		mine = append(mine, cfg.Shard(a).Rank)
 	}
-	batch := c.Options.BatchSize
-	if c.Workload.Batch > 0 {
-		batch = c.Workload.Batch
-	}
-	if r, err := c.Options.Resolved(); batch == 0 && err == nil {
-		batch = r.BatchSize
-	}
+	batch := c.Batch
 	n := len(src.Index)
 	order := func(epoch int) []int { return loader.Shuffled{Seed: trainSeed}.Order(epoch, n) }
 	return plan(order, n, all, mine, batch)
@@ -93,47 +79,65 @@ type TrainResult struct {
 	// CPU is the process's CPU time (user and system) over the timed
 	// steps, a fraction of Wall x GOMAXPROCS; 0 where unknown.
 	CPU float64
+	// Elapsed is the timed steps' duration as the result line gives it.
+	Elapsed time.Duration
+	// Faulty says faults were injected.
+	Faulty bool
 }
 
-// Train runs c on src: it starts the job (each loader's warm-up reads
-// first), runs its warm-up steps (see [train.Job.Warm]), calls start,
-// runs steps timed steps, calls stop, and returns what was measured. Every
-// item consumed is checked against src: its length, and its bytes with
-// Deep. start and stop may be nil.
-func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop func()) (TrainResult, error) {
-	var res TrainResult
-	ds, restore, err := src.Dataset(c.Profile, c.Faults, 1)
-	if err != nil {
-		return res, err
-	}
-	defer restore()
-	opts := c.Options
-	if c.Workload.Batch > 0 {
-		opts.BatchSize = c.Workload.Batch
-	}
+// A TrainRun is a Train run of one case, its job started and warmed up,
+// whose timed steps the caller drives: [TrainRun.Start], one
+// [TrainRun.Step] a step, then [TrainRun.Finish]. [Train] drives one
+// itself; the benchmark drives one from testing.B's loop.
+type TrainRun struct {
+	c        cases.Case
+	o        TrainOptions
+	ctx      context.Context
+	job      *train.Job
+	restore  func()
+	tr       *tracker
+	inFlight int
+	warm     int
+	cpu0     time.Duration
+	cpuOK    bool
+	t0       time.Time
+	closed   bool
+}
+
+// StartTrain starts c (a Train case) on src: each loader's warm-up reads
+// first, then the job's warm-up steps (see [train.Job.Warm]); in a run of
+// many ranks, a wait for the others and warm-up steps again. Every item
+// consumed is checked against src: its length, and its bytes with Deep.
+// The caller closes the run.
+func StartTrain(ctx context.Context, src *Source, c cases.Case, o TrainOptions) (*TrainRun, error) {
+	r := &TrainRun{c: c, o: o, ctx: ctx}
+	opts := c.Options()
+	opts.Prefetch = o.Prefetch
 	ropts, err := opts.Resolved()
 	if err != nil {
-		return res, err
+		return nil, fmt.Errorf("%s: %w", c.SubName(), err)
 	}
 	world := 1
-	if c.Rank.distributed() {
-		world = c.Rank.World.Size
+	if o.Rank.distributed() {
+		world = o.Rank.World.Size
 	}
-	share := loader.Shard{World: c.Accel * world}.Len(len(src.Index))
-	if perEpoch := share / ropts.BatchSize; perEpoch < MinStepsPerEpoch {
-		need := MinStepsPerEpoch * ropts.BatchSize * c.Accel * world
-		return res, fmt.Errorf("%d items give %d accelerators %d steps of %d an epoch, fewer than %d: set %s to at least %d (%s keeps the memory of few bodies)",
-			len(src.Index), c.Accel*world, perEpoch, ropts.BatchSize, MinStepsPerEpoch, benchenv.Items, need, benchenv.Bodies)
+	if err := TrainFits(c, len(src.Index), world); err != nil {
+		return nil, err
 	}
+	ds, restore, err := src.Dataset(c.ProfileOf(), c.Faults, 1)
+	if err != nil {
+		return nil, err
+	}
+	r.restore = restore
 	cfg := train.Config{
 		Dataset: ds, Loader: opts, Workload: c.Workload, Accelerators: c.Accel, Seed: trainSeed,
-		Check: func(_ int, it *loader.Item) error { return src.Check(it.Index, it.Data, c.Deep) },
+		Check: func(_ int, it *loader.Item) error { return src.Check(it.Index, it.Data, o.Deep) },
 	}
-	if c.Rank.distributed() {
-		cfg.Rank, cfg.World = c.Rank.World.Rank, c.Rank.World.Size
+	if o.Rank.distributed() {
+		cfg.Rank, cfg.World = o.Rank.World.Rank, o.Rank.World.Size
 	}
-	if c.tr != nil {
-		tr := c.tr
+	if tr := o.Rank.tracker(trainPlan(src, c, o)); tr != nil {
+		r.tr = tr
 		cfg.Observe = func(_ int, b *loader.Batch) {
 			tr.epoch(b.Epoch, b.Items)
 			var nbytes int64
@@ -143,105 +147,140 @@ func Train(ctx context.Context, src *Source, c TrainCase, steps int, start, stop
 			tr.count(int64(len(b.Items)), nbytes)
 		}
 	}
-	job, err := train.Start(ctx, cfg)
-	if err != nil {
-		return res, err
+	if r.job, err = train.Start(ctx, cfg); err != nil {
+		restore()
+		return nil, err
 	}
-	defer job.Close()
-	if res.Warm, err = job.Warm(ctx); err != nil {
-		return res, err
-	}
-	if c.sync != nil {
-		// Every rank waits for the others, its loaders reading ahead
-		// meanwhile; warm-up steps again consume what they read.
-		if err := c.sync(ctx); err != nil {
-			return res, err
-		}
-		n, err := job.Warm(ctx)
-		res.Warm += n
-		if err != nil {
-			return res, err
-		}
+	r.inFlight = c.Accel * ropts.InFlight()
+	if err := r.warmUp(); err != nil {
+		r.Close()
+		return nil, cause(ctx, err)
 	}
 	runtime.GC() // not to pay for what ran before
-	job.Reset()
-	cpu0, cpuOK := proccpu.Time()
-	t0 := time.Now()
-	if start != nil {
-		start()
+	return r, nil
+}
+
+// warmUp runs the job's warm-up steps; in a run of many ranks, every rank
+// then waits for the others, its loaders reading ahead meanwhile, and
+// warm-up steps again consume what they read.
+func (r *TrainRun) warmUp() error {
+	n, err := r.job.Warm(r.ctx)
+	r.warm += n
+	if err != nil || r.o.Rank == nil || r.o.Rank.session == nil {
+		return err
 	}
-	err = job.Steps(ctx, steps)
-	if stop != nil {
-		stop()
+	if err := r.o.Rank.barrier(r.ctx, r.o.Name); err != nil {
+		return err
 	}
-	res.Wall = time.Since(t0)
+	n, err = r.job.Warm(r.ctx)
+	r.warm += n
+	return err
+}
+
+// TrainFits returns an error unless a dataset (each rank's share of one)
+// of n items gives each of the world's accelerators at least
+// [MinStepsPerEpoch] steps an epoch, naming the items that would.
+func TrainFits(c cases.Case, n, world int) error {
+	share := loader.Shard{World: c.Accel * world}.Len(n)
+	if perEpoch := share / c.Batch; perEpoch < MinStepsPerEpoch {
+		need := MinStepsPerEpoch * c.Batch * c.Accel * world
+		return fmt.Errorf("%s: %d items give %d accelerators %d steps of %d an epoch, fewer than %d: set %s to at least %d (%s keeps the memory of few bodies)",
+			c.SubName(), n, c.Accel*world, perEpoch, c.Batch, MinStepsPerEpoch, cases.Items, need, cases.Bodies)
+	}
+	return nil
+}
+
+// Start starts the timed steps: the job's clock and its loaders'
+// statistics restart, and the timeline's run begins.
+func (r *TrainRun) Start() {
+	r.job.Reset()
+	r.cpu0, r.cpuOK = proccpu.Time()
+	r.tr.start(r.o.Name)
+	r.t0 = time.Now()
+}
+
+// Step runs one step of every accelerator.
+func (r *TrainRun) Step() error {
+	if err := r.job.Steps(r.ctx, 1); err != nil {
+		return cause(r.ctx, err)
+	}
+	return nil
+}
+
+// Finish ends the timed steps, n of them over elapsed as the caller timed
+// them, closes the job and returns what was measured.
+func (r *TrainRun) Finish(n int, elapsed time.Duration) (TrainResult, error) {
+	res := TrainResult{Warm: r.warm, Wall: time.Since(r.t0), InFlight: r.inFlight, Elapsed: elapsed, Faulty: !r.c.Faults.IsZero()}
 	cpu1, _ := proccpu.Time()
-	if cerr := job.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := r.tr.end(n, elapsed); err != nil {
 		return res, err
 	}
-	res.Result = job.Result()
-	res.InFlight = c.Accel * ropts.InFlight()
+	if err := r.tr.epochs(); err != nil {
+		return res, err
+	}
+	r.closed = true
+	err := r.job.Close()
+	r.restore()
+	if err != nil {
+		return res, cause(r.ctx, err)
+	}
+	if n == 0 || elapsed <= 0 {
+		return res, fmt.Errorf("%d steps in %v: no rate to report", n, elapsed)
+	}
+	res.Result = r.job.Result()
 	meanBytes := float64(res.Bytes) / float64(max(res.Samples, 1))
-	res.Bound = Bound(c.Profile, res.InFlight, meanBytes, math.Inf(1), res.Wall)
-	if cpuOK && res.Wall > 0 {
-		res.CPU = float64(cpu1-cpu0) / (float64(res.Wall) * float64(runtime.GOMAXPROCS(0)))
+	res.Bound = Bound(r.c.ProfileOf(), res.InFlight, meanBytes, math.Inf(1), res.Wall)
+	if r.cpuOK && res.Wall > 0 {
+		res.CPU = float64(cpu1-r.cpu0) / (float64(res.Wall) * float64(runtime.GOMAXPROCS(0)))
 	}
 	return res, nil
 }
 
-// RunTrain benchmarks c on src. One op is one training step of every
-// accelerator, so ns/op is the mean step's wall time and samples/s is
-// accelerators x batch x 1e9 / ns/op (every batch is full). The loaders'
-// warm-up reads and the job's warm-up steps run before the timer starts.
-// Run it with -benchtime Nx, N steps: at the default 1s a step of
-// resnet50-h100 (224 ms) leaves too few to measure.
-//
-// With c.Rank, one rank of a run of many, its accelerators read their
-// shards of the rank's share, it waits for the other ranks after its
-// warm-up steps (then warms up again), ends when another rank dies, and
-// records the timed steps on the rank's timeline. testing's first run of
-// one step, which a -benchtime of more steps follows, is neither
-// synchronised nor recorded: its result is discarded.
-func RunTrain(b *testing.B, src *Source, c TrainCase) {
-	ctx := c.Rank.bind(context.Background(), b)
-	if !probe(b) {
-		c.tr = c.Rank.tracker(trainPlan(src, c))
-		if c.Rank != nil && c.Rank.session != nil {
-			c.sync = func(ctx context.Context) error { return c.Rank.barrier(ctx, b) }
-		}
+// Close stops the job, if Finish has not, and removes the emulation.
+func (r *TrainRun) Close() error {
+	if r.closed {
+		return nil
 	}
-	var endErr error
-	res, err := Train(ctx, src, c, b.N, func() { b.ResetTimer(); c.tr.start(b) }, func() { b.StopTimer(); endErr = c.tr.end(b) })
+	r.closed = true
+	r.tr.abandon()
+	err := r.job.Close()
+	r.restore()
+	return err
+}
+
+// Train runs c on src: [StartTrain], steps timed steps, timed with the
+// run's own clock, then [TrainRun.Finish].
+func Train(ctx context.Context, src *Source, c cases.Case, o TrainOptions, steps int) (TrainResult, error) {
+	r, err := StartTrain(ctx, src, c, o)
 	if err != nil {
-		b.Fatal(cause(ctx, err))
+		return TrainResult{}, err
 	}
-	if endErr == nil {
-		endErr = c.tr.epochs()
+	defer r.Close()
+	r.Start()
+	t0 := time.Now()
+	if err := r.job.Steps(ctx, steps); err != nil {
+		return TrainResult{}, cause(ctx, err)
 	}
-	if endErr != nil {
-		b.Fatal(endErr)
+	return r.Finish(steps, time.Since(t0))
+}
+
+// Metrics returns the figures of a Train line, besides testing's own:
+// AU, samples/s, stalls, steps, the bound, CPU, the loaders' reads in
+// flight and their failures.
+func (res TrainResult) Metrics() []Metric {
+	m := []Metric{
+		{res.MeanAU(), results.AU},
+		{res.MinAU(), results.AUMin},
+		{float64(res.Samples) / res.Elapsed.Seconds(), results.SamplesPerSecond},
+		{float64(res.StallMean.Nanoseconds()), results.StallMeanNs},
+		{float64(res.StallP99.Nanoseconds()), results.StallP99Ns},
+		{float64(res.Steps), results.Steps},
 	}
-	elapsed := b.Elapsed()
-	if b.N == 0 || elapsed <= 0 {
-		b.Fatalf("%d steps in %v: no rate to report", b.N, elapsed)
-	}
-	b.SetBytes(int64(math.Round(float64(res.Bytes) / float64(b.N))))
-	// One op is one step of every accelerator: samples/s is accelerators x
-	// batch x 1e9 / ns/op when every batch is full.
-	b.ReportMetric(res.MeanAU(), results.AU)
-	b.ReportMetric(res.MinAU(), results.AUMin)
-	b.ReportMetric(float64(res.Samples)/elapsed.Seconds(), results.SamplesPerSecond)
-	b.ReportMetric(float64(res.StallMean.Nanoseconds()), results.StallMeanNs)
-	b.ReportMetric(float64(res.StallP99.Nanoseconds()), results.StallP99Ns)
-	b.ReportMetric(float64(res.Steps), results.Steps)
 	if !math.IsInf(res.Bound, 0) && res.Bound > 0 {
-		b.ReportMetric(res.Bound, results.BoundSamplesSec)
+		m = append(m, Metric{res.Bound, results.BoundSamplesSec})
 	}
 	if res.CPU > 0 {
-		b.ReportMetric(res.CPU, results.CPUFraction)
+		m = append(m, Metric{res.CPU, results.CPUFraction})
 	}
 	// The loaders' statistics, summed: each loader's busy time over its
 	// own elapsed time and its own C, and the failures of all.
@@ -258,7 +297,7 @@ func RunTrain(b *testing.B, src *Source, c TrainCase) {
 		getitem += time.Duration(l.Levels[loader.GetItem].Count) * l.Levels[loader.GetItem].Mean
 	}
 	if n := len(res.Loaders); n > 0 && st.Elapsed > 0 {
-		b.ReportMetric(float64(st.ReadTime)/float64(st.Elapsed)/float64(res.InFlight/n), results.InFlightFraction)
+		m = append(m, Metric{float64(st.ReadTime) / float64(st.Elapsed) / float64(res.InFlight/n), results.InFlightFraction})
 	}
-	reportFailures(b, !c.Faults.IsZero(), st.Items, st.Skipped, st.AttemptErrors, st.Retries, st.RetryTime, getitem)
+	return append(m, failureMetrics(res.Faulty, st.Items, st.Skipped, st.AttemptErrors, st.Retries, st.RetryTime, getitem)...)
 }

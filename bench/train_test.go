@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
 )
@@ -20,51 +20,37 @@ import (
 // backend=B/profile=P[/faults=F]/workload=W/accel=N/mode=M/workers=W/batch=B
 // and the loader's other keys, as BenchmarkLoad's.
 func BenchmarkTrain(b *testing.B) {
-	e := fixture.Env()
-	eachSource(b, func(b *testing.B, src *Source) {
-		for _, p := range profiles(b, src) {
-			for _, f := range faults(src) {
-				for _, w := range e.Workloads {
-					batches := e.Batches
-					if w.Batch > 0 {
-						batches = []int{w.Batch}
-					}
-					for _, n := range e.Accel {
-						for _, onerr := range e.OnErrors {
-							for _, mode := range e.Modes {
-								for _, workers := range e.Workers {
-									for _, batch := range batches {
-										for _, fetch := range e.Fetch {
-											if mode == loader.Sync && fetch > 1 {
-												continue
-											}
-											name := results.SubName(results.KeyProfile, p.Name) + faultsName(f) + "/" +
-												results.SubName(results.KeyWorkload, w.Name, results.KeyAccel, n, results.KeyMode, mode, results.KeyWorkers, workers, results.KeyBatch, batch)
-											if e.Named(benchenv.Fetch) {
-												name += "/" + results.SubName(results.KeyFetch, fetch)
-											}
-											if e.Named(benchenv.OnError) {
-												name += "/" + results.SubName(results.KeyOnError, onerr)
-											}
-											opts := loader.Options{Mode: mode, Workers: workers, BatchSize: batch, Prefetch: e.Prefetch, OnError: onerr}
-											if mode == loader.Async {
-												opts.FetchConcurrency = fetch
-											}
-											for _, sc := range schedules(e, opts) {
-												b.Run(name+sc.name, func(b *testing.B) {
-													RunTrain(b, src, TrainCase{Profile: p, Faults: f, Workload: w, Accel: n, Options: sc.opts, Deep: *deep, Rank: rank})
-												})
-											}
-										}
-									}
-								}
-							}
-						}
-					}
-				}
-			}
+	eachCase(b, results.Train, runTrain)
+}
+
+// runTrain benchmarks the case on src. One op is one training step of
+// every accelerator, so ns/op is the mean step's wall time and samples/s
+// is accelerators x batch x 1e9 / ns/op (every batch is full). The
+// loaders' warm-up reads and the job's warm-up steps run before the timer
+// starts; testing's loop runs the timed steps, as many as -benchtime says.
+func runTrain(b *testing.B, src *Source, c cases.Case) {
+	ctx := bind(b)
+	r, err := StartTrain(ctx, src, c, TrainOptions{Prefetch: fixture.Env().Prefetch, Deep: *deep, Rank: rank, Name: b.Name()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	first := true
+	for b.Loop() {
+		if first {
+			r.Start()
+			first = false
 		}
-	})
+		if err := r.Step(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	res, err := r.Finish(b.N, b.Elapsed())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(math.Round(float64(res.Bytes) / float64(b.N))))
+	report(b, res.Metrics())
 }
 
 // TestTrainOutput runs BenchmarkTrain on every hermetic backend, storage
@@ -77,15 +63,15 @@ func TestTrainOutput(t *testing.T) {
 	const steps, batch = 12, 10
 	step := 20 * time.Millisecond
 	out := runBenchmarks(t, map[string]string{
-		benchenv.Items:     "400",
-		benchenv.Bodies:    "40",
-		benchenv.Workers:   "2",
-		benchenv.Modes:     "sync",
-		benchenv.Batch:     strconv.Itoa(batch),
-		benchenv.Profiles:  "fixed-10ms",
-		benchenv.Workloads: "compute-" + step.String(),
-		benchenv.Accel:     "1,2",
-		benchenv.Sched:     "batch,item",
+		cases.Items:        "400",
+		cases.Bodies:       "40",
+		cases.Workers.Var:  "2",
+		cases.Mode.Var:     "sync",
+		cases.Batch.Var:    strconv.Itoa(batch),
+		cases.Profile.Var:  "fixed-10ms",
+		cases.Workload.Var: "compute-" + step.String(),
+		cases.Accel.Var:    "1,2",
+		cases.Sched.Var:    "batch,item",
 	}, false, "-test.bench=^BenchmarkTrain$", fmt.Sprintf("-test.benchtime=%dx", steps), "-deep")
 	checkHeader(t, out.stdout)
 	want := map[string]bool{}
@@ -104,7 +90,7 @@ func TestTrainOutput(t *testing.T) {
 			continue
 		}
 		delete(want, base)
-		n, _ := strconv.Atoi(namePart(r, results.KeyAccel))
+		n, _ := strconv.Atoi(namePart(r, cases.Accel.Key))
 		get := func(unit string) float64 {
 			v, ok := value(r, unit)
 			if !ok {
@@ -144,12 +130,12 @@ func TestTrainOutput(t *testing.T) {
 // at once, naming the variables that fix it.
 func TestTrainTooFewSteps(t *testing.T) {
 	out := runBenchmarks(t, map[string]string{
-		benchenv.Items:     "400",
-		benchenv.Backends:  "mem",
-		benchenv.Workloads: "resnet50-h100",
-		benchenv.Accel:     "1",
-		benchenv.Workers:   "2",
-		benchenv.Modes:     "async",
+		cases.Items:        "400",
+		cases.Backend.Var:  "mem",
+		cases.Workload.Var: "resnet50-h100",
+		cases.Accel.Var:    "1",
+		cases.Workers.Var:  "2",
+		cases.Mode.Var:     "async",
 	}, true, "-test.bench=^BenchmarkTrain$", "-test.benchtime=2x")
 	if !strings.Contains(out.stdout, "400 items give 1 accelerators 1 steps of 400 an epoch, fewer than 4: set STORAGEBENCH_ITEMS to at least 1600") {
 		t.Errorf("output:\n%s\nwant the error naming STORAGEBENCH_ITEMS", out.stdout)

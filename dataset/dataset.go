@@ -27,7 +27,20 @@ func (d *Dataset) Index() Index { return d.index }
 // Store returns the store the dataset reads through.
 func (d *Dataset) Store() *Store { return d.store }
 
+// WithRetryBudget returns the dataset read through d's store given budget
+// ([Store.WithRetryBudget]), so that its reads share budget. The index is
+// shared, not copied.
+func (d *Dataset) WithRetryBudget(budget *RetryBudget) *Dataset {
+	return &Dataset{store: d.store.WithRetryBudget(budget), index: d.index}
+}
+
 // Read reads item i into buf as [Store.Read] does.
 func (d *Dataset) Read(ctx context.Context, i int, buf []byte) ([]byte, Timing, error) {
-	return d.store.Read(ctx, d.index[i], buf)
+	return d.store.read(ctx, d.index[i], buf, nil)
+}
+
+// ReadTraced reads item i into buf as [Store.ReadTraced] does, calling the
+// hooks of trace for this read in addition to the store's own.
+func (d *Dataset) ReadTraced(ctx context.Context, i int, buf []byte, trace *ReadTrace) ([]byte, Timing, error) {
+	return d.store.read(ctx, d.index[i], buf, trace)
 }

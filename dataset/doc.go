@@ -15,6 +15,18 @@
 //
 // Every backend maps its own "not found" to [ErrNotFound] and its refusal of
 // a malformed or escaping key to [ErrInvalidKey], so callers use errors.Is
-// whatever the backend. Package datasettest holds the conformance suite that
-// every backend passes.
+// whatever the backend. Every backend also classifies its own failures
+// into portable kinds ([ErrorKind]: not found, throttled, transient,
+// permanent, canceled) by implementing [Classifier], as gocloud.dev/blob's
+// drivers classify theirs into gcerrors codes: a Store decides what to
+// retry from kinds alone, never from a store's codes or statuses, and
+// records each error's kind so that callers read it back with [KindOf].
+// Package datasettest holds the conformance suite that every backend
+// passes.
+//
+// What changes how a Store reads is an option of the Store, never a value
+// of the context: its [Policy], the [RetryBudget] a run's reads share and
+// the hooks of a [ReadTrace] ([Store.WithPolicy], [Store.WithRetryBudget],
+// [Store.WithReadTrace]); a read adds hooks of its own with
+// [Store.ReadTraced].
 package dataset

@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
-	"net/http"
 	"sync/atomic"
 	"time"
 )
 
 // Policy is how a [Store] reads an object: the deadlines of each attempt,
 // and which failed attempts it makes again, how often and after how long.
+// What it retries it learns from the failure's [ErrorKind] alone, which
+// the backend gives (see [Classifier]).
 //
 // Who retries what: a Store's Read is the one place where reads of objects
 // are retried, whatever the backend. Backends make one attempt per Open
@@ -33,7 +33,7 @@ type Policy struct {
 	// count towards ThrottleAttempts instead.
 	Attempts int
 	// ThrottleAttempts bounds the attempts of one read that the store
-	// throttled (S3's 503 SlowDown), in a run whose store is serving
+	// throttled ([KindThrottled]), in a run whose store is serving
 	// (see RetryBudget): a store at its request rate answers part of a
 	// loader's reads so until the loader's reads, backing off, come
 	// within it, which takes more attempts than a fault does. Elsewhere
@@ -46,7 +46,7 @@ type Policy struct {
 	// retry k+1); 0 means DefaultBackoff.
 	Backoff time.Duration
 	// ThrottleBackoff is the base of that wait after the store throttled
-	// (S3's 503 SlowDown): throttling backs off harder; 0 means
+	// ([KindThrottled]): throttling backs off harder; 0 means
 	// DefaultThrottleBackoff.
 	ThrottleBackoff time.Duration
 	// MaxBackoff caps one wait; 0 means DefaultMaxBackoff.
@@ -102,10 +102,11 @@ func (p Policy) Resolved() (Policy, error) {
 	return p, nil
 }
 
-// backoff returns the wait before retry k+1 (k from 0) after err.
-func (p Policy) backoff(k int, err error) time.Duration {
+// backoff returns the wait before retry k+1 (k from 0) after a failure,
+// throttled or not.
+func (p Policy) backoff(k int, throttled bool) time.Duration {
 	base := p.Backoff
-	if Throttled(err) {
+	if throttled {
 		base = p.ThrottleBackoff
 	}
 	ceil := p.MaxBackoff
@@ -156,46 +157,11 @@ func (e *AttemptsError) Error() string {
 // Unwrap returns the last attempt's error.
 func (e *AttemptsError) Unwrap() error { return e.Err }
 
-// Retryable reports whether a read that failed with err may succeed if
-// made again: not when the key is missing or refused, the backend cannot
-// do it, a file is not readable, or a store answered with a client error
-// (HTTP 4xx) other than 408 Request Timeout and 429 Too Many Requests.
-// Throttling, server errors, dropped connections, bodies shorter or longer
-// than announced and timeouts are retryable.
-func Retryable(err error) bool {
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidKey) ||
-		errors.Is(err, errors.ErrUnsupported) || errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
-		return false
-	}
-	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) {
-		c := status.HTTPStatusCode()
-		if c >= 400 && c < 500 && c != http.StatusRequestTimeout && c != http.StatusTooManyRequests {
-			return false
-		}
-	}
-	return true
-}
-
-// Throttled reports whether err is a store's throttling answer, such as
-// S3's 503 SlowDown.
-func Throttled(err error) bool {
-	var coded interface{ ErrorCode() string }
-	if errors.As(err, &coded) {
-		switch coded.ErrorCode() {
-		case "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests":
-			return true
-		}
-	}
-	var status interface{ HTTPStatusCode() int }
-	return errors.As(err, &status) && (status.HTTPStatusCode() == http.StatusServiceUnavailable || status.HTTPStatusCode() == http.StatusTooManyRequests)
-}
-
 // RetryBudget bounds the retries of a whole run, across its reads: at most
 // Base plus Ratio times the reads started. A store failing most requests
 // then ends the run within seconds, where retrying every read up to its
-// attempts would drag on. It travels in the context given to
-// [Store.Read] ([WithRetryBudget]). It is safe for concurrent use.
+// attempts would drag on. The reads of a [Store] given it with
+// [Store.WithRetryBudget] share it. It is safe for concurrent use.
 //
 // A retry after throttling takes nothing from it while the store is
 // serving: while some read of the run succeeded within the last
@@ -261,20 +227,6 @@ func (b *RetryBudget) served(now time.Time) {
 	if t := now.UnixNano(); t-b.lastServed.Load() >= int64(servedEvery) {
 		b.lastServed.Store(t)
 	}
-}
-
-// retryBudgetKey is the context key of a *RetryBudget.
-type retryBudgetKey struct{}
-
-// WithRetryBudget returns a copy of ctx whose reads share budget.
-func WithRetryBudget(ctx context.Context, budget *RetryBudget) context.Context {
-	return context.WithValue(ctx, retryBudgetKey{}, budget)
-}
-
-// retryBudget returns the budget ctx carries, or nil.
-func retryBudget(ctx context.Context) *RetryBudget {
-	b, _ := ctx.Value(retryBudgetKey{}).(*RetryBudget)
-	return b
 }
 
 // Immediate is implemented by backends whose reads wait on nothing but

@@ -11,23 +11,19 @@ import (
 	"github.com/storagebench/storagebench/dataset"
 )
 
-// codedError is an error with an S3 error code and an HTTP status, as the
-// SDK's are.
-type codedError struct {
-	code   string
-	status int
-}
+// kindedError is an error that the test backends classify as its kind.
+type kindedError struct{ kind dataset.ErrorKind }
 
-func (e codedError) Error() string       { return e.code }
-func (e codedError) ErrorCode() string   { return e.code }
-func (e codedError) HTTPStatusCode() int { return e.status }
+func (e kindedError) Error() string { return "injected " + e.kind.String() + " failure" }
 
 var (
-	slowDown = codedError{"SlowDown", 503}
-	internal = codedError{"InternalError", 500}
+	throttledErr = kindedError{dataset.KindThrottled}
+	transientErr = kindedError{dataset.KindTransient}
 )
 
-// flaky fails the first n opens with err, then serves "hello".
+// flaky fails the first n opens with err, then serves "hello". It
+// classifies a kindedError as its kind, as a backend classifies its own
+// errors.
 type flaky struct {
 	n     int64
 	err   error
@@ -41,12 +37,20 @@ func (f *flaky) Open(ctx context.Context, key string) (io.ReadCloser, int64, err
 	return io.NopCloser(strings.NewReader("hello")), 5, nil
 }
 
+func (f *flaky) ErrorKind(err error) dataset.ErrorKind {
+	var ke kindedError
+	if errors.As(err, &ke) {
+		return ke.kind
+	}
+	return dataset.KindUnknown
+}
+
 // serving returns a budget of no retries whose store has just served a
 // read.
 func serving() *dataset.RetryBudget {
 	b := dataset.NewRetryBudget(0, 0)
-	st := dataset.NewStore(&flaky{})
-	if _, _, err := st.Read(dataset.WithRetryBudget(context.Background(), b), "k", nil); err != nil {
+	st := dataset.NewStore(&flaky{}).WithRetryBudget(b)
+	if _, _, err := st.Read(context.Background(), "k", nil); err != nil {
 		panic(err)
 	}
 	return b
@@ -66,30 +70,26 @@ func TestThrottledAttempts(t *testing.T) {
 		wantOK   bool
 		opens    int64
 	}{
-		{"throttled past attempts", dataset.Policy{Attempts: 3}, 10, slowDown, serving(), true, 11},
-		{"throttled past throttle attempts", dataset.Policy{Attempts: 3}, 12, slowDown, serving(), false, 12},
-		{"default throttle attempts", dataset.Policy{Attempts: 2}, 7, slowDown, serving(), true, 8},
-		{"explicit throttle attempts", dataset.Policy{Attempts: 3, ThrottleAttempts: 2}, 2, slowDown, serving(), false, 2},
-		{"a lone read's throttled attempts are attempts", dataset.Policy{Attempts: 3}, 3, slowDown, nil, false, 3},
-		{"faults within attempts", dataset.Policy{Attempts: 3}, 2, internal, nil, true, 3},
-		{"faults past attempts", dataset.Policy{Attempts: 3}, 3, internal, nil, false, 3},
-		{"no retries", dataset.Policy{Attempts: 1}, 1, slowDown, nil, false, 1},
-		{"throttling takes no budget from a serving store", dataset.Policy{Attempts: 3}, 5, slowDown, serving(), true, 6},
-		{"throttling takes no budget at a run's start", dataset.Policy{Attempts: 3}, 5, slowDown, dataset.NewRetryBudget(0, 0), true, 6},
-		{"faults take budget", dataset.Policy{Attempts: 3}, 1, internal, dataset.NewRetryBudget(0, 0), false, 1},
+		{"throttled past attempts", dataset.Policy{Attempts: 3}, 10, throttledErr, serving(), true, 11},
+		{"throttled past throttle attempts", dataset.Policy{Attempts: 3}, 12, throttledErr, serving(), false, 12},
+		{"default throttle attempts", dataset.Policy{Attempts: 2}, 7, throttledErr, serving(), true, 8},
+		{"explicit throttle attempts", dataset.Policy{Attempts: 3, ThrottleAttempts: 2}, 2, throttledErr, serving(), false, 2},
+		{"a lone read's throttled attempts are attempts", dataset.Policy{Attempts: 3}, 3, throttledErr, nil, false, 3},
+		{"faults within attempts", dataset.Policy{Attempts: 3}, 2, transientErr, nil, true, 3},
+		{"faults past attempts", dataset.Policy{Attempts: 3}, 3, transientErr, nil, false, 3},
+		{"no retries", dataset.Policy{Attempts: 1}, 1, throttledErr, nil, false, 1},
+		{"throttling takes no budget from a serving store", dataset.Policy{Attempts: 3}, 5, throttledErr, serving(), true, 6},
+		{"throttling takes no budget at a run's start", dataset.Policy{Attempts: 3}, 5, throttledErr, dataset.NewRetryBudget(0, 0), true, 6},
+		{"faults take budget", dataset.Policy{Attempts: 3}, 1, transientErr, dataset.NewRetryBudget(0, 0), false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.policy.Backoff, tc.policy.ThrottleBackoff, tc.policy.MaxBackoff = 1, 1, 1 // 1 ns waits
 			b := &flaky{n: tc.failures, err: tc.err}
-			st, err := dataset.NewStore(b).WithPolicy(tc.policy)
+			st, err := dataset.NewStore(b).WithRetryBudget(tc.budget).WithPolicy(tc.policy)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := context.Background()
-			if tc.budget != nil {
-				ctx = dataset.WithRetryBudget(ctx, tc.budget)
-			}
-			data, tm, err := st.Read(ctx, "k", nil)
+			data, tm, err := st.Read(context.Background(), "k", nil)
 			if ok := err == nil; ok != tc.wantOK {
 				t.Fatalf("Read = %q, %v; want success %v", data, err, tc.wantOK)
 			}
@@ -100,5 +100,26 @@ func TestThrottledAttempts(t *testing.T) {
 				t.Errorf("%d opens, %d attempts timed; want %d", got, tm.Attempts, tc.opens)
 			}
 		})
+	}
+}
+
+// TestDatasetRetryBudget checks that a budget given to a dataset is
+// shared by its reads, and leaves the dataset it came from without one.
+func TestDatasetRetryBudget(t *testing.T) {
+	st, err := dataset.NewStore(&flaky{n: 2, err: transientErr}).WithPolicy(dataset.Policy{Backoff: 1, MaxBackoff: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := dataset.New(st, dataset.Index{"k"})
+	b := dataset.NewRetryBudget(10, 0)
+	budgeted := ds.WithRetryBudget(b)
+	if _, _, err := budgeted.Read(context.Background(), 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Retries(); got != 2 {
+		t.Errorf("budget has %d retries taken, want 2", got)
+	}
+	if ds.Store().RetryBudget() != nil || budgeted.Store().RetryBudget() != b || budgeted.Len() != ds.Len() {
+		t.Errorf("budgets: original %p, budgeted %p (want nil and %p); lengths %d and %d", ds.Store().RetryBudget(), budgeted.Store().RetryBudget(), b, ds.Len(), budgeted.Len())
 	}
 }

@@ -38,33 +38,65 @@ func (t Timing) Transfer() time.Duration { return t.Total - t.Retrying - t.TTFB 
 const minGrow = 32 << 10
 
 // Store is the portable type in front of a [Backend]: it reads objects
-// whole, under a [Policy] of deadlines and retries. It is safe for
-// concurrent use.
+// whole, under a [Policy] of deadlines and retries, and records on every
+// error it returns the error's [ErrorKind], as the backend classifies it.
+// It is safe for concurrent use.
+//
+// A Store's settings are options of the Store itself, never values of the
+// context given to its reads: [Store.WithPolicy], [Store.WithRetryBudget]
+// and [Store.WithReadTrace] each return a Store that differs from s in one
+// setting and reads through the same backend.
 type Store struct {
 	b         Backend
-	p         Policy // resolved
-	immediate bool   // the backend's reads never wait: no deadlines
+	p         Policy       // resolved
+	immediate bool         // the backend's reads never wait: no deadlines
+	budget    *RetryBudget // shared by the store's reads, or nil
+	trace     *ReadTrace   // the store's hooks, composed, or nil
 }
 
-// NewStore returns a Store reading through b under the default [Policy].
+// NewStore returns a Store reading through b under the default [Policy],
+// with no [RetryBudget] and no [ReadTrace].
 func NewStore(b Backend) *Store {
 	p, _ := Policy{}.Resolved()
 	im, ok := b.(Immediate)
 	return &Store{b: b, p: p, immediate: ok && im.Immediate()}
 }
 
-// WithPolicy returns a Store reading through s's backend under p, or an
-// error naming p's first invalid field.
+// WithPolicy returns a Store reading as s does under p, or an error naming
+// p's first invalid field.
 func (s *Store) WithPolicy(p Policy) (*Store, error) {
 	p, err := p.Resolved()
 	if err != nil {
 		return nil, err
 	}
-	return &Store{b: s.b, p: p, immediate: s.immediate}, nil
+	c := *s
+	c.p = p
+	return &c, nil
+}
+
+// WithRetryBudget returns a Store reading as s does, whose reads share
+// budget (in place of any budget s has; nil for none). A loader's run
+// gives its reads one budget this way.
+func (s *Store) WithRetryBudget(budget *RetryBudget) *Store {
+	c := *s
+	c.budget = budget
+	return &c
+}
+
+// WithReadTrace returns a Store reading as s does, whose reads call the
+// hooks of trace in addition to those s already calls: trace's first, then
+// s's. A nil trace adds nothing.
+func (s *Store) WithReadTrace(trace *ReadTrace) *Store {
+	c := *s
+	c.trace = trace.compose(s.trace)
+	return &c
 }
 
 // Policy returns the store's policy, its defaults resolved.
 func (s *Store) Policy() Policy { return s.p }
+
+// RetryBudget returns the budget the store's reads share, or nil.
+func (s *Store) RetryBudget() *RetryBudget { return s.budget }
 
 // Backend returns the backend the store reads through.
 func (s *Store) Backend() Backend { return s.b }
@@ -76,31 +108,42 @@ func (s *Store) Backend() Backend { return s.b }
 // beyond what the backend does.
 //
 // Each attempt has the deadlines of the store's [Policy] (none on an
-// [Immediate] backend); an attempt that fails with a [Retryable] error is
-// made again, after a jittered backoff, up to the policy's attempts (its
-// throttled attempts for those the store throttled, in a run whose store
-// is serving, see [RetryBudget]) and within the [RetryBudget] ctx
-// carries, if any. A body shorter or longer
-// than its announced size is such a failure: it is never returned. Errors
-// are [*KeyError] values naming key; one that retries could not overcome
-// wraps an [*AttemptsError] with the last attempt's error.
+// [Immediate] backend). An attempt's error is classified: the deadline's
+// end is [KindTransient], the end of ctx [KindCanceled], anything else
+// what [Classify] says with the store's backend. An attempt that fails with
+// a retryable kind (transient, throttled or unknown) is made again, after
+// a jittered backoff, up to the policy's attempts (its throttled attempts
+// for those the store throttled, in a run whose store is serving, see
+// [RetryBudget]) and within the store's [RetryBudget], if it has one. A
+// body shorter or longer than its announced size is a transient failure:
+// it is never returned. Errors are [*KeyError] values naming key, whose
+// kind [KindOf] gives; one that retries could not overcome wraps an
+// [*AttemptsError] with the last attempt's error.
 func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timing, error) {
+	return s.read(ctx, key, buf, nil)
+}
+
+// ReadTraced reads as [Store.Read] does, calling the hooks of trace for
+// this read in addition to the store's own: trace's first. A nil trace
+// adds nothing. It allocates nothing more than Read does.
+func (s *Store) ReadTraced(ctx context.Context, key string, buf []byte, trace *ReadTrace) ([]byte, Timing, error) {
+	return s.read(ctx, key, buf, trace)
+}
+
+// read is Read with the read's own trace, if any.
+func (s *Store) read(ctx context.Context, key string, buf []byte, trace *ReadTrace) ([]byte, Timing, error) {
 	if key == "" {
-		return buf[:0], Timing{}, &KeyError{Op: "read", Key: key, Err: ErrInvalidKey}
+		return buf[:0], Timing{}, &KeyError{Op: "read", Key: key, Err: withKind(ErrInvalidKey, KindPermanent)}
 	}
 	if err := ctx.Err(); err != nil {
-		return buf[:0], Timing{}, &KeyError{Op: "read", Key: key, Err: err}
+		return buf[:0], Timing{}, &KeyError{Op: "read", Key: key, Err: withKind(err, KindCanceled)}
 	}
-	budget := retryBudget(ctx)
+	budget := s.budget
 	if budget != nil {
 		budget.reads.Add(1)
 	}
 	start := time.Now()
-	var hook func()
-	trace := readTrace(ctx)
-	if trace != nil {
-		hook = trace.FirstByte
-	}
+	h := hooks{read: trace, store: s.trace}
 	failures, throttles := 0, 0 // failed attempts, not throttled and throttled
 	for k := 0; ; k++ {
 		t0 := start
@@ -111,15 +154,14 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 			data  []byte
 			first time.Time
 			err   error
+			kind  ErrorKind
 		)
-		data, first, err = s.attempt(ctx, key, buf, hook)
+		data, first, kind, err = s.attempt(ctx, key, buf, h)
 		end := time.Now()
 		if err == nil {
 			if first.IsZero() {
 				first = end
-				if hook != nil {
-					hook() // an empty body: its end is its first byte
-				}
+				h.firstByte() // an empty body: its end is its first byte
 			}
 			if budget != nil {
 				budget.served(end)
@@ -128,13 +170,13 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 		}
 		buf = data
 		failed := Timing{Total: end.Sub(start), Attempts: k + 1, Retrying: t0.Sub(start)}
-		if ctx.Err() != nil || !Retryable(err) {
+		if !kind.retryable() {
 			if k > 0 {
 				err = &AttemptsError{Attempts: k + 1, Err: err}
 			}
 			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: err}
 		}
-		throttled := Throttled(err)
+		throttled := kind == KindThrottled
 		if throttled {
 			throttles++
 		} else {
@@ -153,11 +195,10 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 		if budget != nil && !throttled && !budget.take() {
 			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: &AttemptsError{Attempts: k + 1, Err: err, Budget: true}}
 		}
-		if trace != nil && trace.Retry != nil {
-			trace.Retry(k+1, err)
-		}
-		if serr := sleep(ctx, s.p.backoff(k, err)); serr != nil {
-			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: fmt.Errorf("%w (waiting to retry after: %w)", serr, err)}
+		h.retry(k+1, err)
+		if serr := sleep(ctx, s.p.backoff(k, throttled)); serr != nil {
+			err = withKind(fmt.Errorf("%w (waiting to retry after: %w)", serr, err), KindCanceled)
+			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: err}
 		}
 		if budget != nil && throttled && !budget.takeThrottled(time.Now()) {
 			failed.Total = time.Since(start)
@@ -167,8 +208,10 @@ func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timin
 }
 
 // attempt makes one attempt at reading key into buf, under the policy's
-// deadlines, and returns the filled slice and when its first byte came.
-func (s *Store) attempt(ctx context.Context, key string, buf []byte, hook func()) ([]byte, time.Time, error) {
+// deadlines, and returns the filled slice, when its first byte came, and,
+// if it failed, the error's kind and the error, with the kind recorded on
+// it.
+func (s *Store) attempt(ctx context.Context, key string, buf []byte, h hooks) ([]byte, time.Time, ErrorKind, error) {
 	var dl *deadline
 	actx := ctx
 	if !s.immediate {
@@ -179,34 +222,45 @@ func (s *Store) attempt(ctx context.Context, key string, buf []byte, hook func()
 	}
 	rc, size, err := s.b.Open(actx, key)
 	if err != nil {
-		return buf[:0], time.Time{}, s.cause(ctx, dl, err)
+		kind, err := s.cause(ctx, dl, err)
+		return buf[:0], time.Time{}, kind, err
 	}
-	buf, first, err := readAll(rc, size, buf[:0], hook, dl)
+	buf, first, err := readAll(rc, size, buf[:0], h, dl)
 	cerr := rc.Close()
 	if err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return buf[:0], first, s.cause(ctx, dl, err)
+		kind, err := s.cause(ctx, dl, err)
+		return buf[:0], first, kind, err
 	}
-	return buf, first, nil
+	return buf, first, KindUnknown, nil
 }
 
-// cause returns err as the error of an attempt: with the deadline's
-// timeout when it ended the attempt, or with ctx's cause when ctx is done.
-func (s *Store) cause(ctx context.Context, dl *deadline, err error) error {
+// cause returns the kind of err, the error of an attempt, and err with the
+// kind recorded on it: canceled, with ctx's cause, when ctx is done;
+// transient, with the deadline's timeout, when the deadline ended the
+// attempt; else as the backend classifies it.
+func (s *Store) cause(ctx context.Context, dl *deadline, err error) (ErrorKind, error) {
 	if cerr := context.Cause(ctx); cerr != nil {
 		if !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%w)", cerr, err)
 		}
-		return err
+		return KindCanceled, withKind(err, KindCanceled)
 	}
 	if dl != nil {
 		if te := dl.expired(); te != nil {
-			return fmt.Errorf("%w (%w)", te, err)
+			return KindTransient, withKind(fmt.Errorf("%w (%w)", te, err), KindTransient)
 		}
 	}
-	return err
+	kind := Classify(s.b, err)
+	return kind, withKind(err, kind)
+}
+
+// classified returns err, an error of s's backend, with its kind recorded
+// on it.
+func (s *Store) classified(err error) error {
+	return withKind(err, Classify(s.b, err))
 }
 
 // sleep waits for d, or returns ctx's cause as soon as ctx is done.
@@ -225,12 +279,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // readAll reads r to its end, appending to buf, and returns the time the
-// first non-empty Read returned, calling firstByte (if not nil) then, and
+// first non-empty Read returned, calling h's FirstByte hooks then, and
 // re-arming dl (if not nil) after every Read that brings bytes. When size
 // is known the buffer is grown once, with one spare byte so that the end of
 // the object is seen without another allocation, and a body of any other
-// length is an error.
-func readAll(r io.Reader, size int64, buf []byte, firstByte func(), dl *deadline) ([]byte, time.Time, error) {
+// length is a transient error.
+func readAll(r io.Reader, size int64, buf []byte, h hooks, dl *deadline) ([]byte, time.Time, error) {
 	var first time.Time
 	if size >= 0 && int64(cap(buf)) < size+1 {
 		buf = make([]byte, 0, size+1)
@@ -246,14 +300,12 @@ func readAll(r io.Reader, size int64, buf []byte, firstByte func(), dl *deadline
 			}
 			if first.IsZero() {
 				first = time.Now()
-				if firstByte != nil {
-					firstByte()
-				}
+				h.firstByte()
 			}
 			buf = buf[:len(buf)+n]
 		}
 		if size >= 0 && int64(len(buf)) > size {
-			return buf, first, fmt.Errorf("body longer than its reported size of %d bytes", size)
+			return buf, first, withKind(fmt.Errorf("body longer than its reported size of %d bytes", size), KindTransient)
 		}
 		if err == io.EOF {
 			break
@@ -263,54 +315,59 @@ func readAll(r io.Reader, size int64, buf []byte, firstByte func(), dl *deadline
 		}
 	}
 	if size >= 0 && int64(len(buf)) != size {
-		return buf, first, fmt.Errorf("short body: got %d bytes, want %d: %w", len(buf), size, io.ErrUnexpectedEOF)
+		return buf, first, withKind(fmt.Errorf("short body: got %d bytes, want %d: %w", len(buf), size, io.ErrUnexpectedEOF), KindTransient)
 	}
 	return buf, first, nil
 }
 
 // Put stores data under key. It fails with [ErrInvalidKey] for an empty key
-// and with [errors.ErrUnsupported] when the backend cannot write.
+// and with [errors.ErrUnsupported] when the backend cannot write. Its
+// errors are [*KeyError] values naming key, whose kind [KindOf] gives; Put
+// is not retried.
 func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 	if key == "" {
-		return &KeyError{Op: "put", Key: key, Err: ErrInvalidKey}
+		return &KeyError{Op: "put", Key: key, Err: withKind(ErrInvalidKey, KindPermanent)}
 	}
 	w, ok := s.b.(Writer)
 	if !ok {
-		return &KeyError{Op: "put", Key: key, Err: errors.ErrUnsupported}
+		return &KeyError{Op: "put", Key: key, Err: withKind(errors.ErrUnsupported, KindPermanent)}
 	}
 	if err := w.Put(ctx, key, data); err != nil {
-		return &KeyError{Op: "put", Key: key, Err: err}
+		return &KeyError{Op: "put", Key: key, Err: s.classified(err)}
 	}
 	return nil
 }
 
 // Delete removes the object named key. It fails with [ErrInvalidKey] for an
 // empty key, with [ErrNotFound] when key names no object and with
-// [errors.ErrUnsupported] when the backend cannot delete.
+// [errors.ErrUnsupported] when the backend cannot delete. Its errors are
+// [*KeyError] values naming key, whose kind [KindOf] gives.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if key == "" {
-		return &KeyError{Op: "delete", Key: key, Err: ErrInvalidKey}
+		return &KeyError{Op: "delete", Key: key, Err: withKind(ErrInvalidKey, KindPermanent)}
 	}
 	d, ok := s.b.(Deleter)
 	if !ok {
-		return &KeyError{Op: "delete", Key: key, Err: errors.ErrUnsupported}
+		return &KeyError{Op: "delete", Key: key, Err: withKind(errors.ErrUnsupported, KindPermanent)}
 	}
 	if err := d.Delete(ctx, key); err != nil {
-		return &KeyError{Op: "delete", Key: key, Err: err}
+		return &KeyError{Op: "delete", Key: key, Err: s.classified(err)}
 	}
 	return nil
 }
 
 // List returns the objects whose keys start with prefix, sorted by key. It
-// fails with [errors.ErrUnsupported] when the backend cannot list.
+// fails with [errors.ErrUnsupported] when the backend cannot list. Its
+// errors are [*KeyError] values naming the prefix, whose kind [KindOf]
+// gives.
 func (s *Store) List(ctx context.Context, prefix string) ([]Entry, error) {
 	l, ok := s.b.(Lister)
 	if !ok {
-		return nil, &KeyError{Op: "list", Key: prefix, Err: errors.ErrUnsupported}
+		return nil, &KeyError{Op: "list", Key: prefix, Err: withKind(errors.ErrUnsupported, KindPermanent)}
 	}
 	entries, err := l.List(ctx, prefix)
 	if err != nil {
-		return nil, &KeyError{Op: "list", Key: prefix, Err: err}
+		return nil, &KeyError{Op: "list", Key: prefix, Err: s.classified(err)}
 	}
 	return entries, nil
 }

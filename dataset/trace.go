@@ -36,34 +36,77 @@ func ReportFound(ctx context.Context, n int) {
 	}
 }
 
-// ReadTrace holds hooks that [Store.Read] calls while it reads an object,
-// carried in the context passed to it like a [ListTrace]. A loader that
-// hedges a slow read learns from it whether the read has produced its
-// first byte. A ReadTrace never changes what a read returns.
+// ReadTrace holds hooks that a [Store] calls while it reads an object. A
+// store has the hooks given to [Store.WithReadTrace], and one read may add
+// a trace of its own ([Store.ReadTraced], [Dataset.ReadTraced]): a loader
+// that hedges a slow read learns from it whether the read has produced its
+// first byte. Traces add up, as net/http/httptrace's do: a trace added to
+// a store or a read never replaces the hooks already there, every one is
+// called (the newest first). A ReadTrace never changes what a read
+// returns. Its hooks are called from the reading goroutine, so a trace
+// shared by concurrent reads must be safe for concurrent use.
 type ReadTrace struct {
-	// FirstByte, when not nil, is called once per read, from the reading
-	// goroutine, when the body's first byte has arrived (for an empty
-	// body, when its end has). A read that is retried may call it once
-	// per attempt.
+	// FirstByte, when not nil, is called once per read when the body's
+	// first byte has arrived (for an empty body, when its end has). A
+	// read that is retried may call it once per attempt.
 	FirstByte func()
-	// Retry, when not nil, is called from the reading goroutine before
-	// the read waits to make attempt k+1 (k from 1) after err, the
-	// error of attempt k. A loader learns from it that the store is
-	// throttling (see [Throttled]) before the read ends.
+	// Retry, when not nil, is called before the read waits to make
+	// attempt k+1 (k from 1) after err, the error of attempt k. The
+	// store has recorded err's kind on it: a loader learns from
+	// [Throttled](err) (or [KindOf]) that the store is throttling before
+	// the read ends.
 	Retry func(k int, err error)
 }
 
-// readTraceKey is the context key of a *ReadTrace.
-type readTraceKey struct{}
-
-// WithReadTrace returns a copy of ctx that carries trace to the reads made
-// with it.
-func WithReadTrace(ctx context.Context, trace *ReadTrace) context.Context {
-	return context.WithValue(ctx, readTraceKey{}, trace)
+// compose returns a trace calling t's hooks, then old's; either may be
+// nil.
+func (t *ReadTrace) compose(old *ReadTrace) *ReadTrace {
+	switch {
+	case t == nil:
+		return old
+	case old == nil:
+		return t
+	}
+	c := *t
+	if old.FirstByte != nil {
+		if c.FirstByte == nil {
+			c.FirstByte = old.FirstByte
+		} else {
+			first, then := c.FirstByte, old.FirstByte
+			c.FirstByte = func() { first(); then() }
+		}
+	}
+	if old.Retry != nil {
+		if c.Retry == nil {
+			c.Retry = old.Retry
+		} else {
+			first, then := c.Retry, old.Retry
+			c.Retry = func(k int, err error) { first(k, err); then(k, err) }
+		}
+	}
+	return &c
 }
 
-// readTrace returns the ReadTrace ctx carries, or nil.
-func readTrace(ctx context.Context) *ReadTrace {
-	t, _ := ctx.Value(readTraceKey{}).(*ReadTrace)
-	return t
+// hooks are the traces of one read: the read's own, then the store's.
+// Held by value, they cost a read no allocation.
+type hooks struct{ read, store *ReadTrace }
+
+// firstByte calls the FirstByte hooks.
+func (h hooks) firstByte() {
+	if h.read != nil && h.read.FirstByte != nil {
+		h.read.FirstByte()
+	}
+	if h.store != nil && h.store.FirstByte != nil {
+		h.store.FirstByte()
+	}
+}
+
+// retry calls the Retry hooks.
+func (h hooks) retry(k int, err error) {
+	if h.read != nil && h.read.Retry != nil {
+		h.read.Retry(k, err)
+	}
+	if h.store != nil && h.store.Retry != nil {
+		h.store.Retry(k, err)
+	}
 }

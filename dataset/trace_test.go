@@ -2,6 +2,7 @@ package dataset_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -40,8 +41,8 @@ func TestReadTraceFirstByte(t *testing.T) {
 	for _, key := range []string{"big", "empty"} {
 		t.Run(key, func(t *testing.T) {
 			calls := 0
-			ctx := dataset.WithReadTrace(t.Context(), &dataset.ReadTrace{FirstByte: func() { calls++ }})
-			if _, _, err := store.Read(ctx, key, nil); err != nil {
+			trace := &dataset.ReadTrace{FirstByte: func() { calls++ }}
+			if _, _, err := store.ReadTraced(t.Context(), key, nil, trace); err != nil {
 				t.Fatal(err)
 			}
 			if calls != 1 {
@@ -51,6 +52,91 @@ func TestReadTraceFirstByte(t *testing.T) {
 			if _, _, err := store.Read(t.Context(), key, nil); err != nil {
 				t.Fatal(err)
 			}
+			if _, _, err := store.ReadTraced(t.Context(), key, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if calls != 1 {
+				t.Errorf("FirstByte called %d times after reads without the trace, want 1", calls)
+			}
 		})
+	}
+}
+
+// TestReadTracesAddUp checks that traces given to a store and to a read
+// add up: every hook is called, the newest first, and none replaces
+// another.
+func TestReadTracesAddUp(t *testing.T) {
+	var calls []string
+	record := func(name string) *dataset.ReadTrace {
+		return &dataset.ReadTrace{
+			FirstByte: func() { calls = append(calls, name+".FirstByte") },
+			Retry: func(k int, err error) {
+				calls = append(calls, fmt.Sprintf("%s.Retry(%d, throttled=%v)", name, k, dataset.Throttled(err)))
+			},
+		}
+	}
+	b := &flaky{n: 1, err: throttledErr}
+	base, err := dataset.NewStore(b).WithPolicy(dataset.Policy{Backoff: 1, ThrottleBackoff: 1, MaxBackoff: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		store *dataset.Store
+		read  *dataset.ReadTrace
+		want  []string
+	}{
+		{"none", base, nil, nil},
+		{"read only", base, record("read"), []string{"read.Retry(1, throttled=true)", "read.FirstByte"}},
+		{"store only", base.WithReadTrace(record("s1")), nil, []string{"s1.Retry(1, throttled=true)", "s1.FirstByte"}},
+		{"store, nil added", base.WithReadTrace(record("s1")).WithReadTrace(nil), nil, []string{"s1.Retry(1, throttled=true)", "s1.FirstByte"}},
+		{"stores and read", base.WithReadTrace(record("s1")).WithReadTrace(record("s2")), record("read"), []string{
+			"read.Retry(1, throttled=true)", "s2.Retry(1, throttled=true)", "s1.Retry(1, throttled=true)",
+			"read.FirstByte", "s2.FirstByte", "s1.FirstByte",
+		}},
+		{"partial hooks", base.WithReadTrace(&dataset.ReadTrace{Retry: record("s1").Retry}).WithReadTrace(&dataset.ReadTrace{FirstByte: record("s2").FirstByte}), nil, []string{
+			"s1.Retry(1, throttled=true)", "s2.FirstByte",
+		}},
+		{"options keep the trace", base.WithReadTrace(record("s1")).WithRetryBudget(dataset.NewRetryBudget(10, 0)), nil, []string{"s1.Retry(1, throttled=true)", "s1.FirstByte"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls = nil
+			b.opens.Store(0)
+			if _, _, err := tc.store.ReadTraced(t.Context(), "k", nil, tc.read); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(calls, tc.want) {
+				t.Errorf("hooks called %q, want %q", calls, tc.want)
+			}
+		})
+	}
+	// The store the traces were added to is unchanged.
+	calls = nil
+	b.opens.Store(0)
+	if _, _, err := base.Read(t.Context(), "k", nil); err != nil || len(calls) != 0 {
+		t.Errorf("Read through the first store: %v, hooks called %q; want no hooks", err, calls)
+	}
+}
+
+// TestReadTracedDoesNotAllocate checks that a read with its own trace
+// costs no allocation: a loader traces every read it may hedge.
+func TestReadTracedDoesNotAllocate(t *testing.T) {
+	var n int
+	store := dataset.NewStore(mem.New(map[string][]byte{"k": make([]byte, 100_000)})).WithReadTrace(&dataset.ReadTrace{FirstByte: func() { n++ }})
+	ds := dataset.New(store, dataset.Index{"k"})
+	trace := &dataset.ReadTrace{FirstByte: func() { n++ }}
+	buf := make([]byte, 0, 200_000)
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		var err error
+		if buf, _, err = ds.ReadTraced(ctx, 0, buf, trace); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("ReadTraced allocates %v times, want 0", allocs)
+	}
+	if n != 2*101 {
+		t.Errorf("FirstByte hooks called %d times over 101 reads, want %d", n, 2*101)
 	}
 }

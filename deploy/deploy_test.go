@@ -24,7 +24,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/cases"
 )
 
 const (
@@ -179,23 +179,23 @@ func checkJob(objs []object) []string {
 	env := map[string]envVar{}
 	for _, e := range c.Env {
 		env[e.Name] = e
-		if strings.HasPrefix(e.Name, benchenv.Prefix) && !benchenv.Known(e.Name) {
+		if strings.HasPrefix(e.Name, cases.Prefix) && !cases.Known(e.Name) {
 			add("env %s is not a variable of the suite (an unknown one stops every rank)", e.Name)
 		}
 	}
 
-	world, err := strconv.Atoi(env[benchenv.WorldSize].Value)
+	world, err := strconv.Atoi(env[cases.WorldSize].Value)
 	if err != nil {
-		add("%s %q: want the number of ranks", benchenv.WorldSize, env[benchenv.WorldSize].Value)
+		add("%s %q: want the number of ranks", cases.WorldSize, env[cases.WorldSize].Value)
 	} else if spec.Completions == nil || spec.Parallelism == nil || *spec.Completions != world || *spec.Parallelism != world {
 		add("completions %s, parallelism %s and %s %d: want one number, the world size, so that every rank runs at once",
-			show(spec.Completions), show(spec.Parallelism), benchenv.WorldSize, world)
+			show(spec.Completions), show(spec.Parallelism), cases.WorldSize, world)
 	}
-	if e := env[benchenv.RunID]; e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != runIDField {
-		add("%s is not taken from %s: it must be the same in every pod of the Job and new for each Job", benchenv.RunID, runIDField)
+	if e := env[cases.RunID]; e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != runIDField {
+		add("%s is not taken from %s: it must be the same in every pod of the Job and new for each Job", cases.RunID, runIDField)
 	}
-	if env[benchenv.Rendezvous].Value == "" {
-		add("%s is not set: the ranks have nowhere to meet", benchenv.Rendezvous)
+	if env[cases.Rendezvous].Value == "" {
+		add("%s is not set: the ranks have nowhere to meet", cases.Rendezvous)
 	}
 
 	volumes := map[string]volume{}
@@ -217,8 +217,8 @@ func checkJob(objs []object) []string {
 			results = &v
 		}
 	}
-	if cfg := env[benchenv.S3Config].Value; !slices.ContainsFunc(secretMounts, func(dir string) bool { return under(cfg, dir) }) {
-		add("%s %q is not in a volume from a Secret (mounted: %q)", benchenv.S3Config, cfg, secretMounts)
+	if cfg := env[cases.S3Config].Value; !slices.ContainsFunc(secretMounts, func(dir string) bool { return under(cfg, dir) }) {
+		add("%s %q is not in a volume from a Secret (mounted: %q)", cases.S3Config, cfg, secretMounts)
 	}
 	switch {
 	case results == nil:
@@ -233,8 +233,8 @@ func checkJob(objs []object) []string {
 			add("claim %q has access modes %q, want ReadWriteMany: every rank writes to it at once", name, claim.Spec.AccessModes)
 		}
 	}
-	if tl := env[benchenv.Timeline].Value; !under(tl, resultsDir) || !strings.HasSuffix(tl, "/") {
-		add("%s %q: want a folder (ending in /) in %s", benchenv.Timeline, tl, resultsDir)
+	if tl := env[cases.Timeline].Value; !under(tl, resultsDir) || !strings.HasSuffix(tl, "/") {
+		add("%s %q: want a folder (ending in /) in %s", cases.Timeline, tl, resultsDir)
 	}
 
 	script := strings.Join(append(slices.Clone(c.Command), c.Args...), " ")
@@ -334,8 +334,8 @@ func TestJobManifest(t *testing.T) {
 	}{
 		{"completions", func(tb testing.TB, o []object) { jobSpec(tb, o).Completions = ptr(3) }, "completions 3, parallelism 4"},
 		{"parallelism unset", func(tb testing.TB, o []object) { jobSpec(tb, o).Parallelism = nil }, "parallelism unset"},
-		{"world size", func(tb testing.TB, o []object) { setEnv(tb, o, benchenv.WorldSize, "8") }, "STORAGEBENCH_WORLD_SIZE 8"},
-		{"world size not a number", func(tb testing.TB, o []object) { setEnv(tb, o, benchenv.WorldSize, "four") }, `STORAGEBENCH_WORLD_SIZE "four"`},
+		{"world size", func(tb testing.TB, o []object) { setEnv(tb, o, cases.WorldSize, "8") }, "STORAGEBENCH_WORLD_SIZE 8"},
+		{"world size not a number", func(tb testing.TB, o []object) { setEnv(tb, o, cases.WorldSize, "four") }, `STORAGEBENCH_WORLD_SIZE "four"`},
 		{"not indexed", func(tb testing.TB, o []object) { jobSpec(tb, o).CompletionMode = "NonIndexed" }, `completionMode "NonIndexed"`},
 		{"retries", func(tb testing.TB, o []object) { jobSpec(tb, o).BackoffLimit = ptr(6) }, "backoffLimit 6"},
 		{"retries by default", func(tb testing.TB, o []object) { jobSpec(tb, o).BackoffLimit = nil }, "backoffLimit unset"},
@@ -357,20 +357,20 @@ func TestJobManifest(t *testing.T) {
 		{"run id of the pod", func(tb testing.TB, o []object) {
 			c := jobContainer(tb, o)
 			for i := range c.Env {
-				if c.Env[i].Name == benchenv.RunID {
+				if c.Env[i].Name == cases.RunID {
 					c.Env[i].ValueFrom.FieldRef.FieldPath = "metadata.uid"
 				}
 			}
 		}, "STORAGEBENCH_RUN_ID is not taken from"},
-		{"run id fixed", func(tb testing.TB, o []object) { setEnv(tb, o, benchenv.RunID, "run-1") }, "STORAGEBENCH_RUN_ID is not taken from"},
-		{"no rendezvous", func(tb testing.TB, o []object) { setEnv(tb, o, benchenv.Rendezvous, "") }, "STORAGEBENCH_RENDEZVOUS is not set"},
+		{"run id fixed", func(tb testing.TB, o []object) { setEnv(tb, o, cases.RunID, "run-1") }, "STORAGEBENCH_RUN_ID is not taken from"},
+		{"no rendezvous", func(tb testing.TB, o []object) { setEnv(tb, o, cases.Rendezvous, "") }, "STORAGEBENCH_RENDEZVOUS is not set"},
 		{"unknown variable", func(tb testing.TB, o []object) {
 			c := jobContainer(tb, o)
 			c.Env = append(c.Env, envVar{Name: "STORAGEBENCH_RUNID", Value: "x"})
 		}, "env STORAGEBENCH_RUNID is not a variable"},
-		{"config outside the secret", func(tb testing.TB, o []object) { setEnv(tb, o, benchenv.S3Config, "/etc/s3.json") }, `STORAGEBENCH_S3_CONFIG "/etc/s3.json" is not in a volume from a Secret`},
+		{"config outside the secret", func(tb testing.TB, o []object) { setEnv(tb, o, cases.S3Config, "/etc/s3.json") }, `STORAGEBENCH_S3_CONFIG "/etc/s3.json" is not in a volume from a Secret`},
 		{"config beside the secret", func(tb testing.TB, o []object) {
-			setEnv(tb, o, benchenv.S3Config, "/etc/storagebench/../s3.json")
+			setEnv(tb, o, cases.S3Config, "/etc/storagebench/../s3.json")
 		}, "is not in a volume from a Secret"},
 		{"secret not a secret", func(tb testing.TB, o []object) {
 			p := &jobSpec(tb, o).Template.Spec
@@ -407,8 +407,8 @@ func TestJobManifest(t *testing.T) {
 				}
 			}
 		}, "nothing is mounted at /results"},
-		{"timeline a file", func(tb testing.TB, o []object) { setEnv(tb, o, benchenv.Timeline, "/results/timeline.jsonl") }, "STORAGEBENCH_TIMELINE"},
-		{"timeline lost", func(tb testing.TB, o []object) { setEnv(tb, o, benchenv.Timeline, "/tmp/") }, `STORAGEBENCH_TIMELINE "/tmp/"`},
+		{"timeline a file", func(tb testing.TB, o []object) { setEnv(tb, o, cases.Timeline, "/results/timeline.jsonl") }, "STORAGEBENCH_TIMELINE"},
+		{"timeline lost", func(tb testing.TB, o []object) { setEnv(tb, o, cases.Timeline, "/tmp/") }, `STORAGEBENCH_TIMELINE "/tmp/"`},
 		{"benchtime a duration", func(tb testing.TB, o []object) { editScript(tb, o, "-test.benchtime 200x", "-test.benchtime 10s") }, "-test.benchtime 10s"},
 		{"benchtime default", func(tb testing.TB, o []object) { editScript(tb, o, "-test.benchtime 200x", "") }, "gives no -test.benchtime"},
 		{"one rank file", func(tb testing.TB, o []object) { editScript(tb, o, "rank-${JOB_COMPLETION_INDEX}.txt", "rank-0.txt") }, "does not tee"},
@@ -649,7 +649,7 @@ echo "the per-rank table"
 				"SLURM_SUBMIT_DIR=" + submit,
 				"BIN=" + bin,
 				"CLI=" + cli,
-				benchenv.S3Config + "=" + config,
+				cases.S3Config + "=" + config,
 				"STUB_FAIL_RANK=" + tc.failRank,
 				"STUB_MERGE_ARGS=" + mergeArgs,
 			}
@@ -777,7 +777,7 @@ done
 		{name: "rank 1 fails", launchArgs: append([]string{"-n", "3"}, args...), env: []string{"STUB_FAIL_RANK=1"}, ranks: 3,
 			wantStatus: 1, wantErr: "1 of 3 ranks failed: rank 1 (exit 1)"},
 		{name: "no ranks", launchArgs: []string{"-n", "0"}, wantStatus: 2, wantErr: "-n 0"},
-		{name: "explicit rank set", launchArgs: args, env: []string{benchenv.Rank + "=0"}, wantStatus: 2, wantErr: benchenv.Rank + " is set"},
+		{name: "explicit rank set", launchArgs: args, env: []string{cases.Rank + "=0"}, wantStatus: 2, wantErr: cases.Rank + " is set"},
 		{name: "torchrun", torchrun: true, launchArgs: append([]string{"-n", "3"}, args...), ranks: 3},
 		{name: "torchrun rank fails", torchrun: true, launchArgs: append([]string{"-n", "3"}, args...), env: []string{"STUB_FAIL_RANK=0"},
 			wantStatus: 1, wantErr: "torchrun failed"},

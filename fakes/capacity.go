@@ -14,14 +14,15 @@ import (
 )
 
 // ErrThrottled is wrapped by the error with which an [Emulator]'s backend
-// refuses a read over its profile's PrefixRate. The error also answers
-// HTTPStatusCode 503 and ErrorCode "SlowDown", as S3's throttling answer
-// does, so that dataset.Throttled and dataset.Retryable classify it as
-// throttling; unlike a fault an [Injector] injects, it does not wrap
+// refuses a read over its profile's PrefixRate. The backend classifies
+// that error as dataset.KindThrottled, so that a Store backs off and
+// retries it as it does S3's 503 SlowDown, the answer of the emulator's
+// middleware; unlike a fault an [Injector] injects, it does not wrap
 // [ErrInjected].
 var ErrThrottled = errors.New("fakes: throttled: over the profile's request rate")
 
-// The S3 answer to a request over a capacity limit.
+// The S3 answer of the emulator's middleware to a request over a capacity
+// limit.
 const (
 	throttleStatus = http.StatusServiceUnavailable
 	throttleCode   = "SlowDown"
@@ -105,17 +106,10 @@ type throttleError struct {
 }
 
 func (e *throttleError) Error() string {
-	return fmt.Sprintf("read %q: prefix %q over %g requests/s: %v: %d %s",
-		e.key, e.prefix, e.rate, ErrThrottled, throttleStatus, throttleCode)
+	return fmt.Sprintf("read %q: prefix %q over %g requests/s: %v", e.key, e.prefix, e.rate, ErrThrottled)
 }
 
 func (e *throttleError) Unwrap() error { return ErrThrottled }
-
-// HTTPStatusCode returns 503, as the SDK's errors do.
-func (e *throttleError) HTTPStatusCode() int { return throttleStatus }
-
-// ErrorCode returns S3's throttling code, as the SDK's API errors do.
-func (e *throttleError) ErrorCode() string { return throttleCode }
 
 // Throttled returns how many requests the emulator refused so far, over
 // its profile's PrefixRate, through its middleware and its backend alike.

@@ -216,8 +216,8 @@ func TestPrefixRateMiddleware(t *testing.T) {
 
 	// The backend shares the budget: prefix a/ is spent, c/ is not.
 	b := e.Backend(mem.New(map[string][]byte{"a/x": []byte("x"), "c/x": []byte("x")}))
-	if _, _, err := b.Open(t.Context(), "a/x"); !dataset.Throttled(err) {
-		t.Errorf("backend Open(a/x) after the middleware spent a/: error %v, want throttled", err)
+	if _, _, err := b.Open(t.Context(), "a/x"); dataset.Classify(b, err) != dataset.KindThrottled {
+		t.Errorf("backend Open(a/x) after the middleware spent a/: error %v of kind %v, want throttled", err, dataset.Classify(b, err))
 	}
 	rc, _, err := b.Open(t.Context(), "c/x")
 	if err != nil {
@@ -226,9 +226,10 @@ func TestPrefixRateMiddleware(t *testing.T) {
 	rc.Close()
 }
 
-// TestPrefixRateBackend checks the backend's refusal: an error that
-// dataset.Throttled and dataset.Retryable take for throttling, that wraps
-// ErrThrottled and not ErrInjected, and that names the key, given at once.
+// TestPrefixRateBackend checks the backend's refusal: an error that the
+// backend classifies as throttling, that wraps ErrThrottled and not
+// ErrInjected, and that names the key, given at once; the backend passes
+// the errors of the backend it wraps to that backend's classification.
 func TestPrefixRateBackend(t *testing.T) {
 	e := NewEmulator(Profile{Name: "tiny", TTFB: Fixed(10 * time.Second), PrefixRate: 0.01}, 1)
 	b := e.Backend(mem.New(map[string][]byte{"val/1": []byte("one"), "val/2": []byte("two")}))
@@ -247,8 +248,7 @@ func TestPrefixRateBackend(t *testing.T) {
 		name string
 		got  bool
 	}{
-		{"dataset.Throttled", dataset.Throttled(err)},
-		{"dataset.Retryable", dataset.Retryable(err)},
+		{"classified as throttling", dataset.Classify(b, err) == dataset.KindThrottled},
 		{"errors.Is ErrThrottled", errors.Is(err, ErrThrottled)},
 		{"not errors.Is ErrInjected", !errors.Is(err, ErrInjected)},
 		{"names the key", err != nil && strings.Contains(err.Error(), `"val/2"`)},
@@ -258,12 +258,8 @@ func TestPrefixRateBackend(t *testing.T) {
 			t.Errorf("Open(val/2) error %v: %s is false", err, c.name)
 		}
 	}
-	var coded interface {
-		HTTPStatusCode() int
-		ErrorCode() string
-	}
-	if !errors.As(err, &coded) || coded.HTTPStatusCode() != http.StatusServiceUnavailable || coded.ErrorCode() != "SlowDown" {
-		t.Errorf("Open(val/2) error %v: want HTTP status 503 and code SlowDown", err)
+	if _, _, err := b.Open(t.Context(), "other/missing"); dataset.Classify(b, err) != dataset.KindNotFound {
+		t.Errorf("Open(other/missing) error %v of kind %v, want the wrapped backend's not found", err, dataset.Classify(b, err))
 	}
 
 	// Through a store, one attempt: the classification survives its

@@ -8,12 +8,13 @@
 // A [Profile] gives each read a time to first byte and a bandwidth, and
 // gives the store a capacity that all the reads of one [Emulator] share,
 // through its middleware and its backend alike: a request rate per key
-// prefix (PrefixRate; over it a read is refused at once with S3's 503
-// SlowDown, an error wrapping [ErrThrottled] on the backend), an aggregate
-// bandwidth for all bodies in flight (Link, the reading node's network
-// link), and a knee (Knee) past which the time to first byte stretches by
-// n/Knee with n reads in flight, so that beyond it more concurrency buys
-// latency, not throughput. [Profile.MaxRate] is the rate in items per
+// prefix (PrefixRate; over it a read is refused at once, with S3's 503
+// SlowDown over HTTP and with an error wrapping [ErrThrottled], of kind
+// dataset.KindThrottled, on the backend), an aggregate bandwidth for all
+// bodies in flight (Link, the reading node's network link), and a knee
+// (Knee) past which the time to first byte stretches by n/Knee with n
+// reads in flight, so that beyond it more concurrency buys latency, not
+// throughput. [Profile.MaxRate] is the rate in items per
 // second these allow a reader with c reads in flight: the bound against
 // which package bench measures a loader's efficiency.
 //
@@ -26,4 +27,10 @@
 //
 // The fakes stand in for real stores in tests; they never replace the real
 // S3 client path, which they are read through.
+//
+// Over HTTP the fakes answer as S3 does, with its statuses and error codes,
+// which package s3blob classifies. Their backend wrappers classify the
+// errors they make themselves, as every backend does
+// (dataset.Classifier): an injected fault or a refusal carries its kind,
+// never an S3 code for a caller to recognise.
 package fakes

@@ -194,25 +194,39 @@ func (in *Injector) fault(key string, attempt uint32) Fault {
 }
 
 // FaultError is the error an injected fault gives on a backend wrapped by
-// [Injector.Backend]. It carries the HTTP status and S3 error code the
-// same fault gives over HTTP, so that callers classify both alike, and
-// wraps [ErrInjected].
+// [Injector.Backend]: the failure of Open for FaultSlowDown, FaultInternal
+// and FaultReset, of a Read for FaultShort and for a FaultStall that
+// outlasted MaxStall. It carries its kind ([FaultError.Kind]), which the
+// wrapping backend answers for it as a [dataset.Classifier], so that a
+// Store retries it as it retries the same fault met over HTTP. It wraps
+// [ErrInjected].
 type FaultError struct {
-	Fault  Fault
-	Status int    // the HTTP status an S3 server answers with, or 0
-	Code   string // the S3 error code, or ""
-	err    error  // what it wraps besides ErrInjected, or nil
+	Fault Fault
+	err   error // what it wraps besides ErrInjected, or nil
 }
 
-// Error names the fault.
+// Error names the fault and, for an error answer, the S3 answer it stands
+// for.
 func (e *FaultError) Error() string {
 	switch {
-	case e.Status != 0:
-		return fmt.Sprintf("%v: %s: %d %s", ErrInjected, e.Fault, e.Status, e.Code)
+	case e.Fault == FaultSlowDown || e.Fault == FaultInternal:
+		status, code := s3Error(e.Fault)
+		return fmt.Sprintf("%v: %s (S3's %d %s)", ErrInjected, e.Fault, status, code)
 	case e.err != nil:
 		return fmt.Sprintf("%v: %s: %v", ErrInjected, e.Fault, e.err)
 	}
 	return fmt.Sprintf("%v: %s", ErrInjected, e.Fault)
+}
+
+// Kind returns the kind of failure the fault is: [dataset.KindThrottled]
+// for FaultSlowDown, a store refusing a request over its rate;
+// [dataset.KindTransient] for the others, which a new request may
+// overcome.
+func (e *FaultError) Kind() dataset.ErrorKind {
+	if e.Fault == FaultSlowDown {
+		return dataset.KindThrottled
+	}
+	return dataset.KindTransient
 }
 
 // Unwrap returns ErrInjected, and the system error a reset is.
@@ -223,13 +237,8 @@ func (e *FaultError) Unwrap() []error {
 	return []error{ErrInjected}
 }
 
-// HTTPStatusCode returns the HTTP status, as the SDK's errors do.
-func (e *FaultError) HTTPStatusCode() int { return e.Status }
-
-// ErrorCode returns the S3 error code, as the SDK's API errors do.
-func (e *FaultError) ErrorCode() string { return e.Code }
-
-// s3Error returns the status and S3 error code of an error answer.
+// s3Error returns the HTTP status and S3 error code with which the
+// injector's middleware answers an error fault.
 func s3Error(f Fault) (int, string) {
 	if f == FaultSlowDown {
 		return http.StatusServiceUnavailable, "SlowDown"
@@ -385,14 +394,17 @@ func (w *faultWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flu
 func (w *faultWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Backend returns b behind the injector: each Open takes one draw. An
-// error fault fails Open with a *FaultError (503 SlowDown, 500
-// InternalError, or a connection reset wrapping syscall.ECONNRESET); a
-// short body returns the object's whole size and half its bytes, then
-// io.ErrUnexpectedEOF; a stall blocks the first Read until ctx is done (or
-// MaxStall has passed); a trickle returns the body TrickleChunk bytes at a
-// time at TrickleRate. The result lists, writes and deletes through b,
-// failing with errors.ErrUnsupported when b cannot. With no faults Backend
-// returns b itself.
+// error fault fails Open with a *FaultError (for FaultSlowDown,
+// FaultInternal, and FaultReset, which wraps syscall.ECONNRESET); a short
+// body returns the object's whole size and half its bytes, then a
+// *FaultError wrapping io.ErrUnexpectedEOF; a stall blocks the first Read
+// until ctx is done (or MaxStall has passed, then fails with a
+// *FaultError); a trickle returns the body TrickleChunk bytes at a time at
+// TrickleRate. The result is a [dataset.Classifier]: it answers the kind of
+// its *FaultError values ([FaultError.Kind]) and passes any other error to
+// b's classification ([dataset.Classify]). It lists, writes and deletes
+// through b, failing with errors.ErrUnsupported when b cannot. With no
+// faults Backend returns b itself.
 func (in *Injector) Backend(b dataset.Backend) dataset.Backend {
 	if in.faults.IsZero() {
 		return b
@@ -412,8 +424,7 @@ func (fb *faultBackend) Open(ctx context.Context, key string) (io.ReadCloser, in
 	f := fb.in.draw(key)
 	switch f {
 	case FaultSlowDown, FaultInternal:
-		status, code := s3Error(f)
-		return nil, 0, &FaultError{Fault: f, Status: status, Code: code}
+		return nil, 0, &FaultError{Fault: f}
 	case FaultReset:
 		return nil, 0, &FaultError{Fault: f, err: syscall.ECONNRESET}
 	}
@@ -422,6 +433,16 @@ func (fb *faultBackend) Open(ctx context.Context, key string) (io.ReadCloser, in
 		return rc, size, err
 	}
 	return &faultReader{ctx: ctx, rc: rc, fault: f, left: size / 2}, size, nil
+}
+
+// ErrorKind implements [dataset.Classifier]: an injected fault is of its
+// kind, any other error of the kind the wrapped backend gives it.
+func (fb *faultBackend) ErrorKind(err error) dataset.ErrorKind {
+	var fe *FaultError
+	if errors.As(err, &fe) {
+		return fe.Kind()
+	}
+	return fb.delegate.ErrorKind(err)
 }
 
 // faultReader cuts, stalls or slows the object it wraps.
@@ -437,7 +458,7 @@ func (r *faultReader) Read(p []byte) (int, error) {
 	switch r.fault {
 	case FaultShort:
 		if r.left <= 0 {
-			return 0, fmt.Errorf("%w: %s: %w", ErrInjected, FaultShort, io.ErrUnexpectedEOF)
+			return 0, &FaultError{Fault: FaultShort, err: io.ErrUnexpectedEOF}
 		}
 		n, err := r.rc.Read(p[:min(int64(len(p)), r.left)])
 		r.left -= int64(n)
@@ -452,7 +473,7 @@ func (r *faultReader) Read(p []byte) (int, error) {
 		case <-r.ctx.Done():
 			return 0, r.ctx.Err()
 		case <-t.C:
-			return 0, fmt.Errorf("%w: %s for %v", ErrInjected, FaultStall, MaxStall)
+			return 0, &FaultError{Fault: FaultStall, err: fmt.Errorf("no byte for %v", MaxStall)}
 		}
 	}
 	if r.start.IsZero() {

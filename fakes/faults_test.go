@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"syscall"
@@ -141,8 +142,10 @@ var faultBackends = []struct {
 }
 
 // TestFaultKinds checks what each fault does to a reader, on both paths,
-// with every read taking it (no retries), and that with retries every
-// fault at 30% still reads every object's exact bytes.
+// with every read taking it (no retries): the kind a Store records on the
+// error is the same whether the fault came as an S3 answer over HTTP or as
+// an injected error. With retries every fault at 30% still reads every
+// object's exact bytes.
 func TestFaultKinds(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), 1024) // 16 KiB
 	objs := map[string][]byte{"val/a.bin": data}
@@ -153,39 +156,35 @@ func TestFaultKinds(t *testing.T) {
 	for _, be := range faultBackends {
 		for _, tc := range []struct {
 			fault fakes.Fault
+			kind  dataset.ErrorKind      // of the read's error
 			check func(err error) string // "" when err is as the fault should make it
 		}{
-			{fakes.FaultSlowDown, func(err error) string {
-				if !dataset.Throttled(err) || !dataset.Retryable(err) {
-					return "want a retryable throttling error"
+			{fakes.FaultSlowDown, dataset.KindThrottled, func(err error) string { return "" }},
+			{fakes.FaultInternal, dataset.KindTransient, func(err error) string {
+				if !strings.Contains(err.Error(), "InternalError") {
+					return "want an InternalError"
 				}
 				return ""
 			}},
-			{fakes.FaultInternal, func(err error) string {
-				if dataset.Throttled(err) || !dataset.Retryable(err) || !strings.Contains(err.Error(), "InternalError") {
-					return "want a retryable InternalError, not throttling"
+			{fakes.FaultReset, dataset.KindTransient, func(err error) string {
+				if !errors.Is(err, syscall.ECONNRESET) && !strings.Contains(err.Error(), "connection reset") && !strings.Contains(err.Error(), "EOF") {
+					return "want a connection reset"
 				}
 				return ""
 			}},
-			{fakes.FaultReset, func(err error) string {
-				if !dataset.Retryable(err) || !errors.Is(err, syscall.ECONNRESET) && !strings.Contains(err.Error(), "connection reset") && !strings.Contains(err.Error(), "EOF") {
-					return "want a retryable connection reset"
+			{fakes.FaultShort, dataset.KindTransient, func(err error) string {
+				if !strings.Contains(err.Error(), "unexpected EOF") {
+					return "want a short body"
 				}
 				return ""
 			}},
-			{fakes.FaultShort, func(err error) string {
-				if !dataset.Retryable(err) || !strings.Contains(err.Error(), "unexpected EOF") {
-					return "want a retryable short body"
-				}
-				return ""
-			}},
-			{fakes.FaultStall, func(err error) string {
+			{fakes.FaultStall, dataset.KindTransient, func(err error) string {
 				if !errors.Is(err, dataset.ErrTimeout) || !strings.Contains(err.Error(), "no first byte within 200ms") {
 					return "want the first-byte timeout"
 				}
 				return ""
 			}},
-			{fakes.FaultTrickle, nil},
+			{fakes.FaultTrickle, dataset.KindUnknown, nil},
 		} {
 			t.Run(be.name+"/"+string(tc.fault), func(t *testing.T) {
 				in := fakes.NewInjector(fakes.Faults{{Fault: tc.fault, Rate: 1}}, 1)
@@ -206,6 +205,9 @@ func TestFaultKinds(t *testing.T) {
 				}
 				if err == nil {
 					t.Fatalf("read succeeded, want the %s fault", tc.fault)
+				}
+				if got := dataset.KindOf(err); got != tc.kind {
+					t.Errorf("error %q of kind %v, want %v", err, got, tc.kind)
 				}
 				if msg := tc.check(err); msg != "" {
 					t.Errorf("error %q: %s", err, msg)
@@ -243,5 +245,62 @@ func TestFaultKinds(t *testing.T) {
 				t.Errorf("no retries at a 30%% fault rate over %d reads (injected %v)", len(objs), in.Injected())
 			}
 		})
+	}
+}
+
+// TestInjectorErrorKind checks that the injector's backend classifies
+// each fault it injects as the fault's kind, and passes the errors of the
+// backend it wraps to that backend's classification.
+func TestInjectorErrorKind(t *testing.T) {
+	objs := map[string][]byte{"k": bytes.Repeat([]byte("x"), 1000)}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	// read opens key and reads it whole.
+	read := func(ctx context.Context, b dataset.Backend, key string) error {
+		rc, _, err := b.Open(ctx, key)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = io.ReadAll(rc)
+		return err
+	}
+	for _, tc := range []struct {
+		name  string
+		fault fakes.Fault
+		ctx   context.Context
+		key   string
+		want  dataset.ErrorKind
+	}{
+		{"slowdown", fakes.FaultSlowDown, context.Background(), "k", dataset.KindThrottled},
+		{"internal", fakes.FaultInternal, context.Background(), "k", dataset.KindTransient},
+		{"reset", fakes.FaultReset, context.Background(), "k", dataset.KindTransient},
+		{"short", fakes.FaultShort, context.Background(), "k", dataset.KindTransient},
+		{"stall, context ended", fakes.FaultStall, canceled, "k", dataset.KindCanceled},
+		{"missing key, the wrapped backend's", fakes.FaultShort, context.Background(), "missing", dataset.KindNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := fakes.NewInjector(fakes.Faults{{Fault: tc.fault, Rate: 1}}, 1).Backend(mem.New(objs))
+			err := read(tc.ctx, b, tc.key)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			c, ok := b.(dataset.Classifier)
+			if !ok {
+				t.Fatalf("%T is not a dataset.Classifier", b)
+			}
+			if got := c.ErrorKind(err); got != tc.want {
+				t.Errorf("ErrorKind(%v) = %v, want %v", err, got, tc.want)
+			}
+		})
+	}
+	for _, f := range fakes.AllFaults {
+		want := dataset.KindTransient
+		if f == fakes.FaultSlowDown {
+			want = dataset.KindThrottled
+		}
+		if got := (&fakes.FaultError{Fault: f}).Kind(); got != want {
+			t.Errorf("FaultError{%s}.Kind() = %v, want %v", f, got, want)
+		}
 	}
 }

@@ -67,7 +67,9 @@ type mount struct {
 //     (ranges and conditional requests included), with Content-Length,
 //     Content-Type from the key's extension (binary/octet-stream when it
 //     has none known), Last-Modified (the time of the mount) and an ETag
-//     (see below); a key b does not have is S3's 404 NoSuchKey.
+//     (see below); a key b does not have is S3's 404 NoSuchKey, and
+//     another failure of b's Open is S3's answer to its kind (503
+//     SlowDown when b throttles, see [dataset.Classifier]).
 //   - ListObjectsV2 (GET of the bucket with list-type=2): prefix,
 //     delimiter, max-keys (at most 1,000), continuation-token,
 //     start-after and encoding-type=url, with b's [dataset.Lister]
@@ -177,14 +179,8 @@ func (m *mount) serveObject(w http.ResponseWriter, r *http.Request, key string) 
 			rc.Close()
 		}
 		return // the client went away
-	case errors.Is(err, dataset.ErrNotFound):
-		m.fail(w, r, http.StatusNotFound, "NoSuchKey", key, "The specified key does not exist.")
-		return
-	case errors.Is(err, dataset.ErrInvalidKey):
-		m.fail(w, r, http.StatusBadRequest, "InvalidArgument", key, "The key is not valid in the mounted backend.")
-		return
 	case err != nil:
-		m.fail(w, r, http.StatusInternalServerError, "InternalError", key, "The mounted backend failed to open the key.")
+		m.openError(w, r, key, err)
 		return
 	}
 	defer rc.Close()
@@ -207,6 +203,29 @@ func (m *mount) serveObject(w http.ResponseWriter, r *http.Request, key string) 
 		}
 	}
 	http.ServeContent(w, r, "", m.modTime, content)
+}
+
+// openError answers a GET or HEAD of key whose Open failed with err with
+// the S3 answer to the failure's kind, as the mounted backend classifies
+// it ([dataset.Classify]): 404 NoSuchKey for a missing key, 400
+// InvalidArgument for a refused one, 503 SlowDown for throttling, 403
+// AccessDenied for another permanent failure, 500 InternalError for the
+// rest.
+func (m *mount) openError(w http.ResponseWriter, r *http.Request, key string, err error) {
+	if errors.Is(err, dataset.ErrInvalidKey) {
+		m.fail(w, r, http.StatusBadRequest, "InvalidArgument", key, "The key is not valid in the mounted backend.")
+		return
+	}
+	switch dataset.Classify(m.b, err) {
+	case dataset.KindNotFound:
+		m.fail(w, r, http.StatusNotFound, "NoSuchKey", key, "The specified key does not exist.")
+	case dataset.KindThrottled:
+		m.fail(w, r, throttleStatus, throttleCode, key, "Please reduce your request rate.")
+	case dataset.KindPermanent:
+		m.fail(w, r, http.StatusForbidden, "AccessDenied", key, "The mounted backend refused to open the key.")
+	default:
+		m.fail(w, r, http.StatusInternalServerError, "InternalError", key, "The mounted backend failed to open the key.")
+	}
 }
 
 // contentType returns the type of an object by its key's extension,

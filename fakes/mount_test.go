@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"maps"
 	"net/http"
 	"net/url"
@@ -55,6 +56,8 @@ func (r readOnly) List(ctx context.Context, prefix string) ([]dataset.Entry, err
 	return r.b.List(ctx, prefix)
 }
 
+func (r readOnly) ErrorKind(err error) dataset.ErrorKind { return r.b.ErrorKind(err) }
+
 // TestMountConformance runs the read side of the backend suite through the
 // real S3 client against a mounted bucket: exact bytes of a zero-length
 // and a multi-MiB object, keys with spaces and non-ASCII characters,
@@ -77,6 +80,62 @@ func apiCode(err error) (code string, status int) {
 		status = re.HTTPStatusCode()
 	}
 	return code, status
+}
+
+// refusing refuses to open anything, as a folder the process may not read
+// does.
+type refusing struct{}
+
+func (refusing) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	return nil, 0, &fs.PathError{Op: "open", Path: key, Err: fs.ErrPermission}
+}
+
+// TestMountErrorKinds checks that a mounted backend's failures are
+// answered with S3's answers to their kinds, which the S3 backend reading
+// the bucket classifies back to the same kinds: a kind survives the trip
+// over HTTP.
+func TestMountErrorKinds(t *testing.T) {
+	objs := map[string][]byte{"a/k": []byte("hello")}
+	injecting := func(f Fault) dataset.Backend {
+		return NewInjector(Faults{{Fault: f, Rate: 1}}, 1).Backend(mem.New(objs))
+	}
+	// The emulator's backend admits one read of a/ per 100 s: the second
+	// is refused.
+	limited := NewEmulator(Profile{Name: "tiny", PrefixRate: 0.01}, 1).Backend(mem.New(objs))
+	if rc, _, err := limited.Open(t.Context(), "a/k"); err != nil {
+		t.Fatal(err)
+	} else {
+		rc.Close()
+	}
+	for _, tc := range []struct {
+		name       string
+		b          dataset.Backend
+		key        string
+		wantCode   string
+		wantStatus int
+		want       dataset.ErrorKind
+	}{
+		{"missing key", mem.New(objs), "a/missing", "NoSuchKey", http.StatusNotFound, dataset.KindNotFound},
+		{"injected slowdown", injecting(FaultSlowDown), "a/k", "SlowDown", http.StatusServiceUnavailable, dataset.KindThrottled},
+		{"injected internal error", injecting(FaultInternal), "a/k", "InternalError", http.StatusInternalServerError, dataset.KindTransient},
+		{"injected reset", injecting(FaultReset), "a/k", "InternalError", http.StatusInternalServerError, dataset.KindTransient},
+		{"over the prefix rate", limited, "a/k", "SlowDown", http.StatusServiceUnavailable, dataset.KindThrottled},
+		{"refused", refusing{}, "a/k", "AccessDenied", http.StatusForbidden, dataset.KindPermanent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, sb := mountedBackend(t, tc.b)
+			_, err := f.Client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(mountBucket), Key: aws.String(tc.key)})
+			if err == nil {
+				t.Fatal("GET succeeded, want an error")
+			}
+			if code, status := apiCode(err); code != tc.wantCode || status != tc.wantStatus {
+				t.Errorf("GET answered %d %s, want %d %s", status, code, tc.wantStatus, tc.wantCode)
+			}
+			if got := sb.ErrorKind(err); got != tc.want {
+				t.Errorf("S3 backend's ErrorKind(%v) = %v, want %v", err, got, tc.want)
+			}
+		})
+	}
 }
 
 // TestMountObjects reads objects of a synthetic dataset of 1,000 keys and

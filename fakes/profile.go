@@ -658,8 +658,8 @@ func (w *pacedWriter) Flush() {
 func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Backend returns b behind the emulator. Open fails at once, with an
-// error wrapping [ErrThrottled], if the key's prefix is over the profile's
-// PrefixRate; else it opens the object in b and returns a reader whose
+// error wrapping [ErrThrottled], of kind [dataset.KindThrottled], if the
+// key's prefix is over the profile's PrefixRate; else it opens the object in b and returns a reader whose
 // first Read waits until the time to first byte has passed since Open and
 // whose Reads are paced to the profile's Bandwidth and to its Link, in
 // chunks of at most 32 KiB. The read is in flight until the reader
@@ -667,7 +667,9 @@ func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // it. Errors from b pass through unchanged. The result implements
 // [dataset.Lister], [dataset.Writer] and [dataset.Deleter] by delegating
 // to b, undelayed and unlimited, failing with errors.ErrUnsupported when b
-// does not. With a zero profile Backend returns b itself.
+// does not, and [dataset.Classifier]: a refusal is
+// [dataset.KindThrottled], any other error of the kind b gives it. With a
+// zero profile Backend returns b itself.
 func (e *Emulator) Backend(b dataset.Backend) dataset.Backend {
 	if e.p.IsZero() {
 		return b
@@ -699,11 +701,25 @@ func (w *backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, e
 	return r, size, nil
 }
 
-// delegate implements [dataset.Lister], [dataset.Writer] and
-// [dataset.Deleter] by passing each call to b, untouched, failing with
-// errors.ErrUnsupported when b cannot: the part the emulator's and the
-// injector's wrappers share.
+// ErrorKind implements [dataset.Classifier]: a read refused over the
+// profile's PrefixRate is [dataset.KindThrottled], any other error of the
+// kind the wrapped backend gives it.
+func (w *backend) ErrorKind(err error) dataset.ErrorKind {
+	var te *throttleError
+	if errors.As(err, &te) {
+		return dataset.KindThrottled
+	}
+	return w.delegate.ErrorKind(err)
+}
+
+// delegate implements [dataset.Lister], [dataset.Writer],
+// [dataset.Deleter] and [dataset.Classifier] by passing each call to b,
+// untouched, failing with errors.ErrUnsupported when b cannot: the part
+// the emulator's and the injector's wrappers share.
 type delegate struct{ b dataset.Backend }
+
+// ErrorKind returns the kind b gives err ([dataset.Classify]).
+func (w delegate) ErrorKind(err error) dataset.ErrorKind { return dataset.Classify(w.b, err) }
 
 func (w delegate) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {
 	l, ok := w.b.(dataset.Lister)

@@ -17,6 +17,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/results"
 )
 
@@ -47,9 +48,9 @@ type Trial struct {
 // FromPoint returns the trial a BenchmarkTrain result reports. capacity is
 // the store's own limit (see Trial.Capacity).
 func FromPoint(p *results.Point, capacity float64) (Trial, error) {
-	n, err := strconv.Atoi(p.NameKey(results.KeyAccel))
+	n, err := strconv.Atoi(p.NameKey(cases.Accel.Key))
 	if err != nil {
-		return Trial{}, fmt.Errorf("feed: result %s: no %s= in its name", p.Name(), results.KeyAccel)
+		return Trial{}, fmt.Errorf("feed: result %s: no %s= in its name", p.Name(), cases.Accel.Key)
 	}
 	t := Trial{Name: p.Name(), Accel: n, Bound: math.Inf(1), Capacity: capacity}
 	for _, u := range []string{results.AU, results.AUMin, results.SamplesPerSecond} {

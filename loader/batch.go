@@ -17,7 +17,7 @@ type Item struct {
 	// It is reused like Data.
 	Image *image.Gray
 	// Err is the item's read or decode error. It is set only with
-	// Options.TolerateErrors; otherwise an error ends the run, or, with
+	// OnErrorDeliver; otherwise an error ends the run, or, with
 	// OnErrorSkip, the item is left out of its batch.
 	Err error
 }

@@ -68,7 +68,7 @@ func TestFaultMatrix(t *testing.T) {
 									p.Attempts = 1 // every fault fails its item
 								}
 								ds, objs, in := faultyDataset(t, n, string(fault)+":0.1", p)
-								opts := loader.Options{Mode: mode, Workers: workers, BatchSize: batch, Warmup: -1, Scheduler: sched, OnError: onerr}
+								opts := loader.Options{Mode: mode, Workers: workers, BatchSize: batch, Warmup: -1, Item: itemOptions(sched), OnError: onerr}
 								if mode == loader.Async {
 									opts.FetchConcurrency = 4
 								}
@@ -185,7 +185,7 @@ func TestCancelStalled(t *testing.T) {
 			p.FirstByteTimeout, p.IdleTimeout = time.Hour, time.Hour // only the cancel can end a stall
 			ds, _, _ := faultyDataset(t, 400, "stall:0.2", p)
 			ctx, cancel := context.WithCancel(context.Background())
-			l, err := loader.New(ds, loader.Options{Mode: loader.Async, Workers: 2, BatchSize: 8, FetchConcurrency: 4, Warmup: -1, Scheduler: sched, Epochs: -1})
+			l, err := loader.New(ds, loader.Options{Mode: loader.Async, Workers: 2, BatchSize: 8, FetchConcurrency: 4, Warmup: -1, Item: itemOptions(sched), Epochs: -1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -79,6 +79,15 @@ func load(ctx context.Context, ds *dataset.Dataset, opts loader.Options, fn func
 	return it.Stats(), err
 }
 
+// itemOptions returns the Options.Item that selects sc, with default
+// settings.
+func itemOptions(sc loader.Scheduler) *loader.ItemOptions {
+	if sc == loader.SchedItem {
+		return &loader.ItemOptions{}
+	}
+	return nil
+}
+
 // start starts a loader of ds with opts and closes its run when the test
 // ends.
 func start(tb testing.TB, ctx context.Context, ds *dataset.Dataset, opts loader.Options) *loader.Iter {

@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/storagebench/storagebench/dataset"
 )
 
@@ -34,6 +32,7 @@ type itemSched struct {
 	drained chan struct{} // closed when the last item of a finite run is done
 	left    atomic.Int64  // items of a finite run not yet done
 	hedger  *hedger       // nil: no hedging
+	pending *hedgeQueue   // the deadlines of hedges to come; nil: no hedging
 	ahead   []*Batch      // the consumer's look at batches started, from its next
 	next    int           // the consumer's next batch
 }
@@ -56,9 +55,9 @@ type itemTask struct {
 // itemState is one item's reads under the item scheduler, guarded by mu.
 // An item is done, and its batch may complete, once a read has settled it
 // and no read of it is left, queued or running; so no task outlives its
-// item. A hedge timer may fire late, even after the run: gen changes each
-// time the batch is laid out again, so that it never acts on a later item
-// in the same place.
+// item. The hedging goroutine may take an item's deadline from the queue
+// just as the item is done: gen changes each time the batch is laid out
+// again, so that a hedge never acts on a later item in the same place.
 type itemState struct {
 	mu          sync.Mutex
 	gen         uint64
@@ -69,7 +68,7 @@ type itemState struct {
 	settled     bool                  // a read won, or every read failed
 	finished    bool                  // the winner's work (decode, records) is done
 	cancels     [2]context.CancelFunc // of the first read and the hedge
-	timer       *time.Timer           // the hedge timer of the first read
+	qpos        int                   // 1 + its place in the hedge queue, 0 if not there; guarded by the queue's mu
 }
 
 // hedgeReserve returns how many buffers of the window the item scheduler
@@ -82,26 +81,28 @@ func hedgeReserve(c int, budget float64) int {
 	return min(c, max(1, int(math.Ceil(2*budget*float64(c)))))
 }
 
-// newItemSched returns the item scheduler of r for the resolved options o.
+// newItemSched returns the item scheduler of r for the resolved options o,
+// whose Item is set.
 func newItemSched(r *run, o Options) *itemSched {
 	c := o.Workers * o.FetchConcurrency
-	nslots := o.Window/o.BatchSize + 2
+	iopts := o.Item
+	nslots := iopts.Window/o.BatchSize + 2
 	reserve := 0
-	if !o.Hedge.IsZero() {
-		reserve = hedgeReserve(c, o.HedgeBudget)
+	if !iopts.Hedge.IsZero() {
+		reserve = hedgeReserve(c, iopts.HedgeBudget)
 	}
 	s := &itemSched{
 		run:      r,
 		fetchers: c,
-		bufs:     make(chan []byte, o.Window),
-		firsts:   make(chan struct{}, o.Window-reserve),
+		bufs:     make(chan []byte, iopts.Window),
+		firsts:   make(chan struct{}, iopts.Window-reserve),
 		slots:    make(chan *Batch, nslots),
 		started:  make(chan *Batch, nslots),
 		queue:    make(chan itemTask, c),
 		hedges:   make(chan itemTask, c),
 		drained:  make(chan struct{}),
 	}
-	for range o.Window {
+	for range iopts.Window {
 		s.bufs <- nil
 	}
 	for range nslots {
@@ -110,8 +111,9 @@ func newItemSched(r *run, o Options) *itemSched {
 	for range min(c, maxItemRecorders) {
 		s.recs = append(s.recs, new(recorder))
 	}
-	if !o.Hedge.IsZero() {
-		s.hedger = newHedger(o.Hedge, o.HedgeBudget)
+	if !iopts.Hedge.IsZero() {
+		s.hedger = newHedger(iopts.Hedge, iopts.HedgeBudget)
+		s.pending = newHedgeQueue(c)
 	}
 	if r.total >= 0 {
 		items := int64(r.total/r.batches) * int64(r.orders.len)
@@ -126,13 +128,17 @@ func newItemSched(r *run, o Options) *itemSched {
 	return s
 }
 
-// start starts the feeder and the fetchers in the run's group.
+// start starts the feeder, the fetchers and, with hedging, the hedging
+// goroutine in the run's group.
 func (s *itemSched) start() {
 	g := s.run.group
 	g.Go(s.feed)
 	for i := range s.fetchers {
 		rec := s.recs[i%len(s.recs)]
 		g.Go(func() error { return s.fetch(rec) })
+	}
+	if s.pending != nil {
+		g.Go(s.hedging)
 	}
 }
 
@@ -268,15 +274,15 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	}
 	ctx := r.ctx
 	var cancel context.CancelFunc
+	var trace *dataset.ReadTrace
 	if s.hedger != nil {
 		ctx, cancel = context.WithCancel(ctx)
 		st.cancels[slot] = cancel
 		// Hedging pauses as soon as the store throttles, retries or not.
-		trace := &dataset.ReadTrace{Retry: s.hedger.retried}
+		trace = &dataset.ReadTrace{Retry: s.hedger.retried}
 		if !t.hedge {
 			trace.FirstByte = func() { st.firstByte.Store(true) }
 		}
-		ctx = dataset.WithReadTrace(ctx, trace)
 	}
 	t0 := time.Now()
 	if !t.hedge {
@@ -285,14 +291,13 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 		if s.hedger != nil {
 			s.hedger.started()
 			if d, ok := s.hedger.delay(); ok {
-				gen, i := t.gen, t.i
-				st.timer = time.AfterFunc(d, func() { s.hedge(b, i, gen) })
+				s.pending.push(b, t.i, t.gen, t0.Add(d))
 			}
 		}
 	}
 	st.mu.Unlock()
 
-	data, tm, err := r.ds.Read(ctx, item.Index, t.buf)
+	data, tm, err := r.ds.ReadTraced(ctx, item.Index, t.buf, trace)
 	end := time.Now()
 	readFailed := err != nil && ctx.Err() == nil // not aborted as a loser, nor stopped
 	if cancel != nil {
@@ -307,9 +312,8 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 
 	// Settle.
 	st.mu.Lock()
-	if !t.hedge && st.timer != nil {
-		st.timer.Stop()
-		st.timer = nil
+	if !t.hedge && s.pending != nil {
+		s.pending.remove(st)
 	}
 	st.outstanding--
 	won := false
@@ -373,22 +377,48 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	return nil
 }
 
-// hedge starts a second read of item i of b if its first read, of
-// generation gen, has had no first byte, the item is not settled, and the
-// budget and the store allow: it takes a buffer of the window without
+// hedging is the run's hedging goroutine: it starts each hedge when its
+// deadline in the queue comes, until the run's items are done or the run
+// stops. It is never why a run stops.
+func (s *itemSched) hedging() error {
+	r := s.run
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		if next, ok := s.pending.due(time.Now(), s.hedge); ok {
+			t.Reset(time.Until(next))
+		} else {
+			t.Stop()
+		}
+		select {
+		case <-t.C:
+		case <-s.pending.wake:
+		case <-s.drained:
+			return nil
+		case <-r.ctx.Done():
+			return nil
+		}
+	}
+}
+
+// hedge starts a second read of item e.i of e.b if its first read, of
+// generation e.gen, has had no first byte, the item is not settled, and
+// the budget and the store allow: it takes a buffer of the window without
 // waiting, and hands the read to the fetchers ahead of first reads. When
-// the budget, the window or a throttling store refuses for now, it tries
-// again a little later, for as long as the first read has no first byte:
-// the slowest reads are the ones a hedge helps most.
-func (s *itemSched) hedge(b *Batch, i int, gen uint64) {
+// the budget, the window or a throttling store refuses for now, it queues
+// the item again hedgeRetry later, for as long as the first read has no
+// first byte: the slowest reads are the ones a hedge helps most.
+func (s *itemSched) hedge(e hedgeEntry) {
+	b, i, gen := e.b, e.i, e.gen
 	st := &b.states[i]
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.gen != gen || st.settled || st.hedged || st.firstByte.Load() || s.run.ctx.Err() != nil {
 		return
 	}
-	retry := func() { st.timer = time.AfterFunc(hedgeRetry, func() { s.hedge(b, i, gen) }) }
-	if now := time.Now(); !s.hedger.allow(now, now.Sub(st.start)) {
+	now := time.Now()
+	retry := func() { s.pending.push(b, i, gen, now.Add(hedgeRetry)) }
+	if !s.hedger.allow(now, now.Sub(st.start)) {
 		retry()
 		return
 	}
@@ -491,100 +521,4 @@ func (s *itemSched) ready(seq int) bool {
 		}
 	}
 	return true
-}
-
-// minHedgeSamples is how many first reads the running percentile of the
-// time to first byte needs before hedging on it starts.
-const minHedgeSamples = 50
-
-// throttlePause is how long hedging pauses after the store throttles.
-const throttlePause = time.Second
-
-// hedger decides when hedges start: their delay, their budget, and a
-// pause while the store throttles. It is safe for concurrent use.
-type hedger struct {
-	fixed  time.Duration // a fixed delay, or 0
-	pct    float64       // the percentile of first reads' TTFB, or 0
-	budget float64       // hedges per first read, at most
-
-	firsts, hedges atomic.Int64
-	pausedUntil    atomic.Int64 // Unix nanoseconds
-
-	mu      sync.Mutex
-	h       *hdrhistogram.Histogram // first reads' TTFB
-	n       int64
-	current atomic.Int64 // the percentile, recomputed every few samples
-}
-
-func newHedger(h Hedge, budget float64) *hedger {
-	return &hedger{fixed: h.Delay, pct: h.Percentile, budget: budget, h: hdrhistogram.New(histMin, histMax, histSig)}
-}
-
-// started counts a first read.
-func (h *hedger) started() { h.firsts.Add(1) }
-
-// issued counts a hedge.
-func (h *hedger) issued() { h.hedges.Add(1) }
-
-// delay returns the hedge delay for a first read starting now, and
-// whether to hedge it at all: not until the percentile has its samples.
-func (h *hedger) delay() (time.Duration, bool) {
-	if h.pct == 0 {
-		return h.fixed, true
-	}
-	d := time.Duration(h.current.Load())
-	return d, d > 0
-}
-
-// ttfb records the time to first byte of a successful first read.
-func (h *hedger) ttfb(d time.Duration) {
-	if h.pct == 0 {
-		return
-	}
-	h.mu.Lock()
-	h.h.RecordValue(int64(min(max(d, histMin), maxDur)))
-	h.n++
-	if h.n >= minHedgeSamples && (h.n < 1000 || h.n%64 == 0) {
-		h.current.Store(h.h.ValueAtQuantile(h.pct))
-	}
-	h.mu.Unlock()
-}
-
-// overdue is how many hedge delays, and minOverdue how long at least, a
-// first read may go without a first byte before its hedge starts whatever
-// the budget: far past any tail of a healthy store (8 x p90 is beyond the
-// s3 profile's p99.9), such a read has stalled. Were it to wait for the budget, which the tail's ordinary
-// hedges keep spent, it would hold its batch, and the loader, until its
-// timeout: a stall at 1% of reads under s3 cut the loader to 0.12 of the
-// bound.
-const (
-	overdue    = 8
-	minOverdue = 100 * time.Millisecond
-)
-
-// allow reports whether a hedge of a first read started age ago may start
-// at now: not while the store throttles; else within the budget, or past
-// it for a read overdue hedge delays old.
-func (h *hedger) allow(now time.Time, age time.Duration) bool {
-	if now.UnixNano() < h.pausedUntil.Load() {
-		return false
-	}
-	if float64(h.hedges.Load()+1) <= h.budget*float64(h.firsts.Load()) {
-		return true
-	}
-	d, ok := h.delay()
-	return ok && age >= max(overdue*d, minOverdue)
-}
-
-// retried is a read's Retry hook: it pauses hedging if err is the store
-// throttling.
-func (h *hedger) retried(_ int, err error) {
-	if dataset.Throttled(err) {
-		h.throttled(time.Now())
-	}
-}
-
-// throttled pauses hedging from now: the store answered SlowDown.
-func (h *hedger) throttled(now time.Time) {
-	h.pausedUntil.Store(now.Add(throttlePause).UnixNano())
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -39,11 +40,11 @@ func TestItemSchedulerOncePerEpoch(t *testing.T) {
 						t.Run(name, func(t *testing.T) {
 							t.Parallel()
 							opts := loader.Options{Mode: mode, Workers: workers, BatchSize: batch, Epochs: epochs, Shuffle: shuffle, Seed: 42, Warmup: -1,
-								Scheduler: loader.SchedItem, Hedge: hedge, HedgeBudget: 1}
+								Item: &loader.ItemOptions{Hedge: hedge, HedgeBudget: 1}}
 							st := checkRun(t, ds, objs, opts)
 							o, _ := opts.Resolved()
-							if st.HeldItemsPeak > int64(o.Window) || st.HeldItemsPeak < 1 {
-								t.Errorf("held %d items at the peak, want 1 to the window, %d", st.HeldItemsPeak, o.Window)
+							if st.HeldItemsPeak > int64(o.Item.Window) || st.HeldItemsPeak < 1 {
+								t.Errorf("held %d items at the peak, want 1 to the window, %d", st.HeldItemsPeak, o.Item.Window)
 							}
 							if hedge.IsZero() && st.Hedges != 0 {
 								t.Errorf("%d hedges with hedging off", st.Hedges)
@@ -112,7 +113,7 @@ func TestHedgeLoserCancelled(t *testing.T) {
 			be.cancelled = 0
 			be.mu.Unlock()
 			opts := loader.Options{Mode: mode, Workers: 4, BatchSize: 10, Epochs: 1, Warmup: -1,
-				Scheduler: loader.SchedItem, Hedge: loader.Hedge{Delay: time.Millisecond}, HedgeBudget: 1}
+				Item: &loader.ItemOptions{Hedge: loader.Hedge{Delay: time.Millisecond}, HedgeBudget: 1}}
 			if mode == loader.Async {
 				opts.Workers, opts.FetchConcurrency = 2, 3
 			}
@@ -142,7 +143,7 @@ func TestHedgeBudget(t *testing.T) {
 	objs, idx := objects(n)
 	ds := dataset.New(dataset.NewStore(delayed{mem.New(objs), 2 * time.Millisecond}), idx)
 	opts := loader.Options{Mode: loader.Async, Workers: 2, BatchSize: 10, Epochs: 1, Warmup: -1, FetchConcurrency: 5,
-		Scheduler: loader.SchedItem, Hedge: loader.Hedge{Delay: 10 * time.Microsecond}}
+		Item: &loader.ItemOptions{Hedge: loader.Hedge{Delay: 10 * time.Microsecond}}}
 	st := checkRun(t, ds, objs, opts)
 	if st.Hedges > n/10 || st.Hedges == 0 {
 		t.Errorf("%d hedges over %d items, want some and at most 10%%", st.Hedges, n)
@@ -175,13 +176,11 @@ func TestSchedulerOptionErrors(t *testing.T) {
 		opts loader.Options
 		want string
 	}{
-		{"window with the batch scheduler", loader.Options{Window: 100}, "window 100 given with the batch scheduler"},
-		{"hedge with the batch scheduler", loader.Options{Hedge: loader.Hedge{Percentile: 90}}, "hedge p90 given with the batch scheduler"},
-		{"window below a batch plus C", loader.Options{Scheduler: loader.SchedItem, Mode: loader.Async, Workers: 2, BatchSize: 10, Window: 29},
+		{"window below a batch plus C", loader.Options{Mode: loader.Async, Workers: 2, BatchSize: 10, Item: &loader.ItemOptions{Window: 29}},
 			"window 29 is smaller than one batch (10) plus the 20 reads in flight; want at least 30"},
-		{"bad scheduler", loader.Options{Scheduler: "fifo"}, `unknown scheduler "fifo"`},
-		{"budget above 1", loader.Options{Scheduler: loader.SchedItem, HedgeBudget: 1.5}, "hedge budget 1.5"},
-		{"percentile 100", loader.Options{Scheduler: loader.SchedItem, Hedge: loader.Hedge{Percentile: 100}}, "hedge percentile 100"},
+		{"budget above 1", loader.Options{Item: &loader.ItemOptions{HedgeBudget: 1.5}}, "hedge budget 1.5"},
+		{"percentile 100", loader.Options{Item: &loader.ItemOptions{Hedge: loader.Hedge{Percentile: 100}}}, "hedge percentile 100"},
+		{"negative delay", loader.Options{Item: &loader.ItemOptions{Hedge: loader.Hedge{Delay: -time.Millisecond}}}, "hedge delay -1ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loader.New(ds, tc.opts)
@@ -233,7 +232,7 @@ func TestItemSchedulerStops(t *testing.T) {
 			}
 			ds := dataset.New(dataset.NewStore(be), idx)
 			l, err := loader.New(ds, loader.Options{Mode: loader.Async, Workers: 2, BatchSize: 5, FetchConcurrency: 3, Warmup: -1,
-				Scheduler: loader.SchedItem, Hedge: loader.Hedge{Delay: time.Millisecond}})
+				Item: &loader.ItemOptions{Hedge: loader.Hedge{Delay: time.Millisecond}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -269,6 +268,155 @@ func TestItemSchedulerStops(t *testing.T) {
 			}
 			if !errors.Is(nextErr, errBoom) || !errors.Is(cerr, errBoom) {
 				t.Errorf("Next = %v, Close = %v; want %v", nextErr, cerr, errBoom)
+			}
+		})
+	}
+}
+
+// hedgeWatch serves a backend's objects after a delay, fast, or slow for
+// the first read of each key in slowKeys, and closes hedged once at reads
+// have begun while another read of the same key was in flight: hedges.
+type hedgeWatch struct {
+	dataset.Backend
+	fast, slow time.Duration
+	slowKeys   map[string]bool
+	at         int
+	hedged     chan struct{}
+
+	mu     sync.Mutex
+	opened map[string]int // reads of each key begun
+	open   map[string]int // reads of each key in flight
+	hedges int
+}
+
+func (w *hedgeWatch) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	w.mu.Lock()
+	w.opened[key]++
+	d := w.fast
+	if w.opened[key] == 1 && w.slowKeys[key] {
+		d = w.slow
+	}
+	w.open[key]++
+	if w.open[key] > 1 {
+		if w.hedges++; w.hedges == w.at {
+			close(w.hedged)
+		}
+	}
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.open[key]--
+		w.mu.Unlock()
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	}
+	return w.Backend.Open(ctx, key)
+}
+
+// goroutinesCreated returns how many goroutines the program has created.
+func goroutinesCreated(tb testing.TB) uint64 {
+	tb.Helper()
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		tb.Skipf("runtime/metrics has no %s", s[0].Name)
+	}
+	return s[0].Value.Uint64()
+}
+
+// TestHedgingEndsWithRun closes item-scheduled runs while they hedge,
+// many times over, and checks that nothing of a run outlives it: no
+// goroutine of the run is left once its group has returned (a hedge
+// timer's callback that fired, a time.AfterFunc goroutine, would be), nor
+// once Close has (goleak), and none starts after Close, as one would when
+// a hedge timer left armed fired. Hedge delays are far below the slow
+// reads' latency, so that each slow read in flight has a hedge waiting
+// for its deadline, under way, or refused for now and waiting to ask
+// again; the last case's delay is longer than Close takes, so that a
+// deadline left behind would come after Close returned.
+func TestHedgingEndsWithRun(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const n = 400
+	objs, idx := objects(n)
+	slowKeys := map[string]bool{}
+	for i := 0; i < n; i += 3 {
+		slowKeys[idx[i]] = true
+	}
+	sync8 := loader.Options{Mode: loader.Sync, Workers: 8, BatchSize: 4}
+	async16 := loader.Options{Mode: loader.Async, Workers: 2, FetchConcurrency: 8, BatchSize: 8}
+	with := func(o loader.Options, item loader.ItemOptions) loader.Options {
+		o.Item = &item
+		return o
+	}
+	fixed := loader.Hedge{Delay: 50 * time.Microsecond}
+	for _, tc := range []struct {
+		name       string
+		opts       loader.Options
+		fast, slow time.Duration // read latencies
+		at         int           // Close once this many hedges have begun
+		reps       int           // runs
+	}{
+		{"sync/budget=1", with(sync8, loader.ItemOptions{Hedge: fixed, HedgeBudget: 1}), time.Millisecond, 20 * time.Millisecond, 1, 10},
+		{"async/budget=1", with(async16, loader.ItemOptions{Hedge: fixed, HedgeBudget: 1}), time.Millisecond, 20 * time.Millisecond, 20, 10},
+		{"async/budget=0.1", with(async16, loader.ItemOptions{Hedge: fixed, HedgeBudget: 0.1}), time.Millisecond, 20 * time.Millisecond, 5, 10},
+		{"async/window=batch+C", with(async16, loader.ItemOptions{Window: 24, Hedge: fixed, HedgeBudget: 1}), time.Millisecond, 20 * time.Millisecond, 5, 10},
+		{"async/hedge=p50", with(async16, loader.ItemOptions{Hedge: loader.Hedge{Percentile: 50}, HedgeBudget: 1}), time.Millisecond, 20 * time.Millisecond, 5, 10},
+		{"async/hedge=300ms", with(async16, loader.ItemOptions{Hedge: loader.Hedge{Delay: 300 * time.Millisecond}, HedgeBudget: 1}), time.Millisecond, time.Second, 1, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Longer than any deadline the run may have set at Close: a
+			// hedge delay (at most the slowest read under a percentile),
+			// or the wait of a refused hedge. It bounds what the test can
+			// see, not when it may go on.
+			observe := 2 * max(tc.opts.Item.Hedge.Delay, 10*time.Millisecond)
+			if tc.opts.Item.Hedge.Percentile > 0 {
+				observe = 2 * tc.slow
+			}
+			for rep := range tc.reps {
+				ignore := goleak.IgnoreCurrent()
+				w := &hedgeWatch{Backend: mem.New(objs), fast: tc.fast, slow: tc.slow, slowKeys: slowKeys, at: tc.at,
+					hedged: make(chan struct{}), opened: map[string]int{}, open: map[string]int{}}
+				ds := dataset.New(dataset.NewStore(w), idx)
+				opts := tc.opts
+				opts.Epochs, opts.Warmup = -1, -1
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				it := start(t, ctx, ds, opts)
+			consume:
+				for {
+					select {
+					case <-w.hedged:
+						break consume
+					default:
+					}
+					if _, err := it.Next(); err != nil {
+						t.Fatalf("run %d: Next = %v before %d hedges began", rep, err, tc.at)
+					}
+				}
+				// The instant the run's group has returned, before Close
+				// takes its time over the Stats, no goroutine of the run may
+				// be left: not even a timer's callback that fired.
+				it.StopAndWait()
+				if g := loaderGoroutines(); len(g) > 0 {
+					t.Fatalf("run %d: %d goroutines of the run outlive its group, first:\n%s", rep, len(g), g[0])
+				}
+				if err := it.Close(); err != nil {
+					t.Fatalf("run %d: Close = %v, want nil", rep, err)
+				}
+				created := goroutinesCreated(t)
+				goleak.VerifyNone(t, ignore)
+				<-time.After(observe)
+				if d := goroutinesCreated(t) - created; d != 0 {
+					t.Fatalf("run %d: %d goroutines started within %v after Close returned, want none", rep, d, observe)
+				}
+				if st := it.Stats(); st.Hedges == 0 {
+					t.Errorf("run %d: no hedge counted, want some", rep)
+				}
 			}
 		})
 	}

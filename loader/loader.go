@@ -55,8 +55,8 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 	// The warm-up's reads share the run's retry budget: a store that
 	// fails or throttles every read ends the run within seconds there
 	// too.
-	ctx = dataset.WithRetryBudget(ctx, dataset.NewRetryBudget(RunRetryBase, RunRetryRatio))
-	if err := l.warmup(ctx); err != nil {
+	ds := l.ds.WithRetryBudget(dataset.NewRetryBudget(RunRetryBase, RunRetryRatio))
+	if err := l.warmup(ctx, ds); err != nil {
 		return nil, err
 	}
 	o := l.opts
@@ -65,12 +65,12 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 	r := &run{
 		ctx:       ctx,
 		group:     g,
-		ds:        l.ds,
+		ds:        ds,
 		orders:    newEpochOrders(l.sampler, o.Shard, l.ds.Len()),
 		batchSize: o.BatchSize,
 		batches:   l.batches,
 		total:     -1,
-		tolerate:  o.TolerateErrors,
+		deliver:   o.OnError == OnErrorDeliver,
 		skip:      o.OnError == OnErrorSkip,
 	}
 	if o.Epochs > 0 {
@@ -80,9 +80,9 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 		r.decoding = newGate(o.DecodeConcurrency)
 	}
 	it := &Iter{run: r, stop: stop, inFlight: o.InFlight(), round: o.Workers}
-	if o.Scheduler == SchedItem {
+	if o.Item != nil {
 		s := newItemSched(r, o)
-		it.sched, it.recs, it.window = s, s.recs, o.Window
+		it.sched, it.recs, it.window = s, s.recs, o.Item.Window
 		it.start = time.Now()
 		it.epochStart = it.start
 		s.start()
@@ -103,24 +103,25 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 	return it, nil
 }
 
-// warmup reads (and decodes) single items, untimed, so that one-time costs
-// (connections, caches, lazy set-up) stay out of the measurement.
-func (l *Loader) warmup(ctx context.Context) error {
+// warmup reads (and decodes) single items of ds, l's dataset with the
+// run's retry budget, untimed, so that one-time costs (connections,
+// caches, lazy set-up) stay out of the measurement.
+func (l *Loader) warmup(ctx context.Context, ds *dataset.Dataset) error {
 	if l.opts.Warmup < 0 {
 		return nil
 	}
 	var buf []byte
 	var err error
 	for i := range l.opts.Warmup {
-		if buf, _, err = l.ds.Read(ctx, i%l.ds.Len(), buf); err != nil {
-			if ctx.Err() == nil && (l.opts.OnError == OnErrorSkip || l.opts.TolerateErrors) {
+		if buf, _, err = ds.Read(ctx, i%ds.Len(), buf); err != nil {
+			if ctx.Err() == nil && l.opts.OnError != OnErrorFail {
 				continue // an item that may fail in the run may fail here
 			}
 			return fmt.Errorf("loader: warm-up: %w", err)
 		}
 		if l.opts.Decode == DecodeJPEG {
 			if _, err := DecodeGray(buf, nil); err != nil {
-				return fmt.Errorf("loader: warm-up: item %q: %w", l.ds.Key(i%l.ds.Len()), err)
+				return fmt.Errorf("loader: warm-up: item %q: %w", ds.Key(i%ds.Len()), err)
 			}
 		}
 	}

@@ -213,7 +213,7 @@ func TestReadErrors(t *testing.T) {
 				t.Errorf("Load error = %v, want ErrNotFound naming val/missing.bin", err)
 			}
 			var bad int
-			stats, err := load(context.Background(), ds, loader.Options{Mode: mode, Workers: 4, BatchSize: 5, TolerateErrors: true}, func(b *loader.Batch) error {
+			stats, err := load(context.Background(), ds, loader.Options{Mode: mode, Workers: 4, BatchSize: 5, OnError: loader.OnErrorDeliver}, func(b *loader.Batch) error {
 				for _, it := range b.Items {
 					if it.Err != nil {
 						bad++

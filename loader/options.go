@@ -40,15 +40,18 @@ const (
 	// OnErrorSkip counts the item (Stats.Skipped) and leaves it out: its
 	// batch is delivered short, its other items in sampler order.
 	OnErrorSkip OnError = "skip"
+	// OnErrorDeliver counts the item (Stats.Errors) and delivers it in its
+	// batch, in its place, with Item.Err set.
+	OnErrorDeliver OnError = "deliver"
 )
 
-// ParseOnError parses "fail" or "skip".
+// ParseOnError parses "fail", "skip" or "deliver".
 func ParseOnError(s string) (OnError, error) {
 	switch e := OnError(strings.TrimSpace(s)); e {
-	case OnErrorFail, OnErrorSkip:
+	case OnErrorFail, OnErrorSkip, OnErrorDeliver:
 		return e, nil
 	}
-	return "", fmt.Errorf("unknown error policy %q, want %q or %q", s, OnErrorFail, OnErrorSkip)
+	return "", fmt.Errorf("unknown error policy %q, want %q, %q or %q", s, OnErrorFail, OnErrorSkip, OnErrorDeliver)
 }
 
 // A run's retry budget: its reads retry at most RunRetryBase times plus
@@ -61,7 +64,8 @@ const (
 	RunRetryRatio = 0.5
 )
 
-// Scheduler says how a loader hands reads to its fetchers.
+// Scheduler says how a loader hands reads to its fetchers. Options
+// choose one with Options.Item; Options.Scheduler reports it.
 type Scheduler string
 
 // The schedulers.
@@ -174,29 +178,41 @@ type Options struct {
 	// Warmup is the number of single-item reads made, and not counted,
 	// before measurement; 0 means 10, negative means none.
 	Warmup int
-	// TolerateErrors delivers items that failed to read with Item.Err set
-	// and counts them, instead of ending the run at the first error.
-	TolerateErrors bool
-	// OnError is what becomes of an item that failed, without
-	// TolerateErrors; "" means OnErrorFail.
+	// OnError is what becomes of an item that failed; "" means
+	// OnErrorFail.
 	OnError OnError
 
-	// Scheduler is how reads are handed to fetchers; "" means SchedBatch.
-	// Workers and fetch concurrency give C, the reads in flight, under
-	// either; Prefetch applies to SchedBatch only.
-	Scheduler Scheduler
-	// Window is, under SchedItem, the most item buffers the loader holds:
-	// reads in flight (hedges included), items read but not delivered,
-	// and the batch lent to the consumer. It must be at least one batch
-	// plus C; 0 means DefaultWindow.
+	// Item, when not nil, selects the item scheduler (SchedItem) with these
+	// settings; nil selects the batch scheduler (SchedBatch). Workers and
+	// fetch concurrency give C, the reads in flight, under either;
+	// Prefetch applies to SchedBatch only.
+	Item *ItemOptions
+}
+
+// ItemOptions are the settings of the item scheduler (SchedItem), which
+// apply to it alone. Resolved copies them: the loader never writes
+// through Options.Item.
+type ItemOptions struct {
+	// Window is the most item buffers the loader holds: reads in flight
+	// (hedges included), items read but not delivered, and the batch lent
+	// to the consumer. It must be at least one batch plus C; 0 means
+	// DefaultWindow(batch, C).
 	Window int
-	// Hedge, under SchedItem, starts a second read of an item whose
-	// first read is slow to produce its first byte; the zero Hedge is off.
+	// Hedge starts a second read of an item whose first read is slow to
+	// produce its first byte; the zero Hedge is off.
 	Hedge Hedge
 	// HedgeBudget caps hedges at this fraction of the items read; 0 means
 	// DefaultHedgeBudget. A first read with no first byte after 8 hedge
 	// delays (and at least 100 ms) has stalled: it is hedged past the cap.
 	HedgeBudget float64
+}
+
+// Scheduler returns SchedItem when o.Item is set, else SchedBatch.
+func (o Options) Scheduler() Scheduler {
+	if o.Item != nil {
+		return SchedItem
+	}
+	return SchedBatch
 }
 
 // DefaultHedgeBudget is the default cap on hedges, a fraction of items.
@@ -209,7 +225,8 @@ func DefaultWindow(batch, c int) int { return max(4*c, 2*batch+c) }
 
 // Resolved returns o with zero fields set to their defaults, or an
 // error naming the first invalid field. It leaves a nil Sampler nil: the
-// loader resolves it from Shuffle and Seed.
+// loader resolves it from Shuffle and Seed. A set Item is resolved into a
+// copy: the caller's ItemOptions are never written.
 func (o Options) Resolved() (Options, error) {
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -232,9 +249,6 @@ func (o Options) Resolved() (Options, error) {
 	}
 	if _, err := ParseOnError(string(o.OnError)); err != nil {
 		return o, fmt.Errorf("loader: %w", err)
-	}
-	if o.TolerateErrors && o.OnError == OnErrorSkip {
-		return o, fmt.Errorf("loader: tolerate errors and on-error %q given together; want one", OnErrorSkip)
 	}
 	switch {
 	case o.BatchSize < 0:
@@ -268,38 +282,37 @@ func (o Options) Resolved() (Options, error) {
 	if o.Decode != DecodeNone && o.Decode != DecodeJPEG {
 		return o, fmt.Errorf("loader: unknown decoder %q, want %q or %q", o.Decode, DecodeNone, DecodeJPEG)
 	}
-	if o.Scheduler == "" {
-		o.Scheduler = SchedBatch
-	}
-	c := o.Workers * o.FetchConcurrency
-	switch o.Scheduler {
-	case SchedBatch:
-		switch {
-		case o.Window != 0:
-			return o, fmt.Errorf("loader: window %d given with the batch scheduler, which holds Workers x Prefetch batches; want scheduler %q", o.Window, SchedItem)
-		case !o.Hedge.IsZero():
-			return o, fmt.Errorf("loader: hedge %s given with the batch scheduler; want scheduler %q", o.Hedge, SchedItem)
+	if o.Item != nil {
+		item, err := o.Item.resolved(o.BatchSize, o.Workers*o.FetchConcurrency)
+		if err != nil {
+			return o, err
 		}
-	case SchedItem:
-		def(&o.Window, DefaultWindow(o.BatchSize, c))
-		if o.Window < o.BatchSize+c {
-			return o, fmt.Errorf("loader: window %d is smaller than one batch (%d) plus the %d reads in flight; want at least %d", o.Window, o.BatchSize, c, o.BatchSize+c)
-		}
-	default:
-		return o, fmt.Errorf("loader: unknown scheduler %q, want %q or %q", o.Scheduler, SchedBatch, SchedItem)
-	}
-	switch h := o.Hedge; {
-	case h.Percentile < 0 || h.Percentile >= 100:
-		return o, fmt.Errorf("loader: hedge percentile %v, want 0 < p < 100", h.Percentile)
-	case h.Delay < 0:
-		return o, fmt.Errorf("loader: hedge delay %v, want > 0", h.Delay)
-	case o.HedgeBudget < 0 || o.HedgeBudget > 1:
-		return o, fmt.Errorf("loader: hedge budget %v, want a fraction of items from 0 to 1", o.HedgeBudget)
-	}
-	if o.HedgeBudget == 0 {
-		o.HedgeBudget = DefaultHedgeBudget
+		o.Item = &item
 	}
 	return o, nil
+}
+
+// resolved returns a copy of s with zero fields set to their defaults
+// for a batch size and c reads in flight, or an error naming the first
+// invalid field.
+func (s ItemOptions) resolved(batch, c int) (ItemOptions, error) {
+	if s.Window == 0 {
+		s.Window = DefaultWindow(batch, c)
+	}
+	switch h := s.Hedge; {
+	case s.Window < batch+c:
+		return s, fmt.Errorf("loader: window %d is smaller than one batch (%d) plus the %d reads in flight; want at least %d", s.Window, batch, c, batch+c)
+	case h.Percentile < 0 || h.Percentile >= 100:
+		return s, fmt.Errorf("loader: hedge percentile %v, want 0 < p < 100", h.Percentile)
+	case h.Delay < 0:
+		return s, fmt.Errorf("loader: hedge delay %v, want > 0", h.Delay)
+	case s.HedgeBudget < 0 || s.HedgeBudget > 1:
+		return s, fmt.Errorf("loader: hedge budget %v, want a fraction of items from 0 to 1", s.HedgeBudget)
+	}
+	if s.HedgeBudget == 0 {
+		s.HedgeBudget = DefaultHedgeBudget
+	}
+	return s, nil
 }
 
 // InFlight returns the most requests the options allow in flight at once:

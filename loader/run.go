@@ -37,7 +37,7 @@ type run struct {
 	batches   int          // batches an epoch
 	total     int          // batches in the run, -1 for no end
 	decoding  *gate        // admits decodes in sampler order; nil: no decoding
-	tolerate  bool         // deliver failed items with Item.Err, not stop
+	deliver   bool         // deliver failed items with Item.Err, not stop
 	skip      bool         // leave failed items out of their batches, not stop
 	held      held         // the items and bytes the loader holds
 }
@@ -115,8 +115,9 @@ func (r *run) layout(b *Batch, seq int) error {
 
 // fetch reads (and decodes) item i of b and records its timings in rec;
 // wt is the calling goroutine's place in the decode gate's queue. It
-// returns nil once the item is done, read or, with tolerate, failed; else
-// the error that stops the run: the item's own, or why the run stopped.
+// returns nil once the item is done, read or, with deliver or skip,
+// failed; else the error that stops the run: the item's own, or why the
+// run stopped.
 func (r *run) fetch(b *Batch, i int, rec *recorder, wt *waiter) error {
 	item := &b.Items[i]
 	t0 := time.Now()
@@ -159,10 +160,10 @@ func (r *run) decode(b *Batch, i int, wt *waiter) (dec time.Duration, ok bool, e
 }
 
 // result sets item's error and returns the error that stops the run, if
-// any: the item's, unless the run tolerates errors.
+// any: the item's, unless the run delivers or skips failed items.
 func (r *run) result(b *Batch, item *Item, err error) error {
 	item.Err = err
-	if err != nil && !r.tolerate && !r.skip {
+	if err != nil && !r.deliver && !r.skip {
 		return fmt.Errorf("loader: epoch %d batch %d: %w", b.Epoch, b.Index, err)
 	}
 	return nil

@@ -175,7 +175,7 @@ func TestShardRun(t *testing.T) {
 			}
 			per := -1
 			for rank := range tc.world {
-				opts := loader.Options{BatchSize: 4, Workers: 2, Mode: loader.Async, Scheduler: tc.sched, Shuffle: true, Seed: 9, Epochs: epochs,
+				opts := loader.Options{BatchSize: 4, Workers: 2, Mode: loader.Async, Item: itemOptions(tc.sched), Shuffle: true, Seed: 9, Epochs: epochs,
 					Shard: loader.Shard{Rank: rank, World: tc.world, DropLast: tc.dropLast}}
 				read := 0
 				if _, err := load(context.Background(), ds, opts, func(b *loader.Batch) error {

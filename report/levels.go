@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
 )
@@ -68,7 +69,7 @@ func LevelFigures(s *results.Set, opts LevelOptions) ([]*Figure, error) {
 	)
 	for _, c := range charts {
 		c := c
-		id := []string{c.points[0].NameKey(results.KeyBackend), c.points[0].NameKey(results.KeyProfile)}
+		id := []string{c.points[0].NameKey(cases.Backend.Key), c.points[0].NameKey(cases.Profile.Key)}
 		rest := strings.Fields(results.Label(c.key[2], false))
 		if multi {
 			rest = append(rest, c.points[0].Config(results.File))
@@ -131,12 +132,17 @@ func runsNote(points []*results.Point) string {
 
 // missingReason says, in short lines, why no point reports level.
 func missingReason(level string, points []*results.Point) []string {
+	for _, p := range points {
+		if slices.Contains(strings.Fields(p.Config(results.ConfigUntimedLevels)), level) {
+			return []string{"not timed: a round", "is larger than an epoch"}
+		}
+	}
 	switch level {
 	case loader.Run.String():
 		return []string{"one sample per run,", "reported as " + results.RunNs}
 	case loader.Decode.String():
 		for _, p := range points {
-			if d := p.NameKey(results.KeyDecode); d != "" && d != "none" {
+			if d := p.NameKey(cases.Decode.Key); d != "" && d != "none" {
 				return []string{"no samples"}
 			}
 		}
@@ -293,8 +299,8 @@ func paintLevels(dc draw.Canvas, title string, points []*results.Point, opts Lev
 		byCell  = make(map[cell]*results.Point)
 	)
 	for _, p := range points {
-		w, _ := strconv.Atoi(p.NameKey(results.KeyWorkers))
-		m := p.NameKey(results.KeyMode)
+		w, _ := strconv.Atoi(p.NameKey(cases.Workers.Key))
+		m := p.NameKey(cases.Mode.Key)
 		byCell[cell{m, w}] = p
 		if !slices.Contains(modes, m) {
 			modes = append(modes, m)

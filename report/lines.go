@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/results"
 )
 
@@ -30,7 +31,7 @@ func ThroughputFigures(s *results.Set) ([]*Figure, error) {
 		chart:  "/backend,/profile",
 		series: "/mode,/sched,/window,/hedge",
 		label:  schedulerLabel,
-		x:      results.KeyWorkers,
+		x:      cases.Workers.Key,
 		xLabel: "workers",
 		y:      results.ItemsPerSecond,
 		yLabel: "items/s",
@@ -50,7 +51,7 @@ func AUFigures(s *results.Set) ([]*Figure, error) {
 		prefix:    "au",
 		chart:     "/backend,/profile",
 		series:    "/workload,/mode,/workers,/batch,/fetch,/sched,/window,/hedge,/onerror",
-		x:         results.KeyAccel,
+		x:         cases.Accel.Key,
 		xLabel:    "accelerators",
 		y:         results.AU,
 		yLabel:    "accelerator utilization",
@@ -330,12 +331,12 @@ func maxOf(xs []float64) float64 {
 // is one: "mode=async sched=item window=4C hedge=p90".
 func schedulerLabel(p *results.Point, series results.Key) string {
 	label := results.Label(series, false)
-	w, err := strconv.Atoi(p.NameKey(results.KeyWindow))
+	w, err := strconv.Atoi(p.NameKey(cases.Window.Key))
 	if err != nil {
 		return label
 	}
-	if c := results.InFlight(p); c > 0 && w%c == 0 {
-		return strings.Replace(label, fmt.Sprintf("%s=%d", results.KeyWindow, w), fmt.Sprintf("%s=%dC", results.KeyWindow, w/c), 1)
+	if c := cases.InFlightOf(p); c > 0 && w%c == 0 {
+		return strings.Replace(label, fmt.Sprintf("%s=%d", cases.Window.Key, w), fmt.Sprintf("%s=%dC", cases.Window.Key, w/c), 1)
 	}
 	return label
 }

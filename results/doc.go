@@ -11,7 +11,7 @@
 // interval, and compares two configurations with a p-value.
 //
 // The names the benchmarks write are constants here: the benchmarks'
-// base names ([Load]), the keys of their names ([KeyWorkers]), their
+// base names ([Load]), the keys of their names ("workers", as package cases declares them), their
 // metric units ([ItemsPerSecond], [LevelUnit]) and their configuration
 // lines ([ConfigDatasetItems]). Package bench writes them and every
 // reader reads them, so the two cannot drift apart.

@@ -151,7 +151,7 @@ func (p *Point) Base() string {
 }
 
 // NameKey returns the value of key in the point's name ("8" for
-// [KeyWorkers] in ".../workers=8/..."); [KeyGOMAXPROCS] gives the "-N"
+// "workers" in ".../workers=8/..."); [KeyGOMAXPROCS] gives the "-N"
 // suffix; "" when the name does not have key.
 func (p *Point) NameKey(key string) string {
 	_, parts := p.first.Name.Parts()

@@ -21,23 +21,10 @@ const (
 	ClientMinio = "minio-go"      // the client warp is built on, the reference
 )
 
-// Keys of benchmark names, as in "/workers=8".
+// Keys of benchmark names that are not dimensions of a case (package
+// cases declares those, each with its key).
 const (
-	KeyBackend     = "backend"     // mem, local, fakes3, s3, scratch
-	KeyProfile     = "profile"     // the emulated latency profile
-	KeyConcurrency = "concurrency" // readers or decoders in a Raw or Decode benchmark
-	KeyMode        = "mode"        // the loader's fetch mode, sync or async
-	KeyWorkers     = "workers"     // the loader's workers
-	KeyBatch       = "batch"       // items per batch
-	KeyFetch       = "fetch"       // fetches in flight per async worker; absent for the default
-	KeyDecode      = "decode"      // the decoder; absent unless asked for
-	KeySched       = "sched"       // the loader's scheduler; absent for the default (batch)
-	KeyWindow      = "window"      // the item scheduler's window, in items
-	KeyHedge       = "hedge"       // the item scheduler's hedge delay, or pNN; absent when off
-	KeyFaults      = "faults"      // injected faults, such as slowdown:0.05+stall:0.01; absent when none
-	KeyOnError     = "onerror"     // what becomes of an item that still fails: fail or skip; absent unless asked for
-	KeyWorkload    = "workload"    // an emulated training workload
-	KeyAccel       = "accel"       // emulated accelerators
+	KeyConcurrency = "concurrency" // readers or decoders in a Raw, Decode or S3Get benchmark
 	KeyClient      = "client"      // the S3 client of an S3Get benchmark
 	KeyGOMAXPROCS  = "gomaxprocs"  // the "-N" suffix the testing package adds
 )
@@ -111,6 +98,7 @@ const (
 	ConfigStoreProfile     = "store-profile"      // the profile a real store serves
 	ConfigRank             = "rank"               // the process's rank in a run of many
 	ConfigWorldSize        = "world-size"         // the processes of that run
+	ConfigUntimedLevels    = "untimed-levels"     // levels the lines that follow leave out, as not meaningful for their dataset (epoch: a round larger than an epoch); absent for none
 )
 
 // Configuration lines the testing package prints, which name the machine.
@@ -122,8 +110,8 @@ const (
 )
 
 // SubName returns a sub-benchmark name of "key=value" parts joined by
-// "/", from alternating keys and values: SubName(KeyMode, "sync",
-// KeyWorkers, 8) is "mode=sync/workers=8". It panics on an odd number of
+// "/", from alternating keys and values: SubName("mode", "sync",
+// "workers", 8) is "mode=sync/workers=8". It panics on an odd number of
 // arguments or a key that is not a string, a programming error.
 func SubName(kv ...any) string {
 	if len(kv)%2 != 0 {

@@ -78,13 +78,13 @@ func TestGroup(t *testing.T) {
 	}
 
 	p := g.Points[0]
-	if got := p.NameKey(KeyBatch); got != "50" {
+	if got := p.NameKey("batch"); got != "50" {
 		t.Errorf("NameKey(batch) = %q, want 50", got)
 	}
 	if got := p.NameKey(KeyGOMAXPROCS); got != "2" {
 		t.Errorf("NameKey(gomaxprocs) = %q, want 2", got)
 	}
-	if got := p.NameKey(KeyFetch); got != "" {
+	if got := p.NameKey("fetch"); got != "" {
 		t.Errorf("NameKey(fetch) = %q, want empty", got)
 	}
 	if got := p.Config(ConfigDatasetItems); got != "2000" {
@@ -156,7 +156,7 @@ func TestFilterSyntax(t *testing.T) {
 }
 
 func TestSubName(t *testing.T) {
-	if got, want := SubName(KeyMode, "sync", KeyWorkers, 8), "mode=sync/workers=8"; got != want {
+	if got, want := SubName("mode", "sync", "workers", 8), "mode=sync/workers=8"; got != want {
 		t.Errorf("SubName = %q, want %q", got, want)
 	}
 }

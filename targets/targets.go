@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/results"
 )
 
@@ -72,11 +73,18 @@ type result struct {
 // nameKeys and configKeys are what the targets read of names and
 // configuration lines.
 var (
-	nameKeys = []string{results.KeyBackend, results.KeyProfile, results.KeyMode, results.KeyWorkers,
-		results.KeyBatch, results.KeyFetch, results.KeyDecode, results.KeySched, results.KeyWindow, results.KeyHedge,
-		results.KeyConcurrency, results.KeyClient, results.KeyGOMAXPROCS}
+	nameKeys   = append(dimKeys(), results.KeyClient, results.KeyGOMAXPROCS)
 	configKeys = []string{results.ConfigDatasetItems, results.ConfigDatasetMaxBytes, results.ConfigLoaderPrefetch}
 )
+
+// dimKeys returns the keys of every dimension of the cases' table.
+func dimKeys() []string {
+	var keys []string
+	for _, d := range cases.Dims {
+		keys = append(keys, d.Key)
+	}
+	return keys
+}
 
 // fromPoint returns p as the targets read it.
 func fromPoint(p *results.Point) *result {
@@ -122,11 +130,11 @@ outer:
 }
 
 // noDecode reports whether r read without decoding.
-func noDecode(r *result) bool { d := r.parts[results.KeyDecode]; return d == "" || d == "none" }
+func noDecode(r *result) bool { d := r.parts[cases.Decode.Key]; return d == "" || d == "none" }
 
 // tgInFlight returns C, the requests r's loader can have in flight (see
-// results.InFlight).
-func tgInFlight(r *result) int { return results.InFlight(r.point) }
+// cases.InFlightOf).
+func tgInFlight(r *result) int { return cases.InFlightOf(r.point) }
 
 // tgMissing returns a row saying that no result shows target.
 func tgMissing(target, threshold string) Row {
@@ -167,13 +175,13 @@ var tgBackends = []string{"mem", "local"}
 // and the hedge setting hedge ("" for none).
 func tgItem(r *result, k int, hedge string) bool {
 	c := tgInFlight(r)
-	return r.parts[results.KeySched] == "item" && c > 0 &&
-		r.parts[results.KeyWindow] == strconv.Itoa(k*c) && r.parts[results.KeyHedge] == hedge
+	return r.parts[cases.Sched.Key] == "item" && c > 0 &&
+		r.parts[cases.Window.Key] == strconv.Itoa(k*c) && r.parts[cases.Hedge.Key] == hedge
 }
 
 // tgBatch reports whether r ran the default, batch scheduler.
 func tgBatch(r *result) bool {
-	s := r.parts[results.KeySched]
+	s := r.parts[cases.Sched.Key]
 	return s == "" || s == "batch"
 }
 
@@ -182,7 +190,7 @@ func tgBatch(r *result) bool {
 // the raw baseline: those whose efficiency is items/s over C/L.
 func tgAtBound(rs []*result, backend, profile string, c int) []*result {
 	var out []*result
-	for _, r := range tgSelect(rs, results.Load, map[string]string{results.KeyBackend: backend, results.KeyProfile: profile}) {
+	for _, r := range tgSelect(rs, results.Load, map[string]string{cases.Backend.Key: backend, cases.Profile.Key: profile}) {
 		bound, raw := r.metrics[results.BoundItemsPerSec], r.metrics[results.RawItemsPerSec]
 		if tgInFlight(r) == c && noDecode(r) && bound > 0 && bound < raw {
 			out = append(out, r)
@@ -302,7 +310,7 @@ func tgFixed(rs []*result) []Row {
 		worstEff, n := math.Inf(1), 0
 		for _, r := range tgSelect(rs, results.Load, nil) {
 			c := tgInFlight(r)
-			if !strings.HasPrefix(r.parts[results.KeyProfile], "fixed-") || c == 0 || c > targetMaxInFlight || tgBatch(r) != (sched == "batch") {
+			if !strings.HasPrefix(r.parts[cases.Profile.Key], "fixed-") || c == 0 || c > targetMaxInFlight || tgBatch(r) != (sched == "batch") {
 				continue
 			}
 			bound, raw := r.metrics[results.BoundItemsPerSec], r.metrics[results.RawItemsPerSec]
@@ -339,7 +347,7 @@ func tgRaw(rs []*result) []Row {
 	for _, backend := range []string{"mem", "local", "fakes3"} {
 		var worst *result
 		worstEff := math.Inf(1)
-		for _, r := range tgSelect(rs, results.Load, map[string]string{results.KeyBackend: backend, results.KeyProfile: "none"}) {
+		for _, r := range tgSelect(rs, results.Load, map[string]string{cases.Backend.Key: backend, cases.Profile.Key: "none"}) {
 			raw, ok := r.metrics[results.RawItemsPerSec]
 			if !ok || !noDecode(r) {
 				continue
@@ -360,7 +368,7 @@ func tgRaw(rs []*result) []Row {
 	over := Row{Target: "5 loader overhead per item, mem, profile none", Threshold: fmt.Sprintf("< %.0f ns", targetOverheadNs)}
 	worstOver := math.Inf(-1)
 	var wo *result
-	for _, r := range tgSelect(rs, results.Load, map[string]string{results.KeyBackend: "mem", results.KeyProfile: "none"}) {
+	for _, r := range tgSelect(rs, results.Load, map[string]string{cases.Backend.Key: "mem", cases.Profile.Key: "none"}) {
 		raw, ok := r.metrics[results.RawItemsPerSec]
 		if !ok || !noDecode(r) {
 			continue
@@ -384,8 +392,8 @@ func tgHeld(rs []*result) []Row {
 	const target = "6 peak items held within the window, item scheduler"
 	var worst *result
 	worstRatio, n := math.Inf(-1), 0
-	for _, r := range tgSelect(rs, results.Load, map[string]string{results.KeySched: "item"}) {
-		w, _ := strconv.ParseFloat(r.parts[results.KeyWindow], 64)
+	for _, r := range tgSelect(rs, results.Load, map[string]string{cases.Sched.Key: "item"}) {
+		w, _ := strconv.ParseFloat(r.parts[cases.Window.Key], 64)
 		held, ok := r.metrics[results.HeldItemsPeak]
 		if w <= 0 || !ok {
 			continue
@@ -400,7 +408,7 @@ func tgHeld(rs []*result) []Row {
 	}
 	return []Row{{
 		Target:    target,
-		Figure:    fmt.Sprintf("%.0f of %s at most, over %s (%s)", worst.metrics[results.HeldItemsPeak], worst.parts[results.KeyWindow], tgCount(n, "result"), tgShort(worst)),
+		Figure:    fmt.Sprintf("%.0f of %s at most, over %s (%s)", worst.metrics[results.HeldItemsPeak], worst.parts[cases.Window.Key], tgCount(n, "result"), tgShort(worst)),
 		Threshold: "<= window",
 		OK:        worstRatio <= 1,
 	}}
@@ -411,7 +419,7 @@ func tgAllocs(rs []*result) []Row {
 	row := Row{Target: "8 allocations per item, mem, profile none, batch 50", Threshold: fmt.Sprintf("<= %.0f", targetAllocs)}
 	worstAlloc := math.Inf(-1)
 	var wa *result
-	for _, r := range tgSelect(rs, results.Load, map[string]string{results.KeyBackend: "mem", results.KeyProfile: "none", results.KeyBatch: "50"}) {
+	for _, r := range tgSelect(rs, results.Load, map[string]string{cases.Backend.Key: "mem", cases.Profile.Key: "none", cases.Batch.Key: "50"}) {
 		a, ok := r.metrics[results.AllocsPerOp]
 		if !ok || !noDecode(r) {
 			continue
@@ -549,15 +557,15 @@ func tgMemoryGroups(rs []*result) [][]*result {
 // these and the largest item size.
 func tgMemoryBound(r *result) float64 {
 	largest, _ := strconv.ParseFloat(r.config[results.ConfigDatasetMaxBytes], 64)
-	if r.parts[results.KeySched] == "item" {
-		window, _ := strconv.Atoi(r.parts[results.KeyWindow])
+	if r.parts[cases.Sched.Key] == "item" {
+		window, _ := strconv.Atoi(r.parts[cases.Window.Key])
 		if window <= 0 || largest <= 0 {
 			return 0
 		}
 		return float64(window)*largest + targetRSSSlack
 	}
-	w, _ := strconv.Atoi(r.parts[results.KeyWorkers])
-	b, _ := strconv.Atoi(r.parts[results.KeyBatch])
+	w, _ := strconv.Atoi(r.parts[cases.Workers.Key])
+	b, _ := strconv.Atoi(r.parts[cases.Batch.Key])
 	p, _ := strconv.Atoi(r.config[results.ConfigLoaderPrefetch])
 	if w <= 0 || b <= 0 || p <= 0 || largest <= 0 {
 		return 0
@@ -586,11 +594,11 @@ func tgSeed(rs []*result) []Row {
 		}
 	}
 	var rate, dec, sync []Row
-	for _, r := range tgSelect(rs, results.Load, map[string]string{results.KeyProfile: "seed-s3", results.KeyMode: "async", results.KeyWorkers: "32"}) {
+	for _, r := range tgSelect(rs, results.Load, map[string]string{cases.Profile.Key: "seed-s3", cases.Mode.Key: "async", cases.Workers.Key: "32"}) {
 		x := r.metrics[results.ItemsPerSecond]
 		if noDecode(r) {
 			rate = append(rate, Row{
-				Target:    rateTarget + ", " + r.parts[results.KeyBackend],
+				Target:    rateTarget + ", " + r.parts[cases.Backend.Key],
 				Threshold: rateThreshold,
 				Figure:    fmt.Sprintf("%.0f items/s (%s)", x, tgShort(r)),
 				OK:        x >= targetSeedRate,
@@ -598,7 +606,7 @@ func tgSeed(rs []*result) []Row {
 			continue
 		}
 		row := Row{
-			Target:    decTarget + ", " + r.parts[results.KeyBackend],
+			Target:    decTarget + ", " + r.parts[cases.Backend.Key],
 			Threshold: decThreshold,
 			Figure:    "no Decode result",
 			Missing:   decodeAlone == 0,
@@ -610,13 +618,13 @@ func tgSeed(rs []*result) []Row {
 		}
 		dec = append(dec, row)
 	}
-	for _, r := range tgSelect(rs, results.Load, map[string]string{results.KeyProfile: "seed-s3", results.KeyMode: "sync", results.KeyWorkers: "2"}) {
+	for _, r := range tgSelect(rs, results.Load, map[string]string{cases.Profile.Key: "seed-s3", cases.Mode.Key: "sync", cases.Workers.Key: "2"}) {
 		if !noDecode(r) {
 			continue
 		}
 		x := r.metrics[results.ItemsPerSecond]
 		sync = append(sync, Row{
-			Target:    syncTarget + ", " + r.parts[results.KeyBackend],
+			Target:    syncTarget + ", " + r.parts[cases.Backend.Key],
 			Threshold: syncThreshold,
 			Figure:    fmt.Sprintf("%.1f items/s (%s)", x, tgShort(r)),
 			OK:        x > seedSyncRate/2 && x < seedSyncRate*2,
@@ -627,12 +635,11 @@ func tgSeed(rs []*result) []Row {
 	return append(rows, tgOrMissing(sync, syncTarget, syncThreshold)...)
 }
 
-// tgShort names a result by the settings in its name: backend, profile,
-// mode, workers, batch, fetch, decode, and the scheduler's.
+// tgShort names a result by the dimensions in its name, in the table's
+// order.
 func tgShort(r *result) string {
 	var b bytes.Buffer
-	for _, k := range []string{results.KeyBackend, results.KeyProfile, results.KeyMode, results.KeyWorkers, results.KeyBatch, results.KeyFetch, results.KeyDecode,
-		results.KeySched, results.KeyWindow, results.KeyHedge} {
+	for _, k := range dimKeys() {
 		if v := r.parts[k]; v != "" {
 			if b.Len() > 0 {
 				b.WriteByte(' ')

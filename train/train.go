@@ -155,8 +155,8 @@ func Start(ctx context.Context, cfg Config) (*Job, error) {
 		r, _ := o.Resolved()
 		j.batch, j.perEpoch = r.BatchSize, l.BatchesPerEpoch()
 		j.held = r.Workers * r.Prefetch
-		if r.Scheduler == loader.SchedItem {
-			j.held = (r.Window + r.BatchSize - 1) / r.BatchSize
+		if r.Item != nil {
+			j.held = (r.Item.Window + r.BatchSize - 1) / r.BatchSize
 		}
 		it, err := l.Start(ctx)
 		if err != nil {

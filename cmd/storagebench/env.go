@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/cases"
 )
 
 // runEnv implements "storagebench env": it prints the environment
@@ -32,14 +32,14 @@ func runEnv(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		fs.Usage()
 		return fmt.Errorf("env: takes no arguments, got %q", pos)
 	}
-	write := benchenv.WriteText
+	write := cases.WriteText
 	if *markdown {
-		write = benchenv.WriteMarkdown
+		write = cases.WriteMarkdown
 	}
 	if err := write(stdout); err != nil {
 		return err
 	}
-	if err := benchenv.Check(os.Environ()); err != nil {
+	if err := cases.Check(os.Environ()); err != nil {
 		return fmt.Errorf("env: %w", err)
 	}
 	return nil

@@ -1,82 +1,42 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
+	"golang.org/x/perf/benchfmt"
+
+	"github.com/storagebench/storagebench/bench"
+	"github.com/storagebench/storagebench/cases"
+	"github.com/storagebench/storagebench/cluster"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/feed"
 	"github.com/storagebench/storagebench/results"
 	"github.com/storagebench/storagebench/train"
 )
 
-// loaderKeys maps the keys of a -loader configuration, as benchmark names
-// spell them, to the variables that set them.
-var loaderKeys = map[string]string{
-	results.KeyMode:    benchenv.Modes,
-	results.KeyWorkers: benchenv.Workers,
-	results.KeyFetch:   benchenv.Fetch,
-	results.KeyBatch:   benchenv.Batch,
-	results.KeySched:   benchenv.Sched,
-	results.KeyWindow:  benchenv.Window,
-	results.KeyHedge:   benchenv.Hedge,
-	"prefetch":         benchenv.Prefetch,
-}
-
-// loaderConfig is one -loader configuration: its text and the variables it
-// sets.
-type loaderConfig struct {
-	text string
-	env  []string
-}
-
-// parseLoaderConfig parses "mode=async/workers=8/sched=item/hedge=p90".
-func parseLoaderConfig(s string) (loaderConfig, error) {
-	c := loaderConfig{text: s}
-	seen := map[string]bool{}
-	for _, kv := range strings.Split(s, "/") {
-		k, v, ok := strings.Cut(kv, "=")
-		name, known := loaderKeys[k]
-		switch {
-		case !ok || v == "":
-			return c, fmt.Errorf("-loader %q: %q is not key=value", s, kv)
-		case !known:
-			return c, fmt.Errorf("-loader %q: unknown key %q, want mode, workers, fetch, batch, sched, window, hedge or prefetch", s, k)
-		case seen[k]:
-			return c, fmt.Errorf("-loader %q: %s given twice", s, k)
-		case strings.Contains(v, ","):
-			return c, fmt.Errorf("-loader %q: %s=%s: one value a configuration (give -loader again for another)", s, k, v)
-		}
-		seen[k] = true
-		c.env = append(c.env, name+"="+v)
-	}
-	return c, nil
-}
-
 // loaderFlags collects repeated -loader flags.
-type loaderFlags []loaderConfig
+type loaderFlags []cases.LoaderConfig
 
 func (f *loaderFlags) String() string {
 	var s []string
 	for _, c := range *f {
-		s = append(s, c.text)
+		s = append(s, c.Text)
 	}
 	return strings.Join(s, " ")
 }
 
 func (f *loaderFlags) Set(s string) error {
-	c, err := parseLoaderConfig(s)
+	c, err := cases.ParseLoader(s)
 	if err != nil {
 		return err
 	}
@@ -91,9 +51,9 @@ var defaultLoaders = []string{"mode=async/workers=4", "mode=async/workers=4/sche
 
 // runFeed implements "storagebench feed": for each loader configuration,
 // it searches the most emulated accelerators the store keeps at or above
-// the workload's AU threshold, running BenchmarkTrain (a test binary of
-// package bench, built once) for each number tried and reading its
-// results through package results, and prints a table.
+// the workload's AU threshold, running a Train case (package bench) in
+// this process for each number tried, writes each run's result in
+// benchmark format, and prints a table.
 func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("feed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -104,17 +64,16 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	bodies := fs.Int("bodies", 2000, "distinct item `bodies` of the dataset: key i holds body i mod K")
 	steps := fs.Int("steps", 20, "timed `steps` a run")
 	maxN := fs.Int("max", 64, "the most accelerators to try")
-	out := fs.String("o", "feed.txt", "`file` the runs' benchmark output is written to, for benchstat, plot and report")
-	pkg := fs.String("pkg", "./bench", "the benchmark `package`, as go test names it; run feed from the module's folder")
+	out := fs.String("o", "feed.txt", "`file` the runs' results are written to in benchmark format, for benchstat, plot and report")
 	var loaders loaderFlags
-	fs.Var(&loaders, "loader", "a loader `configuration` such as mode=async/workers=8/sched=item/hedge=p90 (keys: mode, workers, fetch, batch, sched, window, hedge, prefetch); repeat for several (default "+strings.Join(defaultLoaders, " and ")+")")
+	fs.Var(&loaders, "loader", "a loader `configuration` such as mode=async/workers=8/sched=item/hedge=p90 (keys: "+strings.Join(cases.LoaderKeys(), ", ")+", prefetch); repeat for several (default "+strings.Join(defaultLoaders, " and ")+")")
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "usage: storagebench feed [-backend B] [-profile P] [-workload W] [-loader CONFIG]... [flags]")
 		fmt.Fprintln(w, "\nFinds, for each loader configuration, the most emulated accelerators the store keeps at or")
-		fmt.Fprintln(w, "above the workload's AU threshold (doubling, then bisection), running BenchmarkTrain for")
+		fmt.Fprintln(w, "above the workload's AU threshold (doubling, then bisection), running the Train case for")
 		fmt.Fprintln(w, "each number tried, and prints a table: configuration, max N, AU and samples/s at it, and")
-		fmt.Fprintln(w, "what held it back one accelerator further. Needs the go command; run it from the module's folder.")
+		fmt.Fprintln(w, "what held it back one accelerator further.")
 		fmt.Fprintln(w, "\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -125,18 +84,15 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 		fs.Usage()
 		return fmt.Errorf("feed: unexpected argument %q", fs.Arg(0))
 	}
-	real := false
-	switch *backend {
-	case "mem", "local", "fakes3":
-	case "s3", "scratch":
+	base := cases.NewCase(results.Train)
+	if err := base.Set(cases.Backend, *backend); err != nil {
+		return fmt.Errorf("feed: -backend %q: want mem, local, fakes3, s3 or scratch", *backend)
+	}
+	real := !cases.Hermetic(*backend)
+	if real && *profile != "none" {
 		// A real store: the benchmarks read it as STORAGEBENCH_S3_CONFIG
 		// or STORAGEBENCH_SCRATCH_ROOT say, and emulate nothing on it.
-		real = true
-		if *profile != "none" {
-			return fmt.Errorf("feed: -backend %s is a real store: give -profile none (a store emulates its profile itself, with storagebench serve)", *backend)
-		}
-	default:
-		return fmt.Errorf("feed: -backend %q: want mem, local, fakes3, s3 or scratch", *backend)
+		return fmt.Errorf("feed: -backend %s is a real store: give -profile none (a store emulates its profile itself, with storagebench serve)", *backend)
 	}
 	p, err := fakes.LookupProfile(*profile)
 	if err != nil {
@@ -145,6 +101,9 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	w, err := train.LookupWorkload(*workload)
 	if err != nil {
 		return fmt.Errorf("feed: -workload: %w", err)
+	}
+	if err := errors.Join(base.Set(cases.Profile, p.Name), base.Set(cases.Workload, w.Name)); err != nil {
+		return fmt.Errorf("feed: %w", err)
 	}
 	switch {
 	case *items < 1 || *bodies < 1:
@@ -161,92 +120,72 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 			}
 		}
 	}
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		return fmt.Errorf("feed: runs BenchmarkTrain with the go command, which is not on PATH: %w", err)
+	// Every configuration is checked before anything runs.
+	cs := make([]cases.Case, len(loaders))
+	for i, lc := range loaders {
+		cs[i] = base
+		if err := lc.Apply(&cs[i]); err != nil {
+			return fmt.Errorf("feed: %w", err)
+		}
 	}
-	tmp, err := os.MkdirTemp("", "storagebench-feed-")
+	// The real stores as the benchmarks' variables configure them; the
+	// synthetic dataset as the flags size it.
+	env, err := bench.FromOS()
 	if err != nil {
 		return fmt.Errorf("feed: %w", err)
 	}
-	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "bench.test")
-	build := exec.CommandContext(ctx, goCmd, "test", "-c", "-o", bin, *pkg)
-	if msg, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("feed: building the benchmarks of %s: %w\n%s", *pkg, err, msg)
+	env.Items, env.Bodies = *items, *bodies
+	fixture := bench.NewFixture(env)
+	defer fixture.Close()
+	src, err := fixture.Source(ctx, *backend)
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
 	}
 	outFile, err := os.Create(*out)
 	if err != nil {
 		return fmt.Errorf("feed: %w", err)
 	}
 	defer outFile.Close()
-
-	base := []string{
-		benchenv.Backends + "=" + *backend,
-		benchenv.Workloads + "=" + w.Name,
-	}
-	if !real {
-		base = append(base, benchenv.Profiles+"="+p.Name, benchenv.Items+"="+strconv.Itoa(*items), benchenv.Bodies+"="+strconv.Itoa(*bodies))
-	}
-	// The store's own limit in samples/s, from the mean item size the
-	// runs report.
-	capacity := func(meanBytes float64) float64 {
-		return p.MaxRate(math.MaxInt32, meanBytes, 1, 0)
-	}
+	rw := newResultWriter(outFile, src)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "configuration\tmax %s\tAU at max\tsamples/s at max\theld back by (one more)\n", "accel")
+	fmt.Fprintf(tw, "configuration\tmax %s\tAU at max\tsamples/s at max\theld back by (one more)\n", cases.Accel.Key)
 	for i, lc := range loaders {
-		trialN := 0
 		run := func(ctx context.Context, n int) (feed.Trial, error) {
-			trialN++
-			env := append(append(append(os.Environ(), base...), lc.env...), benchenv.Accel+"="+strconv.Itoa(n))
-			var buf bytes.Buffer
-			cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", "^BenchmarkTrain$",
-				"-test.benchtime", strconv.Itoa(*steps)+"x", "-test.timeout", "60m")
-			cmd.Env, cmd.Stdout, cmd.Stderr = env, &buf, &buf
-			err := cmd.Run()
-			if _, werr := outFile.Write(buf.Bytes()); werr != nil {
-				return feed.Trial{}, werr
-			}
-			if err != nil {
-				return feed.Trial{}, fmt.Errorf("BenchmarkTrain: %w\n%s", err, tail(buf.String(), 20))
-			}
-			file := filepath.Join(tmp, fmt.Sprintf("config%d-run%d.txt", i, trialN))
-			if err := os.WriteFile(file, buf.Bytes(), 0o666); err != nil {
+			c := cs[i]
+			if err := c.Set(cases.Accel, strconv.Itoa(n)); err != nil {
 				return feed.Trial{}, err
 			}
-			set, err := results.Read(file)
+			o := bench.TrainOptions{Prefetch: env.Prefetch, Name: c.Name()}
+			if lc.Prefetch > 0 {
+				o.Prefetch = lc.Prefetch
+			}
+			res, err := bench.Train(ctx, src, c, o, *steps)
 			if err != nil {
 				return feed.Trial{}, err
 			}
-			g, err := set.Group()
-			if err != nil {
-				return feed.Trial{}, err
+			if err := rw.write(c, o.Prefetch, res); err != nil {
+				return feed.Trial{}, fmt.Errorf("writing %s: %w", *out, err)
 			}
-			pts := g.Points
-			if len(pts) != 1 {
-				return feed.Trial{}, fmt.Errorf("BenchmarkTrain printed %d results, want 1:\n%s", len(pts), tail(buf.String(), 20))
-			}
-			mean, _ := strconv.ParseFloat(pts[0].Config(results.ConfigDatasetMeanBytes), 64)
-			t, err := feed.FromPoint(pts[0], capacity(mean))
-			if err == nil {
-				fmt.Fprintf(stderr, "feed: %s: %d accelerators: AU %.3f, %.0f samples/s\n", lc.text, n, t.AU, t.SamplesPerSec)
-			}
-			return t, err
+			t := trial(c, res, p)
+			fmt.Fprintf(stderr, "feed: %s: %d accelerators: AU %.3f, %.0f samples/s\n", lc.Text, n, t.AU, t.SamplesPerSec)
+			return t, nil
 		}
 		o, err := feed.Search(ctx, *maxN, w.AUThreshold, run)
 		if err != nil {
-			return fmt.Errorf("feed: %s: %w", lc.text, err)
+			return fmt.Errorf("feed: %s: %w", lc.Text, err)
 		}
 		au, rate := "-", "-"
 		if o.Best != nil {
 			au = strconv.FormatFloat(o.Best.AU, 'f', 3, 64)
 			rate = strconv.FormatFloat(o.Best.SamplesPerSec, 'f', 0, 64)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", lc.text, o.Max, au, rate, o.Limit(w.AUThreshold))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", lc.Text, o.Max, au, rate, o.Limit(w.AUThreshold))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if err := outFile.Close(); err != nil {
+		return fmt.Errorf("feed: %w", err)
 	}
 	dataset := fmt.Sprintf("profile %s, %d items, %d bodies", p.Name, *items, *bodies)
 	if real {
@@ -256,8 +195,67 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	return nil
 }
 
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+// trial returns the trial a Train run of c measured, with the capacity of
+// the store behind profile p for the run's mean sample.
+func trial(c cases.Case, res bench.TrainResult, p fakes.Profile) feed.Trial {
+	t := feed.Trial{Name: c.Name(), Accel: c.Accel, AU: res.MeanAU(), AUMin: res.MinAU(), Bound: math.Inf(1)}
+	meanBytes := float64(res.Bytes) / float64(max(res.Samples, 1))
+	t.Capacity = p.MaxRate(math.MaxInt32, meanBytes, 1, 0)
+	for _, m := range res.Metrics() {
+		switch m.Unit {
+		case results.SamplesPerSecond:
+			t.SamplesPerSec = m.Value
+		case results.BoundSamplesSec:
+			t.Bound = m.Value
+		case results.InFlightFraction:
+			t.InFlight = m.Value
+		case results.CPUFraction:
+			t.CPU = m.Value
+		case results.ErrorsPerItem:
+			t.Errors = m.Value
+		}
+	}
+	return t
+}
+
+// resultWriter writes Train results in the benchmark format, as go test
+// prints BenchmarkTrain's: the units where higher is better, the machine's
+// and the source's configuration lines, then one result line a run.
+type resultWriter struct {
+	out    io.Writer
+	w      *benchfmt.Writer
+	src    *bench.Source
+	header bool
+}
+
+// newResultWriter returns a writer of results of runs on src to w.
+func newResultWriter(w io.Writer, src *bench.Source) *resultWriter {
+	return &resultWriter{out: w, w: benchfmt.NewWriter(w), src: src}
+}
+
+// write writes the result line of a Train run of c.
+func (rw *resultWriter) write(c cases.Case, prefetch int, res bench.TrainResult) error {
+	if !rw.header {
+		rw.header = true
+		for _, u := range results.HigherIsBetter {
+			if err := rw.w.Write(&benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: u, Key: "better"}, OrigUnit: u, Value: "higher"}); err != nil {
+				return err
+			}
+		}
+	}
+	// Configuration lines, which benchstat carries to the results after
+	// them (benchfmt's writer writes only those it read from a file).
+	for _, kv := range append([][2]string{{results.ConfigGOOS, runtime.GOOS}, {results.ConfigGOARCH, runtime.GOARCH}}, rw.src.Config(prefetch, cluster.World{Size: 1})...) {
+		if _, err := fmt.Fprintf(rw.out, "%s: %s\n", kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	r := &benchfmt.Result{Name: benchfmt.Name(fmt.Sprintf("%s-%d", strings.TrimPrefix(c.Name(), "Benchmark"), runtime.GOMAXPROCS(0))), Iters: res.Steps}
+	r.Values = append(r.Values,
+		benchfmt.Value{Value: float64(res.Elapsed.Nanoseconds()) / float64(res.Steps), Unit: results.NsPerOp},
+		benchfmt.Value{Value: float64(res.Bytes) / 1e6 / res.Elapsed.Seconds(), Unit: results.MBPerSecond})
+	for _, m := range res.Metrics() {
+		r.Values = append(r.Values, benchfmt.Value{Value: m.Value, Unit: m.Unit})
+	}
+	return rw.w.Write(r)
 }

@@ -1,39 +1,15 @@
 package main
 
 import (
-	"os/exec"
+	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/results"
 )
-
-func TestParseLoaderConfig(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		env  []string
-		want string // error substring; "" for success
-	}{
-		{"mode=async/workers=8", []string{"STORAGEBENCH_MODES=async", "STORAGEBENCH_WORKERS=8"}, ""},
-		{"sched=item/window=4C/hedge=p90/fetch=100/batch=400/prefetch=4", []string{"STORAGEBENCH_SCHED=item", "STORAGEBENCH_WINDOW=4C", "STORAGEBENCH_HEDGE=p90", "STORAGEBENCH_FETCH=100", "STORAGEBENCH_BATCH=400", "STORAGEBENCH_PREFETCH=4"}, ""},
-		{"mode=async/threads=8", nil, `unknown key "threads"`},
-		{"mode=async/workers", nil, `"workers" is not key=value`},
-		{"workers=4/workers=8", nil, "workers given twice"},
-		{"workers=4,8", nil, "one value a configuration"},
-	} {
-		c, err := parseLoaderConfig(tc.in)
-		if tc.want != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("parseLoaderConfig(%q) = %v, want an error containing %q", tc.in, err, tc.want)
-			}
-			continue
-		}
-		if err != nil || strings.Join(c.env, " ") != strings.Join(tc.env, " ") {
-			t.Errorf("parseLoaderConfig(%q) = %q, %v; want %q", tc.in, c.env, err, tc.env)
-		}
-	}
-}
 
 func TestFeedFlagErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -56,18 +32,15 @@ func TestFeedFlagErrors(t *testing.T) {
 	}
 }
 
-// TestFeed runs a search for real: BenchmarkTrain built and run for one
-// and two accelerators (the cap) of a fast workload on mem, whose results
-// the output file keeps in benchmark format.
+// TestFeed runs a search for real, in this process: the Train case for
+// one and two accelerators (the cap) of a fast workload on mem, whose
+// results the output file keeps in benchmark format.
 func TestFeed(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the benchmarks")
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skipf("go command not found: %v", err)
+		t.Skip("runs training")
 	}
 	out := filepath.Join(t.TempDir(), "feed.txt")
-	stdout, stderr, err := runCmd(t, "feed", "-pkg", "../../bench", "-backend", "mem", "-profile", "none", "-workload", "compute-30ms",
+	stdout, stderr, err := runCmd(t, "feed", "-backend", "mem", "-profile", "none", "-workload", "compute-30ms",
 		"-loader", "mode=async/workers=2/batch=10", "-items", "400", "-bodies", "50", "-steps", "5", "-max", "2", "-o", out)
 	if err != nil {
 		t.Fatalf("feed: %v\n%s", err, stderr)
@@ -96,6 +69,18 @@ func TestFeed(t *testing.T) {
 	for _, p := range g.Points {
 		if au := p.Median(results.AU); !(au >= 0.9 && au <= 1) {
 			t.Errorf("%s: au %v, want a valid run on mem", p.Name(), au)
+		}
+		// The line is what BenchmarkTrain prints: a case's name, and
+		// samples/s agreeing with ns/op.
+		if _, err := cases.Parse(p.Name()); err != nil {
+			t.Errorf("%s: %v", p.Name(), err)
+		}
+		n, _ := strconv.Atoi(p.NameKey(cases.Accel.Key))
+		if rate, want := p.Median(results.SamplesPerSecond), float64(n*10)*1e9/p.Median(results.NsPerOp); math.Abs(rate-want) > 1e-6*want {
+			t.Errorf("%s: %v samples/s, but ns/op gives %v", p.Name(), rate, want)
+		}
+		if p.Config(results.ConfigDatasetItems) != "400" {
+			t.Errorf("%s: dataset-items %q, want 400", p.Name(), p.Config(results.ConfigDatasetItems))
 		}
 	}
 }

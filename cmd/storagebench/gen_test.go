@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/local"
 	"github.com/storagebench/storagebench/dataset/s3blob"
@@ -91,7 +91,7 @@ func TestGen(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.env != "" {
-				t.Setenv(benchenv.S3Config, tc.env)
+				t.Setenv(cases.S3Config, tc.env)
 			}
 			dest := tc.dest(t)
 			args := tc.args(dest)

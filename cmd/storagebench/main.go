@@ -14,6 +14,7 @@
 //	storagebench env [-markdown]                  list the environment variables the benchmarks read
 //	storagebench feed [-profile P] [-loader C]... find the most accelerators the store keeps busy
 //	storagebench merge [-o FILE] TIMELINES... RESULTS...  combine the ranks of a run into cluster figures
+//	storagebench count [-items N] NAME...         the -benchtime count that sizes a Load case
 //
 // DEST and SRC are a folder or an s3://bucket/prefix URL; S3 is reached
 // with the seed-format configuration named by -s3-config or
@@ -58,12 +59,13 @@ var commands = map[string]func(ctx context.Context, stdout, stderr io.Writer, ar
 	"env":     runEnv,
 	"feed":    runFeed,
 	"merge":   runMerge,
+	"count":   runCount,
 }
 
 // run runs the subcommand named by args[0].
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|report|targets|env|feed|merge [flags] [args]")
+		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|report|targets|env|feed|merge|count [flags] [args]")
 		if len(args) == 0 {
 			return errors.New("no subcommand")
 		}
@@ -71,7 +73,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %q; want gen, index, serve, plot, report, targets, env, feed or merge", args[0])
+		return fmt.Errorf("unknown subcommand %q; want gen, index, serve, plot, report, targets, env, feed, merge or count", args[0])
 	}
 	return cmd(ctx, stdout, stderr, args[1:])
 }

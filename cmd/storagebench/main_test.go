@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/dataset/s3blob"
 )
 
@@ -180,7 +180,7 @@ func hermeticAWS(tb testing.TB) {
 		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "no-aws-credentials"),
 		"AWS_ENDPOINT_URL":            "",
 		"AWS_ENDPOINT_URL_S3":         "",
-		benchenv.S3Config:             "",
+		cases.S3Config:                "",
 	} {
 		tb.Setenv(k, v)
 	}

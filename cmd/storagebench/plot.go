@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/report"
 	"github.com/storagebench/storagebench/results"
 )
@@ -103,7 +104,7 @@ func (s *selection) figures(fs *flag.FlagSet, args []string) (*results.Set, []*r
 	}
 	all := set
 	var query []string
-	for _, f := range []struct{ key, value string }{{results.KeyBackend, *s.backends}, {results.KeyProfile, *s.profiles}} {
+	for _, f := range []struct{ key, value string }{{cases.Backend.Key, *s.backends}, {cases.Profile.Key, *s.profiles}} {
 		if list := splitList(f.value); len(list) > 0 {
 			query = append(query, fmt.Sprintf("/%s:(%s)", f.key, strings.Join(list, " OR ")))
 		}

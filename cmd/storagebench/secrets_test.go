@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/fakes/fakestest"
@@ -234,7 +234,7 @@ func runChild(t *testing.T, work, exe string, vars map[string]string, args ...st
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Dir = work
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, benchenv.Prefix) {
+		if !strings.HasPrefix(kv, cases.Prefix) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
@@ -268,21 +268,22 @@ func runCommand(t *testing.T, work string, vars map[string]string, args ...strin
 	return runChild(t, work, exe, all, args...)
 }
 
-// benchArgs are the flags of a short run of the Raw and Load benchmarks.
-var benchArgs = []string{"-test.run=^$", "-test.bench=^Benchmark(Raw|Load)$", "-test.benchtime=1x", "-test.short"}
+// benchArgs are the flags of a short run of the Raw and Load benchmarks:
+// a Load line is then as long as its minimums, sized by the harness.
+var benchArgs = []string{"-test.run=^$", "-test.bench=^Benchmark(Raw|Load)$", "-test.benchtime=1ms", "-test.short"}
 
 // benchVars returns the variables of a short benchmark run on the s3
 // backend alone, with the configuration file cfg and its index cached in
 // the child's folder.
 func benchVars(cfg string) map[string]string {
 	return map[string]string{
-		benchenv.S3Config:    cfg,
-		benchenv.S3Index:     "index-cache.json",
-		benchenv.Backends:    "s3",
-		benchenv.Modes:       "sync",
-		benchenv.Workers:     "2",
-		benchenv.Batch:       "5",
-		benchenv.Concurrency: "2",
+		cases.S3Config:        cfg,
+		cases.S3Index:         "index-cache.json",
+		cases.Backend.Var:     "s3",
+		cases.Mode.Var:        "sync",
+		cases.Workers.Var:     "2",
+		cases.Batch.Var:       "5",
+		cases.Concurrency.Var: "2",
 	}
 }
 
@@ -584,7 +585,7 @@ func testSecretsSuccess(t *testing.T, bench string) {
 				{name: "index", args: []string{"index", "-s3-config", cfgPath, "-o", "index.json", "s3://bucket/val/"}, want: "indexed 20 keys"},
 				{
 					name: "index with the configuration from the environment",
-					vars: map[string]string{benchenv.S3Config: cfgPath},
+					vars: map[string]string{cases.S3Config: cfgPath},
 					args: []string{"index", "s3://bucket/val/"}, want: `"val/`,
 				},
 				{name: "bench", bench: true, vars: benchVars(cfgPath), args: benchArgs, want: "BenchmarkLoad/backend=s3/"},
@@ -634,8 +635,9 @@ func testSecretsSuccess(t *testing.T, bench string) {
 // runFailing runs one command of a failing case, the benchmarks (if bench
 // is not "") or the storagebench command, in a new folder, and checks
 // that it fails with an output containing every string of inErr and shows
-// no secret, nor writes one to a file.
-func runFailing(t *testing.T, bench string, vars map[string]string, inErr []string, args ...string) {
+// no secret, nor writes one to a file. It returns what the command
+// printed on stdout.
+func runFailing(t *testing.T, bench string, vars map[string]string, inErr []string, args ...string) string {
 	t.Helper()
 	work := t.TempDir()
 	var r childRun
@@ -660,6 +662,7 @@ func runFailing(t *testing.T, bench string, vars map[string]string, inErr []stri
 	checkNoSecret(t, "stdout", []byte(r.stdout))
 	checkNoSecret(t, "stderr", []byte(r.stderr))
 	checkTreeNoSecret(t, work)
+	return r.stdout
 }
 
 // runEachFailing runs gen, index and the benchmarks (unless bench is "")
@@ -676,7 +679,12 @@ func runEachFailing(t *testing.T, bench, cfg, bucket string, inErr []string) {
 	})
 	t.Run("bench", func(t *testing.T) {
 		needBench(t, bench)
-		runFailing(t, bench, benchVars(cfg), append([]string{"--- FAIL: BenchmarkRaw/backend=s3", "STORAGEBENCH_S3_CONFIG"}, inErr...), benchArgs...)
+		// The store is checked before any line runs: the run fails at
+		// once, naming the variable, and runs no benchmark.
+		out := runFailing(t, bench, benchVars(cfg), append([]string{"storagebench: STORAGEBENCH_S3_CONFIG"}, inErr...), benchArgs...)
+		if strings.Contains(out, "Benchmark") {
+			t.Errorf("benchmarks ran before the store failed:\n%s", out)
+		}
 	})
 }
 

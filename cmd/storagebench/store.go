@@ -7,15 +7,15 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/storagebench/storagebench/bench/benchenv"
+	"github.com/storagebench/storagebench/cases"
 )
 
 // s3ConfigFlag defines the -s3-config flag on fs, defaulting to
-// $STORAGEBENCH_S3_CONFIG ([benchenv.S3Config]), and returns where its
+// $STORAGEBENCH_S3_CONFIG ([cases.S3Config]), and returns where its
 // value is stored. The command, not package storeurl, reads the variable.
 func s3ConfigFlag(fs *flag.FlagSet) *string {
-	return fs.String("s3-config", os.Getenv(benchenv.S3Config),
-		"seed-format S3 configuration `file` for s3:// URLs (default $"+benchenv.S3Config+"; without one, the standard AWS chain)")
+	return fs.String("s3-config", os.Getenv(cases.S3Config),
+		"seed-format S3 configuration `file` for s3:// URLs (default $"+cases.S3Config+"; without one, the standard AWS chain)")
 }
 
 // parseInterspersed parses args with fs, accepting flags both before and

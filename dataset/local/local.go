@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/storagebench/storagebench/dataset"
 )
@@ -92,6 +93,31 @@ func (b *Backend) mapErr(key string, err error) error {
 		return fmt.Errorf("%w: %q leads outside the root through a symbolic link", dataset.ErrInvalidKey, key)
 	}
 	return err
+}
+
+// ErrorKind implements [dataset.Classifier] for the errors of the
+// backend's file system:
+//
+//   - a missing file or folder, or a key through a file, is
+//     [dataset.KindNotFound];
+//   - a refused key, a file or folder the process may not read or write, a
+//     read-only file system or a name too long is [dataset.KindPermanent];
+//   - an operation whose context ended is [dataset.KindCanceled];
+//   - any other error (an I/O error, a file system out of space, files or
+//     memory) is [dataset.KindTransient].
+func (b *Backend) ErrorKind(err error) dataset.ErrorKind {
+	switch {
+	case err == nil:
+		return dataset.KindUnknown
+	case errors.Is(err, dataset.ErrNotFound) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		return dataset.KindNotFound
+	case errors.Is(err, dataset.ErrInvalidKey) || errors.Is(err, fs.ErrPermission) || errors.Is(err, errors.ErrUnsupported) ||
+		errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, syscall.EISDIR):
+		return dataset.KindPermanent
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return dataset.KindCanceled
+	}
+	return dataset.KindTransient
 }
 
 // escapes reports whether key, with symbolic links resolved, lies outside

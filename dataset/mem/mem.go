@@ -150,3 +150,20 @@ func (r *reader) Close() error {
 // Immediate implements [dataset.Immediate]: a read from memory never
 // waits, so reads carry no deadline.
 func (b *Backend) Immediate() bool { return true }
+
+// ErrorKind implements [dataset.Classifier]: a missing key is
+// [dataset.KindNotFound] and an operation whose context ended
+// [dataset.KindCanceled]. The backend makes no other errors; it returns
+// [dataset.KindUnknown] for any other.
+func (b *Backend) ErrorKind(err error) dataset.ErrorKind { return errorKind(err) }
+
+// errorKind classifies the errors of the package's backends.
+func errorKind(err error) dataset.ErrorKind {
+	switch {
+	case errors.Is(err, dataset.ErrNotFound):
+		return dataset.KindNotFound
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return dataset.KindCanceled
+	}
+	return dataset.KindUnknown
+}

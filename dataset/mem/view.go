@@ -128,3 +128,8 @@ func (v *View) first(prefix, after string) int {
 // Immediate implements [dataset.Immediate]: a read from memory never
 // waits, so reads carry no deadline.
 func (v *View) Immediate() bool { return true }
+
+// ErrorKind implements [dataset.Classifier] as [Backend.ErrorKind] does: a
+// missing key is [dataset.KindNotFound] and an operation whose context
+// ended [dataset.KindCanceled].
+func (v *View) ErrorKind(err error) dataset.ErrorKind { return errorKind(err) }

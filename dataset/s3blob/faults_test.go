@@ -82,7 +82,11 @@ func TestFaultyPathToMinIO(t *testing.T) {
 					t.Fatal(err)
 				}
 				ds := dataset.New(st, idx)
-				l, err := loader.New(ds, loader.Options{Mode: loader.Async, Workers: 4, FetchConcurrency: 8, BatchSize: 16, Epochs: 2, Warmup: -1, Scheduler: sched})
+				opts := loader.Options{Mode: loader.Async, Workers: 4, FetchConcurrency: 8, BatchSize: 16, Epochs: 2, Warmup: -1}
+				if sched == loader.SchedItem {
+					opts.Item = &loader.ItemOptions{}
+				}
+				l, err := loader.New(ds, opts)
 				if err != nil {
 					t.Fatal(err)
 				}

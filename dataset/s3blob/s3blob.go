@@ -14,6 +14,12 @@
 // flight never fail requests with "retry quota exceeded".
 // [Config] and [NewClient] build such a client from the seed's JSON
 // configuration file, set up for loading at high concurrency.
+//
+// S3's codes and statuses stop here: [Backend.ErrorKind] maps them, and the
+// failures of the path to S3, to dataset's portable kinds (a 404 to not
+// found, 503 SlowDown to throttled, a 500 or a reset connection to
+// transient, a 403 to permanent), from which dataset.Store decides what to
+// retry.
 package s3blob
 
 import (

@@ -1,4 +1,4 @@
-package benchenv
+package cases
 
 import (
 	"strings"
@@ -35,7 +35,7 @@ func TestCheck(t *testing.T) {
 
 func TestTableIsComplete(t *testing.T) {
 	seen := map[string]bool{}
-	for _, v := range Variables {
+	for _, v := range Variables() {
 		if seen[v.Name] {
 			t.Errorf("%s is listed twice", v.Name)
 		}
@@ -51,7 +51,7 @@ func TestTableIsComplete(t *testing.T) {
 	if err := WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range Variables {
+	for _, v := range Variables() {
 		if !strings.Contains(md.String(), "`"+v.Name+"`") || !strings.Contains(text.String(), v.Name+"\n") {
 			t.Errorf("%s is missing from the rendered tables", v.Name)
 		}

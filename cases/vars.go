@@ -1,10 +1,4 @@
-// Package benchenv is the one table of the environment variables that
-// configure storagebench's benchmarks and tests: their names, meanings and
-// defaults. The benchmarks check the environment against it (an unknown
-// STORAGEBENCH_ variable is an error naming the closest known one), the
-// README's table is generated from it, and "storagebench env" prints it,
-// so a new variable is added in one place.
-package benchenv
+package cases
 
 import (
 	"fmt"
@@ -27,33 +21,19 @@ type Variable struct {
 	Default string
 }
 
-// Names of the variables the benchmarks read.
+// Names of the variables that set what is not a dimension (see [Dims]
+// for those that are, each with its Var).
 const (
 	S3Config     = "STORAGEBENCH_S3_CONFIG"
 	S3Index      = "STORAGEBENCH_S3_INDEX"
 	ScratchRoot  = "STORAGEBENCH_SCRATCH_ROOT"
 	ScratchIndex = "STORAGEBENCH_SCRATCH_INDEX"
-	Backends     = "STORAGEBENCH_BACKENDS"
-	Profiles     = "STORAGEBENCH_PROFILES"
-	Modes        = "STORAGEBENCH_MODES"
-	Workers      = "STORAGEBENCH_WORKERS"
-	Batch        = "STORAGEBENCH_BATCH"
-	Fetch        = "STORAGEBENCH_FETCH"
-	Decode       = "STORAGEBENCH_DECODE"
-	Concurrency  = "STORAGEBENCH_CONCURRENCY"
 	Items        = "STORAGEBENCH_ITEMS"
 	Prefetch     = "STORAGEBENCH_PREFETCH"
-	Sched        = "STORAGEBENCH_SCHED"
-	Window       = "STORAGEBENCH_WINDOW"
-	Hedge        = "STORAGEBENCH_HEDGE"
-	Faults       = "STORAGEBENCH_FAULTS"
-	OnError      = "STORAGEBENCH_ONERROR"
 	FirstByte    = "STORAGEBENCH_FIRST_BYTE_TIMEOUT"
 	Idle         = "STORAGEBENCH_IDLE_TIMEOUT"
 	Attempts     = "STORAGEBENCH_ATTEMPTS"
 	Bodies       = "STORAGEBENCH_BODIES"
-	Workloads    = "STORAGEBENCH_WORKLOADS"
-	Accel        = "STORAGEBENCH_ACCEL"
 
 	// A run of many processes.
 	Rank              = "STORAGEBENCH_RANK"
@@ -66,30 +46,17 @@ const (
 	RendezvousTimeout = "STORAGEBENCH_RENDEZVOUS_TIMEOUT"
 )
 
-// Variables is the table, in the order the README lists it.
-var Variables = []Variable{
+// Settings are the variables that are not dimensions: the real stores
+// (first), then the dataset, the loader's prefetch, the read policy, the
+// run of many ranks and the tools.
+var Settings = []Variable{
 	{S3Config, "a seed-format S3 configuration file: adds `backend=s3`, reading the index at its `index_file_download_url`; also the default of `storagebench -s3-config`", "unset: no `s3` backend"},
 	{S3Index, "where the S3 index is cached (downloaded once, reused)", "not cached"},
 	{ScratchRoot, "a folder holding a dataset: adds `backend=scratch`", "unset: no `scratch` backend"},
 	{ScratchIndex, "a seed-format index of keys relative to the scratch folder", "the folder is listed"},
-	{Backends, "which of `mem,local,fakes3,s3,scratch` run; a backend named here that is not configured is an error", "`mem,local,fakes3`, plus `s3` and `scratch` when configured"},
-	{Profiles, "emulated storage profiles, e.g. `none,seed-s3,fixed-10ms`; set, they apply to every hermetic backend", "`none`, and `s3` on fakes3"},
-	{Modes, "fetch modes, `sync,async`", "`sync,async`"},
-	{Workers, "loader workers, e.g. `2,4,8`", "`2,4,8,16,32`"},
-	{Batch, "batch sizes, e.g. `50,256`", "`50`"},
-	{Fetch, "per-worker fetch concurrency in async mode (0: the batch size); adds `fetch=` to names", "`0`"},
-	{Decode, "`none,jpeg`; adds `decode=` to names", "`none`"},
-	{Concurrency, "the raw baseline's concurrencies", "`1,4,16,64,256`"},
 	{Items, "items (keys) in the synthetic dataset, e.g. `1281167` for ImageNet train", "`2000`"},
 	{Bodies, "distinct item bodies in the synthetic dataset: key i serves body i mod K, so a large dataset costs the memory of K", "the items, at most `2000`"},
-	{Prefetch, "batches each worker holds", "`2`"},
-	{Sched, "loader schedulers, `batch,item`; `item` adds `sched=item` and `window=N` to names", "`batch`"},
-	{Window, "the item scheduler's windows: items, or a multiple of C such as `4C`", "`max(4C, 2B+C)`"},
-	{Hedge, "the item scheduler's hedging: `off`, a delay such as `20ms`, or a percentile of time to first byte such as `p90`; adds `hedge=` to names", "`off`"},
-	{Faults, "faults injected into the hermetic backends' reads, a comma-separated list of specs such as `none,slowdown:0.05+stall:0.01` (faults `slowdown`, `internal`, `reset`, `short`, `stall`, `trickle`); adds `faults=` to names", "`none`"},
-	{OnError, "what becomes of an item whose read still fails after its retries: `fail` ends the run naming its key, `skip` counts it and delivers its batch short; adds `onerror=` to names", "`fail`"},
-	{Workloads, "BenchmarkTrain's workloads: `resnet50-h100`, `resnet50-a100`, `unet3d-h100`, or `compute-<duration>` (`compute-<mean>~<stddev>` for normal step times) with the batch of `STORAGEBENCH_BATCH`", "`resnet50-h100`"},
-	{Accel, "BenchmarkTrain's numbers of emulated accelerators, e.g. `1,2,4,8`", "`1,2,4`"},
+	{Prefetch, "batches each worker holds (`prefetch=` in storagebench feed's `-loader`)", "`2`"},
 	{Rank, "this process's rank in a run of many; wins over the launchers' own (torchrun's `RANK`, `JOB_COMPLETION_INDEX`, `SLURM_PROCID`, `OMPI_COMM_WORLD_RANK`)", "the launcher's, or 0 of 1"},
 	{WorldSize, "the processes of the run; with a Kubernetes Indexed Job, its completions", "the launcher's (`WORLD_SIZE`, `SLURM_NTASKS`, `OMPI_COMM_WORLD_SIZE`), or 1"},
 	{Rendezvous, "a folder or `s3://bucket/prefix` every rank reaches, where ranks meet before each timed run and write heartbeats (S3 through `STORAGEBENCH_S3_CONFIG`'s endpoint and keys, or the AWS chain)", "unset: no barriers, no heartbeats"},
@@ -105,9 +72,28 @@ var Variables = []Variable{
 	{"STORAGEBENCH_TOOLS", "where `.ci/minio.sh` caches the binaries it builds", "`~/.cache/storagebench/bin`"},
 }
 
+// realStores is how many of Settings configure the real stores, which
+// the README lists first.
+const realStores = 4
+
+// Variables returns the whole table of variables, in the order the README
+// lists it: the real stores, the dimensions (from [Dims]), then the other
+// settings.
+func Variables() []Variable {
+	out := slices.Clone(Settings[:realStores])
+	for _, d := range Dims {
+		def := d.DefaultDoc
+		if def == "" {
+			def = "`" + d.Default + "`"
+		}
+		out = append(out, Variable{d.Var, d.Meaning, def})
+	}
+	return append(out, Settings[realStores:]...)
+}
+
 // Known reports whether name is a variable of the table.
 func Known(name string) bool {
-	for _, v := range Variables {
+	for _, v := range Variables() {
 		if p, ok := strings.CutSuffix(v.Name, "*"); ok && strings.HasPrefix(name, p) || v.Name == name {
 			return true
 		}
@@ -137,7 +123,7 @@ func Check(environ []string) error {
 // distance.
 func Closest(name string) string {
 	best, bestD := "", -1
-	for _, v := range Variables {
+	for _, v := range Variables() {
 		n := strings.TrimSuffix(v.Name, "*")
 		if d := distance(name, n); bestD < 0 || d < bestD {
 			best, bestD = v.Name, d
@@ -171,7 +157,7 @@ func distance(a, b string) int {
 func WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("| variable | effect | default |\n|---|---|---|\n")
-	for _, v := range Variables {
+	for _, v := range Variables() {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", v.Name, v.Meaning, v.Default)
 	}
 	_, err := io.WriteString(w, b.String())
@@ -181,7 +167,7 @@ func WriteMarkdown(w io.Writer) error {
 // WriteText writes the table as plain text, for a terminal.
 func WriteText(w io.Writer) error {
 	var b strings.Builder
-	for _, v := range Variables {
+	for _, v := range Variables() {
 		fmt.Fprintf(&b, "%s\n    %s\n    default: %s\n", v.Name, strings.ReplaceAll(v.Meaning, "`", ""), strings.ReplaceAll(v.Default, "`", ""))
 	}
 	_, err := io.WriteString(w, b.String())
