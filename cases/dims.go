@@ -63,7 +63,8 @@ type Dim struct {
 	isDefault func(c *Case) bool
 	// values overrides the matrix's values for a case whose earlier
 	// dimensions are set (the profiles a real store serves); nil for the
-	// matrix's list.
+	// matrix's list. It reads the matrix's lists by key: an entry's hook
+	// cannot name the entry it initialises.
 	values func(m *Matrix, c *Case) []string
 }
 
