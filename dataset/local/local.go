@@ -25,8 +25,9 @@ import (
 
 // Backend reads objects from a folder. It is safe for concurrent use.
 type Backend struct {
-	dir  string
-	root *os.Root
+	dir   string
+	root  *os.Root
+	cache Cache
 }
 
 // Open returns a backend over the folder dir, which must exist.
@@ -59,13 +60,18 @@ func checkKey(key string) error {
 	return nil
 }
 
-// Open implements [dataset.Backend].
+// Open implements [dataset.Backend]. In the setting [CacheCold], the file's
+// pages are dropped from the page cache when the reader is closed; in
+// [CacheDirect], the file is read with O_DIRECT.
 func (b *Backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
 	if err := checkKey(key); err != nil {
 		return nil, 0, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
+	}
+	if b.cache == CacheDirect {
+		return b.openDirect(key)
 	}
 	f, err := b.root.Open(key)
 	if err != nil {
@@ -79,6 +85,9 @@ func (b *Backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, e
 	if !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, 0, fmt.Errorf("%w: %q is not a regular file", dataset.ErrNotFound, key)
+	}
+	if b.cache == CacheCold {
+		return coldFile{f}, fi.Size(), nil
 	}
 	return f, fi.Size(), nil
 }
