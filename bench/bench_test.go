@@ -153,18 +153,32 @@ func printConfig(src *Source) {
 // eachCase runs fn in a sub-benchmark for each case of bench, under a
 // sub-benchmark of its backend, which builds the backend's source (only
 // when a case of it is selected) and prints its configuration lines; and
-// before each case, the levels it leaves out (see [EpochTimed]), cleared
-// after it.
+// before each case, the levels it leaves out (see [EpochTimed]) and, for a
+// warm folder that fits in memory, that its reads are memory copies (see
+// [PageCacheNote]), each cleared after the cases it concerns.
 func eachCase(b *testing.B, bench string, fn func(b *testing.B, src *Source, c cases.Case)) {
 	m := fixture.Env().Matrix
 	for _, backend := range m.Backends() {
 		b.Run(cases.Backend.Key+"="+backend, func(b *testing.B) {
 			src := source(b, backend)
 			printConfig(src)
-			untimed := false
+			untimed, noted := false, ""
 			for c := range m.Cases(bench) {
 				if c.Backend != backend {
 					continue
+				}
+				note, err := PageCacheNote(context.Background(), src, c.Cache)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if note != noted {
+					// A warm folder that fits in memory: its reads are
+					// memory copies, and the lines say so.
+					noted = note
+					if note != "" {
+						note = " " + note
+					}
+					fmt.Printf("%s:%s\n", results.ConfigPageCache, note)
 				}
 				epochs := bench != results.Load || EpochTimed(c, rank.shard().Len(len(src.Index)))
 				if epochs == untimed {
@@ -180,6 +194,9 @@ func eachCase(b *testing.B, bench string, fn func(b *testing.B, src *Source, c c
 			}
 			if untimed {
 				fmt.Printf("%s:\n", results.ConfigUntimedLevels)
+			}
+			if noted != "" {
+				fmt.Printf("%s:\n", results.ConfigPageCache)
 			}
 		})
 	}
@@ -217,6 +234,11 @@ func runRaw(b *testing.B, src *Source, c cases.Case) {
 	b.StopTimer()
 	b.SetBytes(int64(math.Round(float64(nbytes) / float64(b.N))))
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), results.ItemsPerSecond)
+	metrics, err := r.Metrics(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	report(b, metrics)
 }
 
 func BenchmarkLoad(b *testing.B) {

@@ -70,6 +70,7 @@ type LoadRun struct {
 	tr       *tracker
 	mem      *rssSampler
 	calib    calibration
+	cache    Residency
 	started  bool
 	finished bool
 }
@@ -95,10 +96,14 @@ func (c calibration) rate() float64 {
 // loader read ahead meanwhile, so that the caller's timed run starts in
 // steady state. The caller closes the run.
 func StartLoad(ctx context.Context, src *Source, c cases.Case, o LoadOptions) (*LoadRun, error) {
+	src, err := startCache(ctx, src, c.Cache)
+	if err != nil {
+		return nil, err
+	}
 	r := &LoadRun{src: src, c: c, o: o, ctx: ctx}
 	opts := c.Options()
 	opts.Prefetch, opts.Epochs, opts.Shard = o.Prefetch, -1, o.Rank.shard()
-	opts, err := opts.Resolved()
+	opts, err = opts.Resolved()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.SubName(), err)
 	}
@@ -118,6 +123,9 @@ func StartLoad(ctx context.Context, src *Source, c cases.Case, o LoadOptions) (*
 		return nil, fmt.Errorf("raw baseline at concurrency %d: %w", r.inFlight, err)
 	}
 	r.tr = o.Rank.tracker(plan(nil, len(src.Index), shards(opts.Shard), []int{opts.Shard.Rank}, dropped(opts)))
+	if err := r.cache.begin(ctx, src); err != nil {
+		return nil, err
+	}
 	if r.ds, r.restore, err = src.Dataset(c.ProfileOf(), c.Faults, 1); err != nil {
 		return nil, err
 	}
@@ -310,6 +318,9 @@ type LoadResult struct {
 	// injected; Hedged that the item scheduler hedged; EpochTimed that
 	// the epoch level means anything (see [LoadRun.EpochTimed]).
 	Decoded, Faulty, Hedged, EpochTimed bool
+	// Cache is the share of a folder dataset the page cache held before
+	// the timed run and after it.
+	Cache Residency
 }
 
 // Finish ends the timed run after n items over elapsed (as the caller
@@ -330,6 +341,10 @@ func (r *LoadRun) Finish(n int, elapsed time.Duration) (LoadResult, error) {
 		return res, cause(r.ctx, err)
 	}
 	res.Stats = r.it.Stats()
+	if err := r.cache.end(r.ctx, r.src); err != nil {
+		return res, err
+	}
+	res.Cache = r.cache
 	start, peak, ok := r.mem.Stop()
 	if ok {
 		res.StartRSS, res.PeakRSS = start, peak
@@ -423,7 +438,7 @@ func (res LoadResult) Metrics() []Metric {
 	if res.PeakRSS > 0 {
 		m = append(m, Metric{float64(res.StartRSS), results.StartRSS}, Metric{float64(res.PeakRSS), results.PeakRSS})
 	}
-	return m
+	return append(m, res.Cache.metrics()...)
 }
 
 // Bound returns the most items per second a storage can serve, over a
@@ -604,12 +619,18 @@ const RawHold = loader.DefaultWorkers * loader.DefaultPrefetch * loader.DefaultB
 type RawRun struct {
 	r       *rawReader
 	restore func()
+	src     *Source
+	cache   Residency
 }
 
 // StartRaw warms c goroutines reading src straight from its backend,
 // holding RawHold items, and puts the case's profile and faults in front
 // of them.
 func StartRaw(ctx context.Context, src *Source, c cases.Case) (*RawRun, error) {
+	src, err := startCache(ctx, src, c.Cache)
+	if err != nil {
+		return nil, err
+	}
 	// Warm connections and buffers without the emulated latency, which
 	// would make warming as slow as the run.
 	r := newRawReader(src, dataset.New(dataset.NewStore(src.backend), src.Index), c.Concurrency, RawHold)
@@ -620,8 +641,13 @@ func StartRaw(ctx context.Context, src *Source, c cases.Case) (*RawRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	run := &RawRun{r: r, restore: restore, src: src}
+	if err := run.cache.begin(ctx, src); err != nil {
+		restore()
+		return nil, err
+	}
 	r.ds = ds
-	return &RawRun{r: r, restore: restore}, nil
+	return run, nil
 }
 
 // Read reads n items, returning their bytes.
@@ -631,6 +657,16 @@ func (r *RawRun) Read(ctx context.Context, n int) (int64, error) {
 		err = fmt.Errorf("read %d items, want %d", items, n)
 	}
 	return nbytes, err
+}
+
+// Metrics returns the figures of a Raw line besides testing's own and
+// items/s, measured after the timed reads: the share of a folder dataset
+// the page cache held before them and after them.
+func (r *RawRun) Metrics(ctx context.Context) ([]Metric, error) {
+	if err := r.cache.end(ctx, r.src); err != nil {
+		return nil, err
+	}
+	return r.cache.metrics(), nil
 }
 
 // Close removes the emulation.

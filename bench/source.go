@@ -12,6 +12,7 @@ import (
 
 	"github.com/storagebench/storagebench/cluster"
 	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/local"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/results"
 )
@@ -49,12 +50,19 @@ type Source struct {
 	backend dataset.Backend
 	fake    *fakes.S3 // for fakes3, emulation goes through its middleware
 	real    bool      // a real store: no emulated profile applies
+
+	folder   *local.Backend // the backend, for a folder (local, scratch); else nil
+	cache    local.Cache    // the folder's cache setting
+	variants *cacheSources  // the source in each cache setting, shared by them
 }
 
 // newSource returns a source over backend. Sizes are taken from the
 // content when it is known, and else from the backend's listing.
 func newSource(ctx context.Context, name, endpoint string, b dataset.Backend, idx dataset.Index, content func(int) []byte) (*Source, error) {
 	s := &Source{Name: name, Endpoint: endpoint, Index: idx, Content: content, backend: b}
+	if fb, ok := b.(*local.Backend); ok {
+		s.folder, s.variants = fb, &cacheSources{m: map[local.Cache]*Source{}}
+	}
 	s.Sizes = make([]int64, len(idx))
 	if content != nil {
 		for i := range idx {

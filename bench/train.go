@@ -83,6 +83,9 @@ type TrainResult struct {
 	Elapsed time.Duration
 	// Faulty says faults were injected.
 	Faulty bool
+	// Cache is the share of a folder dataset the page cache held before
+	// the timed steps and after them.
+	Cache Residency
 }
 
 // A TrainRun is a Train run of one case, its job started and warmed up,
@@ -102,6 +105,8 @@ type TrainRun struct {
 	cpuOK    bool
 	t0       time.Time
 	closed   bool
+	src      *Source
+	cache    Residency
 }
 
 // StartTrain starts c (a Train case) on src: each loader's warm-up reads
@@ -110,7 +115,11 @@ type TrainRun struct {
 // consumed is checked against src: its length, and its bytes with Deep.
 // The caller closes the run.
 func StartTrain(ctx context.Context, src *Source, c cases.Case, o TrainOptions) (*TrainRun, error) {
-	r := &TrainRun{c: c, o: o, ctx: ctx}
+	src, err := startCache(ctx, src, c.Cache)
+	if err != nil {
+		return nil, err
+	}
+	r := &TrainRun{c: c, o: o, ctx: ctx, src: src}
 	opts := c.Options()
 	opts.Prefetch = o.Prefetch
 	ropts, err := opts.Resolved()
@@ -122,6 +131,9 @@ func StartTrain(ctx context.Context, src *Source, c cases.Case, o TrainOptions) 
 		world = o.Rank.World.Size
 	}
 	if err := TrainFits(c, len(src.Index), world); err != nil {
+		return nil, err
+	}
+	if err := r.cache.begin(ctx, src); err != nil {
 		return nil, err
 	}
 	ds, restore, err := src.Dataset(c.ProfileOf(), c.Faults, 1)
@@ -224,6 +236,10 @@ func (r *TrainRun) Finish(n int, elapsed time.Duration) (TrainResult, error) {
 	if err != nil {
 		return res, cause(r.ctx, err)
 	}
+	if err := r.cache.end(r.ctx, r.src); err != nil {
+		return res, err
+	}
+	res.Cache = r.cache
 	if n == 0 || elapsed <= 0 {
 		return res, fmt.Errorf("%d steps in %v: no rate to report", n, elapsed)
 	}
@@ -299,5 +315,6 @@ func (res TrainResult) Metrics() []Metric {
 	if n := len(res.Loaders); n > 0 && st.Elapsed > 0 {
 		m = append(m, Metric{float64(st.ReadTime) / float64(st.Elapsed) / float64(res.InFlight/n), results.InFlightFraction})
 	}
-	return append(m, failureMetrics(res.Faulty, st.Items, st.Skipped, st.AttemptErrors, st.Retries, st.RetryTime, getitem)...)
+	m = append(m, failureMetrics(res.Faulty, st.Items, st.Skipped, st.AttemptErrors, st.Retries, st.RetryTime, getitem)...)
+	return append(m, res.Cache.metrics()...)
 }

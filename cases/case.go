@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/storagebench/storagebench/dataset/local"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
@@ -20,6 +21,7 @@ type Case struct {
 	Backend     string
 	Profile     string       // a profile fakes.LookupProfile knows
 	Faults      fakes.Faults // none when nil
+	Cache       local.Cache  // folder backends' page cache; "" as it stands
 	Concurrency int          // Raw's readers
 	Workload    train.Workload
 	Accel       int
@@ -41,6 +43,9 @@ func zero(bench string) Case {
 	c := Case{Bench: bench}
 	for _, d := range Dims {
 		def, _, _ := strings.Cut(d.Default, ",")
+		if def == "" {
+			continue // the zero value: a setting no name spells (cache)
+		}
 		if err := d.parse(&c, def); err != nil {
 			panic(fmt.Sprintf("cases: default %q of %s: %v", def, d.Key, err))
 		}

@@ -31,6 +31,10 @@ func TestNamesRoundTrip(t *testing.T) {
 		"BenchmarkTrain/backend=fakes3/profile=seed-s3/workload=resnet50-h100/accel=3/mode=async/workers=4/batch=400/fetch=80",
 		"BenchmarkTrain/backend=mem/profile=none/workload=compute-20ms/accel=2/mode=async/workers=2/batch=10/sched=item/window=90/hedge=20ms",
 		"BenchmarkTrain/backend=mem/profile=none/workload=compute-20ms~5ms/accel=1/mode=sync/workers=2/batch=10/onerror=deliver",
+		// The cache setting, on folder backends only.
+		"BenchmarkLoad/backend=local/profile=none/cache=cold/mode=sync/workers=2/batch=50",
+		"BenchmarkRaw/backend=scratch/profile=none/cache=direct/concurrency=1",
+		"BenchmarkTrain/backend=scratch/profile=none/cache=warm/workload=resnet50-h100/accel=1/mode=async/workers=8/batch=400",
 	}
 	for _, name := range names {
 		c, err := Parse(name + "-2")
@@ -45,7 +49,7 @@ func TestNamesRoundTrip(t *testing.T) {
 	// Every dimension, at a value other than its default, on a case of a
 	// benchmark it applies to: the name carries it and round-trips.
 	other := map[string]string{
-		"backend": "local", "profile": "nvme", "faults": "reset:0.01", "concurrency": "16",
+		"backend": "local", "profile": "nvme", "faults": "reset:0.01", "cache": "cold", "concurrency": "16",
 		"workload": "unet3d-h100", "accel": "8", "mode": "async", "workers": "16", "batch": "7",
 		"fetch": "4", "decode": "jpeg", "onerror": "skip", "sched": "item", "window": "4C", "hedge": "p99",
 	}
@@ -57,7 +61,7 @@ func TestNamesRoundTrip(t *testing.T) {
 		}
 		c := NewCase(d.Benches[len(d.Benches)-1])
 		if d.applies != nil {
-			c.Sched, c.Mode = "item", "async"
+			c.Backend, c.Sched, c.Mode = "local", "item", "async"
 		}
 		if err := c.Set(d, v); err != nil {
 			t.Errorf("%s: Set(%q): %v", d.Key, v, err)
@@ -88,7 +92,7 @@ func TestTable(t *testing.T) {
 			t.Errorf("%s (%s) given twice", d.Key, d.Var)
 		}
 		keys[d.Key], vars[d.Var] = true, true
-		if d.Meaning == "" || d.Default == "" || len(d.Benches) == 0 || d.parse == nil || d.format == nil || d.isDefault == nil {
+		if d.Meaning == "" || d.Default == "" && d.DefaultDoc == "" || len(d.Benches) == 0 || d.parse == nil || d.format == nil || d.isDefault == nil {
 			t.Errorf("%s: incomplete entry", d.Key)
 		}
 		if !strings.HasPrefix(d.Var, Prefix) {
@@ -119,6 +123,8 @@ func TestParseErrors(t *testing.T) {
 		{"BenchmarkLoad/backend=mem/profile=none/mode=sync/workers=2/batch=50/window=400", "does not apply"},
 		{"BenchmarkLoad/backend=mem/profile=none/mode=sync/workers=2/batch=50/sched=batch", "not as this suite writes it"},
 		{"BenchmarkLoad/backend=nfs/profile=none/mode=sync/workers=2/batch=50", `unknown backend "nfs"`},
+		{"BenchmarkLoad/backend=mem/profile=none/cache=cold/mode=sync/workers=2/batch=50", "does not apply"},
+		{"BenchmarkLoad/backend=local/profile=none/cache=hot/mode=sync/workers=2/batch=50", `unknown cache setting "hot"`},
 	} {
 		if _, err := Parse(tc.name); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%q) = %v, want an error containing %q", tc.name, err, tc.want)
@@ -153,6 +159,10 @@ func TestMatrix(t *testing.T) {
 			[]string{"backend=mem/profile=none/mode=async/workers=2/batch=50", "backend=mem/profile=none/mode=async/workers=2/batch=50/sched=item/window=400",
 				"backend=mem/profile=none/mode=async/workers=2/batch=50/sched=item/window=400/hedge=p90", "backend=mem/profile=none/mode=async/workers=2/batch=50/sched=item/window=800",
 				"backend=mem/profile=none/mode=async/workers=2/batch=50/sched=item/window=800/hedge=p90"}},
+		{"cache on folders only", map[string]string{"STORAGEBENCH_BACKENDS": "mem,local", "STORAGEBENCH_CACHE": "warm,cold", "STORAGEBENCH_CONCURRENCY": "2"}, results.Raw,
+			[]string{"backend=mem/profile=none/concurrency=2", "backend=local/profile=none/cache=warm/concurrency=2", "backend=local/profile=none/cache=cold/concurrency=2"}},
+		{"cache unset, unnamed", map[string]string{"STORAGEBENCH_BACKENDS": "local", "STORAGEBENCH_CONCURRENCY": "2"}, results.Raw,
+			[]string{"backend=local/profile=none/concurrency=2"}},
 		{"train batch from the workload", map[string]string{"STORAGEBENCH_BACKENDS": "mem", "STORAGEBENCH_MODES": "async", "STORAGEBENCH_WORKERS": "4", "STORAGEBENCH_BATCH": "10,20"}, results.Train,
 			[]string{"backend=mem/profile=none/workload=resnet50-h100/accel=1/mode=async/workers=4/batch=400"}},
 	} {
@@ -197,6 +207,7 @@ func TestNewMatrixErrors(t *testing.T) {
 		{map[string]string{"STORAGEBENCH_WINDOW": "4X"}, `STORAGEBENCH_WINDOW="4X": window "4X"`},
 		{map[string]string{"STORAGEBENCH_HEDGE": "p100"}, `STORAGEBENCH_HEDGE="p100": hedge "p100"`},
 		{map[string]string{"STORAGEBENCH_PROFILES": "glacier"}, "glacier"},
+		{map[string]string{"STORAGEBENCH_CACHE": "cold,hot"}, `STORAGEBENCH_CACHE="cold,hot": unknown cache setting "hot"`},
 	} {
 		if _, err := NewMatrix(env(tc.vars)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewMatrix(%v) = %v, want an error containing %q", tc.vars, err, tc.want)

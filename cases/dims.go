@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/storagebench/storagebench/dataset/local"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
@@ -53,8 +54,13 @@ type Dim struct {
 	Benches []string
 
 	// applies reports whether it applies to a case of its benchmarks
-	// (window only to the item scheduler); nil for always.
+	// (window only to the item scheduler, cache only to folders); nil for
+	// always.
 	applies func(c *Case) bool
+	// inside reports that it applies only under the value of the
+	// dimension before it (window and hedge, under sched=item): the
+	// README's patterns nest it in that one's brackets.
+	inside bool
 	// parse sets the case's value from s.
 	parse func(c *Case, s string) error
 	// format writes the case's value as names spell it.
@@ -154,6 +160,19 @@ var (
 			return m.vals["faults"]
 		},
 	}
+	Cache = &Dim{
+		Key: "cache", Shown: "X", Var: "STORAGEBENCH_CACHE", Rule: WhenSet, Benches: rawLoadTrain,
+		Meaning:    "how the folder backends (`local`, `scratch`) meet the host's page cache: `warm` (every file read once before the timer), `cold` (the dataset's pages dropped before the run and each file's after every read), `direct` (O_DIRECT reads into aligned buffers); the raw baselines and the bound read in the same setting; adds `cache=` to folder lines",
+		Default:    "",
+		DefaultDoc: "unset: reads through the page cache as it stands, unnamed",
+		applies:    func(c *Case) bool { return Folder(c.Backend) },
+		parse: func(c *Case, s string) (err error) {
+			c.Cache, err = local.ParseCache(s)
+			return err
+		},
+		format:    func(c *Case) string { return string(c.Cache) },
+		isDefault: func(c *Case) bool { return c.Cache == local.CacheOS },
+	}
 	Concurrency = intDim(Dim{
 		Key: results.KeyConcurrency, Shown: "C", Var: "STORAGEBENCH_CONCURRENCY", Rule: Always, Benches: []string{results.Raw},
 		Meaning: "the raw baseline's concurrencies", Default: "1,4,16,64,256",
@@ -241,6 +260,7 @@ var (
 		Default:    "default",
 		DefaultDoc: "`max(4C, 2B+C)`",
 		applies:    itemSched,
+		inside:     true,
 		parse: func(c *Case, s string) (err error) {
 			c.Window, err = ParseWindow(s)
 			return err
@@ -253,6 +273,7 @@ var (
 		Meaning: "the item scheduler's hedging: `off`, a delay such as `20ms`, or a percentile of time to first byte such as `p90`; adds `hedge=` to names",
 		Default: "off",
 		applies: itemSched,
+		inside:  true,
 		parse: func(c *Case, s string) (err error) {
 			c.Hedge, err = loader.ParseHedge(s)
 			return err
@@ -263,7 +284,7 @@ var (
 )
 
 // Dims is the table: every dimension, in the order names write them.
-var Dims = []*Dim{Backend, Profile, Faults, Concurrency, Workload, Accel, Mode, Workers, Batch, Fetch, Decode, OnError, Sched, Window, Hedge}
+var Dims = []*Dim{Backend, Profile, Faults, Cache, Concurrency, Workload, Accel, Mode, Workers, Batch, Fetch, Decode, OnError, Sched, Window, Hedge}
 
 // itemSched reports whether c uses the item scheduler.
 func itemSched(c *Case) bool { return c.Sched == loader.SchedItem }
@@ -277,6 +298,10 @@ var Backends = []string{"mem", "local", "fakes3", "s3", "scratch"}
 func Hermetic(backend string) bool {
 	return backend == "mem" || backend == "local" || backend == "fakes3"
 }
+
+// Folder reports whether backend reads a folder through the host's page
+// cache (local, scratch), where the cache dimension applies.
+func Folder(backend string) bool { return backend == "local" || backend == "scratch" }
 
 // applies reports whether d applies to c.
 func (d *Dim) appliesTo(c *Case) bool {
@@ -347,6 +372,8 @@ func (w WindowSize) Resolve(c int) int {
 // "BenchmarkRaw/backend=B/profile=P[/faults=F]/concurrency=C". A
 // dimension absent at its default is in brackets; one that applies only
 // under another's value (window, hedge: sched=item) inside that one's.
+// A dimension that applies to some backends only (cache) is bracketed as
+// any other that names may leave out.
 func Pattern(bench string) string {
 	var b strings.Builder
 	b.WriteString("Benchmark" + bench)
@@ -355,7 +382,7 @@ func Pattern(bench string) string {
 		if !slices.Contains(d.Benches, bench) {
 			continue
 		}
-		if d.applies == nil {
+		if !d.inside {
 			b.WriteString(strings.Repeat("]", open))
 			open = 0
 		}

@@ -120,6 +120,14 @@ func (m *Matrix) product(c Case, i int, yield func(Case) bool) bool {
 	}
 	for _, v := range vals {
 		next := c
+		if v == "" {
+			// The unset default of a dimension no name spells at it
+			// (cache): the zero value.
+			if !m.product(next, i+1, yield) {
+				return false
+			}
+			continue
+		}
 		if err := d.parse(&next, v); err != nil {
 			panic(fmt.Sprintf("cases: %s=%s was checked: %v", d.Key, v, err))
 		}

@@ -63,6 +63,13 @@ const (
 	RetriesPerItem   = "retries/item"      // attempts after a read's first, over items due
 	SkippedPerItem   = "skipped/item"      // items left out under onerror=skip, over items due
 	RetryTimePercent = "retry-time-%"      // time items' reads lost to failed attempts and waits before retries, percent of getitem time
+	// CacheResident is the share of a folder dataset's pages the host's
+	// page cache held before the timed run (after the cache setting's
+	// preparation: warmed, dropped, or as it stood), 0 to 1.
+	CacheResident = "cache-resident-fraction"
+	// CacheResidentEnd is the same share after the timed run, before
+	// anything else read the folder.
+	CacheResidentEnd = "cache-resident-fraction-end"
 )
 
 // HigherIsBetter are the units, among those the benchmarks report, for
@@ -99,6 +106,7 @@ const (
 	ConfigRank             = "rank"               // the process's rank in a run of many
 	ConfigWorldSize        = "world-size"         // the processes of that run
 	ConfigUntimedLevels    = "untimed-levels"     // levels the lines that follow leave out, as not meaningful for their dataset (epoch: a round larger than an epoch); absent for none
+	ConfigPageCache        = "page-cache"         // before cache=warm folder lines whose dataset fits in the host's available memory: that their reads are memory copies; cleared after
 )
 
 // Configuration lines the testing package prints, which name the machine.

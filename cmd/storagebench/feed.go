@@ -64,12 +64,13 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	bodies := fs.Int("bodies", 2000, "distinct item `bodies` of the dataset: key i holds body i mod K")
 	steps := fs.Int("steps", 20, "timed `steps` a run")
 	maxN := fs.Int("max", 64, "the most accelerators to try")
+	cache := fs.String("cache", "", "for a folder backend (local, scratch), the page cache `setting`: warm, cold or direct (STORAGEBENCH_CACHE's values); unset, reads through the cache as it stands")
 	out := fs.String("o", "feed.txt", "`file` the runs' results are written to in benchmark format, for benchstat, plot and report")
 	var loaders loaderFlags
 	fs.Var(&loaders, "loader", "a loader `configuration` such as mode=async/workers=8/sched=item/hedge=p90 (keys: "+strings.Join(cases.LoaderKeys(), ", ")+", prefetch); repeat for several (default "+strings.Join(defaultLoaders, " and ")+")")
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintln(w, "usage: storagebench feed [-backend B] [-profile P] [-workload W] [-loader CONFIG]... [flags]")
+		fmt.Fprintln(w, "usage: storagebench feed [-backend B] [-profile P] [-workload W] [-cache X] [-loader CONFIG]... [flags]")
 		fmt.Fprintln(w, "\nFinds, for each loader configuration, the most emulated accelerators the store keeps at or")
 		fmt.Fprintln(w, "above the workload's AU threshold (doubling, then bisection), running the Train case for")
 		fmt.Fprintln(w, "each number tried, and prints a table: configuration, max N, AU and samples/s at it, and")
@@ -104,6 +105,14 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	}
 	if err := errors.Join(base.Set(cases.Profile, p.Name), base.Set(cases.Workload, w.Name)); err != nil {
 		return fmt.Errorf("feed: %w", err)
+	}
+	if *cache != "" {
+		if !cases.Folder(*backend) {
+			return fmt.Errorf("feed: -cache %s: backend %s reads no folder; the setting applies to local and scratch", *cache, *backend)
+		}
+		if err := base.Set(cases.Cache, *cache); err != nil {
+			return fmt.Errorf("feed: -cache: %w", err)
+		}
 	}
 	switch {
 	case *items < 1 || *bodies < 1:

@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +25,8 @@ func TestFeedFlagErrors(t *testing.T) {
 		{[]string{"-steps", "0"}, "-steps 0: want at least 1"},
 		{[]string{"-loader", "threads=2"}, `unknown key "threads"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"-backend", "mem", "-profile", "none", "-cache", "cold"}, "-cache cold: backend mem reads no folder"},
+		{[]string{"-backend", "local", "-profile", "none", "-cache", "hot"}, `-cache: cache=hot: unknown cache setting "hot"`},
 	} {
 		_, _, err := runCmd(t, append([]string{"feed"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -84,6 +87,44 @@ func TestFeed(t *testing.T) {
 		}
 		if p.Config(results.ConfigDatasetItems) != "400" {
 			t.Errorf("%s: dataset-items %q, want 400", p.Name(), p.Config(results.ConfigDatasetItems))
+		}
+	}
+}
+
+// TestFeedCold asks how many accelerators a local folder feeds with its
+// pages dropped before every read: the line is named cache=cold and says
+// the page cache held none of the dataset before or after the run.
+func TestFeedCold(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs training")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("cache=cold needs Linux")
+	}
+	out := filepath.Join(t.TempDir(), "feed.txt")
+	_, stderr, err := runCmd(t, "feed", "-backend", "local", "-profile", "none", "-cache", "cold", "-workload", "compute-50ms",
+		"-loader", "mode=async/workers=2/batch=10", "-items", "400", "-bodies", "50", "-steps", "4", "-max", "1", "-o", out)
+	if err != nil {
+		t.Fatalf("feed: %v\n%s", err, stderr)
+	}
+	set, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := set.Group("/accel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Points) != 1 {
+		t.Fatalf("%s holds %d results, want 1", out, len(g.Points))
+	}
+	p := g.Points[0]
+	if p.NameKey(cases.Cache.Key) != "cold" {
+		t.Errorf("%s: want cache=cold in the name", p.Name())
+	}
+	for _, unit := range []string{results.CacheResident, results.CacheResidentEnd} {
+		if f := p.Median(unit); !(f >= 0 && f <= 0.01) {
+			t.Errorf("%s: %s %v, want at most 0.01", p.Name(), unit, f)
 		}
 	}
 }

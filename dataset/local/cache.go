@@ -74,8 +74,11 @@ func (b *Backend) Cache() Cache { return b.cache }
 // hard links to one file count its pages as often as they name it, as a
 // run that reads them all reads its pages.
 type Residency struct {
-	Pages    int64 // the dataset's pages
+	Pages    int64 // the dataset's pages, a file's once for each key
 	Resident int64 // of which the page cache holds these
+	// Distinct is the pages of the distinct files, each once: what the
+	// cache must hold to hold the whole dataset.
+	Distinct int64
 }
 
 // Fraction returns the share of the dataset's pages the cache holds: 1 for
@@ -261,6 +264,7 @@ func (b *Backend) Resident(ctx context.Context, keys []string) (Residency, error
 		mu.Lock()
 		res.Pages += pages * d.keys
 		res.Resident += resident * d.keys
+		res.Distinct += pages
 		mu.Unlock()
 		return nil
 	})

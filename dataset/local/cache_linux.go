@@ -150,8 +150,8 @@ const directAlign = 4096
 
 // directChunk is how much one O_DIRECT read asks for at most: a file
 // larger than this is read in chunks, one after the other, through one
-// buffer.
-const directChunk = 1 << 20
+// buffer. It holds an ImageNet image whole.
+const directChunk = 256 << 10
 
 // directFile reads a file opened with O_DIRECT: aligned chunks into an
 // aligned buffer, copied out as the caller reads.
@@ -163,13 +163,39 @@ type directFile struct {
 	r, w int    // buf[r:w] is read and not yet copied out
 }
 
-// directFiles are directFile values with their buffers, reused read after
-// read so that O_DIRECT reads allocate no buffers in steady state.
-var directFiles = sync.Pool{New: func() any {
+// directFree holds directFile values with their buffers between reads, so
+// that O_DIRECT reads allocate no buffers in steady state: a list, not a
+// sync.Pool, which the garbage collector would empty.
+var directFree struct {
+	mu   sync.Mutex
+	list []*directFile
+}
+
+// maxDirectFree is the most readers directFree keeps: 16 MiB of buffers.
+const maxDirectFree = 64
+
+// getDirect returns a reader from the free list, or a new one.
+func getDirect() *directFile {
+	directFree.mu.Lock()
+	defer directFree.mu.Unlock()
+	if n := len(directFree.list); n > 0 {
+		d := directFree.list[n-1]
+		directFree.list = directFree.list[:n-1]
+		return d
+	}
 	raw := make([]byte, directChunk+directAlign)
 	skip := int((directAlign - uintptr(unsafe.Pointer(unsafe.SliceData(raw)))%directAlign) % directAlign)
 	return &directFile{buf: raw[skip : skip+directChunk : skip+directChunk]}
-}}
+}
+
+// putDirect puts d back on the free list, if it has room.
+func putDirect(d *directFile) {
+	directFree.mu.Lock()
+	defer directFree.mu.Unlock()
+	if len(directFree.list) < maxDirectFree {
+		directFree.list = append(directFree.list, d)
+	}
+}
 
 // openDirect opens key with O_DIRECT. A file system that refuses O_DIRECT
 // fails with an error naming it, which wraps [errors.ErrUnsupported].
@@ -191,7 +217,7 @@ func (b *Backend) openDirect(key string) (io.ReadCloser, int64, error) {
 		f.Close()
 		return nil, 0, fmt.Errorf("%w: %q is not a regular file", dataset.ErrNotFound, key)
 	}
-	d := directFiles.Get().(*directFile)
+	d := getDirect()
 	d.f, d.size, d.off, d.r, d.w = f, fi.Size(), 0, 0, 0
 	return d, d.size, nil
 }
@@ -226,7 +252,7 @@ func (d *directFile) Read(p []byte) (int, error) {
 func (d *directFile) Close() error {
 	err := d.f.Close()
 	d.f = nil
-	directFiles.Put(d)
+	putDirect(d)
 	return err
 }
 

@@ -187,8 +187,8 @@ func TestCacheResidency(t *testing.T) {
 					t.Fatal(err)
 				}
 				wantPages := int64(len(keys)) * ((256<<10 + 100 + int64(os.Getpagesize()) - 1) / int64(os.Getpagesize()))
-				if r.Pages != wantPages {
-					t.Errorf("after %s: %d pages, want %d (one file's pages a key)", s.do, r.Pages, wantPages)
+				if r.Pages != wantPages || r.Distinct != wantPages/int64(tc.links+1) {
+					t.Errorf("after %s: %d pages, %d distinct, want %d (one file's pages a key), %d", s.do, r.Pages, r.Distinct, wantPages, wantPages/int64(tc.links+1))
 				}
 				if f := r.Fraction(); f < s.min || f > s.max {
 					t.Errorf("after %s: resident fraction %.3f (%d of %d pages), want %.2f to %.2f", s.do, f, r.Resident, r.Pages, s.min, s.max)
