@@ -368,6 +368,9 @@ func TestFromEnv(t *testing.T) {
 		{"bad window", map[string]string{"STORAGEBENCH_WINDOW": "4X"}, `STORAGEBENCH_WINDOW="4X": window "4X"`},
 		{"bad hedge", map[string]string{"STORAGEBENCH_HEDGE": "p100"}, `STORAGEBENCH_HEDGE="p100": hedge "p100"`},
 		{"bad items", map[string]string{"STORAGEBENCH_ITEMS": "-3"}, "STORAGEBENCH_ITEMS"},
+		{"cache", map[string]string{"STORAGEBENCH_CACHE": "warm,cold,direct", "STORAGEBENCH_LOCAL_FILES": "distinct"}, ""},
+		{"bad cache", map[string]string{"STORAGEBENCH_CACHE": "cold,hot"}, `STORAGEBENCH_CACHE="cold,hot": unknown cache setting "hot"`},
+		{"bad local files", map[string]string{"STORAGEBENCH_LOCAL_FILES": "hardlinked"}, `STORAGEBENCH_LOCAL_FILES="hardlinked": want linked or distinct`},
 		{"index without root", map[string]string{"STORAGEBENCH_SCRATCH_INDEX": "/x.json"}, "STORAGEBENCH_SCRATCH_ROOT is not"},
 		// A backend named but not configured fails instead of printing
 		// PASS and no result.

@@ -41,7 +41,8 @@ func directRefused(t *testing.T) string {
 }
 
 // TestCacheLines runs BenchmarkRaw, BenchmarkLoad and BenchmarkTrain on
-// mem and local in every cache setting, every item's bytes checked, and
+// mem and local (200 files of their own over 50 bodies) in every cache
+// setting, every item's bytes checked, and
 // checks what the lines say of the page cache: the setting in the names
 // of folder lines only, the resident fractions on every folder line (warm
 // at least 0.99 before its run; cold and direct at most 0.01 before and
@@ -55,6 +56,8 @@ func TestCacheLines(t *testing.T) {
 	}
 	out := runBenchmarks(t, map[string]string{
 		cases.Items:           "200",
+		cases.Bodies:          "50",
+		cases.LocalFiles:      "distinct",
 		cases.Backend.Var:     "mem,local",
 		cases.Cache.Var:       strings.Join(settings, ","),
 		cases.Profile.Var:     "none",
@@ -65,6 +68,9 @@ func TestCacheLines(t *testing.T) {
 		cases.Workload.Var:    "compute-1ms",
 		cases.Accel.Var:       "1",
 	}, false, "-test.bench=^Benchmark(Raw|Load|Train)$", "-test.benchtime=1200x", "-deep")
+	if out.config[results.ConfigDatasetFiles] != "distinct" {
+		t.Errorf("no %s: distinct line, with %s=distinct", results.ConfigDatasetFiles, cases.LocalFiles)
+	}
 	seen := map[string]int{}
 	for _, r := range out.results {
 		name := string(r.Name.Full())

@@ -31,6 +31,10 @@ type Env struct {
 	Items    int // STORAGEBENCH_ITEMS: items (keys) in the synthetic dataset
 	Bodies   int // STORAGEBENCH_BODIES: distinct bodies in the synthetic dataset; 0 means min(Items, DefaultBodies)
 	Prefetch int // STORAGEBENCH_PREFETCH: batches each worker holds
+	// DistinctFiles is STORAGEBENCH_LOCAL_FILES=distinct: the local
+	// backend's folder holds a file of its own for every key, not hard
+	// links to K files.
+	DistinctFiles bool
 	// Policy is how every read is made: STORAGEBENCH_FIRST_BYTE_TIMEOUT,
 	// STORAGEBENCH_IDLE_TIMEOUT and STORAGEBENCH_ATTEMPTS, the rest
 	// dataset's defaults.
@@ -73,6 +77,14 @@ var settings = []struct {
 	{cases.ScratchIndex, func(e *Env, s string) error { e.ScratchIndex = s; return nil }},
 	{cases.Items, positive(func(e *Env) *int { return &e.Items })},
 	{cases.Bodies, positive(func(e *Env) *int { return &e.Bodies })},
+	{cases.LocalFiles, func(e *Env, s string) error {
+		switch s {
+		case "linked", "distinct":
+			e.DistinctFiles = s == "distinct"
+			return nil
+		}
+		return fmt.Errorf("want linked or distinct")
+	}},
 	{cases.Prefetch, positive(func(e *Env) *int { return &e.Prefetch })},
 	{cases.Attempts, positive(func(e *Env) *int { return &e.Policy.Attempts })},
 	{cases.FirstByte, duration(func(e *Env) *time.Duration { return &e.Policy.FirstByteTimeout })},

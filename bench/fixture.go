@@ -122,8 +122,12 @@ func (f *Fixture) buildSynthetic(ctx context.Context, name string) (*Source, err
 			return nil, err
 		}
 		f.closers = append(f.closers, func() error { return os.RemoveAll(dir) })
-		// K files and N-K hard links to them.
-		if _, err := f.synth.WriteFolder(ctx, dir, f.bodies); err != nil {
+		// K files and N-K hard links to them, or N files.
+		write := f.synth.WriteFolder
+		if f.env.DistinctFiles {
+			write = f.synth.WriteFiles
+		}
+		if _, err := write(ctx, dir, f.bodies); err != nil {
 			return nil, fmt.Errorf("backend local: %w", err)
 		}
 		b, err := local.Open(dir)
@@ -131,7 +135,11 @@ func (f *Fixture) buildSynthetic(ctx context.Context, name string) (*Source, err
 			return nil, err
 		}
 		f.closers = append(f.closers, b.Close)
-		return newSource(ctx, name, "local-folder", b, f.index, content)
+		s, err := newSource(ctx, name, "local-folder", b, f.index, content)
+		if s != nil {
+			s.distinctFiles = f.env.DistinctFiles
+		}
+		return s, err
 	case "fakes3":
 		// Each item an object of gofakes3's when every item has its own
 		// body, as before datasets could share them; else the bodies

@@ -51,9 +51,10 @@ type Source struct {
 	fake    *fakes.S3 // for fakes3, emulation goes through its middleware
 	real    bool      // a real store: no emulated profile applies
 
-	folder   *local.Backend // the backend, for a folder (local, scratch); else nil
-	cache    local.Cache    // the folder's cache setting
-	variants *cacheSources  // the source in each cache setting, shared by them
+	folder        *local.Backend // the backend, for a folder (local, scratch); else nil
+	distinctFiles bool           // a synthetic folder of a file a key (STORAGEBENCH_LOCAL_FILES)
+	cache         local.Cache    // the folder's cache setting
+	variants      *cacheSources  // the source in each cache setting, shared by them
 }
 
 // newSource returns a source over backend. Sizes are taken from the
@@ -209,6 +210,10 @@ func (s *Source) Config(prefetch int, world cluster.World) [][2]string {
 		// all differ still pair with those from before bodies could be
 		// shared.
 		kv = append(kv, [2]string{results.ConfigDatasetBodies, strconv.Itoa(s.Bodies)})
+	}
+	if s.distinctFiles {
+		// Only when set: older results, of linked folders, still pair.
+		kv = append(kv, [2]string{results.ConfigDatasetFiles, "distinct"})
 	}
 	if world.Distributed() {
 		kv = append(kv, [2]string{results.ConfigRank, strconv.Itoa(world.Rank)}, [2]string{results.ConfigWorldSize, strconv.Itoa(world.Size)})

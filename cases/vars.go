@@ -34,6 +34,7 @@ const (
 	Idle         = "STORAGEBENCH_IDLE_TIMEOUT"
 	Attempts     = "STORAGEBENCH_ATTEMPTS"
 	Bodies       = "STORAGEBENCH_BODIES"
+	LocalFiles   = "STORAGEBENCH_LOCAL_FILES"
 
 	// A run of many processes.
 	Rank              = "STORAGEBENCH_RANK"
@@ -56,6 +57,7 @@ var Settings = []Variable{
 	{ScratchIndex, "a seed-format index of keys relative to the scratch folder", "the folder is listed"},
 	{Items, "items (keys) in the synthetic dataset, e.g. `1281167` for ImageNet train", "`2000`"},
 	{Bodies, "distinct item bodies in the synthetic dataset: key i serves body i mod K, so a large dataset costs the memory of K", "the items, at most `2000`"},
+	{LocalFiles, "how the `local` backend's folder holds the synthetic dataset: `linked` (K files, the other keys hard links to them: the disk space and page cache of K) or `distinct` (a file of its own for every key, copies of the K bodies: the disk space of N, for datasets larger than memory); `distinct` adds the `dataset-files: distinct` configuration line", "`linked`"},
 	{Prefetch, "batches each worker holds (`prefetch=` in storagebench feed's `-loader`)", "`2`"},
 	{Rank, "this process's rank in a run of many; wins over the launchers' own (torchrun's `RANK`, `JOB_COMPLETION_INDEX`, `SLURM_PROCID`, `OMPI_COMM_WORLD_RANK`)", "the launcher's, or 0 of 1"},
 	{WorldSize, "the processes of the run; with a Kubernetes Indexed Job, its completions", "the launcher's (`WORLD_SIZE`, `SLURM_NTASKS`, `OMPI_COMM_WORLD_SIZE`), or 1"},

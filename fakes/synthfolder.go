@@ -35,8 +35,17 @@ func (s Synth) WriteFolder(ctx context.Context, dir string, bodies [][]byte) (fi
 	return s.writeFolder(ctx, dir, bodies, (*os.Root).Link)
 }
 
+// WriteFiles writes the items of s as files under the folder dir, as
+// [Synth.WriteFolder] does, but every key a file of its own, a copy of its
+// body: N files that share no inode, which take the disk space of N items
+// and a page cache of their own each, as a dataset larger than the host's
+// memory must. It returns N, the files written.
+func (s Synth) WriteFiles(ctx context.Context, dir string, bodies [][]byte) (files int, err error) {
+	return s.writeFolder(ctx, dir, bodies, nil)
+}
+
 // writeFolder is WriteFolder making links with link, which tests replace
-// to fail as file systems do.
+// to fail as file systems do; with link nil, every item is a copy.
 func (s Synth) writeFolder(ctx context.Context, dir string, bodies [][]byte, link func(folder *os.Root, oldname, newname string) error) (files int, err error) {
 	if err := s.checkBodies(bodies); err != nil {
 		return 0, err
@@ -87,7 +96,7 @@ func (s Synth) writeFolder(ctx context.Context, dir string, bodies [][]byte, lin
 	for j := range src {
 		src[j] = name(j)
 	}
-	linking := true
+	linking := link != nil
 	for i := len(bodies); i < s.N; i++ {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {

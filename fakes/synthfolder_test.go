@@ -56,6 +56,8 @@ func TestSynthWriteFolder(t *testing.T) {
 		{"links unsupported", Synth{N: 20, Seed: 1, Bodies: 7}, failLink(syscall.EPERM), 20, ""},
 		{"links not supported", Synth{N: 20, Seed: 1, Bodies: 7}, failLink(syscall.EOPNOTSUPP), 20, ""},
 		{"link fails", Synth{N: 20, Seed: 1, Bodies: 7}, failLink(syscall.EIO), 7, "link val/ILSVRC2012_val_00000008.JPEG to val/ILSVRC2012_val_00000001.JPEG"},
+		// WriteFiles: every item a copy of its body, a file of its own.
+		{"distinct files", Synth{N: 50, Seed: 1, Bodies: 7}, nil, 50, ""},
 		{"escapes the folder", Synth{N: 3, Seed: 1, Prefix: "../"}, (*os.Root).Link, 0, "write folder"},
 	}
 	for _, tc := range tests {

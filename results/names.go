@@ -98,6 +98,7 @@ const (
 	ConfigSmoke            = "smoke"              // "true" for a -short run: a smoke test, not a measurement
 	ConfigDatasetItems     = "dataset-items"      // items in the index read
 	ConfigDatasetBodies    = "dataset-bodies"     // distinct item bodies of a synthetic dataset: key i holds body i mod K
+	ConfigDatasetFiles     = "dataset-files"      // "distinct" for a synthetic folder of a file a key (no hard links); absent for linked
 	ConfigDatasetMeanBytes = "dataset-mean-bytes" // their mean size
 	ConfigDatasetMaxBytes  = "dataset-max-bytes"  // the largest
 	ConfigEndpoint         = "endpoint"           // what kind of endpoint the backend reads
