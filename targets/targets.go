@@ -32,6 +32,10 @@ const (
 	targetRSSNoise    = 8 << 20  // a growth this small is noise, whatever the ratio
 	targetLongRun     = 1000000  // items in the longest memory run, at least
 	seedSyncRate      = 12.7     // the seed's S3 rate with 2 sync workers
+	targetColdFio     = 0.25     // target 10: cold at 1 worker within this of fio --direct=1
+	targetWarmCache   = 0.99     // target 10: warm's resident fraction, at least
+	targetColdCache   = 0.01     // target 10: cold's and direct's, at most
+	targetDirectC     = 8        // target 10: direct at least cold from this many workers
 )
 
 // A Row is one target's figure next to its threshold.
@@ -164,6 +168,7 @@ func evaluate(rs []*result) []Row {
 	rows = append(rows, tgClient(rs)...)
 	rows = append(rows, tgAllocs(rs)...)
 	rows = append(rows, tgSeed(rs)...)
+	rows = append(rows, tgCold(rs)...)
 	return rows
 }
 
@@ -660,3 +665,110 @@ func tgCount(n int, thing string) string {
 
 // tgBytes formats a byte count in MiB.
 func tgBytes(n float64) string { return fmt.Sprintf("%.1f MiB", n/(1<<20)) }
+
+// tgScratch returns the sync Load results of the scratch folder in cache
+// setting cache with w workers (any, for 0).
+func tgScratch(rs []*result, cache string, w int) []*result {
+	want := map[string]string{cases.Backend.Key: "scratch", cases.Cache.Key: cache, cases.Mode.Key: "sync"}
+	if w > 0 {
+		want[cases.Workers.Key] = strconv.Itoa(w)
+	}
+	return tgSelect(rs, results.Load, want)
+}
+
+// tgCold evaluates target 10, cold reads of a scratch folder: at one
+// worker, cold within 25% of fio's O_DIRECT rate over the same files
+// (BenchmarkFio, one job, which bench/cold.sh writes); warm lines with
+// the cache holding the dataset, cold and direct ones with it holding
+// none; and direct at least cold's rate from 8 workers.
+func tgCold(rs []*result) []Row {
+	var rows []Row
+	fio := tgSelect(rs, "Fio", map[string]string{cases.Backend.Key: "scratch", cases.Concurrency.Key: "1"})
+	cold := tgScratch(rs, "cold", 1)
+	row := Row{Target: "10 cold scratch items/s at 1 worker over fio --direct=1, one job", Threshold: fmt.Sprintf("%.2f to %.2f", 1-targetColdFio, 1+targetColdFio)}
+	if len(fio) == 0 || len(cold) == 0 {
+		row.Missing, row.Figure = true, "-"
+	} else {
+		f, c := tgMedian(fio, results.ItemsPerSecond), tgMedian(cold, results.ItemsPerSecond)
+		ratio := c / f
+		row.Figure = fmt.Sprintf("%.3f (%.0f items/s against %.0f, medians)", ratio, c, f)
+		row.OK = math.Abs(ratio-1) <= targetColdFio
+	}
+	rows = append(rows, row)
+	for _, tc := range []struct {
+		cache string
+		warm  bool
+	}{{"warm", true}, {"cold", false}, {"direct", false}} {
+		rs := tgScratch(rs, tc.cache, 0)
+		row := Row{Target: "10 " + results.CacheResident + ", scratch, cache=" + tc.cache}
+		if tc.warm {
+			row.Threshold = fmt.Sprintf(">= %.2f", targetWarmCache)
+		} else {
+			row.Threshold = fmt.Sprintf("<= %.2f, and after the run", targetColdCache)
+		}
+		if len(rs) == 0 {
+			rows = append(rows, tgMissing(row.Target, row.Threshold))
+			continue
+		}
+		worst := math.Inf(1)
+		if !tc.warm {
+			worst = math.Inf(-1)
+		}
+		for _, r := range rs {
+			f0, ok0 := r.metrics[results.CacheResident]
+			f1, ok1 := r.metrics[results.CacheResidentEnd]
+			if !ok0 || !ok1 {
+				worst = math.NaN()
+				break
+			}
+			if tc.warm {
+				worst = min(worst, f0)
+			} else {
+				worst = max(worst, f0, f1)
+			}
+		}
+		row.Figure = fmt.Sprintf("%.4f (%s)", worst, map[bool]string{true: "least", false: "most"}[tc.warm])
+		row.OK = tc.warm && worst >= targetWarmCache || !tc.warm && worst <= targetColdCache
+		rows = append(rows, row)
+	}
+	// Direct against cold at each number of workers from 8, medians over
+	// the runs of each (their lengths differ, sized by the harness).
+	worst, ratio := 0, math.Inf(1)
+	byWorkers := map[int]bool{}
+	for _, d := range tgScratch(rs, "direct", 0) {
+		if w, _ := strconv.Atoi(d.parts[cases.Workers.Key]); w >= targetDirectC {
+			byWorkers[w] = true
+		}
+	}
+	for w := range byWorkers {
+		cold := tgScratch(rs, "cold", w)
+		if len(cold) == 0 {
+			continue
+		}
+		if q := tgMedian(tgScratch(rs, "direct", w), results.ItemsPerSecond) / tgMedian(cold, results.ItemsPerSecond); q < ratio {
+			worst, ratio = w, q
+		}
+	}
+	row = Row{Target: fmt.Sprintf("10 direct over cold items/s, scratch, %d or more sync workers", targetDirectC), Threshold: ">= 1.00"}
+	if worst == 0 {
+		row.Missing, row.Figure = true, "-"
+	} else {
+		row.Figure = fmt.Sprintf("%.3f (worst: %d workers, medians)", ratio, worst)
+		row.OK = ratio >= 1
+	}
+	return append(rows, row)
+}
+
+// tgMedian returns the median of unit over rs, each result's own median.
+func tgMedian(rs []*result, unit string) float64 {
+	v := make([]float64, 0, len(rs))
+	for _, r := range rs {
+		v = append(v, r.metrics[unit])
+	}
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
