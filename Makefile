@@ -93,7 +93,8 @@ bench-short:
 # harness (at least 1s, whole rounds); repeats are interleaved, so that a slow spell of the machine hits every
 # configuration alike. Target 7 needs an S3 server: the MinIO that
 # STORAGEBENCH_MINIO_* names, or one .ci/minio.sh builds and starts (about
-# 3 minutes the first time). About 60 minutes on 2 cores.
+# 3 minutes the first time). Target 10 installs fio from Debian's
+# packages when missing. About 62 minutes on 2 cores.
 PERF_BENCH   = $(GO) test -run '^$$' -timeout 60m ./bench -bench
 PERF_ITEM    = STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=2 STORAGEBENCH_SCHED=batch,item
 PERF_REPEATS ?= 5
