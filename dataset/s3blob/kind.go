@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"syscall"
 
@@ -18,7 +19,8 @@ import (
 // ErrorKind implements [dataset.Classifier]: it maps S3's answers, as the
 // SDK reports them, and the failures of the path to S3 to portable kinds.
 //
-//   - The end of the operation's context is [dataset.KindCanceled].
+//   - The end of the operation's context is [dataset.KindCanceled]; a
+//     network timeout is not (below).
 //   - A missing key (404, NoSuchKey, or a HEAD's NotFound) is
 //     [dataset.KindNotFound]; a missing bucket (NoSuchBucket) is
 //     [dataset.KindPermanent].
@@ -28,7 +30,7 @@ import (
 //     Throttling, ThrottlingException, RequestLimitExceeded, ...).
 //   - Other server errors (5xx), 408 Request Timeout and the codes the
 //     SDK retries (RequestTimeout), and failures of the connection (reset,
-//     refused, dropped: a body cut short, io.ErrUnexpectedEOF) are
+//     refused, timed out, dropped: a body cut short, io.ErrUnexpectedEOF) are
 //     [dataset.KindTransient].
 //   - Other client errors (4xx: AccessDenied, InvalidArgument, a refused
 //     signature, ...) are [dataset.KindPermanent].
@@ -40,6 +42,15 @@ func (b *Backend) ErrorKind(err error) dataset.ErrorKind { return errorKind(err)
 func errorKind(err error) dataset.ErrorKind {
 	if err == nil {
 		return dataset.KindUnknown
+	}
+	// A network timeout (a dial or a read that timed out) is a failure of
+	// the connection, though Go's net errors match
+	// context.DeadlineExceeded: the end of the caller's context is told
+	// apart before any backend classifies (see [dataset.Store.Read]).
+	// (context.DeadlineExceeded is itself a net.Error: it is not one.)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && error(ne) != context.DeadlineExceeded {
+		return dataset.KindTransient
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return dataset.KindCanceled

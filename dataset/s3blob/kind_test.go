@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -80,6 +81,9 @@ func TestErrorKindOfAnswers(t *testing.T) {
 		{"connection refused", sent(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), dataset.KindTransient},
 		{"body cut short", fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), dataset.KindTransient},
 		{"reset while reading the body", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, dataset.KindTransient},
+		// A dial that timed out under load: Go's net errors match
+		// context.DeadlineExceeded, yet it is the connection's failure.
+		{"dial timeout", sent(dialTimeout(t)), dataset.KindTransient},
 		{"canceled", sent(&aws.RequestCanceledError{Err: context.Canceled}), dataset.KindCanceled},
 		{"past its deadline", fmt.Errorf("get: %w", context.DeadlineExceeded), dataset.KindCanceled},
 		{"something else", errors.New("no one knows"), dataset.KindUnknown},
@@ -183,4 +187,16 @@ func readKey(key string) func(*dataset.Store) error {
 		_, _, err := s.Read(context.Background(), key, nil)
 		return err
 	}
+}
+
+// dialTimeout returns the error of a dial that timed out, as one to a
+// loaded server on loopback fails.
+func dialTimeout(t *testing.T) error {
+	t.Helper()
+	_, err := (&net.Dialer{Deadline: time.Now().Add(-time.Second)}).Dial("tcp", "127.0.0.1:1")
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial past its deadline: %v, want a net timeout that matches context.DeadlineExceeded", err)
+	}
+	return err
 }
