@@ -60,12 +60,13 @@ var commands = map[string]func(ctx context.Context, stdout, stderr io.Writer, ar
 	"feed":    runFeed,
 	"merge":   runMerge,
 	"count":   runCount,
+	"cache":   runCache,
 }
 
 // run runs the subcommand named by args[0].
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|report|targets|env|feed|merge|count [flags] [args]")
+		fmt.Fprintln(stderr, "usage: storagebench gen|index|serve|plot|report|targets|env|feed|merge|count|cache [flags] [args]")
 		if len(args) == 0 {
 			return errors.New("no subcommand")
 		}
