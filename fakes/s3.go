@@ -19,8 +19,8 @@ import (
 	"github.com/storagebench/storagebench/dataset/s3blob"
 )
 
-// Credentials the fake S3 hands to its clients. The fake does not check
-// them; they only let the real client sign its requests.
+// Credentials the fake S3 hands to its clients by default (see
+// [S3Options.Credentials]).
 const (
 	FakeAccessKeyID     = "storagebench"
 	FakeSecretAccessKey = "storagebench-fake-secret"
@@ -41,6 +41,16 @@ type S3Options struct {
 	Faults *Injector
 	// Buckets are created before StartS3 returns.
 	Buckets []string
+	// Credentials are the keys the fake's own client signs with and its
+	// configuration ([S3.Config]) names; zero for [FakeCredentials].
+	Credentials Credentials
+	// CheckSignatures makes the fake verify every request's AWS Signature
+	// Version 4 against Credentials, in the Authorization header or a
+	// presigned URL's query, and answer one it refuses with 403 and S3's
+	// code (InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied for an
+	// anonymous request, RequestTimeTooSkewed), before anything else
+	// sees it. Off, any request is served, signed or not.
+	CheckSignatures bool
 }
 
 // S3 is a fake S3 server (github.com/johannesboyne/gofakes3 with its
@@ -63,6 +73,9 @@ type S3 struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	creds Credentials
+	auth  *verifier // nil when signatures are not checked
 
 	mu  sync.Mutex // guards emu and inj, and orders updates of cur and mounts
 	emu *Emulator
@@ -91,8 +104,8 @@ func (f *S3) SetFaults(in *Injector) {
 	f.update()
 }
 
-// update builds the handler chain: faults, then emulation, then the fake
-// (its mounted buckets, then its storage).
+// update builds the handler chain: the signature check, then faults, then
+// emulation, then the fake (its mounted buckets, then its storage).
 func (f *S3) update() {
 	h := f.base
 	if f.emu != nil {
@@ -100,6 +113,9 @@ func (f *S3) update() {
 	}
 	if f.inj != nil {
 		h = f.inj.Middleware(h)
+	}
+	if f.auth != nil {
+		h = f.auth.Middleware(h)
 	}
 	f.cur.Store(&h)
 }
@@ -126,6 +142,17 @@ func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
 	).Server()
 	f.mounts.Store(&map[string]*mount{})
 	f.base = http.HandlerFunc(f.serveMounts)
+	f.creds = opts.Credentials
+	if f.creds == (Credentials{}) {
+		f.creds = FakeCredentials
+	}
+	if f.creds.AccessKeyID == "" || f.creds.SecretAccessKey == "" {
+		ln.Close()
+		return nil, errors.New("fake s3: credentials need both an access key id and a secret key")
+	}
+	if opts.CheckSignatures {
+		f.auth = newVerifier(f.creds)
+	}
 	f.emu, f.inj = opts.Emulator, opts.Faults
 	f.update()
 	// The server's own complaints (a client gone mid-response, say) are
@@ -150,8 +177,8 @@ func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
 // Config returns a seed-format configuration for the fake, reading bucket.
 func (f *S3) Config(bucket string) s3blob.Config {
 	return s3blob.Config{
-		AccessKeyID:     FakeAccessKeyID,
-		SecretAccessKey: FakeSecretAccessKey,
+		AccessKeyID:     f.creds.AccessKeyID,
+		SecretAccessKey: f.creds.SecretAccessKey,
 		Bucket:          bucket,
 		EndpointURL:     f.URL,
 		Region:          FakeRegion,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +33,9 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	n := fs.Int("n", 0, "fill the bucket with this many synthetic items and index.json (0: leave it empty)")
 	configOut := fs.String("config-out", "", "write a seed-format S3 configuration for the server to `file`")
 	faultSpec := fs.String("faults", "none", "faults injected into object GETs, such as `slowdown:0.05+stall:0.01` (see below)")
+	accessKey := fs.String("access-key", fakes.FakeAccessKeyID, "the access key `id` requests must be signed with (and -config-out writes)")
+	secretKey := fs.String("secret-key", fakes.FakeSecretAccessKey, "the secret `key` requests must be signed with (and -config-out writes)")
+	anonymous := fs.Bool("anonymous", false, "serve every request, signed or not, with any keys")
 	fs.Usage = func() { serveUsage(fs) }
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -57,13 +61,17 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if err != nil {
 		return fmt.Errorf("serve: -faults: %w", err)
 	}
+	if *accessKey == "" || *secretKey == "" {
+		return errors.New("serve: -access-key and -secret-key may not be empty (-anonymous serves requests signed with any keys, or none)")
+	}
+	creds := fakes.Credentials{AccessKeyID: *accessKey, SecretAccessKey: *secretKey}
 
 	// The faults start once the bucket is filled and its index written.
-	srv, err := fakes.StartS3(ctx, fakes.S3Options{Addr: *addr, Emulator: emu, Buckets: []string{*bucket}})
+	srv, err := fakes.StartS3(ctx, fakes.S3Options{Addr: *addr, Emulator: emu, Buckets: []string{*bucket}, Credentials: creds, CheckSignatures: !*anonymous})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	err = setUpServer(ctx, stdout, stderr, srv, *bucket, *n, *seed, *configOut, profile, faults)
+	err = setUpServer(ctx, stdout, stderr, srv, *bucket, *n, *seed, *configOut, profile, faults, *anonymous)
 	if err == nil {
 		<-ctx.Done()
 	}
@@ -77,7 +85,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 // configuration to configOut when that is not empty, and prints where the
 // server is. The configuration names the emulated profile in its "profile"
 // field, left out when the profile emulates nothing (none, fixed-0s).
-func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, bucket string, n int, seed uint64, configOut string, profile fakes.Profile, faults fakes.Faults) error {
+func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, bucket string, n int, seed uint64, configOut string, profile fakes.Profile, faults fakes.Faults, anonymous bool) error {
 	indexURL := "s3://" + bucket + "/" + dataset.IndexKey
 	if n > 0 {
 		b, err := s3blob.Open(srv.Client, bucket, "")
@@ -120,8 +128,13 @@ func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, b
 	if !faults.IsZero() {
 		srv.SetFaults(fakes.NewInjector(faults, seed))
 	}
-	_, err := fmt.Fprintf(stdout, "endpoint %s\nbucket %s (%s)\nprofile %s: %s\nfaults %s\nconfig %s\n",
-		srv.URL, bucket, contents, profile.Name, profile.Source, faults, config)
+	// The access key id, never the secret: output is often kept.
+	creds := "requests signed (AWS SigV4) with access key id " + srv.Config("").AccessKeyID + " and its secret key"
+	if anonymous {
+		creds = "anonymous: every request served, signed or not"
+	}
+	_, err := fmt.Fprintf(stdout, "endpoint %s\nbucket %s (%s)\nprofile %s: %s\nfaults %s\ncredentials %s\nconfig %s\n",
+		srv.URL, bucket, contents, profile.Name, profile.Source, faults, creds, config)
 	if err != nil {
 		return err
 	}
@@ -132,11 +145,15 @@ func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, b
 // serveUsage prints the usage of serve, listing the emulation profiles.
 func serveUsage(fs *flag.FlagSet) {
 	w := fs.Output()
-	fmt.Fprintln(w, "usage: storagebench serve [-addr 127.0.0.1:9000] [-profile none] [-faults none] [-seed S] [-bucket storagebench] [-n N] [-config-out FILE]")
+	fmt.Fprintln(w, "usage: storagebench serve [-addr 127.0.0.1:9000] [-profile none] [-faults none] [-seed S] [-bucket storagebench] [-n N] [-config-out FILE] [-access-key ID -secret-key KEY | -anonymous]")
 	fmt.Fprintln(w, "\nServes a fake S3 on -addr until interrupted (Ctrl-C or SIGTERM), with one bucket,")
 	fmt.Fprintln(w, "optionally filled with a synthetic dataset and its index.json. The configuration")
 	fmt.Fprintln(w, "that -config-out writes names the profile in its \"profile\" field, unless the")
 	fmt.Fprintln(w, "profile emulates nothing (none), and the faults in its \"faults\" field.")
+	fmt.Fprintln(w, "\nEvery request must be signed (AWS Signature Version 4, in its header or a presigned")
+	fmt.Fprintln(w, "URL) with -access-key and -secret-key, which -config-out writes: a wrong key id is")
+	fmt.Fprintln(w, "answered 403 InvalidAccessKeyId, a wrong secret 403 SignatureDoesNotMatch, an")
+	fmt.Fprintln(w, "unsigned request 403 AccessDenied, as S3 answers them; -anonymous serves them all.")
 	fmt.Fprintln(w, "\nFlags:")
 	fs.PrintDefaults()
 	fmt.Fprintln(w, "\nProfiles:")

@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -320,8 +321,88 @@ func TestServeErrors(t *testing.T) {
 		{name: "positional argument", args: []string{"serve", "-addr", "127.0.0.1:0", "extra"}, inErr: []string{"no arguments", "extra"}},
 		{name: "bad faults", args: []string{"serve", "-addr", "127.0.0.1:0", "-faults", "slowdown:2"}, inErr: []string{"-faults", `rate "2" of slowdown`}},
 		{name: "negative -n", args: []string{"serve", "-addr", "127.0.0.1:0", "-n", "-1"}, inErr: []string{"-n must be >= 0"}},
+		{name: "empty secret", args: []string{"serve", "-addr", "127.0.0.1:0", "-secret-key", ""}, inErr: []string{"-access-key and -secret-key may not be empty"}},
 		{name: "address in use", args: []string{"serve", "-addr", "$BUSY"}, inErr: []string{"$BUSY"}},
 		{name: "bad bucket", args: []string{"serve", "-addr", "127.0.0.1:0", "-bucket", "Not A Bucket"}, inErr: []string{"Not A Bucket"}},
 		{name: "config in a missing folder", args: []string{"serve", "-addr", "127.0.0.1:0", "-n", "1", "-config-out", "$DIR/nope/s3.json"}, inErr: []string{"$DIR/nope/s3.json"}},
 	})
+}
+
+// TestServeCredentials starts serve with keys of its own and checks what
+// S3 would: the configuration it writes reads the index; a client with a
+// wrong secret, or an unknown key id, fails its first read at once with
+// S3's code and no retry; an unsigned GET is refused, and served once
+// serve runs with -anonymous. The secret is never printed.
+func TestServeCredentials(t *testing.T) {
+	hermeticAWS(t)
+	const id, secret = "AKIDSERVETEST", "serve-test-secret-key"
+	for _, tc := range []struct {
+		name      string
+		anonymous bool
+	}{{"signed", false}, {"anonymous", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			cfgPath := filepath.Join(t.TempDir(), "s3.json")
+			args := []string{"-addr", "127.0.0.1:0", "-n", "2", "-bucket", "cred", "-config-out", cfgPath, "-access-key", id, "-secret-key", secret}
+			if tc.anonymous {
+				args = append(args, "-anonymous")
+			}
+			endpoint, rest, errc := startServe(t, ctx, args...)
+			cfg, err := s3blob.LoadConfig(cfgPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.AccessKeyID != id || cfg.SecretAccessKey != secret {
+				t.Errorf("config holds keys %q/%q, want the flags' %q/%q", cfg.AccessKeyID, cfg.SecretAccessKey, id, secret)
+			}
+			read := func(cfg s3blob.Config) (time.Duration, error) {
+				client, err := s3blob.NewClient(ctx, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				_, err = s3blob.FetchIndex(ctx, client, cfg.IndexURL, "")
+				return time.Since(start), err
+			}
+			if _, err := read(cfg); err != nil {
+				t.Fatalf("index through the configuration serve wrote: %v", err)
+			}
+			for _, bad := range []struct {
+				id, secret, code string
+			}{{id, "wrong-secret", "SignatureDoesNotMatch"}, {"AKIDNOBODY", secret, "InvalidAccessKeyId"}} {
+				c := cfg
+				c.AccessKeyID, c.SecretAccessKey = bad.id, bad.secret
+				took, err := read(c)
+				switch {
+				case tc.anonymous && err != nil:
+					t.Errorf("-anonymous, keys %s: %v, want the index served", bad.id, err)
+				case !tc.anonymous && (err == nil || !strings.Contains(err.Error(), bad.code)):
+					t.Errorf("keys %s/%s: %v, want %s", bad.id, bad.secret, err, bad.code)
+				case !tc.anonymous && took > failFast:
+					t.Errorf("keys %s/%s refused after %v, want at once, with no retry", bad.id, bad.secret, took)
+				}
+			}
+			resp, err := http.Get(endpoint + "/cred/index.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := map[bool]int{false: http.StatusForbidden, true: http.StatusOK}[tc.anonymous]; resp.StatusCode != want || !tc.anonymous && !strings.Contains(string(body), "AccessDenied") {
+				t.Errorf("unsigned GET: %d %s, want %d", resp.StatusCode, body, want)
+			}
+			cancel()
+			if err := <-errc; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+			out := rest()
+			if strings.Contains(out, secret) {
+				t.Errorf("serve printed its secret key:\n%s", out)
+			}
+			if want := map[bool]string{false: "access key id " + id, true: "credentials anonymous"}[tc.anonymous]; !strings.Contains(out, want) {
+				t.Errorf("serve printed %q, want %q in it", out, want)
+			}
+		})
+	}
 }
