@@ -51,6 +51,11 @@ type S3Options struct {
 	// anonymous request, RequestTimeTooSkewed), before anything else
 	// sees it. Off, any request is served, signed or not.
 	CheckSignatures bool
+	// Observer, when not nil, counts every request the fake answers
+	// (refused ones included), and the fake serves its metrics to an
+	// unsigned GET /metrics, in Prometheus' text format: a bucket named
+	// "metrics" is reached by signed requests only.
+	Observer *Observer
 }
 
 // S3 is a fake S3 server (github.com/johannesboyne/gofakes3 with its
@@ -74,16 +79,26 @@ type S3 struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	creds Credentials
-	auth  *verifier // nil when signatures are not checked
+	creds   Credentials
+	auth    *verifier    // nil when signatures are not checked
+	obs     *Observer    // nil when nothing is counted
+	metrics http.Handler // obs's metrics
 
 	mu  sync.Mutex // guards emu and inj, and orders updates of cur and mounts
 	emu *Emulator
 	inj *Injector
 }
 
-// serveHTTP serves through the current emulator.
-func (f *S3) serveHTTP(w http.ResponseWriter, r *http.Request) { (*f.cur.Load()).ServeHTTP(w, r) }
+// serveHTTP serves the observer's metrics, or the request through the
+// current chain.
+func (f *S3) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.metrics != nil && r.URL.Path == "/metrics" && r.Method == http.MethodGet &&
+		r.Header.Get("Authorization") == "" && !r.URL.Query().Has("X-Amz-Algorithm") {
+		f.metrics.ServeHTTP(w, r)
+		return
+	}
+	(*f.cur.Load()).ServeHTTP(w, r)
+}
 
 // SetEmulator replaces the emulation in front of the fake; nil removes it.
 // Requests under way keep the emulation they started with.
@@ -104,8 +119,9 @@ func (f *S3) SetFaults(in *Injector) {
 	f.update()
 }
 
-// update builds the handler chain: the signature check, then faults, then
-// emulation, then the fake (its mounted buckets, then its storage).
+// update builds the handler chain: the observer, the signature check,
+// then faults, then emulation, then the fake (its mounted buckets, then
+// its storage).
 func (f *S3) update() {
 	h := f.base
 	if f.emu != nil {
@@ -116,6 +132,9 @@ func (f *S3) update() {
 	}
 	if f.auth != nil {
 		h = f.auth.Middleware(h)
+	}
+	if f.obs != nil {
+		h = f.obs.Middleware(h)
 	}
 	f.cur.Store(&h)
 }
@@ -152,6 +171,9 @@ func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
 	}
 	if opts.CheckSignatures {
 		f.auth = newVerifier(f.creds)
+	}
+	if opts.Observer != nil {
+		f.obs, f.metrics = opts.Observer, opts.Observer.Handler()
 	}
 	f.emu, f.inj = opts.Emulator, opts.Faults
 	f.update()

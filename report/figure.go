@@ -122,14 +122,15 @@ func uniqueNames(prefix string, ids [][]string, others [][]string) []string {
 }
 
 // Figures returns every figure s can show: the throughput (or
-// before/after) figures, the accelerator utilization figures and the
-// per-level figures, in that order.
+// before/after) figures, the accelerator utilization figures, the
+// per-level figures and what a server saw over time, in that order.
 func Figures(s *results.Set, opts LevelOptions) ([]*Figure, error) {
 	var figs []*Figure
 	for _, build := range []func() ([]*Figure, error){
 		func() ([]*Figure, error) { return ThroughputFigures(s) },
 		func() ([]*Figure, error) { return AUFigures(s) },
 		func() ([]*Figure, error) { return LevelFigures(s, opts) },
+		func() ([]*Figure, error) { return ServedFigures(s) },
 	} {
 		f, err := build()
 		if err != nil {

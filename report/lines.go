@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -61,6 +62,34 @@ func AUFigures(s *results.Set) ([]*Figure, error) {
 	})
 }
 
+// ServedFigures returns, for each profile (and faults) of the Serve
+// results in s, the requests in flight over the server's run, as
+// "storagebench serve -o FILE -interval D" wrote them: one point per
+// interval, at its end, with the most in flight dashed above it. It
+// returns no figures when s has no interval lines.
+func ServedFigures(s *results.Set) ([]*Figure, error) {
+	return lineFigures(s, lineSpec{
+		bench:  results.Serve,
+		prefix: "served",
+		chart:  "/profile",
+		series: "/faults",
+		label: func(p *results.Point, series results.Key) string {
+			return strings.TrimSpace("mean in flight " + results.Label(series, false))
+		},
+		linearX:   true,
+		boundName: func(label string) string { return "most at once" + strings.TrimPrefix(label, "mean in flight") },
+		x:         results.KeyAt,
+		xParse: func(v string) (float64, error) {
+			d, err := time.ParseDuration(v)
+			return d.Seconds(), err
+		},
+		xLabel: "seconds since serving started (each interval at its end)",
+		y:      results.InFlightMean,
+		yLabel: "requests in flight",
+		bound:  results.InFlightMax,
+	})
+}
+
 // A lineSpec says what a line figure draws.
 type lineSpec struct {
 	bench     string                                            // the benchmark drawn, such as results.Load
@@ -69,6 +98,9 @@ type lineSpec struct {
 	series    string                                            // a projection: one line per key and file
 	label     func(p *results.Point, series results.Key) string // a line's name; nil: the series key's
 	x         string                                            // the name key on the x axis, a number
+	xParse    func(string) (float64, error)                     // reads x's values; nil: strconv.ParseFloat
+	linearX   bool                                              // a linear x axis; else logarithmic
+	boundName func(label string) string                         // the bound's legend entry for a line's label; nil: "<label> bound"
 	xLabel    string                                            // the x axis's label
 	y         string                                            // the unit on the y axis
 	yLabel    string                                            // the y axis's label
@@ -110,7 +142,11 @@ func lineFigures(s *results.Set, spec lineSpec) ([]*Figure, error) {
 	for _, c := range charts {
 		var lines []*line
 		for _, p := range c.points {
-			x, err := strconv.ParseFloat(p.NameKey(spec.x), 64)
+			parse := func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }
+			if spec.xParse != nil {
+				parse = spec.xParse
+			}
+			x, err := parse(p.NameKey(spec.x))
 			if err != nil || !p.Has(spec.y) {
 				continue
 			}
@@ -223,9 +259,12 @@ func paintLines(dc draw.Canvas, title string, spec lineSpec, lines []*line) {
 	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = 14
 	p.Title.Padding = 0.15 * vg.Inch
-	p.X.Label.Text = spec.xLabel + " (log scale)"
+	p.X.Label.Text = spec.xLabel
 	p.Y.Label.Text = spec.yLabel
-	p.X.Scale = plot.LogScale{}
+	if !spec.linearX {
+		p.X.Label.Text += " (log scale)"
+		p.X.Scale = plot.LogScale{}
+	}
 	legend := plot.NewLegend()
 	legend.Top, legend.Left = true, true
 	legend.ThumbnailWidth = 0.5 * vg.Inch
@@ -283,7 +322,11 @@ func paintLines(dc draw.Canvas, title string, spec lineSpec, lines []*line) {
 				bl.Color, bl.Width = colour, vg.Points(1)
 				bl.Dashes = []vg.Length{vg.Points(1.5), vg.Points(2.5)} // dotted: not a file's dash
 				p.Add(bl)
-				legend.Add(l.label+" bound", bl)
+				name := l.label + " bound"
+				if spec.boundName != nil {
+					name = spec.boundName(l.label)
+				}
+				legend.Add(name, bl)
 			}
 		}
 	}
@@ -300,7 +343,14 @@ func paintLines(dc draw.Canvas, title string, spec lineSpec, lines []*line) {
 		ticks = append(ticks, plot.Tick{Value: x, Label: sig3(x)})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	if len(xs) > 0 {
+	switch {
+	case len(xs) > 0 && spec.linearX:
+		pad := max(xs[len(xs)-1]-xs[0], 1) * 0.05
+		p.X.Min, p.X.Max = xs[0]-pad, xs[len(xs)-1]+pad
+		if len(ticks) > 12 {
+			p.X.Tick.Marker = plot.DefaultTicks{}
+		}
+	case len(xs) > 0:
 		p.X.Min, p.X.Max = xs[0]/1.3, xs[len(xs)-1]*1.3
 	}
 	p.Y.Min, p.Y.Max = 0, yMax*1.08

@@ -169,3 +169,29 @@ func TestSchedulerLines(t *testing.T) {
 		t.Error("figure shows the window in items, want it as a multiple of C")
 	}
 }
+
+// TestServedFigures draws what storagebench serve -o -interval wrote: one
+// figure of the requests in flight over time, a point an interval (the
+// whole run's line has no place on it).
+func TestServedFigures(t *testing.T) {
+	s, err := results.Read("../cmd/storagebench/testdata/plot/served.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	figs, err := Figures(s, LevelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(figs) != 1 || figs[0].Name != "served-s3" {
+		t.Fatalf("figures %v, want one, served-s3", figs)
+	}
+	svg, err := figs[0].SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mean in flight", "most at once", "seconds since serving started"} {
+		if !bytes.Contains(svg, []byte(want)) {
+			t.Errorf("the figure lacks %q", want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ const (
 	Decode = "Decode" // decoding alone, from memory
 	Train  = "Train"  // emulated training: accelerators consuming loaders
 	S3Get  = "S3Get"  // whole-object GETs from one S3 server by two clients
+	Serve  = "Serve"  // what storagebench serve saw (written by serve -o, not go test)
 )
 
 // Values of [KeyClient]: the two clients an S3Get benchmark compares.
@@ -27,6 +28,7 @@ const (
 	KeyConcurrency = "concurrency" // readers or decoders in a Raw, Decode or S3Get benchmark
 	KeyClient      = "client"      // the S3 client of an S3Get benchmark
 	KeyGOMAXPROCS  = "gomaxprocs"  // the "-N" suffix the testing package adds
+	KeyAt          = "at"          // a Serve interval's end, since serving started, such as 10s
 )
 
 // Metric units the benchmarks report. The testing package's own units
@@ -63,6 +65,20 @@ const (
 	RetriesPerItem   = "retries/item"      // attempts after a read's first, over items due
 	SkippedPerItem   = "skipped/item"      // items left out under onerror=skip, over items due
 	RetryTimePercent = "retry-time-%"      // time items' reads lost to failed attempts and waits before retries, percent of getitem time
+	// What storagebench serve saw, on its Serve lines: one op is one
+	// request.
+	RequestsPerSecond = "requests/s"        // requests answered over the stretch
+	InFlightMean      = "inflight-mean"     // requests in flight over time, mean (every instant weighs the same)
+	InFlightP50       = "inflight-p50"      // its median
+	InFlightP99       = "inflight-p99"      // its 99th percentile
+	InFlightMax       = "inflight-max"      // the most at once
+	GetTTFBP50Ns      = "get-ttfb-p50-ns"   // GetObject: from the request's arrival to its headers, median
+	GetTTFBP99Ns      = "get-ttfb-p99-ns"   // and 99th percentile
+	GetTotalP99Ns     = "get-total-p99-ns"  // GetObject: to the response's end, 99th percentile
+	GetsPerSecond     = "gets/s"            // GetObject requests answered a second
+	ThrottledPerReq   = "throttled/request" // answers 503 or 429, over requests
+	FailedPerReq      = "failed/request"    // answers 5xx other than 503, or none, over requests
+	CPUPerRequest     = "cpu-ns/request"    // the server process's CPU time (user and system) over the stretch, per request
 	// CacheResident is the share of a folder dataset's pages the host's
 	// page cache held before the timed run (after the cache setting's
 	// preparation: warmed, dropped, or as it stood), 0 to 1.

@@ -29,7 +29,8 @@ func runPlot(ctx context.Context, stdout, stderr io.Writer, args []string) error
 		fmt.Fprintln(w, "\nDraws the results in RESULTS (go test -bench output, any -count; NAME=FILE labels a file)")
 		fmt.Fprintln(w, "as SVG and PNG figures in DIR: per backend and profile, the seed's per-level figure")
 		fmt.Fprintln(w, "(levels-*), items/s against workers with the bound (throughput-*; with several files,")
-		fmt.Fprintln(w, "before and after on the same axes), and accelerator utilization (au-*) for training runs.")
+		fmt.Fprintln(w, "before and after on the same axes), accelerator utilization (au-*) for training runs, and")
+		fmt.Fprintln(w, "the requests in flight over time (served-*) from storagebench serve -o FILE -interval D.")
 		fmt.Fprintln(w, "\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -119,7 +120,7 @@ func (s *selection) figures(fs *flag.FlagSet, args []string) (*results.Set, []*r
 		return nil, nil, err
 	}
 	if len(figs) == 0 {
-		msg := fmt.Sprintf("no Benchmark%s or Benchmark%s results", results.Load, results.Train)
+		msg := fmt.Sprintf("no Benchmark%s or Benchmark%s results, nor Benchmark%s intervals", results.Load, results.Train, results.Serve)
 		if len(query) > 0 {
 			msg += " match " + strings.Join(query, " ")
 		}

@@ -191,7 +191,7 @@ func TestPlotErrors(t *testing.T) {
 	}{
 		{name: "missing file", args: []string{"-o", out, loadTxt, missing}, wantErr: fs.ErrNotExist, inErr: []string{missing}},
 		{name: "no load results", args: []string{"-o", out, noLoadTxt},
-			inErr: []string{noLoadTxt, "no BenchmarkLoad or BenchmarkTrain results", "found BenchmarkParseIndex"}},
+			inErr: []string{noLoadTxt, "no BenchmarkLoad or BenchmarkTrain results, nor BenchmarkServe intervals", "found BenchmarkParseIndex"}},
 		{name: "filtered out", args: []string{"-o", out, "-backend", "s3blob", mixedTxt, loadTxt},
 			inErr: []string{"match /backend:(s3blob) in " + mixedTxt + ", " + loadTxt, "found BenchmarkLoad"}},
 		{name: "syntax errors", args: []string{"-o", out, syntaxTxt},

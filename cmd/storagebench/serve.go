@@ -7,6 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"sync"
+	"time"
 
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/s3blob"
@@ -18,6 +21,10 @@ import (
 // with an emulated latency profile, creates a bucket, optionally fills it
 // with a synthetic dataset and its index.json, writes a seed-format
 // configuration for it, prints the endpoint, and serves until ctx is done.
+//
+// It counts what it serves (see [fakes.Observer]): Prometheus metrics at
+// GET /metrics while it runs, a summary on stdout when it stops, and with
+// -o, benchmark-format lines.
 //
 // The first line printed to stdout is "endpoint URL", so that a caller
 // that listens on port 0 learns the bound address; when -config-out is
@@ -36,6 +43,8 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	accessKey := fs.String("access-key", fakes.FakeAccessKeyID, "the access key `id` requests must be signed with (and -config-out writes)")
 	secretKey := fs.String("secret-key", fakes.FakeSecretAccessKey, "the secret `key` requests must be signed with (and -config-out writes)")
 	anonymous := fs.Bool("anonymous", false, "serve every request, signed or not, with any keys")
+	outPath := fs.String("o", "", "write what the server saw to `file` in benchmark format: a Serve line for the whole run, and one for each -interval")
+	interval := fs.Duration("interval", 0, "with -o, also a line for each `interval` of serving, such as 10s (0: none)")
 	fs.Usage = func() { serveUsage(fs) }
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -65,20 +74,75 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		return errors.New("serve: -access-key and -secret-key may not be empty (-anonymous serves requests signed with any keys, or none)")
 	}
 	creds := fakes.Credentials{AccessKeyID: *accessKey, SecretAccessKey: *secretKey}
+	switch {
+	case *interval < 0:
+		return fmt.Errorf("serve: -interval %v: want a positive duration, or 0 for none", *interval)
+	case *interval > 0 && *outPath == "":
+		return fmt.Errorf("serve: -interval %v needs -o FILE, where its lines go", *interval)
+	}
+	var out *servedWriter
+	obs := fakes.NewObserver()
+	if *outPath != "" {
+		f, err := os.Create(*outPath)
+		if err != nil {
+			return fmt.Errorf("serve: -o: %w", err)
+		}
+		defer f.Close()
+		out = newServedWriter(f, profile.Name, faults)
+	}
 
 	// The faults start once the bucket is filled and its index written.
-	srv, err := fakes.StartS3(ctx, fakes.S3Options{Addr: *addr, Emulator: emu, Buckets: []string{*bucket}, Credentials: creds, CheckSignatures: !*anonymous})
+	if *bucket == "metrics" {
+		return errors.New(`serve: -bucket metrics: the name is the metrics' path, GET /metrics; choose another`)
+	}
+	srv, err := fakes.StartS3(ctx, fakes.S3Options{Addr: *addr, Emulator: emu, Buckets: []string{*bucket}, Credentials: creds, CheckSignatures: !*anonymous, Observer: obs})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	err = setUpServer(ctx, stdout, stderr, srv, *bucket, *n, *seed, *configOut, profile, faults, *anonymous)
+	var ticks sync.WaitGroup
 	if err == nil {
+		obs.Restart() // what the user's job does, not the fill
+		if *interval > 0 {
+			ticks.Go(func() { writeIntervals(ctx, stderr, obs, out, *interval) })
+		}
 		<-ctx.Done()
 	}
+	ticks.Wait()
 	if cerr := srv.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("serve: shut down: %w", cerr)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	whole := obs.Whole()
+	if err := printServed(stdout, whole); err != nil {
+		return err
+	}
+	if out != nil {
+		if err := out.write(whole, 0); err != nil {
+			return fmt.Errorf("serve: -o %s: %w", *outPath, err)
+		}
+	}
+	return nil
+}
+
+// writeIntervals writes a line of what obs saw every interval until ctx
+// is done; a line it cannot write is reported on stderr, once.
+func writeIntervals(ctx context.Context, stderr io.Writer, obs *fakes.Observer, out *servedWriter, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for k := 1; ; k++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := out.write(obs.Cut(), time.Duration(k)*interval); err != nil {
+				fmt.Fprintf(stderr, "serve: -o: %v; no more interval lines\n", err)
+				return
+			}
+		}
+	}
 }
 
 // setUpServer fills the bucket of srv with n items, writes its
@@ -154,6 +218,11 @@ func serveUsage(fs *flag.FlagSet) {
 	fmt.Fprintln(w, "URL) with -access-key and -secret-key, which -config-out writes: a wrong key id is")
 	fmt.Fprintln(w, "answered 403 InvalidAccessKeyId, a wrong secret 403 SignatureDoesNotMatch, an")
 	fmt.Fprintln(w, "unsigned request 403 AccessDenied, as S3 answers them; -anonymous serves them all.")
+	fmt.Fprintln(w, "\nWhat the server sees is counted: by operation, requests by status, bytes, throttled and")
+	fmt.Fprintln(w, "failed answers, times to first byte and in all, requests in flight over time, CPU a")
+	fmt.Fprintln(w, "request. An unsigned GET /metrics returns them in Prometheus' text format; a summary is")
+	fmt.Fprintln(w, "printed when serve stops; -o FILE writes them as benchmark lines (Serve/profile=P), for")
+	fmt.Fprintln(w, "the whole run and, with -interval D, for each D of it.")
 	fmt.Fprintln(w, "\nFlags:")
 	fs.PrintDefaults()
 	fmt.Fprintln(w, "\nProfiles:")

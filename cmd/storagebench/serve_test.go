@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/jpeg"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -19,11 +21,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/results"
 )
 
 // startServe runs serve with args in a goroutine and returns the endpoint
@@ -110,15 +114,7 @@ func TestServe(t *testing.T) {
 			if cfg != want {
 				t.Errorf("config file holds %v, want %v", cfg, want)
 			}
-			client, err := s3blob.NewClient(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := s3blob.Open(client, cfg.Bucket, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			store := dataset.NewStore(b)
+			client, store := serveStore(t, ctx, cfg)
 			if tc.n == 0 {
 				entries, err := store.List(ctx, "")
 				if err != nil {
@@ -405,4 +401,107 @@ func TestServeCredentials(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServeObserves reads the index and every item through serve, then
+// checks what serve saw: at /metrics, exactly the client's GETs and bytes;
+// on exit, a summary; in -o, a Serve line whose rate agrees with its
+// ns/op, and interval lines named at=D.
+func TestServeObserves(t *testing.T) {
+	hermeticAWS(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	dir := t.TempDir()
+	cfgPath, outPath := filepath.Join(dir, "s3.json"), filepath.Join(dir, "served.txt")
+	endpoint, rest, errc := startServe(t, ctx, "-addr", "127.0.0.1:0", "-n", "3", "-bucket", "obs", "-config-out", cfgPath, "-o", outPath, "-interval", "20ms")
+	cfg, err := s3blob.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, store := serveStore(t, ctx, cfg)
+	entries, err := store.List(ctx, "") // a ListObjectsV2, not a GET
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantBytes int64
+	for _, e := range entries {
+		wantBytes += e.Size
+	}
+	idx, err := s3blob.FetchIndex(ctx, client, cfg.IndexURL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range idx {
+		if _, _, err := store.Read(ctx, k, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.Get(endpoint + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		fmt.Sprintf(`storagebench_requests_total{code="200",op="GetObject"} %d`, len(idx)+1),
+		fmt.Sprintf(`storagebench_response_bytes_total{op="GetObject"} %d`, wantBytes),
+		`storagebench_requests_total{code="200",op="ListObjectsV2"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q (the client's own count):\n%s", want, metrics)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	out := rest()
+	for _, want := range []string{"served ", "GetObject", "in flight: mean"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serve's summary lacks %q:\n%s", want, out)
+		}
+	}
+	set, err := results.Read(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := set.Group()
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := 0
+	for _, p := range g.Points {
+		name := p.Name()
+		if !strings.HasPrefix(name, "Serve/profile=none") {
+			t.Errorf("unexpected line %s", name)
+			continue
+		}
+		if rate, ns := p.Median(results.RequestsPerSecond), p.Median(results.NsPerOp); math.Abs(rate*ns/1e9-1) > 1e-6 {
+			t.Errorf("%s: requests/s %v x ns/op %v, want 1e9", name, rate, ns)
+		}
+		if !strings.Contains(name, "/at=") {
+			whole++
+			if gets := p.Median(results.GetsPerSecond) * p.Median(results.NsPerOp) * float64(p.Iters()[0]) / 1e9; math.Round(gets) != float64(len(idx)+1) {
+				t.Errorf("%s: %v GETs over the run, want %d", name, gets, len(idx)+1)
+			}
+		}
+	}
+	if whole != 1 {
+		t.Errorf("%s holds %d lines for the whole run, want 1", outPath, whole)
+	}
+}
+
+// serveStore returns a client of the server cfg names, and a store over
+// its bucket.
+func serveStore(t *testing.T, ctx context.Context, cfg s3blob.Config) (*s3.Client, *dataset.Store) {
+	t.Helper()
+	client, err := s3blob.NewClient(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s3blob.Open(client, cfg.Bucket, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, dataset.NewStore(b)
 }
