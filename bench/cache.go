@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -74,12 +75,16 @@ func (s *Source) prepareCache(ctx context.Context) error {
 }
 
 // resident returns the share of the dataset's pages the host's page cache
-// holds, and false for a source that reads no folder.
+// holds, and false for a source that reads no folder, or on a host that
+// cannot tell (a platform other than Linux).
 func (s *Source) resident(ctx context.Context) (float64, bool, error) {
 	if s.folder == nil {
 		return 0, false, nil
 	}
 	r, err := s.folder.Resident(ctx, s.Index)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return 0, false, nil // a host that cannot tell: the lines say nothing
+	}
 	if err != nil {
 		return 0, false, fmt.Errorf("backend %s: page cache residency: %w", s.Name, err)
 	}
@@ -103,8 +108,9 @@ type Residency struct {
 	OK          bool // the source reads a folder: the shares were measured
 }
 
-// begin measures the share before the run, as the reads before its timer
-// (warm-ups, baselines) left it.
+// begin measures the share before the run: after the setting's
+// preparation (and, for Load, the raw baseline), before the loader or the
+// job starts and reads its warm-up.
 func (r *Residency) begin(ctx context.Context, src *Source) error {
 	f, ok, err := src.resident(ctx)
 	r.Before, r.OK = f, ok
@@ -139,6 +145,9 @@ func PageCacheNote(ctx context.Context, src *Source, c local.Cache) (string, err
 		return "", nil
 	}
 	r, err := src.folder.Resident(ctx, src.Index)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return "", nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("backend %s: page cache residency: %w", src.Name, err)
 	}

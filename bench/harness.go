@@ -341,11 +341,11 @@ func (r *LoadRun) Finish(n int, elapsed time.Duration) (LoadResult, error) {
 		return res, cause(r.ctx, err)
 	}
 	res.Stats = r.it.Stats()
+	start, peak, ok := r.mem.Stop()
 	if err := r.cache.end(r.ctx, r.src); err != nil {
 		return res, err
 	}
 	res.Cache = r.cache
-	start, peak, ok := r.mem.Stop()
 	if ok {
 		res.StartRSS, res.PeakRSS = start, peak
 	}

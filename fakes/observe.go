@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -32,6 +33,11 @@ type Observer struct {
 	inflight prometheus.Gauge
 	ttfb     *prometheus.HistogramVec
 	duration *prometheus.HistogramVec
+
+	// recorded, when set, is called after each request is counted:
+	// tests wait on it, as a client may see a broken answer before the
+	// server's handler returns.
+	recorded atomic.Pointer[func()]
 
 	mu    sync.Mutex
 	n     int       // requests in flight now
@@ -108,9 +114,14 @@ func (o *Observer) Middleware(next http.Handler) http.Handler {
 		o.change(start, +1)
 		ow := &observedWriter{ResponseWriter: w}
 		defer func() {
+			// Counted before it leaves the requests in flight: a scrape
+			// that sees none in flight comes after every count.
 			end := time.Now()
-			o.change(end, -1)
 			o.done(op, ow, start, end, r.Context().Err() != nil)
+			o.change(end, -1)
+			if f := o.recorded.Load(); f != nil {
+				(*f)()
+			}
 		}()
 		next.ServeHTTP(ow, r)
 	})
@@ -121,11 +132,7 @@ func (o *Observer) Middleware(next http.Handler) http.Handler {
 func (o *Observer) change(now time.Time, d int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if us := now.Sub(o.last).Microseconds(); us > 0 {
-		o.whole.inflight.RecordValues(int64(o.n), us)
-		o.cur.inflight.RecordValues(int64(o.n), us)
-		o.last = now
-	}
+	o.account(now)
 	o.n += d
 	o.whole.maxIn, o.cur.maxIn = max(o.whole.maxIn, o.n), max(o.cur.maxIn, o.n)
 	o.inflight.Set(float64(o.n))
@@ -239,8 +246,17 @@ func (w *observedWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Unwrap lets http.ResponseController reach the connection's flushes.
+// Unwrap lets http.ResponseController reach what the connection offers.
 func (w *observedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush sends what was written, as the emulator's paced bodies ask: the
+// writer stays an http.Flusher.
+func (w *observedWriter) Flush() {
+	if w.status == 0 {
+		w.status, w.first = http.StatusOK, time.Now()
+	}
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
 
 // Hijack takes the connection over, as the faults that break it do, and
 // notes it: the answer is dropped (no headers) or cut (headers sent).
@@ -338,11 +354,13 @@ func (o *Observer) Cut() Served {
 
 // account counts the time since the last change at the requests in flight
 // now.
+// The time is counted in whole microseconds, the rest carried to the
+// next change, so that none is lost however often requests come and go.
 func (o *Observer) account(now time.Time) {
 	if us := now.Sub(o.last).Microseconds(); us > 0 {
 		o.whole.inflight.RecordValues(int64(o.n), us)
 		o.cur.inflight.RecordValues(int64(o.n), us)
-		o.last = now
+		o.last = o.last.Add(time.Duration(us) * time.Microsecond)
 	}
 }
 

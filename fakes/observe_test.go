@@ -31,6 +31,11 @@ func TestObserverCounts(t *testing.T) {
 	if got := before.Op("PutObject").Requests; got != 3 {
 		t.Errorf("PutObject requests %d, want 3", got)
 	}
+	// From here on, each request is waited for until it is counted: a
+	// client may have its whole answer before the handler returns.
+	recorded := make(chan struct{}, 16)
+	hook := func() { recorded <- struct{}{} }
+	obs.recorded.Store(&hook)
 	var wantBytes int64
 	for _, k := range []string{"a", "b", "c", "a", "c"} {
 		out, err := f.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("obs"), Key: aws.String(k)})
@@ -40,10 +45,12 @@ func TestObserverCounts(t *testing.T) {
 		n, _ := io.Copy(io.Discard, out.Body)
 		out.Body.Close()
 		wantBytes += n
+		<-recorded
 	}
 	if _, err := f.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("obs"), Key: aws.String("missing")}); err == nil {
 		t.Fatal("HEAD of a missing key succeeded")
 	}
+	<-recorded
 	f.SetFaults(NewInjector(Faults{{Fault: FaultSlowDown, Rate: 1}}, 1))
 	throttled := &http.Client{}
 	req, _ := http.NewRequest(http.MethodGet, f.URL+"/obs/a", nil)
@@ -52,6 +59,7 @@ func TestObserverCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	<-recorded
 	f.SetFaults(nil)
 
 	s := obs.Cut()
@@ -108,6 +116,9 @@ func TestObserverCounts(t *testing.T) {
 func TestObserverInFlight(t *testing.T) {
 	const n = 8
 	obs := NewObserver()
+	recorded := make(chan struct{}, n)
+	hook := func() { recorded <- struct{}{} }
+	obs.recorded.Store(&hook)
 	var arrived sync.WaitGroup
 	arrived.Add(n)
 	release := make(chan struct{})
@@ -132,6 +143,9 @@ func TestObserverInFlight(t *testing.T) {
 	arrived.Wait()
 	close(release)
 	done.Wait()
+	for range n {
+		<-recorded // each counted, which may come after its client is done
+	}
 	s := obs.Whole()
 	if s.InFlightMax != n {
 		t.Errorf("most in flight %d, want %d", s.InFlightMax, n)
@@ -185,12 +199,16 @@ func TestObserverBrokenAnswers(t *testing.T) {
 				t.Fatal(err)
 			}
 			obs.Restart()
+			recorded := make(chan struct{}, 1)
+			hook := func() { recorded <- struct{}{} }
+			obs.recorded.Store(&hook)
 			f.SetFaults(NewInjector(Faults{{Fault: tc.fault, Rate: 1}}, 1))
 			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 			if resp, err := client.Get(f.URL + "/obs/k"); err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
+			<-recorded // the client may see the break before the handler returns
 			get := obs.Whole().Op("GetObject")
 			if get.Requests != 1 || get.Failed != tc.failed || get.Throttled != tc.throttled {
 				t.Errorf("GetObject %+v, want 1 request, %d failed, %d throttled", get, tc.failed, tc.throttled)

@@ -106,6 +106,9 @@ func (v *verifier) check(r *http.Request) *authError {
 	case !s.presigned && (now.Sub(t) > maxSkew || t.Sub(now) > maxSkew):
 		return &authError{http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."}
 	}
+	if scope[3] != "s3" {
+		return &authError{http.StatusBadRequest, "AuthorizationHeaderMalformed", fmt.Sprintf("the credential names service %q; this is s3", scope[3])}
+	}
 	if scope[1] != s.amzDate[:8] {
 		return &authError{http.StatusBadRequest, "AuthorizationHeaderMalformed", fmt.Sprintf("the credential's date %s is not the request's, %s", scope[1], s.amzDate[:8])}
 	}
@@ -264,9 +267,26 @@ func headerValue(r *http.Request, name string) string {
 		}
 	}
 	for i, v := range vals {
-		vals[i] = strings.Join(strings.Fields(v), " ")
+		vals[i] = collapseSpaces(v)
 	}
 	return strings.Join(vals, ",")
+}
+
+// collapseSpaces trims the spaces around v and makes each run of spaces
+// inside it one, as SigV4 does: spaces only, not tabs or other blanks.
+func collapseSpaces(v string) string {
+	v = strings.Trim(v, " ")
+	if !strings.Contains(v, "  ") {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == ' ' && i > 0 && v[i-1] == ' ' {
+			continue
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }
 
 // signingKey returns the key that signs requests of one day, region and

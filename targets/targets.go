@@ -668,12 +668,20 @@ func tgBytes(n float64) string { return fmt.Sprintf("%.1f MiB", n/(1<<20)) }
 
 // tgScratch returns the sync Load results of the scratch folder in cache
 // setting cache with w workers (any, for 0).
+// Only reads of the folder itself count: no emulated profile, no faults,
+// no decoding, the batch scheduler.
 func tgScratch(rs []*result, cache string, w int) []*result {
-	want := map[string]string{cases.Backend.Key: "scratch", cases.Cache.Key: cache, cases.Mode.Key: "sync"}
+	want := map[string]string{cases.Backend.Key: "scratch", cases.Cache.Key: cache, cases.Mode.Key: "sync", cases.Profile.Key: "none", cases.Faults.Key: "", cases.Sched.Key: ""}
 	if w > 0 {
 		want[cases.Workers.Key] = strconv.Itoa(w)
 	}
-	return tgSelect(rs, results.Load, want)
+	var out []*result
+	for _, r := range tgSelect(rs, results.Load, want) {
+		if noDecode(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // tgCold evaluates target 10, cold reads of a scratch folder: at one
@@ -693,6 +701,7 @@ func tgCold(rs []*result) []Row {
 		ratio := c / f
 		row.Figure = fmt.Sprintf("%.3f (%.0f items/s against %.0f, medians)", ratio, c, f)
 		row.OK = math.Abs(ratio-1) <= targetColdFio
+		row.Missing = math.IsNaN(ratio)
 	}
 	rows = append(rows, row)
 	for _, tc := range []struct {
@@ -730,6 +739,9 @@ func tgCold(rs []*result) []Row {
 		}
 		row.Figure = fmt.Sprintf("%.4f (%s of any run)", worst, map[bool]string{true: "least", false: "most"}[tc.warm])
 		row.OK = tc.warm && worst >= targetWarmCache || !tc.warm && worst <= targetColdCache
+		if math.IsNaN(worst) {
+			row.Missing, row.Figure = true, "- (lines without "+results.CacheResident+")"
+		}
 		rows = append(rows, row)
 	}
 	// Direct against cold at each number of workers from 8, medians over

@@ -80,16 +80,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	case *interval > 0 && *outPath == "":
 		return fmt.Errorf("serve: -interval %v needs -o FILE, where its lines go", *interval)
 	}
-	var out *servedWriter
 	obs := fakes.NewObserver()
-	if *outPath != "" {
-		f, err := os.Create(*outPath)
-		if err != nil {
-			return fmt.Errorf("serve: -o: %w", err)
-		}
-		defer f.Close()
-		out = newServedWriter(f, profile.Name, faults)
-	}
 
 	// The faults start once the bucket is filled and its index written.
 	if *bucket == "metrics" {
@@ -99,12 +90,30 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	// The -o file, created once the server runs: a refused start leaves
+	// an earlier file as it was.
+	var (
+		out  *servedWriter
+		file *os.File
+	)
+	if *outPath != "" {
+		if file, err = os.Create(*outPath); err != nil {
+			srv.Close()
+			return fmt.Errorf("serve: -o: %w", err)
+		}
+		defer file.Close() // after a Close that failed, or an error
+		out = newServedWriter(file, profile.Name, faults)
+	}
 	err = setUpServer(ctx, stdout, stderr, srv, *bucket, *n, *seed, *configOut, profile, faults, *anonymous)
-	var ticks sync.WaitGroup
+	var (
+		ticks sync.WaitGroup
+		last  time.Duration // the end of the last interval written
+	)
 	if err == nil {
 		obs.Restart() // what the user's job does, not the fill
+		start := time.Now()
 		if *interval > 0 {
-			ticks.Go(func() { writeIntervals(ctx, stderr, obs, out, *interval) })
+			ticks.Go(func() { last = writeIntervals(ctx, stderr, obs, out, start, *interval) })
 		}
 		<-ctx.Done()
 	}
@@ -115,6 +124,12 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if err != nil {
 		return err
 	}
+	if *interval > 0 {
+		// The last interval, cut short by the end.
+		if err := out.write(obs.Cut(), last+*interval); err != nil {
+			return fmt.Errorf("serve: -o %s: %w", *outPath, err)
+		}
+	}
 	whole := obs.Whole()
 	if err := printServed(stdout, whole); err != nil {
 		return err
@@ -123,24 +138,36 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		if err := out.write(whole, 0); err != nil {
 			return fmt.Errorf("serve: -o %s: %w", *outPath, err)
 		}
+		if err := file.Close(); err != nil {
+			return fmt.Errorf("serve: -o %s: %w", *outPath, err)
+		}
 	}
 	return nil
 }
 
-// writeIntervals writes a line of what obs saw every interval until ctx
-// is done; a line it cannot write is reported on stderr, once.
-func writeIntervals(ctx context.Context, stderr io.Writer, obs *fakes.Observer, out *servedWriter, interval time.Duration) {
+// writeIntervals writes a line of what obs saw every interval from start
+// until ctx is done, each named by its end since start, rounded to the
+// interval (a tick the ticker dropped while a line was written makes a
+// longer interval, named by its end). It returns the end of the last
+// interval written; a line it cannot write is reported on stderr, once.
+func writeIntervals(ctx context.Context, stderr io.Writer, obs *fakes.Observer, out *servedWriter, start time.Time, interval time.Duration) time.Duration {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for k := 1; ; k++ {
+	var last time.Duration
+	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := out.write(obs.Cut(), time.Duration(k)*interval); err != nil {
-				fmt.Fprintf(stderr, "serve: -o: %v; no more interval lines\n", err)
-				return
+			return last
+		case now := <-t.C:
+			at := now.Sub(start).Round(interval)
+			if at <= last {
+				at = last + interval
 			}
+			if err := out.write(obs.Cut(), at); err != nil {
+				fmt.Fprintf(stderr, "serve: -o: %v; no more interval lines\n", err)
+				return last
+			}
+			last = at
 		}
 	}
 }

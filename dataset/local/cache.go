@@ -194,18 +194,17 @@ func (b *Backend) Warm(ctx context.Context, keys []string) error {
 		defer f.Close()
 		bp := warmBufs.Get().(*[]byte)
 		defer warmBufs.Put(bp)
-		if _, err := io.CopyBuffer(io.Discard, onlyReader{f}, *bp); err != nil {
-			return fmt.Errorf("local: warm %s: %w", d.key, err)
+		for {
+			_, err := f.Read(*bp)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("local: warm %s: %w", d.key, err)
+			}
 		}
-		return nil
 	})
 }
-
-// onlyReader hides a reader's other methods, so that io.CopyBuffer reads
-// into the buffer it is given.
-type onlyReader struct{ r io.Reader }
-
-func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 // warmBufs are Warm's read buffers.
 var warmBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}

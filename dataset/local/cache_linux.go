@@ -59,11 +59,19 @@ func checkUncached(dir string, c Cache) error {
 	if err != nil {
 		return err
 	}
-	if magic == unix.TMPFS_MAGIC || magic == unix.RAMFS_MAGIC {
+	switch magic {
+	case unix.TMPFS_MAGIC, unix.RAMFS_MAGIC:
 		return fmt.Errorf("the folder is on %s, whose page cache is its storage: no read of it is cold; put the dataset on a disk", name)
+	case zfsMagic:
+		// ZFS caches in its own ARC, which posix_fadvise does not reach
+		// and older releases do not bypass for O_DIRECT.
+		return fmt.Errorf("the folder is on zfs, whose ARC cache neither posix_fadvise nor (before OpenZFS 2.3) O_DIRECT bypasses: reads would come from memory; use a dataset larger than the ARC, read unset or warm")
 	}
 	return nil
 }
+
+// zfsMagic is ZFS's statfs magic number.
+const zfsMagic = 0x2fc12fc1
 
 // idOf returns the device and inode of a file.
 func idOf(fi fs.FileInfo) (fileID, bool) {
@@ -161,6 +169,7 @@ type directFile struct {
 	off  int64  // the file offset of the next chunk
 	buf  []byte // directChunk bytes, aligned
 	r, w int    // buf[r:w] is read and not yet copied out
+	err  error  // a read's error, returned once its bytes are copied out
 }
 
 // directFree holds directFile values with their buffers between reads, so
@@ -171,8 +180,10 @@ var directFree struct {
 	list []*directFile
 }
 
-// maxDirectFree is the most readers directFree keeps: 16 MiB of buffers.
-const maxDirectFree = 64
+// maxDirectFree is the most readers directFree keeps, as many as reads a
+// loader may have in flight: at most 256 MiB of buffers, held only after
+// that many reads ran at once.
+const maxDirectFree = 1024
 
 // getDirect returns a reader from the free list, or a new one.
 func getDirect() *directFile {
@@ -202,6 +213,9 @@ func putDirect(d *directFile) {
 func (b *Backend) openDirect(key string) (io.ReadCloser, int64, error) {
 	f, err := b.root.OpenFile(key, os.O_RDONLY|syscall.O_DIRECT, 0)
 	if errors.Is(err, syscall.EINVAL) {
+		if fi, serr := b.root.Stat(key); serr == nil && !fi.Mode().IsRegular() {
+			return nil, 0, fmt.Errorf("%w: %q is not a regular file", dataset.ErrNotFound, key)
+		}
 		name, _, _ := fileSystem(b.dir)
 		return nil, 0, fmt.Errorf("cache=direct: %s refuses O_DIRECT reads of %q (use cache=cold, which drops pages instead): %w (%w)", name, key, errors.ErrUnsupported, err)
 	}
@@ -226,21 +240,29 @@ func (b *Backend) openDirect(key string) (io.ReadCloser, int64, error) {
 // when it is all copied.
 func (d *directFile) Read(p []byte) (int, error) {
 	if d.r == d.w {
+		if d.err != nil {
+			return 0, d.err
+		}
 		if d.off >= d.size {
 			return 0, io.EOF
 		}
 		want := min(int64(directChunk), roundUp(d.size-d.off, directAlign))
 		n, err := d.f.ReadAt(d.buf[:want], d.off)
-		if n == 0 && err != nil {
-			if err == io.EOF {
-				return 0, io.EOF // shorter than its size: the caller sees it short
+		switch {
+		case err == nil || err == io.EOF && int64(n) < want:
+			// A whole chunk, or the file's end (its size rounded up to
+			// the alignment, or short of it if it shrank: the caller
+			// sees a short body).
+			if int64(n) < want {
+				d.err = io.EOF
 			}
-			return 0, err
+		case err != nil:
+			d.err = fmt.Errorf("read at offset %d: %w", d.off, err)
 		}
 		d.off += int64(n)
 		d.r, d.w = 0, n
-		if int64(n) < want {
-			d.off = d.size // the file ended here: no further chunk
+		if n == 0 {
+			return 0, d.err
 		}
 	}
 	n := copy(p, d.buf[d.r:d.w])
@@ -248,10 +270,14 @@ func (d *directFile) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close closes the file and puts the reader back for reuse.
+// Close closes the file and puts the reader back for reuse; closing it
+// again is an error, and never puts it back twice.
 func (d *directFile) Close() error {
+	if d.f == nil {
+		return os.ErrClosed
+	}
 	err := d.f.Close()
-	d.f = nil
+	d.f, d.err = nil, nil
 	putDirect(d)
 	return err
 }

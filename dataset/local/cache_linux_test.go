@@ -104,3 +104,41 @@ func TestResidentMincore(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectCloseTwice checks that a direct reader closed twice says so
+// and is put back for reuse once: two later reads never share a buffer.
+func TestDirectCloseTwice(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("direct"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	db, err := b.WithCache(CacheDirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := db.Open(context.Background(), "f")
+	if err != nil {
+		t.Skipf("O_DIRECT: %v", err)
+	}
+	if err := rc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Close(); err != os.ErrClosed {
+		t.Errorf("second Close: %v, want os.ErrClosed", err)
+	}
+	a, _, errA := db.Open(context.Background(), "f")
+	c, _, errC := db.Open(context.Background(), "f")
+	if errA != nil || errC != nil {
+		t.Fatal(errA, errC)
+	}
+	defer a.Close()
+	defer c.Close()
+	if a.(*directFile) == c.(*directFile) {
+		t.Error("two open readers share one buffer")
+	}
+}
