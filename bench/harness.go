@@ -16,6 +16,7 @@ import (
 	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/internal/proccpu"
 	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
 )
@@ -71,6 +72,8 @@ type LoadRun struct {
 	mem      *rssSampler
 	calib    calibration
 	cache    Residency
+	cpu0     time.Duration // the process's CPU time at Start
+	cpuOK    bool
 	started  bool
 	finished bool
 }
@@ -289,6 +292,7 @@ func (r *LoadRun) Start() {
 	r.tr.start(r.o.Name)
 	r.con.bytes = 0
 	r.started = true
+	r.cpu0, r.cpuOK = proccpu.Time()
 }
 
 // Next takes the next item, checking it.
@@ -321,6 +325,10 @@ type LoadResult struct {
 	// Cache is the share of a folder dataset the page cache held before
 	// the timed run and after it.
 	Cache Residency
+	// CPU is the CPU time (user and system) this process spent over the
+	// timed run, its loader, its consumer and, on the in-process stores,
+	// the store; 0 where the system does not say.
+	CPU time.Duration
 }
 
 // Finish ends the timed run after n items over elapsed (as the caller
@@ -331,6 +339,9 @@ func (r *LoadRun) Finish(n int, elapsed time.Duration) (LoadResult, error) {
 	res := LoadResult{Items: n, Elapsed: elapsed, InFlight: r.inFlight, Bytes: r.con.bytes,
 		Decoded: r.opts.Decode == loader.DecodeJPEG, Faulty: !r.c.Faults.IsZero(), EpochTimed: r.EpochTimed()}
 	r.finished = true
+	if cpu, ok := proccpu.Time(); ok && r.cpuOK {
+		res.CPU = cpu - r.cpu0
+	}
 	if err := r.tr.end(n, elapsed); err != nil {
 		return res, err
 	}
@@ -437,6 +448,9 @@ func (res LoadResult) Metrics() []Metric {
 	}
 	if res.PeakRSS > 0 {
 		m = append(m, Metric{float64(res.StartRSS), results.StartRSS}, Metric{float64(res.PeakRSS), results.PeakRSS})
+	}
+	if res.CPU > 0 {
+		m = append(m, Metric{float64(res.CPU) / float64(res.Items), results.CPUPerItem})
 	}
 	return append(m, res.Cache.metrics()...)
 }

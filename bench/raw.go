@@ -77,6 +77,20 @@ func (r *rawReader) warm(ctx context.Context) error {
 
 // read reads until n items are read (n > 0) or until d has passed, checks
 // each read against the source, and returns the items and bytes read.
+func (r *rawReader) read(ctx context.Context, n int, d time.Duration) (items, bytes int64, err error) {
+	var stop atomic.Bool
+	if n <= 0 {
+		t := time.AfterFunc(d, func() { stop.Store(true) })
+		defer t.Stop()
+	}
+	var done atomic.Int64
+	nbytes, err := r.run(ctx, n, &stop, &done)
+	return done.Load(), nbytes, err
+}
+
+// run reads until n items are read (n > 0) or until stop is set, checks
+// each read against the source, counts each read in done as it
+// completes, and returns the bytes read.
 //
 // Each reader claims rawBatch consecutive reads at a time, as a loader's
 // worker takes a batch, and hands each run it finished to a collector, a
@@ -84,9 +98,8 @@ func (r *rawReader) warm(ctx context.Context) error {
 // scheduler, readers that never block but in system calls read local files
 // up to a fifth slower than the loader's workers, whose hand-overs let
 // other goroutines run, and the baseline would not bound the loader.
-func (r *rawReader) read(ctx context.Context, n int, d time.Duration) (items, bytes int64, err error) {
-	var next, done, nbytes atomic.Int64
-	deadline := time.Now().Add(d)
+func (r *rawReader) run(ctx context.Context, n int, stop *atomic.Bool, done *atomic.Int64) (bytes int64, err error) {
+	var next, nbytes atomic.Int64
 	// The loader's retry budget: a store failing or throttling every read
 	// ends the baseline within seconds, as it ends a loader's run.
 	r.ds = r.ds.WithRetryBudget(dataset.NewRetryBudget(loader.RunRetryBase, loader.RunRetryRatio))
@@ -105,7 +118,7 @@ func (r *rawReader) read(ctx context.Context, n int, d time.Duration) (items, by
 			for {
 				first := next.Add(rawBatch) - rawBatch
 				for i := first; i < first+rawBatch; i++ {
-					if n > 0 && i >= int64(n) || n <= 0 && time.Now().After(deadline) {
+					if n > 0 && i >= int64(n) || n <= 0 && stop.Load() {
 						return nil
 					}
 					size, err := r.readOne(ctx, i)
@@ -123,7 +136,7 @@ func (r *rawReader) read(ctx context.Context, n int, d time.Duration) (items, by
 	err = g.Wait()
 	close(handoff)
 	<-collected
-	return done.Load(), nbytes.Load(), err
+	return nbytes.Load(), err
 }
 
 // rawBatch is how many consecutive reads a raw reader claims at a time:
@@ -155,6 +168,43 @@ func (s *Source) calibration() time.Duration {
 }
 
 const calibrationSlices = 12
+
+// sample reads for d without a pause, counting the reads completed in each
+// of slices equal slices of it, and returns the best slice's rate and the
+// rate over all of them. Reads still in flight at the end are finished
+// but not counted, and none is cut short at a slice's end: on a store with
+// latency, a slice that waited for its last reads would count their
+// latency and not the reads that overlap it, and the baseline would fall
+// below a loader that keeps its reads in flight.
+func (r *rawReader) sample(ctx context.Context, d time.Duration, slices int) (best, all float64, err error) {
+	var stop atomic.Bool
+	var done atomic.Int64
+	errc := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := r.run(ctx, 0, &stop, &done)
+		errc <- err
+	}()
+	t := time.NewTicker(d / time.Duration(slices))
+	defer t.Stop()
+	last, prev := start, int64(0)
+	for range slices {
+		select {
+		case now := <-t.C:
+			cur := done.Load()
+			best = max(best, float64(cur-prev)/now.Sub(last).Seconds())
+			last, prev = now, cur
+		case err := <-errc: // a reader failed before the end
+			stop.Store(true)
+			return 0, 0, err
+		}
+	}
+	stop.Store(true)
+	if err := <-errc; err != nil {
+		return 0, 0, err
+	}
+	return best, float64(prev) / last.Sub(start).Seconds(), nil
+}
 
 // ladder returns the concurrencies a bound at concurrency c is taken
 // over: c, then the powers of 4 below it down to 4, then 2 (one reader per
@@ -210,19 +260,12 @@ func (s *Source) rawRates(ctx context.Context, cs []int, hold int) (first, best 
 	}
 	for i, n := range cs {
 		r.c = n
-		rate, total, elapsed := 0.0, int64(0), time.Duration(0)
-		for range calibrationSlices {
-			start := time.Now()
-			items, _, err := r.read(ctx, 0, s.calibration()/calibrationSlices)
-			if err != nil {
-				return 0, 0, fmt.Errorf("raw reads at concurrency %d: %w", n, err)
-			}
-			d := time.Since(start)
-			rate = max(rate, float64(items)/d.Seconds())
-			total, elapsed = total+items, elapsed+d
+		rate, atN, err := r.sample(ctx, s.calibration(), calibrationSlices)
+		if err != nil {
+			return 0, 0, fmt.Errorf("raw reads at concurrency %d: %w", n, err)
 		}
 		if i == 0 {
-			first = float64(total) / elapsed.Seconds()
+			first = atN
 		}
 		best = max(best, rate)
 	}
