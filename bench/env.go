@@ -27,6 +27,9 @@ type Env struct {
 	// seed-format index of keys relative to it, or else the folder is
 	// listed.
 	ScratchRoot, ScratchIndex string
+	// RequestLog is STORAGEBENCH_REQUEST_LOG: a file where the s3
+	// backend's client writes every HTTP request (see package reqlog).
+	RequestLog string
 
 	Items    int // STORAGEBENCH_ITEMS: items (keys) in the synthetic dataset
 	Bodies   int // STORAGEBENCH_BODIES: distinct bodies in the synthetic dataset; 0 means min(Items, DefaultBodies)
@@ -75,6 +78,7 @@ var settings = []struct {
 	{cases.S3Index, func(e *Env, s string) error { e.S3Index = s; return nil }},
 	{cases.ScratchRoot, func(e *Env, s string) error { e.ScratchRoot = s; return nil }},
 	{cases.ScratchIndex, func(e *Env, s string) error { e.ScratchIndex = s; return nil }},
+	{cases.RequestLog, func(e *Env, s string) error { e.RequestLog = s; return nil }},
 	{cases.Items, positive(func(e *Env) *int { return &e.Items })},
 	{cases.Bodies, positive(func(e *Env) *int { return &e.Bodies })},
 	{cases.LocalFiles, func(e *Env, s string) error {
@@ -145,6 +149,8 @@ func FromEnv(environ []string) (Env, error) {
 		return e, fmt.Errorf("%s is set but %s is not", cases.ScratchIndex, cases.ScratchRoot)
 	case e.S3Index != "" && e.S3Config == "":
 		return e, fmt.Errorf("%s is set but %s is not", cases.S3Index, cases.S3Config)
+	case e.RequestLog != "" && e.S3Config == "":
+		return e, fmt.Errorf("%s is set but %s is not: only the s3 backend's requests are logged", cases.RequestLog, cases.S3Config)
 	}
 	var configured []string
 	if e.S3Config != "" {

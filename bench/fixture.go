@@ -15,6 +15,7 @@ import (
 	"github.com/storagebench/storagebench/dataset/mem"
 	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/reqlog"
 )
 
 // SynthSeed is the seed of the synthetic dataset the hermetic backends hold.
@@ -215,7 +216,27 @@ func (f *Fixture) buildS3(ctx context.Context) (*Source, error) {
 	if cfg.IndexURL == "" {
 		return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG %s: index_file_download_url is missing", f.env.S3Config)
 	}
-	client, err := s3blob.NewClient(ctx, cfg)
+	var opts []s3blob.ClientOption
+	if f.env.RequestLog != "" {
+		// Closed with the fixture, after every benchmark.
+		file, err := os.Create(f.env.RequestLog)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cases.RequestLog, err)
+		}
+		log, err := reqlog.NewWriter(file)
+		if err != nil {
+			file.Close()
+			return nil, fmt.Errorf("%s %s: %w", cases.RequestLog, f.env.RequestLog, err)
+		}
+		f.closers = append(f.closers, func() error {
+			if err := log.Close(); err != nil {
+				return fmt.Errorf("%s %s: %w", cases.RequestLog, f.env.RequestLog, err)
+			}
+			return nil
+		})
+		opts = append(opts, s3blob.WithRequestLog(log))
+	}
+	client, err := s3blob.NewClient(ctx, cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG %s: %w", f.env.S3Config, err)
 	}

@@ -35,6 +35,7 @@ const (
 	Attempts     = "STORAGEBENCH_ATTEMPTS"
 	Bodies       = "STORAGEBENCH_BODIES"
 	LocalFiles   = "STORAGEBENCH_LOCAL_FILES"
+	RequestLog   = "STORAGEBENCH_REQUEST_LOG"
 
 	// A run of many processes.
 	Rank              = "STORAGEBENCH_RANK"
@@ -55,6 +56,7 @@ var Settings = []Variable{
 	{S3Index, "where the S3 index is cached (downloaded once, reused)", "not cached"},
 	{ScratchRoot, "a folder holding a dataset: adds `backend=scratch`", "unset: no `scratch` backend"},
 	{ScratchIndex, "a seed-format index of keys relative to the scratch folder", "the folder is listed"},
+	{RequestLog, "a file where the `s3` backend's client writes every HTTP request it makes (index, listing, warm-up, baselines and runs), gzip-compressed CSV that `storagebench requests` reads", "unset: no log"},
 	{Items, "items (keys) in the synthetic dataset, e.g. `1281167` for ImageNet train", "`2000`"},
 	{Bodies, "distinct item bodies in the synthetic dataset: key i serves body i mod K, so a large dataset costs the memory of K", "the items, at most `2000`"},
 	{LocalFiles, "how the `local` backend's folder holds the synthetic dataset: `linked` (K files, the other keys hard links to them: the disk space and page cache of K) or `distinct` (a file of its own for every key, copies of the K bodies: the disk space of N, for datasets larger than memory); `distinct` adds the `dataset-files: distinct` configuration line", "`linked`"},

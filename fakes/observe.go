@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/storagebench/storagebench/internal/proccpu"
+	"github.com/storagebench/storagebench/reqlog"
 )
 
 // An Observer counts what a fake S3 serves, as the store sees its
@@ -38,6 +39,8 @@ type Observer struct {
 	// tests wait on it, as a client may see a broken answer before the
 	// server's handler returns.
 	recorded atomic.Pointer[func()]
+	// log, when set, gets every request (see [Observer.LogTo]).
+	log atomic.Pointer[reqlog.Writer]
 
 	mu    sync.Mutex
 	n     int       // requests in flight now
@@ -117,7 +120,16 @@ func (o *Observer) Middleware(next http.Handler) http.Handler {
 			// Counted before it leaves the requests in flight: a scrape
 			// that sees none in flight comes after every count.
 			end := time.Now()
-			o.done(op, ow, start, end, r.Context().Err() != nil)
+			code := o.done(op, ow, start, end, r.Context().Err() != nil)
+			if lw := o.log.Load(); lw != nil {
+				rec := reqlog.Record{Start: start, Total: end.Sub(start), Bytes: ow.bytes, Op: op,
+					Key: strings.TrimPrefix(r.URL.Path, "/"), Status: code, Conn: r.RemoteAddr,
+					Attempt: reqlog.SDKAttempt(r.Header.Get("Amz-Sdk-Request"))}
+				if !ow.first.IsZero() {
+					rec.FirstByte = ow.first.Sub(start)
+				}
+				lw.Write(rec) // its failure is the Writer's, reported by its Close
+			}
 			o.change(end, -1)
 			if f := o.recorded.Load(); f != nil {
 				(*f)()
@@ -146,9 +158,9 @@ func (o *Observer) change(now time.Time, d int) {
 // headers, "cut" after them; "canceled" when the client went away with no
 // answer. Failed are the dropped and cut answers and 5xx other than 503;
 // throttled are 503 and 429.
-func (o *Observer) done(op string, ow *observedWriter, start, end time.Time, gone bool) {
+func (o *Observer) done(op string, ow *observedWriter, start, end time.Time, gone bool) (code string) {
 	status := ow.status
-	code := strconv.Itoa(status)
+	code = strconv.Itoa(status)
 	switch {
 	case ow.hijacked && status == 0:
 		code = "dropped"
@@ -188,7 +200,14 @@ func (o *Observer) done(op string, ow *observedWriter, start, end time.Time, gon
 		s.ttfb.RecordValue(max(first.Sub(start).Microseconds(), 1))
 		s.total.RecordValue(max(end.Sub(start).Microseconds(), 1))
 	}
+	return code
 }
+
+// LogTo makes the observer write every request it sees from now on to w
+// (nil: none), as package reqlog's clients do: its connection is the
+// client's address, its first byte the response's headers. The caller
+// closes w once the server has stopped.
+func (o *Observer) LogTo(w *reqlog.Writer) { o.log.Store(w) }
 
 // operation names r's S3 operation, as the SDK names it, from its method,
 // path (path-style: /bucket/key) and query.

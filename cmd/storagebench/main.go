@@ -15,6 +15,7 @@
 //	storagebench feed [-profile P] [-loader C]... find the most accelerators the store keeps busy
 //	storagebench merge [-o FILE] TIMELINES... RESULTS...  combine the ranks of a run into cluster figures
 //	storagebench count [-items N] NAME...         the -benchtime count that sizes a Load case
+//	storagebench requests [-gets] [-step D] LOG   summarize a per-request log
 //
 // DEST and SRC are a folder or an s3://bucket/prefix URL; S3 is reached
 // with the seed-format configuration named by -s3-config or
@@ -50,17 +51,18 @@ func main() {
 
 // commands maps each subcommand to its function.
 var commands = map[string]func(ctx context.Context, stdout, stderr io.Writer, args []string) error{
-	"gen":     runGen,
-	"index":   runIndex,
-	"serve":   runServe,
-	"plot":    runPlot,
-	"report":  runReport,
-	"targets": runTargets,
-	"env":     runEnv,
-	"feed":    runFeed,
-	"merge":   runMerge,
-	"count":   runCount,
-	"cache":   runCache,
+	"gen":      runGen,
+	"index":    runIndex,
+	"serve":    runServe,
+	"plot":     runPlot,
+	"report":   runReport,
+	"targets":  runTargets,
+	"env":      runEnv,
+	"feed":     runFeed,
+	"merge":    runMerge,
+	"count":    runCount,
+	"cache":    runCache,
+	"requests": runRequests,
 }
 
 // run runs the subcommand named by args[0].

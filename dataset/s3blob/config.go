@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/reqlog"
 )
 
 // Config is the seed's S3 configuration file:
@@ -289,9 +291,13 @@ const (
 // resolve.
 //
 // NewClient ignores c's bucket and index URL.
-func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
+func NewClient(ctx context.Context, c Config, opts ...ClientOption) (*s3.Client, error) {
 	if err := c.validateClient(); err != nil {
 		return nil, err
+	}
+	var opt clientOptions
+	for _, set := range opts {
+		set(&opt)
 	}
 	httpClient := awshttp.NewBuildableClient().
 		WithDialerOptions(func(d *net.Dialer) { d.Timeout = DialTimeout }).
@@ -300,7 +306,7 @@ func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
 			t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
 			t.ResponseHeaderTimeout = ResponseHeaderTimeout
 		})
-	opts := []func(*config.LoadOptions) error{
+	loadOpts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
@@ -315,13 +321,13 @@ func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
 		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 	}
 	if c.Region != "" {
-		opts = append(opts, config.WithRegion(c.Region))
+		loadOpts = append(loadOpts, config.WithRegion(c.Region))
 	}
 	if c.AccessKeyID != "" {
-		opts = append(opts, config.WithCredentialsProvider(
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3 client: %w", err)
 	}
@@ -333,8 +339,30 @@ func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
 			o.BaseEndpoint = aws.String(c.EndpointURL)
 		}
 		o.UsePathStyle = c.UsePathStyle || pathStyleHost(aws.ToString(o.BaseEndpoint))
+		if log := opt.log; log != nil {
+			// Wrapped here, once the configuration has built its client
+			// (a CA bundle from the environment, say).
+			o.HTTPClient = reqlog.Client(o.HTTPClient, log, func(r *http.Request) string {
+				return awsmiddleware.GetOperationName(r.Context())
+			})
+		}
 	})
 	return client, nil
+}
+
+// A ClientOption changes what [NewClient] builds.
+type ClientOption func(*clientOptions)
+
+type clientOptions struct {
+	log *reqlog.Writer
+}
+
+// WithRequestLog makes the client write every HTTP request it makes
+// (each attempt, listings and the index included) to w, named by the
+// SDK's operation; see package reqlog. Without it the client pays nothing
+// for logging.
+func WithRequestLog(w *reqlog.Writer) ClientOption {
+	return func(o *clientOptions) { o.log = w }
 }
 
 // pathStyleHost reports whether endpoint's host is an IP address or
