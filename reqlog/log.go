@@ -35,11 +35,11 @@ func (r Record) End() time.Time { return r.Start.Add(r.Total) }
 // A Writer writes records to a gzip-compressed CSV log. It is safe for
 // concurrent use; rows are in the order Write was called.
 type Writer struct {
-	mu  sync.Mutex
-	c   io.Closer // the file, closed by Close; nil if none
-	gz  *gzip.Writer
-	buf *bufio.Writer
-	cw  *csv.Writer
+	mu     sync.Mutex
+	c      io.Closer // the file, closed by Close; nil if none
+	gz     *gzip.Writer
+	buf    *bufio.Writer
+	cw     *csv.Writer
 	row    []string
 	err    error
 	closed bool

@@ -93,9 +93,9 @@ func TestReadErrors(t *testing.T) {
 func TestSummarizeAndInFlight(t *testing.T) {
 	ms := time.Millisecond
 	recs := []reqlog.Record{
-		rec(0, ms, 4*ms, "GetObject", "200"),      // 0-4
-		rec(2*ms, ms, 2*ms, "GetObject", "200"),   // 2-4
-		rec(4*ms, ms, 4*ms, "GetObject", "503"),   // 4-8: starts as two end
+		rec(0, ms, 4*ms, "GetObject", "200"),       // 0-4
+		rec(2*ms, ms, 2*ms, "GetObject", "200"),    // 2-4
+		rec(4*ms, ms, 4*ms, "GetObject", "503"),    // 4-8: starts as two end
 		rec(5*ms, 0, ms, "ListObjectsV2", "error"), // 5-6
 	}
 	recs[3].Conn = "127.0.0.1:2"
