@@ -15,6 +15,7 @@ import (
 	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/internal/progress"
+	"github.com/storagebench/storagebench/reqlog"
 )
 
 // runServe implements "storagebench serve": it starts a fake S3 server
@@ -45,6 +46,8 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	anonymous := fs.Bool("anonymous", false, "serve every request, signed or not, with any keys")
 	outPath := fs.String("o", "", "write what the server saw to `file` in benchmark format: a Serve line for the whole run, and one for each -interval")
 	interval := fs.Duration("interval", 0, "with -o, also a line for each `interval` of serving, such as 10s (0: none)")
+	requestLog := fs.String("request-log", "", "write every request served after the fill to `file`, gzip-compressed CSV (see storagebench requests)")
+	label := fs.String("label", "", "with -o, name `keys` added to its lines' names, such as client=torch/mode=sync/workers=4")
 	fs.Usage = func() { serveUsage(fs) }
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -79,6 +82,11 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		return fmt.Errorf("serve: -interval %v: want a positive duration, or 0 for none", *interval)
 	case *interval > 0 && *outPath == "":
 		return fmt.Errorf("serve: -interval %v needs -o FILE, where its lines go", *interval)
+	case *label != "" && *outPath == "":
+		return fmt.Errorf("serve: -label %q needs -o FILE, the lines it names", *label)
+	}
+	if err := checkLabel(*label); err != nil {
+		return fmt.Errorf("serve: -label %q: %w", *label, err)
 	}
 	obs := fakes.NewObserver()
 
@@ -102,16 +110,38 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 			return fmt.Errorf("serve: -o: %w", err)
 		}
 		defer file.Close() // after a Close that failed, or an error
-		out = newServedWriter(file, profile.Name, faults)
+		out = newServedWriter(file, profile.Name, faults, *label)
 	}
-	err = setUpServer(ctx, stdout, stderr, srv, *bucket, *n, *seed, *configOut, profile, faults, *anonymous)
+	var rlog *reqlog.Writer
+	if *requestLog != "" {
+		lf, err := os.Create(*requestLog)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("serve: -request-log: %w", err)
+		}
+		if rlog, err = reqlog.NewWriter(lf); err != nil {
+			lf.Close()
+			srv.Close()
+			return fmt.Errorf("serve: -request-log %s: %w", *requestLog, err)
+		}
+		defer rlog.Close() // after a Close that failed, or an error
+	}
+	var start time.Time
+	err = setUpServer(ctx, stdout, stderr, srv, *bucket, *n, *seed, *configOut, profile, faults, *anonymous, func() {
+		// What the user's job does, not the fill: started before the
+		// configuration is written and the server said ready, so that no
+		// request of a client that waits for either is missed.
+		obs.Restart()
+		if rlog != nil {
+			obs.LogTo(rlog)
+		}
+		start = time.Now()
+	})
 	var (
 		ticks sync.WaitGroup
 		last  time.Duration // the end of the last interval written
 	)
 	if err == nil {
-		obs.Restart() // what the user's job does, not the fill
-		start := time.Now()
 		if *interval > 0 {
 			ticks.Go(func() { last = writeIntervals(ctx, stderr, obs, out, start, *interval) })
 		}
@@ -123,6 +153,12 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	}
 	if err != nil {
 		return err
+	}
+	if rlog != nil {
+		obs.LogTo(nil)
+		if err := rlog.Close(); err != nil {
+			return fmt.Errorf("serve: -request-log %s: %w", *requestLog, err)
+		}
 	}
 	if *interval > 0 {
 		// The last interval, cut short by the end.
@@ -172,11 +208,11 @@ func writeIntervals(ctx context.Context, stderr io.Writer, obs *fakes.Observer, 
 	}
 }
 
-// setUpServer fills the bucket of srv with n items, writes its
+// setUpServer fills the bucket of srv with n items, calls filled, writes its
 // configuration to configOut when that is not empty, and prints where the
 // server is. The configuration names the emulated profile in its "profile"
 // field, left out when the profile emulates nothing (none, fixed-0s).
-func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, bucket string, n int, seed uint64, configOut string, profile fakes.Profile, faults fakes.Faults, anonymous bool) error {
+func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, bucket string, n int, seed uint64, configOut string, profile fakes.Profile, faults fakes.Faults, anonymous bool, filled func()) error {
 	indexURL := "s3://" + bucket + "/" + dataset.IndexKey
 	if n > 0 {
 		b, err := s3blob.Open(srv.Client, bucket, "")
@@ -190,6 +226,7 @@ func setUpServer(ctx context.Context, stdout, stderr io.Writer, srv *fakes.S3, b
 			return fmt.Errorf("serve: fill bucket %q: %w", bucket, err)
 		}
 	}
+	filled()
 	if configOut != "" {
 		cfg := srv.Config(bucket)
 		cfg.IndexURL = indexURL

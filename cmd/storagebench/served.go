@@ -28,11 +28,15 @@ type servedWriter struct {
 }
 
 // newServedWriter returns a writer of the lines of a server emulating
-// profile with faults to out.
-func newServedWriter(out io.Writer, profile string, faults fakes.Faults) *servedWriter {
+// profile with faults to out, their names ending in label's keys (see
+// [checkLabel]) when it is not empty.
+func newServedWriter(out io.Writer, profile string, faults fakes.Faults, label string) *servedWriter {
 	name := results.Serve + "/profile=" + profile
 	if !faults.IsZero() {
 		name += "/faults=" + faults.String()
+	}
+	if label != "" {
+		name += "/" + label
 	}
 	return &servedWriter{out: out, w: benchfmt.NewWriter(out), name: name}
 }
@@ -69,6 +73,35 @@ func (sw *servedWriter) write(s fakes.Served, at time.Duration) error {
 		r.Values = append(r.Values, benchfmt.Value{Value: m.v, Unit: m.unit})
 	}
 	return sw.w.Write(r)
+}
+
+// checkLabel checks serve's -label: name keys key=value separated by
+// slashes, none of them a key serve writes itself (profile, faults, at)
+// or twice, with no space and no dash followed by digits at the end,
+// which benchstat would take for the GOMAXPROCS suffix.
+func checkLabel(label string) error {
+	if label == "" {
+		return nil
+	}
+	seen := map[string]bool{}
+	for part := range strings.SplitSeq(label, "/") {
+		k, v, ok := strings.Cut(part, "=")
+		switch {
+		case !ok || k == "" || v == "":
+			return fmt.Errorf("%q: want key=value", part)
+		case strings.ContainsAny(part, " \t\n"):
+			return fmt.Errorf("%q: a name holds no space", part)
+		case k == "profile" || k == "faults" || k == results.KeyAt:
+			return fmt.Errorf("%q: serve writes %s= itself", part, k)
+		case seen[k]:
+			return fmt.Errorf("%q: key %s twice", part, k)
+		}
+		seen[k] = true
+	}
+	if i := strings.LastIndexByte(label, '-'); i >= 0 && strings.Trim(label[i+1:], "0123456789") == "" && i+1 < len(label) {
+		return fmt.Errorf("ends in %q, which reads as the -N suffix of GOMAXPROCS", label[i:])
+	}
+	return nil
 }
 
 type metric struct {
