@@ -150,6 +150,27 @@ cold:
 	GO='$(GO)' OUT=$(COLD_OUT) bash bench/cold.sh
 	$(GO) run ./cmd/storagebench targets $(COLD_OUT) | grep -E '^(target|10 )'
 
+# PyTorch beside our loader (README: PyTorch beside our loader): for each
+# profile:items of PYTORCH_PROFILES, storagebench serve emulates S3 and
+# BenchmarkLoad (backend=s3) and pytorch/loadbench.py (PyTorch's
+# DataLoader and boto3, Debian's python3-torch and python3-boto3,
+# installed when missing) read it in PYTORCH_MODES at PYTORCH_WORKERS
+# workers and batch PYTORCH_BATCH, alternating, COUNT rounds; each
+# client's run on a server of its own, which must have served exactly the
+# GETs and bytes the client counted. Results in $(PYTORCH_OUT) (benchstat
+# -col /client), what the servers saw in $(PYTORCH_SERVED). About 8
+# minutes on 2 cores.
+PYTORCH_PROFILES ?= s3:400 seed-s3:200
+PYTORCH_MODES    ?= sync,async
+PYTORCH_WORKERS  ?= 2,4,8
+PYTORCH_BATCH    ?= 16
+PYTORCH_OUT      ?= pytorch.txt
+PYTORCH_SERVED   ?= pytorch-served.txt
+.PHONY: pytorch
+pytorch:
+	PROFILES='$(PYTORCH_PROFILES)' MODES=$(PYTORCH_MODES) WORKERS=$(PYTORCH_WORKERS) BATCH=$(PYTORCH_BATCH) \
+	BENCHTIME=$(BENCHTIME) COUNT=$(COUNT) OUT=$(PYTORCH_OUT) SERVED=$(PYTORCH_SERVED) bash bench/pytorch.sh
+
 # The working tree against BASE, a git ref (HEAD: the uncommitted
 # changes), sized for a CI job: bench/compare.sh checks BASE out in a
 # temporary worktree, builds each side's benchmarks once, then runs each of
