@@ -30,13 +30,16 @@ ragged round of an epoch and the next one's first batches are waited for,
 which epoch-gap-mean-ns (an epoch's last batch to the next one's first)
 shows.
 
-Every GET and LIST this process and its workers make is counted, warm-up,
-index and listing included, and printed to stderr when the run ends, so
-that what the store counted can be compared with it.
+Every object this process and its workers read whole (GetObject) and
+every listing page is counted, warm-up, index and listing included, and
+printed to stderr when the run ends, so that what the store answered can
+be compared with it (boto3's own retries of a failed attempt are not
+counted: compare with the store's successful answers).
 
 Needs Python 3.9+, PyTorch and boto3 (Debian: python3-torch,
 python3-boto3), nothing else. Run "python3 loadbench.py -h" for flags;
-each takes its default from the variable BenchmarkLoad reads.
+-s3-config, -modes, -workers, -batch and -prefetch take their defaults
+from the variables BenchmarkLoad reads.
 """
 
 import argparse
@@ -62,7 +65,7 @@ PKG = "github.com/storagebench/storagebench/bench"
 # The fields of a seed-format S3 configuration: the four the seed had,
 # then the optional ones "storagebench serve" writes.
 REQUIRED = ("aws_access_key_id", "aws_secret_access_key", "bucket_name", "index_file_download_url")
-OPTIONAL = ("endpoint_url", "region", "use_path_style", "profile", "faults")
+OPTIONAL = ("aws_session_token", "endpoint_url", "region", "use_path_style", "profile", "faults")
 
 
 class UsageError(Exception):
@@ -116,6 +119,7 @@ def make_client(cfg, pool):
         region_name=cfg.get("region") or "us-east-1",
         aws_access_key_id=cfg.get("aws_access_key_id") or None,
         aws_secret_access_key=cfg.get("aws_secret_access_key") or None,
+        aws_session_token=cfg.get("aws_session_token") or None,
         config=conf,
     )
 
@@ -140,7 +144,33 @@ class Counters:
             self.req[self.GET_BYTES] += nbytes
 
     def worker_cpu(self):
-        return sum(self.cpu[:])
+        """The workers' CPU time so far: read from /proc for every child
+        of this process where Linux gives it (their collate and pickling
+        included), else as the workers last wrote it."""
+        proc = children_cpu_ns()
+        return proc if proc is not None else sum(self.cpu[:])
+
+
+def children_cpu_ns():
+    """The CPU time (user and system) of this process's living children,
+    from /proc; None where there is no /proc."""
+    me = str(os.getpid())
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # gone, or not ours to read
+        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) "
+        if fields[1] == me:  # ppid
+            total += (int(fields[11]) + int(fields[12])) * 1_000_000_000 // tick  # utime, stime
+    return total
 
 
 def read_index(cfg, client, counters):
@@ -148,7 +178,10 @@ def read_index(cfg, client, counters):
     bucket, key = cfg["_index"]
     body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     counters.get(len(body))
-    keys = json.loads(body)
+    try:
+        keys = json.loads(body)
+    except ValueError as e:
+        raise UsageError(f"index s3://{bucket}/{key}: {e}") from None
     if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
         raise UsageError(f"index s3://{bucket}/{key}: want a non-empty JSON array of keys")
     if len(set(keys)) != len(keys):
@@ -361,9 +394,18 @@ def int_list(name, s):
     return vals
 
 
-def go_suffix():
-    """The -N suffix go test gives names: GOMAXPROCS, the CPUs this
-    process may run on, within a cgroup's CPU limit."""
+def go_suffix(from_file):
+    """The -N suffix go test gives names: that of the first benchmark line
+    of a Go result file when given, else GOMAXPROCS if set, else the CPUs
+    this process may run on, within a cgroup's CPU limit, as Go sets it."""
+    if from_file:
+        with open(from_file, encoding="utf-8") as f:
+            for line in f:
+                m = re.match(r"Benchmark\S*?-(\d+)\s", line)
+                if m:
+                    return int(m.group(1))
+    if os.environ.get("GOMAXPROCS", "").isdigit() and int(os.environ["GOMAXPROCS"]) > 0:
+        return int(os.environ["GOMAXPROCS"])
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         with open("/sys/fs/cgroup/cpu.max") as f:
@@ -380,7 +422,11 @@ def header(from_file):
     given (so that benchstat sees one machine), else this machine's."""
     if from_file:
         lines = {}
-        with open(from_file, encoding="utf-8") as f:
+        try:
+            f = open(from_file, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"-header-from {from_file}: {e.strerror}") from None
+        with f:
             for line in f:
                 k, sep, _ = line.partition(":")
                 if sep and k in ("goos", "goarch", "pkg", "cpu") and k not in lines:
@@ -471,7 +517,7 @@ def main(argv):
         print(line)
     sys.stdout.flush()
 
-    suffix = go_suffix()
+    suffix = go_suffix(a.header_from)
     name = "BenchmarkLoad/backend=s3/profile=" + profile
     if cfg.get("faults"):
         name += "/faults=" + cfg["faults"]
@@ -488,15 +534,19 @@ def main(argv):
     print(f"loadbench: client requests: {gets} GetObject, {nbytes} bytes; {lists} ListObjectsV2", file=sys.stderr)
 
 
+def one_line(e):
+    """An error as one line: a DataLoader worker's error arrives with the
+    worker's traceback in its message; its last line says what failed."""
+    lines = [l for l in str(e).splitlines() if l.strip() and not l.startswith(" ")]
+    return lines[-1] if lines else type(e).__name__
+
+
 if __name__ == "__main__":
     try:
         main(sys.argv[1:])
     except UsageError as e:
         print(f"loadbench: {e}", file=sys.stderr)
         sys.exit(2)
-    except botocore.exceptions.BotoCoreError as e:
-        print(f"loadbench: {e}", file=sys.stderr)
-        sys.exit(1)
-    except botocore.exceptions.ClientError as e:
-        print(f"loadbench: {e}", file=sys.stderr)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, OSError, RuntimeError, ValueError) as e:
+        print(f"loadbench: {one_line(e)}", file=sys.stderr)
         sys.exit(1)
