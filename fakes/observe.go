@@ -41,6 +41,8 @@ type Observer struct {
 	recorded atomic.Pointer[func()]
 	// log, when set, gets every request (see [Observer.LogTo]).
 	log atomic.Pointer[reqlog.Writer]
+	// handlers are the requests being answered, counted or not yet.
+	handlers sync.WaitGroup
 
 	mu    sync.Mutex
 	n     int       // requests in flight now
@@ -114,6 +116,8 @@ func (o *Observer) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := operation(r)
 		start := time.Now()
+		o.handlers.Add(1)
+		defer o.handlers.Done()
 		o.change(start, +1)
 		ow := &observedWriter{ResponseWriter: w}
 		defer func() {
@@ -202,6 +206,11 @@ func (o *Observer) done(op string, ow *observedWriter, start, end time.Time, gon
 	}
 	return code
 }
+
+// Wait waits until every request the observer has seen start is counted
+// (and logged): after its server's Close, which does not wait for the
+// handlers it interrupts, and before [Observer.Whole] and closing a log.
+func (o *Observer) Wait() { o.handlers.Wait() }
 
 // LogTo makes the observer write every request it sees from now on to w
 // (nil: none), as package reqlog's clients do: its connection is the

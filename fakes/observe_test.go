@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/storagebench/storagebench/reqlog"
 )
 
 // TestObserverCounts serves GETs, a missing HEAD and a throttled GET
@@ -233,10 +235,17 @@ func TestObserverBrokenAnswers(t *testing.T) {
 func BenchmarkObserver(b *testing.B) {
 	body := make([]byte, 4096)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
+	logged := NewObserver()
+	lw, err := reqlog.NewWriter(io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lw.Close()
+	logged.LogTo(lw)
 	for _, tc := range []struct {
 		name string
 		h    http.Handler
-	}{{"observer=off", h}, {"observer=on", NewObserver().Middleware(h)}} {
+	}{{"observer=off", h}, {"observer=on", NewObserver().Middleware(h)}, {"observer=log", logged.Middleware(h)}} {
 		b.Run(tc.name, func(b *testing.B) {
 			r := httptest.NewRequest(http.MethodGet, "/bucket/key", nil)
 			w := httptest.NewRecorder()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // A Match is how a client's log and a server's log of the same run agree,
@@ -29,7 +30,7 @@ type Match struct {
 }
 
 // Compare matches a client's log against a server's, connection by
-// connection, and returns how they agree, or an error naming the first
+// connection in the order of their answers, and returns how they agree, or an error naming the first
 // request that the two disagree on: a connection with more requests on
 // one side, a different operation or key, or a response the client read
 // more of than the server wrote, or read whole with other bytes.
@@ -48,7 +49,12 @@ func Compare(client, server []Record) (Match, error) {
 			out[r.Conn] = append(out[r.Conn], r)
 		}
 		for _, rs := range out {
-			slices.SortStableFunc(rs, func(a, b Record) int { return a.Start.Compare(b.Start) })
+			// By the response's headers (or the end, for a request
+			// without them): a connection answers one request at a
+			// time, so these come in its order on both sides, where a
+			// client's starts, taken before it waits for a connection,
+			// may not.
+			slices.SortStableFunc(rs, func(a, b Record) int { return answered(a).Compare(answered(b)) })
 		}
 		return out, nil
 	}
@@ -95,6 +101,14 @@ func Compare(client, server []Record) (Match, error) {
 		}
 	}
 	return m, nil
+}
+
+// answered returns when r's response headers came, or r's end if none did.
+func answered(r Record) time.Time {
+	if r.FirstByte > 0 {
+		return r.Start.Add(r.FirstByte)
+	}
+	return r.End()
 }
 
 // isHTTP reports whether status is an HTTP status code, not a word.

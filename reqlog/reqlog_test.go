@@ -210,3 +210,90 @@ func TestClient(t *testing.T) {
 		t.Errorf("logged (-want +got):\n%s", diff)
 	}
 }
+
+// stubDoer answers every request at once with a small body, so that a
+// benchmark measures only what wraps it.
+type stubDoer struct{ body []byte }
+
+func (d stubDoer) Do(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Body: io.NopCloser(bytes.NewReader(d.body)), Request: req}, nil
+}
+
+// BenchmarkClient is the client's cost of logging a request: a request
+// and its 4 KiB body read whole, straight (log=off, what a client
+// without a log runs) and through Client writing to a discarding log.
+func BenchmarkClient(b *testing.B) {
+	stub := stubDoer{body: make([]byte, 4096)}
+	lw, err := reqlog.NewWriter(io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lw.Close()
+	for _, tc := range []struct {
+		name string
+		d    reqlog.Doer
+	}{{"log=off", stub}, {"log=on", reqlog.Client(stub, lw, func(*http.Request) string { return "GetObject" })}} {
+		b.Run(tc.name, func(b *testing.B) {
+			req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:9000/bucket/some/key.jpg", nil)
+			req.Header.Set("Amz-Sdk-Request", "attempt=1; max=3")
+			buf := make([]byte, 8192)
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := tc.d.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if _, err := resp.Body.Read(buf); err != nil {
+						break
+					}
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+}
+
+func TestCompare(t *testing.T) {
+	ms := time.Millisecond
+	at := func(conn string, start, first time.Duration, key string, bytes int64, status string) reqlog.Record {
+		return reqlog.Record{Start: t0.Add(start), FirstByte: first, Total: first + ms, Bytes: bytes, Op: "GetObject", Key: key, Status: status, Conn: conn}
+	}
+	// The client's second request on c1 started before its first (it
+	// waited longer for the connection), but was answered after it.
+	client := []reqlog.Record{
+		at("c1", 0, 5*ms, "a", 10, "200"),
+		at("c1", -ms, 9*ms, "b", 4, "canceled"),
+		at("c2", 0, ms, "c", 7, "200"),
+		{Start: t0, Total: ms, Op: "GetObject", Key: "d", Status: "error"}, // never connected
+	}
+	server := []reqlog.Record{
+		at("c1", ms, 3*ms, "a", 10, "200"),
+		at("c1", 7*ms, ms, "b", 9, "200"),
+		at("c2", ms, ms/2, "c", 7, "200"),
+	}
+	m, err := reqlog.Compare(client, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (reqlog.Match{Requests: 3, Whole: 2, Cut: 1, ServerBytes: 9, ClientBytes: 4, Unsent: 1}); m != want {
+		t.Errorf("Compare = %+v, want %+v", m, want)
+	}
+	for _, tc := range []struct {
+		name           string
+		client, server []reqlog.Record
+		want           string
+	}{
+		{"a request more", client[:3], server[:2], "connection c2: the client logged 1 requests, the server 0"},
+		{"other key", []reqlog.Record{at("c1", 0, ms, "a", 1, "200")}, []reqlog.Record{at("c1", 0, ms, "z", 1, "200")}, "the client sent GetObject a, the server saw GetObject z"},
+		{"more read than written", []reqlog.Record{at("c1", 0, ms, "a", 2, "200")}, []reqlog.Record{at("c1", 0, ms, "a", 1, "200")}, "the client read 2 bytes, the server wrote 1"},
+		{"other status", []reqlog.Record{at("c1", 0, ms, "a", 1, "200")}, []reqlog.Record{at("c1", 0, ms, "a", 1, "503")}, "status 200 at the client, 503 at the server"},
+		{"server without connection", nil, []reqlog.Record{at("", 0, ms, "a", 1, "200")}, "no connection"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := reqlog.Compare(tc.client, tc.server); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Compare: %v, want an error holding %q", err, tc.want)
+			}
+		})
+	}
+}

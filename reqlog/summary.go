@@ -13,6 +13,9 @@ type OpSummary struct {
 	Bytes    int64
 	// Statuses counts the requests by status.
 	Statuses map[string]int64
+	// OK and OKBytes are the requests answered 200 or 206, and their
+	// bytes: the responses that carry data.
+	OK, OKBytes int64
 	// FirstByte and Total are the 50th and 99th percentiles of the times
 	// to first byte (of the requests that had one) and in all.
 	FirstByteP50, FirstByteP99, TotalP50, TotalP99 time.Duration
@@ -59,6 +62,10 @@ func Summarize(recs []Record) Summary {
 		o.Requests++
 		o.Bytes += r.Bytes
 		o.Statuses[r.Status]++
+		if r.Status == "200" || r.Status == "206" {
+			o.OK++
+			o.OKBytes += r.Bytes
+		}
 		if r.FirstByte > 0 {
 			first[r.Op] = append(first[r.Op], r.FirstByte)
 		}

@@ -15,7 +15,7 @@
 //	storagebench feed [-profile P] [-loader C]... find the most accelerators the store keeps busy
 //	storagebench merge [-o FILE] TIMELINES... RESULTS...  combine the ranks of a run into cluster figures
 //	storagebench count [-items N] NAME...         the -benchtime count that sizes a Load case
-//	storagebench requests [-gets] [-step D] LOG   summarize a per-request log
+//	storagebench requests [-gets] [-step D] [-server SERVERLOG] LOG  summarize a request log, or match it against a server's
 //
 // DEST and SRC are a folder or an s3://bucket/prefix URL; S3 is reached
 // with the seed-format configuration named by -s3-config or

@@ -18,12 +18,13 @@ import (
 // (STORAGEBENCH_REQUEST_LOG's, or serve -request-log's) holds, a row per
 // operation, the connections and the requests in flight; with -step, the
 // requests in flight step by step; with -gets, only the GetObject
-// requests and their bytes, "N BYTES", for scripts to compare a client's
-// log with what a server counted.
+// requests answered 200 or 206 and their bytes, "N BYTES", for scripts to
+// compare a client's count with what a server logged; with -server, LOG
+// (a client's) matched against a server's log of the same run.
 func runRequests(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("requests", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	gets := fs.Bool("gets", false, `print only "GETS BYTES", the GetObject requests and their response bytes`)
+	gets := fs.Bool("gets", false, `print only "GETS BYTES", the GetObject requests answered 200 or 206 and their bytes`)
 	step := fs.Duration("step", 0, "also print the requests in flight over each `step` of time, such as 1s")
 	server := fs.String("server", "", "match LOG, a client's, request for request against this server's `log` of the same run, and fail where they disagree")
 	fs.Usage = func() {
@@ -41,6 +42,9 @@ func runRequests(ctx context.Context, stdout, stderr io.Writer, args []string) e
 	}
 	if *step < 0 {
 		return fmt.Errorf("requests: -step %v: want a positive duration", *step)
+	}
+	if *gets && *server != "" {
+		return fmt.Errorf("requests: -gets and -server: choose one")
 	}
 	recs, err := readLog(pos[0])
 	if err != nil {
@@ -69,7 +73,7 @@ func runRequests(ctx context.Context, stdout, stderr io.Writer, args []string) e
 	}
 	if *gets {
 		g := s.Op("GetObject")
-		_, err := fmt.Fprintln(stdout, g.Requests, g.Bytes)
+		_, err := fmt.Fprintln(stdout, g.OK, g.OKBytes)
 		return err
 	}
 	secs := s.End.Sub(s.Start).Seconds()

@@ -151,6 +151,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if cerr := srv.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("serve: shut down: %w", cerr)
 	}
+	obs.Wait() // the requests Close cut short, counted and logged
 	if err != nil {
 		return err
 	}
