@@ -6,11 +6,13 @@
 # our loader, every case in one run, then pytorch/loadbench.py with
 # PyTorch's DataLoader and boto3, case by case, named alike plus
 # client=torch, for at least the items BenchmarkLoad timed for the case
-# (storagebench count: whole epochs); COUNT rounds of both. Each run gets a
+# (storagebench count: whole epochs, the least BenchmarkLoad times);
+# COUNT rounds of both. Each run gets a
 # server of its own, which writes what it saw (-o, named as the client's
 # lines) and logs every request: the run fails unless the server served
 # exactly the GETs and bytes the client counted (ours: its own request
-# log, matched request for request; PyTorch's: the harness's count).
+# log, matched request for request; PyTorch's: the objects the harness
+# read whole, against the GETs the server answered 200).
 # Results go to OUT (benchstat -col /client puts the two side by side) and
 # what the servers saw to SERVED.
 #
