@@ -733,14 +733,15 @@ func TestTorchrunLaunch(t *testing.T) {
 	if _, stderr, status := run(t, os.Environ(), bash, "-n", launchFile); status != 0 {
 		t.Fatalf("bash -n %s: exit status %d\n%s", launchFile, status, stderr)
 	}
-	tools := isolatedPath(t, "date", "mkdir", "tail", "cp")
+	tools := isolatedPath(t, "date", "mkdir", "tail", "cp", "grep")
 	stubs := t.TempDir()
 	bin := writeScript(t, stubs, "storagebench.test", `echo "RANK=$RANK WORLD_SIZE=$WORLD_SIZE LOCAL_RANK=$LOCAL_RANK LOCAL_WORLD_SIZE=$LOCAL_WORLD_SIZE TORCHELASTIC_RUN_ID=$TORCHELASTIC_RUN_ID STORAGEBENCH_TIMELINE=$STORAGEBENCH_TIMELINE STORAGEBENCH_RENDEZVOUS=$STORAGEBENCH_RENDEZVOUS"
 echo "ARGS=$*"
 [ "$RANK" != "$STUB_FAIL_RANK" ] || { echo "rank $RANK: boom" >&2; exit 1; }
 `)
 	fakeTorchrun := t.TempDir()
-	writeScript(t, fakeTorchrun, "torchrun", `echo "$*" >"$STUB_TORCHRUN_ARGS"
+	writeScript(t, fakeTorchrun, "torchrun", `[ "$1" != --help ] || { echo "usage: torchrun [--nproc-per-node NPROC_PER_NODE] ..."; exit 0; }
+echo "$*" >"$STUB_TORCHRUN_ARGS"
 n= logs= id=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -760,11 +761,19 @@ while [ "$r" -lt "$n" ]; do
 	r=$((r + 1))
 done
 `)
+	// PyTorch 1.13's torchrun (Debian's) takes --nproc_per_node only, and
+	// fails on the launch's --redirects and --tee: never run.
+	oldTorchrun := t.TempDir()
+	writeScript(t, oldTorchrun, "torchrun", `[ "$1" != --help ] || { echo "usage: torchrun [--nproc_per_node NPROC_PER_NODE] ..."; exit 0; }
+echo "torchrun 1.13 ran" >&2
+exit 3
+`)
 	args := []string{"-test.run", "^$", "-test.benchtime", "2x"}
 
 	for _, tc := range []struct {
 		name       string
 		torchrun   bool
+		old        bool // an old torchrun on PATH, which the launch does without
 		launchArgs []string
 		env        []string
 		ranks      int    // rank files to check, 0 for none
@@ -779,6 +788,7 @@ done
 		{name: "no ranks", launchArgs: []string{"-n", "0"}, wantStatus: 2, wantErr: "-n 0"},
 		{name: "explicit rank set", launchArgs: args, env: []string{cases.Rank + "=0"}, wantStatus: 2, wantErr: cases.Rank + " is set"},
 		{name: "torchrun", torchrun: true, launchArgs: append([]string{"-n", "3"}, args...), ranks: 3},
+		{name: "old torchrun", old: true, launchArgs: append([]string{"-n", "2"}, args...), ranks: 2, wantErr: "predates PyTorch 2"},
 		{name: "torchrun rank fails", torchrun: true, launchArgs: append([]string{"-n", "3"}, args...), env: []string{"STUB_FAIL_RANK=0"},
 			wantStatus: 1, wantErr: "torchrun failed"},
 	} {
@@ -788,6 +798,9 @@ done
 			path := tools
 			if tc.torchrun {
 				path += string(os.PathListSeparator) + fakeTorchrun
+			}
+			if tc.old {
+				path += string(os.PathListSeparator) + oldTorchrun
 			}
 			env := append([]string{
 				"PATH=" + path,

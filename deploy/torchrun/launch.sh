@@ -17,9 +17,11 @@
 #   STORAGEBENCH_TIMELINE, STORAGEBENCH_RENDEZVOUS  default to OUT/ and
 #        OUT/rendezvous; the other STORAGEBENCH_ variables pass through.
 #
-# With torchrun on PATH, torchrun starts the ranks (it stops them all when
-# one fails); without it, this script starts them itself with the variables
-# torchrun gives its workers, waits for every one (a rank whose peer died
+# With torchrun of PyTorch 2 or later on PATH (one that takes
+# --nproc-per-node), torchrun starts the ranks (it stops them all when one
+# fails); without it (or with an older one, such as Debian's 1.13, whose
+# --redirects and --tee fail), this script starts them itself with the
+# variables torchrun gives its workers, waits for every one (a rank whose peer died
 # ends with an error naming it), and names the ranks that failed. Either
 # way each rank's stderr is in rank-<R>.err and the exit status is non-zero
 # if a rank failed.
@@ -96,7 +98,9 @@ show() {
 	done < <(tail -n 20 "$1")
 }
 
-if command -v torchrun >/dev/null 2>&1; then
+if command -v torchrun >/dev/null 2>&1 && ! torchrun --help 2>/dev/null | grep -q -- '--nproc-per-node'; then
+	echo "$prog: the torchrun on PATH predates PyTorch 2 (no --nproc-per-node); starting the ranks as torchrun would" >&2
+elif command -v torchrun >/dev/null 2>&1; then
 	# What --standalone does (a c10d store on a free local port), with
 	# this launch's run id in place of a random one. --no-python runs the
 	# binary itself; its stdout and stderr go to files under
