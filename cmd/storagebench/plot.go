@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -31,6 +32,8 @@ func runPlot(ctx context.Context, stdout, stderr io.Writer, args []string) error
 		fmt.Fprintln(w, "(levels-*), items/s against workers with the bound (throughput-*; with several files,")
 		fmt.Fprintln(w, "before and after on the same axes), accelerator utilization (au-*) for training runs, and")
 		fmt.Fprintln(w, "the requests in flight over time (served-*) from storagebench serve -o FILE -interval D.")
+		fmt.Fprintln(w, "A request log (FILE.csv.gz: STORAGEBENCH_REQUEST_LOG, serve -request-log) adds its requests")
+		fmt.Fprintln(w, "in flight over time (requests-inflight-*) and its connections' timeline (requests-timeline-*).")
 		fmt.Fprintln(w, "\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -87,6 +90,28 @@ func (s *selection) figures(fs *flag.FlagSet, args []string) (*results.Set, []*r
 		fs.Usage()
 		return nil, nil, errors.New("missing RESULTS files")
 	}
+	// Request logs (STORAGEBENCH_REQUEST_LOG's, serve -request-log's)
+	// are drawn after the results, each as its requests in flight and
+	// its connections' timeline.
+	var logFigs []*report.Figure
+	isLog := func(f string) bool { return strings.HasSuffix(f, ".csv.gz") }
+	for _, f := range files {
+		if !isLog(f) {
+			continue
+		}
+		recs, err := readLog(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		logFigs = append(logFigs, report.RequestFigures(strings.TrimSuffix(filepath.Base(f), ".csv.gz"), recs)...)
+	}
+	files = slices.DeleteFunc(files, isLog)
+	if len(files) == 0 {
+		if len(logFigs) == 0 {
+			return nil, nil, errors.New("the request logs hold no request")
+		}
+		return nil, logFigs, nil
+	}
 	var opts report.LevelOptions
 	if opts.Levels, err = checkList("-levels", *s.levels, report.Levels()); err != nil {
 		return nil, nil, err
@@ -130,7 +155,7 @@ func (s *selection) figures(fs *flag.FlagSet, args []string) (*results.Set, []*r
 		}
 		return nil, nil, errors.New(msg)
 	}
-	return set, figs, nil
+	return set, append(figs, logFigs...), nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty elements.

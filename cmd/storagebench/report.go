@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,13 +27,17 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		fmt.Fprintln(w, "\nWrites one self-contained HTML page (inline SVG and CSS, nothing loaded from the")
 		fmt.Fprintln(w, "network) with the figures of plot, benchstat-style tables of items/s, efficiency and")
 		fmt.Fprintln(w, "getitem p99 (with two or more files, each file's change from the first and its")
-		fmt.Fprintln(w, "p-value), and the machine and configuration lines. NAME=FILE labels a file.")
+		fmt.Fprintln(w, "p-value), and the machine and configuration lines. NAME=FILE labels a file. A request")
+		fmt.Fprintln(w, "log (FILE.csv.gz) adds its requests in flight over time and its connections' timeline.")
 		fmt.Fprintln(w, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	set, figs, err := sel.figures(fs, args)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
+	}
+	if set == nil {
+		return errors.New("report: request logs go on a page beside results: give a RESULTS file too")
 	}
 	if err := ctx.Err(); err != nil {
 		return err
