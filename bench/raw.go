@@ -190,8 +190,11 @@ func (r *rawReader) sample(ctx context.Context, d time.Duration, slices int) (be
 	last, prev := start, int64(0)
 	for range slices {
 		select {
-		case now := <-t.C:
-			cur := done.Load()
+		case <-t.C:
+			// The time the count is read, not the tick's: a sampler
+			// scheduled late would count a longer slice's reads over
+			// the tick's shorter one.
+			now, cur := time.Now(), done.Load()
 			best = max(best, float64(cur-prev)/now.Sub(last).Seconds())
 			last, prev = now, cur
 		case err := <-errc: // a reader failed before the end
