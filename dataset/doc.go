@@ -4,9 +4,13 @@
 // A [Backend] is the narrow driver interface that each kind of storage
 // implements: package local reads a folder, package s3blob an S3 bucket and
 // package mem a map in memory. [Store] is the concrete type in front of a
-// backend: it checks arguments, reads whole objects into caller-owned
-// buffers, stamps the time to first byte and wraps every error with the key
-// it concerns. [Dataset] pairs a Store with an [Index], so that items are
+// backend: it checks arguments, reads whole objects, or ranges of them,
+// into caller-owned buffers, stamps the time to first byte and wraps every
+// error with the key it concerns. A [Stream] reads an object from an
+// offset as it arrives, for a caller that consumes it as it goes, such as
+// a reader of tar shards. Backends that read part of an object in one
+// request implement [RangeOpener]; the others are read whole, the bytes
+// before the range discarded. [Dataset] pairs a Store with an [Index], so that items are
 // addressed by position as a data loader does.
 //
 // A listing of a large bucket or folder takes a while; a caller that shows

@@ -4,7 +4,7 @@ import "fmt"
 
 // KeyError records a failed operation on one key of a store.
 type KeyError struct {
-	Op  string // "read", "put", "list" or "delete"
+	Op  string // "read", "read range", "stream", "put", "list" or "delete"
 	Key string // the key (or, for list, the prefix) concerned
 	Err error  // the underlying error
 }

@@ -32,7 +32,7 @@ const (
 	// longer than announced, an attempt's deadline. Retried.
 	KindTransient
 	// KindPermanent is a failure that will recur: a refused or malformed
-	// key, a backend that cannot do the operation, a request the store
+	// key, a range past an object's end, a backend that cannot do the operation, a request the store
 	// refuses for what it is. Not retried.
 	KindPermanent
 	// KindCanceled is the caller's context ending (canceled or past its
@@ -100,8 +100,8 @@ func Classify(b Backend, err error) ErrorKind {
 // that returned it (every error of Read, Put, Delete and List carries one),
 // else the kind of the errors package dataset knows, which are the same
 // for every store: [ErrNotFound] and [fs.ErrNotExist] are not found;
-// [ErrInvalidKey], [errors.ErrUnsupported] and [fs.ErrPermission] are
-// permanent; [ErrTimeout] is transient; [context.Canceled] and
+// [ErrInvalidKey], [ErrInvalidRange], [errors.ErrUnsupported] and
+// [fs.ErrPermission] are permanent; [ErrTimeout] is transient; [context.Canceled] and
 // [context.DeadlineExceeded] are canceled. Any other error, and nil, is
 // KindUnknown: a store's own codes are its backend's to classify.
 func KindOf(err error) ErrorKind {
@@ -115,7 +115,7 @@ func KindOf(err error) ErrorKind {
 	switch {
 	case errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist):
 		return KindNotFound
-	case errors.Is(err, ErrInvalidKey) || errors.Is(err, errors.ErrUnsupported) || errors.Is(err, fs.ErrPermission):
+	case errors.Is(err, ErrInvalidKey) || errors.Is(err, ErrInvalidRange) || errors.Is(err, errors.ErrUnsupported) || errors.Is(err, fs.ErrPermission):
 		return KindPermanent
 	case errors.Is(err, ErrTimeout):
 		return KindTransient

@@ -46,6 +46,7 @@ func TestKindOf(t *testing.T) {
 		{"not found", fmt.Errorf("open %q: %w", "k", dataset.ErrNotFound), dataset.KindNotFound},
 		{"fs not exist", fs.ErrNotExist, dataset.KindNotFound},
 		{"invalid key", dataset.ErrInvalidKey, dataset.KindPermanent},
+		{"invalid range", fmt.Errorf("bytes [5, end): %w", dataset.ErrInvalidRange), dataset.KindPermanent},
 		{"unsupported", errors.ErrUnsupported, dataset.KindPermanent},
 		{"permission", &fs.PathError{Op: "open", Path: "k", Err: fs.ErrPermission}, dataset.KindPermanent},
 		{"timeout", fmt.Errorf("no first byte: %w", dataset.ErrTimeout), dataset.KindTransient},

@@ -288,6 +288,15 @@ func (d *deadline) progress() {
 	}
 }
 
+// pause disarms the deadline until the next progress: a [Stream] between
+// two Reads waits on its caller, not on the store. A deadline that has
+// fired stays fired.
+func (d *deadline) pause() {
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+}
+
 // stop disarms the deadline and releases its context.
 func (d *deadline) stop() {
 	if d.timer != nil {

@@ -38,9 +38,10 @@ func (t Timing) Transfer() time.Duration { return t.Total - t.Retrying - t.TTFB 
 const minGrow = 32 << 10
 
 // Store is the portable type in front of a [Backend]: it reads objects
-// whole, under a [Policy] of deadlines and retries, and records on every
-// error it returns the error's [ErrorKind], as the backend classifies it.
-// It is safe for concurrent use.
+// whole ([Store.Read]), ranges of them ([Store.ReadRange]) or streams them
+// from an offset ([Store.OpenStream]), under a [Policy] of deadlines and
+// retries, and records on every error it returns the error's [ErrorKind],
+// as the backend classifies it. It is safe for concurrent use.
 //
 // A Store's settings are options of the Store itself, never values of the
 // context given to its reads: [Store.WithPolicy], [Store.WithRetryBudget]
@@ -120,112 +121,150 @@ func (s *Store) Backend() Backend { return s.b }
 // kind [KindOf] gives; one that retries could not overcome wraps an
 // [*AttemptsError] with the last attempt's error.
 func (s *Store) Read(ctx context.Context, key string, buf []byte) ([]byte, Timing, error) {
-	return s.read(ctx, key, buf, nil)
+	return s.read(ctx, key, whole, buf, nil)
 }
 
 // ReadTraced reads as [Store.Read] does, calling the hooks of trace for
 // this read in addition to the store's own: trace's first. A nil trace
 // adds nothing. It allocates nothing more than Read does.
 func (s *Store) ReadTraced(ctx context.Context, key string, buf []byte, trace *ReadTrace) ([]byte, Timing, error) {
-	return s.read(ctx, key, buf, trace)
+	return s.read(ctx, key, whole, buf, trace)
 }
 
-// read is Read with the read's own trace, if any.
-func (s *Store) read(ctx context.Context, key string, buf []byte, trace *ReadTrace) ([]byte, Timing, error) {
-	if key == "" {
-		return buf[:0], Timing{}, &KeyError{Op: "read", Key: key, Err: withKind(ErrInvalidKey, KindPermanent)}
+// read reads sp of key, whole or a range, with the read's own trace, if
+// any: Read and ReadRange.
+func (s *Store) read(ctx context.Context, key string, sp span, buf []byte, trace *ReadTrace) ([]byte, Timing, error) {
+	if err := refuse(ctx, key, sp); err != nil {
+		return buf[:0], Timing{}, sp.fail(key, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return buf[:0], Timing{}, &KeyError{Op: "read", Key: key, Err: withKind(err, KindCanceled)}
-	}
-	budget := s.budget
-	if budget != nil {
-		budget.reads.Add(1)
-	}
-	start := time.Now()
-	h := hooks{read: trace, store: s.trace}
-	failures, throttles := 0, 0 // failed attempts, not throttled and throttled
+	r := s.newRetrier(ctx, trace)
 	for k := 0; ; k++ {
-		t0 := start
-		if k > 0 {
-			t0 = time.Now()
-		}
-		var (
-			data  []byte
-			first time.Time
-			err   error
-			kind  ErrorKind
-		)
-		data, first, kind, err = s.attempt(ctx, key, buf, h)
+		t0 := r.begin(k)
+		data, first, kind, err := s.attempt(ctx, key, sp, buf, r.h)
 		end := time.Now()
 		if err == nil {
 			if first.IsZero() {
 				first = end
-				h.firstByte() // an empty body: its end is its first byte
+				r.h.firstByte() // an empty body: its end is its first byte
 			}
-			if budget != nil {
-				budget.served(end)
-			}
-			return data, Timing{TTFB: first.Sub(t0), Total: end.Sub(start), Attempts: k + 1, Retrying: t0.Sub(start)}, nil
+			r.served(end)
+			return data, Timing{TTFB: first.Sub(t0), Total: end.Sub(r.start), Attempts: k + 1, Retrying: t0.Sub(r.start)}, nil
 		}
 		buf = data
-		failed := Timing{Total: end.Sub(start), Attempts: k + 1, Retrying: t0.Sub(start)}
-		if !kind.retryable() {
-			if k > 0 {
-				err = &AttemptsError{Attempts: k + 1, Err: err}
-			}
-			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: err}
-		}
-		throttled := kind == KindThrottled
-		if throttled {
-			throttles++
-		} else {
-			failures++
-		}
-		// Throttled attempts past Attempts only for a run whose store is
-		// serving: a lone read, or a run's past its grace with nothing
-		// served, has no sign that backing off will get it through.
-		throttleLimit := s.p.Attempts
-		if budget != nil && budget.serving(end) {
-			throttleLimit = s.p.ThrottleAttempts
-		}
-		if failures >= s.p.Attempts || throttles >= throttleLimit || s.p.Attempts == 1 {
-			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: &AttemptsError{Attempts: k + 1, Err: err}}
-		}
-		if budget != nil && !throttled && !budget.take() {
-			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: &AttemptsError{Attempts: k + 1, Err: err, Budget: true}}
-		}
-		h.retry(k+1, err)
-		if serr := sleep(ctx, s.p.backoff(k, throttled)); serr != nil {
-			err = withKind(fmt.Errorf("%w (waiting to retry after: %w)", serr, err), KindCanceled)
-			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: err}
-		}
-		if budget != nil && throttled && !budget.takeThrottled(time.Now()) {
-			failed.Total = time.Since(start)
-			return buf[:0], failed, &KeyError{Op: "read", Key: key, Err: &AttemptsError{Attempts: k + 1, Err: err, Budget: true}}
+		if failed, err := r.next(k, kind, err, end); err != nil {
+			return buf[:0], Timing{Total: failed.Sub(r.start), Attempts: k + 1, Retrying: t0.Sub(r.start)}, sp.fail(key, err)
 		}
 	}
 }
 
-// attempt makes one attempt at reading key into buf, under the policy's
-// deadlines, and returns the filled slice, when its first byte came, and,
-// if it failed, the error's kind and the error, with the kind recorded on
-// it.
-func (s *Store) attempt(ctx context.Context, key string, buf []byte, h hooks) ([]byte, time.Time, ErrorKind, error) {
-	var dl *deadline
-	actx := ctx
-	if !s.immediate {
-		if dl = newDeadline(ctx, s.p); dl != nil {
-			actx = dl.ctx
-			defer dl.stop()
-		}
+// refuse returns the error, its kind recorded, of a read of sp of key that
+// makes no attempt: an empty key, a range at a negative offset, or ctx
+// already done. It returns nil for a read that may start.
+func refuse(ctx context.Context, key string, sp span) error {
+	switch {
+	case key == "":
+		return withKind(ErrInvalidKey, KindPermanent)
+	case sp.ranged && sp.off < 0:
+		return withKind(CheckRange(sp.off, sp.n, -1), KindPermanent)
 	}
-	rc, size, err := s.b.Open(actx, key)
+	if err := ctx.Err(); err != nil {
+		return withKind(err, KindCanceled)
+	}
+	return nil
+}
+
+// retrier decides, attempt by attempt, whether a read makes another, and
+// waits before it: the part of the retry loop that [Store.Read] and
+// [Store.OpenStream] share. Held by value, it costs a read no allocation.
+type retrier struct {
+	s         *Store
+	ctx       context.Context
+	start     time.Time // when the read was called
+	h         hooks
+	failures  int // failed attempts, not throttled
+	throttles int // throttled attempts
+}
+
+// newRetrier returns the retrier of a read with ctx and the read's own
+// trace, counting the read in the store's budget.
+func (s *Store) newRetrier(ctx context.Context, trace *ReadTrace) retrier {
+	if s.budget != nil {
+		s.budget.reads.Add(1)
+	}
+	return retrier{s: s, ctx: ctx, start: time.Now(), h: hooks{read: trace, store: s.trace}}
+}
+
+// begin returns the start of attempt k (from 0).
+func (r *retrier) begin(k int) time.Time {
+	if k == 0 {
+		return r.start
+	}
+	return time.Now()
+}
+
+// served records a read that succeeded at end.
+func (r *retrier) served(end time.Time) {
+	if r.s.budget != nil {
+		r.s.budget.served(end)
+	}
+}
+
+// next takes attempt k (from 0), which failed at end with err of kind
+// kind. When the read makes another attempt, next waits its backoff and
+// returns a nil error; else it returns the read's error and when the
+// read failed.
+func (r *retrier) next(k int, kind ErrorKind, err error, end time.Time) (time.Time, error) {
+	if !kind.retryable() {
+		if k > 0 {
+			err = &AttemptsError{Attempts: k + 1, Err: err}
+		}
+		return end, err
+	}
+	p, budget := r.s.p, r.s.budget
+	throttled := kind == KindThrottled
+	if throttled {
+		r.throttles++
+	} else {
+		r.failures++
+	}
+	// Throttled attempts past Attempts only for a run whose store is
+	// serving: a lone read, or a run's past its grace with nothing
+	// served, has no sign that backing off will get it through.
+	throttleLimit := p.Attempts
+	if budget != nil && budget.serving(end) {
+		throttleLimit = p.ThrottleAttempts
+	}
+	if r.failures >= p.Attempts || r.throttles >= throttleLimit || p.Attempts == 1 {
+		return end, &AttemptsError{Attempts: k + 1, Err: err}
+	}
+	if budget != nil && !throttled && !budget.take() {
+		return end, &AttemptsError{Attempts: k + 1, Err: err, Budget: true}
+	}
+	r.h.retry(k+1, err)
+	if serr := sleep(r.ctx, p.backoff(k, throttled)); serr != nil {
+		return end, withKind(fmt.Errorf("%w (waiting to retry after: %w)", serr, err), KindCanceled)
+	}
+	if budget != nil && throttled && !budget.takeThrottled(time.Now()) {
+		return time.Now(), &AttemptsError{Attempts: k + 1, Err: err, Budget: true}
+	}
+	return end, nil
+}
+
+// attempt makes one attempt at reading sp of key into buf, under the
+// policy's deadlines, and returns the filled slice, when its first byte
+// came, and, if it failed, the error's kind and the error, with the kind
+// recorded on it.
+func (s *Store) attempt(ctx context.Context, key string, sp span, buf []byte, h hooks) ([]byte, time.Time, ErrorKind, error) {
+	dl, actx := s.deadline(ctx)
+	if dl != nil {
+		defer dl.stop()
+	}
+	rc, size, err := s.open(actx, key, sp, dl)
 	if err != nil {
 		kind, err := s.cause(ctx, dl, err)
 		return buf[:0], time.Time{}, kind, err
 	}
-	buf, first, err := readAll(rc, size, buf[:0], h, dl)
+	buf, first, err := readAll(rc, sp.length(size), buf[:0], h, dl)
 	cerr := rc.Close()
 	if err == nil {
 		err = cerr
@@ -235,6 +274,31 @@ func (s *Store) attempt(ctx context.Context, key string, buf []byte, h hooks) ([
 		return buf[:0], first, kind, err
 	}
 	return buf, first, KindUnknown, nil
+}
+
+// deadline returns the deadline of an attempt with ctx under the store's
+// policy and the context the attempt reads with: none and ctx itself on an
+// [Immediate] backend or under a policy that sets no deadline.
+func (s *Store) deadline(ctx context.Context) (*deadline, context.Context) {
+	if s.immediate {
+		return nil, ctx
+	}
+	dl := newDeadline(ctx, s.p)
+	if dl == nil {
+		return nil, ctx
+	}
+	return dl, dl.ctx
+}
+
+// open starts reading sp of key: the whole object through the backend's
+// Open, a range through its OpenRange or, for a backend without one,
+// through Open and discarding the bytes before the range, re-arming dl
+// (if not nil) as they arrive.
+func (s *Store) open(ctx context.Context, key string, sp span, dl *deadline) (io.ReadCloser, int64, error) {
+	if !sp.ranged {
+		return s.b.Open(ctx, key)
+	}
+	return openRange(ctx, s.b, key, sp.off, sp.n, dl)
 }
 
 // cause returns the kind of err, the error of an attempt, and err with the
@@ -305,7 +369,7 @@ func readAll(r io.Reader, size int64, buf []byte, h hooks, dl *deadline) ([]byte
 			buf = buf[:len(buf)+n]
 		}
 		if size >= 0 && int64(len(buf)) > size {
-			return buf, first, withKind(fmt.Errorf("body longer than its reported size of %d bytes", size), KindTransient)
+			return buf, first, withKind(fmt.Errorf("body longer than the %d bytes announced", size), KindTransient)
 		}
 		if err == io.EOF {
 			break

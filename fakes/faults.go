@@ -402,9 +402,12 @@ func (w *faultWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // *FaultError); a trickle returns the body TrickleChunk bytes at a time at
 // TrickleRate. The result is a [dataset.Classifier]: it answers the kind of
 // its *FaultError values ([FaultError.Kind]) and passes any other error to
-// b's classification ([dataset.Classify]). It lists, writes and deletes
-// through b, failing with errors.ErrUnsupported when b cannot. With no
-// faults Backend returns b itself.
+// b's classification ([dataset.Classify]). It reads ranges
+// ([dataset.RangeOpener]) as it reads whole objects, one draw each, the
+// short body cut at half the range, through b's OpenRange if b has one
+// (else b's Open, the bytes before the range discarded). It lists, writes
+// and deletes through b, failing with errors.ErrUnsupported when b
+// cannot. With no faults Backend returns b itself.
 func (in *Injector) Backend(b dataset.Backend) dataset.Backend {
 	if in.faults.IsZero() {
 		return b
@@ -418,6 +421,19 @@ type faultBackend struct {
 }
 
 func (fb *faultBackend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	return fb.open(ctx, key, wholeObject)
+}
+
+// OpenRange implements [dataset.RangeOpener] as Open reads a whole object:
+// one draw, and the range's body cut (at half the range), stalled or
+// slowed as a whole object's is. The range is read through b's OpenRange,
+// or b's Open with the bytes before it discarded ([dataset.OpenRange]).
+func (fb *faultBackend) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	return fb.open(ctx, key, byteRange{ranged: true, off: off, n: n})
+}
+
+// open opens r of key as Open and OpenRange do.
+func (fb *faultBackend) open(ctx context.Context, key string, r byteRange) (io.ReadCloser, int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
@@ -428,11 +444,11 @@ func (fb *faultBackend) Open(ctx context.Context, key string) (io.ReadCloser, in
 	case FaultReset:
 		return nil, 0, &FaultError{Fault: f, err: syscall.ECONNRESET}
 	}
-	rc, size, err := fb.delegate.b.Open(ctx, key)
+	rc, size, err := fb.delegate.open(ctx, key, r)
 	if err != nil || f == "" {
 		return rc, size, err
 	}
-	return &faultReader{ctx: ctx, rc: rc, fault: f, left: size / 2}, size, nil
+	return &faultReader{ctx: ctx, rc: rc, fault: f, left: r.length(size) / 2}, size, nil
 }
 
 // ErrorKind implements [dataset.Classifier]: an injected fault is of its

@@ -64,7 +64,8 @@ type mount struct {
 // faults apply to its objects. It answers, for path-style requests:
 //
 //   - GET and HEAD of an object: its body through [http.ServeContent]
-//     (ranges and conditional requests included), with Content-Length,
+//     (ranges and conditional requests included; a range starting at or
+//     past the object's end is S3's 416 InvalidRange), with Content-Length,
 //     Content-Type from the key's extension (binary/octet-stream when it
 //     has none known), Last-Modified (the time of the mount) and an ETag
 //     (see below); a key b does not have is S3's 404 NoSuchKey, and
@@ -195,6 +196,11 @@ func (m *mount) serveObject(w http.ResponseWriter, r *http.Request, key string) 
 		content, size = bytes.NewReader(data), int64(len(data))
 	}
 	h := w.Header()
+	if r.Header.Get("If-Range") == "" && unsatisfiable(r.Header.Get("Range"), size) {
+		h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+		m.fail(w, r, http.StatusRequestedRangeNotSatisfiable, "InvalidRange", key, "The requested range is not satisfiable")
+		return
+	}
 	h.Set("ETag", m.etag(key, size))
 	h.Set("Content-Type", contentType(key))
 	for p, header := range responseHeaders {
@@ -203,6 +209,23 @@ func (m *mount) serveObject(w http.ResponseWriter, r *http.Request, key string) 
 		}
 	}
 	http.ServeContent(w, r, "", m.modTime, content)
+}
+
+// unsatisfiable reports whether the Range header h asks for one range
+// starting at or past the end of an object of size bytes (for an empty
+// object, any range from an offset), which S3 answers with 416
+// InvalidRange: http.ServeContent would answer it with a code of its own.
+func unsatisfiable(h string, size int64) bool {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return false
+	}
+	first, _, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok || first == "" {
+		return false // a suffix range, or none
+	}
+	off, err := strconv.ParseInt(first, 10, 64)
+	return err == nil && off >= size
 }
 
 // openError answers a GET or HEAD of key whose Open failed with err with

@@ -44,12 +44,17 @@ func mountedBackend(tb testing.TB, b dataset.Backend) (*S3, *s3blob.Backend) {
 	return f, sb
 }
 
-// readOnly hides every method of an S3 backend but reading and listing,
+// readOnly hides every method of an S3 backend but reading (ranges
+// included) and listing,
 // as a mounted bucket allows no more.
 type readOnly struct{ b *s3blob.Backend }
 
 func (r readOnly) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
 	return r.b.Open(ctx, key)
+}
+
+func (r readOnly) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	return r.b.OpenRange(ctx, key, off, n)
 }
 
 func (r readOnly) List(ctx context.Context, prefix string) ([]dataset.Entry, error) {

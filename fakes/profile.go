@@ -667,9 +667,12 @@ func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // it. Errors from b pass through unchanged. The result implements
 // [dataset.Lister], [dataset.Writer] and [dataset.Deleter] by delegating
 // to b, undelayed and unlimited, failing with errors.ErrUnsupported when b
-// does not, and [dataset.Classifier]: a refusal is
-// [dataset.KindThrottled], any other error of the kind b gives it. With a
-// zero profile Backend returns b itself.
+// does not, [dataset.Classifier]: a refusal is [dataset.KindThrottled],
+// any other error of the kind b gives it, and [dataset.RangeOpener]: a
+// range is read as a whole object is, the same time to first byte ahead
+// of it and its own bytes paced, through b's OpenRange if b has one (else
+// b's Open, the bytes before the range discarded undelayed). With a zero
+// profile Backend returns b itself.
 func (e *Emulator) Backend(b dataset.Backend) dataset.Backend {
 	if e.p.IsZero() {
 		return b
@@ -683,6 +686,19 @@ type backend struct {
 }
 
 func (w *backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	return w.open(ctx, key, wholeObject)
+}
+
+// OpenRange implements [dataset.RangeOpener] as Open reads a whole object:
+// refused over PrefixRate, else the range (through b's OpenRange, or b's
+// Open with the bytes before it discarded, see [dataset.OpenRange]) behind
+// the same time to first byte, its own bytes paced.
+func (w *backend) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	return w.open(ctx, key, byteRange{ranged: true, off: off, n: n})
+}
+
+// open opens r of key as Open and OpenRange do.
+func (w *backend) open(ctx context.Context, key string, r byteRange) (io.ReadCloser, int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
@@ -691,14 +707,14 @@ func (w *backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, e
 	if err != nil {
 		return nil, 0, err
 	}
-	rc, size, err := w.delegate.b.Open(ctx, key)
+	rc, size, err := w.delegate.open(ctx, key, r)
 	if err != nil {
 		w.e.end()
 		return rc, size, err
 	}
-	r := &reader{ctx: ctx, rc: rc, firstByte: opened.Add(ttfb), e: w.e}
-	r.bw, r.late, r.link = w.e.p.Bandwidth, &w.e.late, w.e.capacity.link
-	return r, size, nil
+	pr := &reader{ctx: ctx, rc: rc, firstByte: opened.Add(ttfb), e: w.e}
+	pr.bw, pr.late, pr.link = w.e.p.Bandwidth, &w.e.late, w.e.capacity.link
+	return pr, size, nil
 }
 
 // ErrorKind implements [dataset.Classifier]: a read refused over the
@@ -717,6 +733,40 @@ func (w *backend) ErrorKind(err error) dataset.ErrorKind {
 // untouched, failing with errors.ErrUnsupported when b cannot: the part
 // the emulator's and the injector's wrappers share.
 type delegate struct{ b dataset.Backend }
+
+// byteRange is what a wrapper's read asks of the wrapped backend: the
+// whole object (Open) or the bytes [off, off+n), or [off, end) when n < 0
+// (OpenRange).
+type byteRange struct {
+	ranged bool
+	off, n int64
+}
+
+// wholeObject is the byteRange of Open.
+var wholeObject = byteRange{n: -1}
+
+// length returns the length of r's body in an object of size bytes, or
+// -1 when size is not known.
+func (r byteRange) length(size int64) int64 {
+	switch {
+	case size < 0:
+		return -1
+	case !r.ranged:
+		return size
+	case r.n >= 0 && r.n < size-r.off:
+		return r.n
+	}
+	return max(size-r.off, 0)
+}
+
+// open opens r of key in b: with b's Open, or with [dataset.OpenRange],
+// which reads a range with b's OpenRange or, if b has none, with its Open.
+func (w delegate) open(ctx context.Context, key string, r byteRange) (io.ReadCloser, int64, error) {
+	if !r.ranged {
+		return w.b.Open(ctx, key)
+	}
+	return dataset.OpenRange(ctx, w.b, key, r.off, r.n)
+}
 
 // ErrorKind returns the kind b gives err ([dataset.Classify]).
 func (w delegate) ErrorKind(err error) dataset.ErrorKind { return dataset.Classify(w.b, err) }

@@ -55,7 +55,9 @@ func Objects() map[string][]byte {
 // named subtest per behaviour. Each subtest makes its own backend, holding
 // its own copy of [Objects], so any one of them runs alone under -run.
 // Subtests of an optional capability ([dataset.Writer], [dataset.Lister],
-// [dataset.Deleter]) skip backends that lack it.
+// [dataset.Deleter], [dataset.RangeOpener]) skip backends that lack it;
+// ranged and streamed reads through a [dataset.Store] run on every backend,
+// those without RangeOpener read through Open.
 func RunConformanceTests(t *testing.T, harness Harness) {
 	t.Helper()
 	t.Run("TestRead", func(t *testing.T) { testRead(t, harness) })
@@ -66,6 +68,11 @@ func RunConformanceTests(t *testing.T, harness Harness) {
 	t.Run("TestReadCanceled", func(t *testing.T) { testReadCanceled(t, harness) })
 	t.Run("TestReadDeadline", func(t *testing.T) { testReadDeadline(t, harness) })
 	t.Run("TestOpenCancelMidRead", func(t *testing.T) { testOpenCancelMidRead(t, harness) })
+	t.Run("TestReadRange", func(t *testing.T) { testReadRange(t, harness) })
+	t.Run("TestReadRangeReusesBuffer", func(t *testing.T) { testReadRangeReusesBuffer(t, harness) })
+	t.Run("TestOpenRange", func(t *testing.T) { testOpenRange(t, harness) })
+	t.Run("TestOpenStream", func(t *testing.T) { testOpenStream(t, harness) })
+	t.Run("TestOpenStreamCancelMidRead", func(t *testing.T) { testOpenStreamCancelMidRead(t, harness) })
 	t.Run("TestPut", func(t *testing.T) { testPut(t, harness) })
 	t.Run("TestList", func(t *testing.T) { testList(t, harness) })
 	t.Run("TestListTrace", func(t *testing.T) { testListTrace(t, harness) })

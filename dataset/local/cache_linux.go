@@ -166,6 +166,8 @@ const directChunk = 256 << 10
 type directFile struct {
 	f    *os.File
 	size int64
+	end  int64  // the end of what is read: size, or a range's end
+	skip int    // bytes of the next chunk before a range's start
 	off  int64  // the file offset of the next chunk
 	buf  []byte // directChunk bytes, aligned
 	r, w int    // buf[r:w] is read and not yet copied out
@@ -232,42 +234,57 @@ func (b *Backend) openDirect(key string) (io.ReadCloser, int64, error) {
 		return nil, 0, fmt.Errorf("%w: %q is not a regular file", dataset.ErrNotFound, key)
 	}
 	d := getDirect()
-	d.f, d.size, d.off, d.r, d.w = f, fi.Size(), 0, 0, 0
+	d.f, d.size, d.end, d.skip, d.off, d.r, d.w = f, fi.Size(), fi.Size(), 0, 0, 0, 0
 	return d, d.size, nil
+}
+
+// seekRange sets d, not yet read, to read the bytes [off, end) of its
+// file, 0 <= off <= end <= its size: chunks from the aligned offset at or
+// before off, the bytes before off skipped, the bytes past end cut.
+func (d *directFile) seekRange(off, end int64) {
+	d.off = off - off%directAlign
+	d.skip, d.end = int(off-d.off), end
 }
 
 // Read copies out what the last chunk brought, reading the next chunk
 // when it is all copied.
 func (d *directFile) Read(p []byte) (int, error) {
-	if d.r == d.w {
+	for d.r == d.w {
 		if d.err != nil {
 			return 0, d.err
 		}
-		if d.off >= d.size {
+		if d.off >= d.end {
 			return 0, io.EOF
 		}
-		want := min(int64(directChunk), roundUp(d.size-d.off, directAlign))
-		n, err := d.f.ReadAt(d.buf[:want], d.off)
-		switch {
-		case err == nil || err == io.EOF && int64(n) < want:
-			// A whole chunk, or the file's end (its size rounded up to
-			// the alignment, or short of it if it shrank: the caller
-			// sees a short body).
-			if int64(n) < want {
-				d.err = io.EOF
-			}
-		case err != nil:
-			d.err = fmt.Errorf("read at offset %d: %w", d.off, err)
-		}
-		d.off += int64(n)
-		d.r, d.w = 0, n
-		if n == 0 {
-			return 0, d.err
-		}
+		d.fill()
 	}
 	n := copy(p, d.buf[d.r:d.w])
 	d.r += n
 	return n, nil
+}
+
+// fill reads the next chunk, up to the end of what is read rounded up to
+// the alignment.
+func (d *directFile) fill() {
+	want := min(int64(directChunk), roundUp(d.end-d.off, directAlign))
+	n, err := d.f.ReadAt(d.buf[:want], d.off)
+	switch {
+	case err == nil || err == io.EOF && int64(n) < want:
+		// A whole chunk, or the file's end (its size rounded up to the
+		// alignment, or short of it if it shrank: the caller sees a
+		// short body).
+		if int64(n) < want {
+			d.err = io.EOF
+		}
+	case err != nil:
+		d.err = fmt.Errorf("read at offset %d: %w", d.off, err)
+	}
+	if d.end < d.size && d.off+int64(n) > d.end {
+		n = int(d.end - d.off) // a range that ends before the file: cut
+	}
+	d.r, d.w = min(d.skip, n), n
+	d.skip = 0
+	d.off += int64(n)
 }
 
 // Close closes the file and puts the reader back for reuse; closing it

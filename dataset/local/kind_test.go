@@ -39,6 +39,15 @@ func TestErrorKind(t *testing.T) {
 		}
 	}
 	given := func(err error) func() error { return func() error { return err } }
+	openRange := func(key string, off int64) func() error {
+		return func() error {
+			rc, _, err := b.OpenRange(context.Background(), key, off, -1)
+			if err == nil {
+				rc.Close()
+			}
+			return err
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		err    func() error
@@ -50,6 +59,8 @@ func TestErrorKind(t *testing.T) {
 		{"key through a file", open(context.Background(), "in/ok.JPEG/x"), dataset.KindNotFound, false},
 		{"folder", open(context.Background(), "in"), dataset.KindNotFound, false},
 		{"invalid key", open(context.Background(), "../secret"), dataset.KindPermanent, false},
+		{"range past the end", openRange("in/ok.JPEG", 3), dataset.KindPermanent, false},
+		{"range of a missing file", openRange("in/missing.JPEG", 0), dataset.KindNotFound, false},
 		{"link out of the folder", open(context.Background(), "in/link-out"), dataset.KindPermanent, false},
 		{"name too long", open(context.Background(), "in/"+strings.Repeat("n", 300)), dataset.KindPermanent, false},
 		{"unreadable file", open(context.Background(), "locked/file"), dataset.KindPermanent, true},

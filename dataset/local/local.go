@@ -92,6 +92,65 @@ func (b *Backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, e
 	return f, fi.Size(), nil
 }
 
+// OpenRange implements [dataset.RangeOpener] in the backend's cache
+// setting: it opens the file as Open does, checks the range against the
+// file's size ([dataset.CheckRange]) and reads from off, through the page
+// cache or, in [CacheDirect], in aligned chunks from the chunk holding
+// off.
+func (b *Backend) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	if err := checkKey(key); err != nil {
+		return nil, 0, err
+	}
+	if err := dataset.CheckRange(off, n, -1); err != nil {
+		return nil, 0, err
+	}
+	rc, size, err := b.Open(ctx, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := dataset.CheckRange(off, n, size); err != nil {
+		rc.Close()
+		return nil, 0, err
+	}
+	end := size
+	if n >= 0 && n < size-off {
+		end = off + n
+	}
+	var f *os.File
+	switch r := rc.(type) {
+	case rangeSeeker:
+		r.seekRange(off, end)
+		return rc, size, nil
+	case coldFile:
+		f = r.f
+	case *os.File:
+		f = r
+	default:
+		rc.Close()
+		return nil, 0, fmt.Errorf("local: range of %q: unexpected reader %T", key, rc)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		rc.Close()
+		return nil, 0, err
+	}
+	if end == size {
+		return rc, size, nil // to the end: a body past the size shows as one
+	}
+	return rangeFile{io.LimitReader(f, end-off), rc}, size, nil
+}
+
+// rangeSeeker is a reader, not yet read, that can be set to read a range
+// of its file: the O_DIRECT reader.
+type rangeSeeker interface {
+	seekRange(off, end int64)
+}
+
+// rangeFile reads a range of a file and closes the file's reader.
+type rangeFile struct {
+	io.Reader
+	io.Closer
+}
+
 // mapErr maps an error from the root to the portable errors: a missing
 // file to ErrNotFound, an escape through a symbolic link to ErrInvalidKey.
 func (b *Backend) mapErr(key string, err error) error {
@@ -109,8 +168,9 @@ func (b *Backend) mapErr(key string, err error) error {
 //
 //   - a missing file or folder, or a key through a file, is
 //     [dataset.KindNotFound];
-//   - a refused key, a file or folder the process may not read or write, a
-//     read-only file system or a name too long is [dataset.KindPermanent];
+//   - a refused key, a range past a file's end, a file or folder the
+//     process may not read or write, a read-only file system or a name
+//     too long is [dataset.KindPermanent];
 //   - an operation whose context ended is [dataset.KindCanceled];
 //   - any other error (an I/O error, a file system out of space, files or
 //     memory) is [dataset.KindTransient].
@@ -120,7 +180,7 @@ func (b *Backend) ErrorKind(err error) dataset.ErrorKind {
 		return dataset.KindUnknown
 	case errors.Is(err, dataset.ErrNotFound) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 		return dataset.KindNotFound
-	case errors.Is(err, dataset.ErrInvalidKey) || errors.Is(err, fs.ErrPermission) || errors.Is(err, errors.ErrUnsupported) ||
+	case errors.Is(err, dataset.ErrInvalidKey) || errors.Is(err, dataset.ErrInvalidRange) || errors.Is(err, fs.ErrPermission) || errors.Is(err, errors.ErrUnsupported) ||
 		errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, syscall.EISDIR):
 		return dataset.KindPermanent
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):

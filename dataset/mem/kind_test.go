@@ -50,6 +50,10 @@ func TestErrorKind(t *testing.T) {
 			want dataset.ErrorKind
 		}{
 			{"missing key", func(b dataset.Backend) error { _, _, err := b.Open(context.Background(), "missing"); return err }, dataset.KindNotFound},
+			{"range past the end", func(b dataset.Backend) error {
+				_, _, err := b.(dataset.RangeOpener).OpenRange(context.Background(), "k", 6, -1)
+				return err
+			}, dataset.KindPermanent},
 			{"context ended before Open", func(b dataset.Backend) error { _, _, err := b.Open(canceled, "k"); return err }, dataset.KindCanceled},
 			{"context ended while reading", midRead, dataset.KindCanceled},
 			{"not the backend's error", func(dataset.Backend) error { return errors.New("elsewhere") }, dataset.KindUnknown},

@@ -56,6 +56,40 @@ func (b *Backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, e
 	return r, int64(len(data)), nil
 }
 
+// OpenRange implements [dataset.RangeOpener] with a pooled reader of the
+// range's bytes alone, as Open's; its Seek positions within the range.
+func (b *Backend) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	if err := dataset.CheckRange(off, n, -1); err != nil {
+		return nil, 0, err
+	}
+	b.mu.RLock()
+	data, ok := b.objects[key]
+	b.mu.RUnlock()
+	if !ok {
+		return nil, 0, dataset.ErrNotFound
+	}
+	return openRange(ctx, data, off, n)
+}
+
+// openRange returns a pooled reader of the bytes [off, off+n) of data, or
+// [off, end) when n < 0, cut at its end, and data's size.
+func openRange(ctx context.Context, data []byte, off, n int64) (io.ReadCloser, int64, error) {
+	size := int64(len(data))
+	if err := dataset.CheckRange(off, n, size); err != nil {
+		return nil, 0, err
+	}
+	end := size
+	if n >= 0 && n < size-off {
+		end = off + n
+	}
+	r := readers.Get().(*reader)
+	r.ctx, r.data, r.off = ctx, data[off:end:end], 0
+	return r, size, nil
+}
+
 // Put implements [dataset.Writer]. It copies data.
 func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 	if err := ctx.Err(); err != nil {
@@ -152,9 +186,10 @@ func (r *reader) Close() error {
 func (b *Backend) Immediate() bool { return true }
 
 // ErrorKind implements [dataset.Classifier]: a missing key is
-// [dataset.KindNotFound] and an operation whose context ended
-// [dataset.KindCanceled]. The backend makes no other errors; it returns
-// [dataset.KindUnknown] for any other.
+// [dataset.KindNotFound], a range past an object's end
+// ([dataset.ErrInvalidRange]) [dataset.KindPermanent] and an operation
+// whose context ended [dataset.KindCanceled]. The backend makes no other
+// errors; it returns [dataset.KindUnknown] for any other.
 func (b *Backend) ErrorKind(err error) dataset.ErrorKind { return errorKind(err) }
 
 // errorKind classifies the errors of the package's backends.
@@ -162,6 +197,8 @@ func errorKind(err error) dataset.ErrorKind {
 	switch {
 	case errors.Is(err, dataset.ErrNotFound):
 		return dataset.KindNotFound
+	case errors.Is(err, dataset.ErrInvalidRange):
+		return dataset.KindPermanent
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return dataset.KindCanceled
 	}

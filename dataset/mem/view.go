@@ -33,8 +33,8 @@ type Catalog struct {
 // View is a read-only in-memory backend over a [Catalog]: it holds no
 // object itself, so it costs the memory of the bodies the catalog returns,
 // however many keys share them. Like [Backend] it implements
-// [dataset.Immediate], [dataset.Lister], and [View.ListPage], and its
-// readers implement [io.Seeker]; unlike it, it has no Put or Delete. It is
+// [dataset.Immediate], [dataset.Lister], [dataset.RangeOpener] and
+// [View.ListPage], and its readers implement [io.Seeker]; unlike it, it has no Put or Delete. It is
 // safe for concurrent use.
 type View struct {
 	c Catalog
@@ -66,6 +66,22 @@ func (v *View) Open(ctx context.Context, key string) (io.ReadCloser, int64, erro
 	r := readers.Get().(*reader)
 	r.ctx, r.data, r.off = ctx, data, 0
 	return r, int64(len(data)), nil
+}
+
+// OpenRange implements [dataset.RangeOpener] with a pooled reader of the
+// range's bytes alone, as [Backend.OpenRange] does.
+func (v *View) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	if err := dataset.CheckRange(off, n, -1); err != nil {
+		return nil, 0, err
+	}
+	i, ok := v.c.Position(key)
+	if !ok || i < 0 || i >= v.c.N {
+		return nil, 0, dataset.ErrNotFound
+	}
+	return openRange(ctx, v.c.Body(i), off, n)
 }
 
 // listReportEvery is how many objects List finds between two reports to
@@ -130,6 +146,7 @@ func (v *View) first(prefix, after string) int {
 func (v *View) Immediate() bool { return true }
 
 // ErrorKind implements [dataset.Classifier] as [Backend.ErrorKind] does: a
-// missing key is [dataset.KindNotFound] and an operation whose context
-// ended [dataset.KindCanceled].
+// missing key is [dataset.KindNotFound], a range past an object's end
+// [dataset.KindPermanent] and an operation whose context ended
+// [dataset.KindCanceled].
 func (v *View) ErrorKind(err error) dataset.ErrorKind { return errorKind(err) }

@@ -32,7 +32,8 @@ import (
 //     SDK retries (RequestTimeout), and failures of the connection (reset,
 //     refused, timed out, dropped: a body cut short, io.ErrUnexpectedEOF) are
 //     [dataset.KindTransient].
-//   - Other client errors (4xx: AccessDenied, InvalidArgument, a refused
+//   - A refused range (416, InvalidRange, [dataset.ErrInvalidRange]) and
+//     other client errors (4xx: AccessDenied, InvalidArgument, a refused
 //     signature, ...) are [dataset.KindPermanent].
 //
 // Any other error is [dataset.KindUnknown].
@@ -71,6 +72,9 @@ func errorKind(err error) dataset.ErrorKind {
 	if errors.Is(err, dataset.ErrNotFound) {
 		return dataset.KindNotFound
 	}
+	if errors.Is(err, dataset.ErrInvalidRange) {
+		return dataset.KindPermanent
+	}
 	if connectionFailure(err) {
 		return dataset.KindTransient
 	}
@@ -93,7 +97,7 @@ func answerKind(err error, code string, status int) dataset.ErrorKind {
 	_, throttling := retry.DefaultThrottleErrorCodes[code]
 	_, retryable := retry.DefaultRetryableErrorCodes[code]
 	switch {
-	case code == "NoSuchBucket":
+	case code == "NoSuchBucket" || code == "InvalidRange" || status == http.StatusRequestedRangeNotSatisfiable:
 		return dataset.KindPermanent
 	case errors.As(err, &nsk) || errors.As(err, &nf) || code == "NoSuchKey" || status == http.StatusNotFound:
 		return dataset.KindNotFound

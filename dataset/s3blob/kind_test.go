@@ -77,6 +77,10 @@ func TestErrorKindOfAnswers(t *testing.T) {
 		{"403 SignatureDoesNotMatch", coded(403, "SignatureDoesNotMatch"), dataset.KindPermanent},
 		{"400 InvalidArgument", coded(400, "InvalidArgument"), dataset.KindPermanent},
 		{"412 PreconditionFailed", coded(412, "PreconditionFailed"), dataset.KindPermanent},
+		{"416 InvalidRange", coded(416, "InvalidRange"), dataset.KindPermanent},
+		{"416 with another code", coded(416, "RequestedRangeNotSatisfiable"), dataset.KindPermanent},
+		{"invalid range, mapped", fmt.Errorf("%w: %w", dataset.ErrInvalidRange, coded(416, "InvalidRange")), dataset.KindPermanent},
+		{"invalid range, refused before a request", fmt.Errorf("bytes [-1, end): %w", dataset.ErrInvalidRange), dataset.KindPermanent},
 		{"connection reset", sent(&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}), dataset.KindTransient},
 		{"connection refused", sent(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), dataset.KindTransient},
 		{"body cut short", fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), dataset.KindTransient},
@@ -150,6 +154,10 @@ func TestErrorKindFakeS3(t *testing.T) {
 		{"body cut short", "short:1", b, read(t.Context(), b, "k"), readKey("k"), dataset.KindTransient},
 		{"403 AccessDenied", "", readOnly, func() error { return readOnly.Put(t.Context(), "k", nil) }, func(s *dataset.Store) error { return s.Put(t.Context(), "k", nil) }, dataset.KindPermanent},
 		{"canceled", "", b, read(canceled, b, "k"), func(s *dataset.Store) error { _, _, err := s.Read(canceled, "k", nil); return err }, dataset.KindCanceled},
+		{"416 InvalidRange", "", b, readRange(b, "k", 10), readRangeKey("k", 10), dataset.KindPermanent},
+		{"404 NoSuchKey of a range", "", b, readRange(b, "missing", 1), readRangeKey("missing", 1), dataset.KindNotFound},
+		{"503 SlowDown of a range", "slowdown:1", b, readRange(b, "k", 1), readRangeKey("k", 1), dataset.KindThrottled},
+		{"range cut short", "short:1", b, readRange(b, "k", 1), readRangeKey("k", 1), dataset.KindTransient},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var in *fakes.Injector
@@ -178,6 +186,28 @@ func TestErrorKindFakeS3(t *testing.T) {
 				t.Errorf("through a Store: KindOf(%v) = %v, want %v", err, got, tc.want)
 			}
 		})
+	}
+}
+
+// readRange returns a function that reads key in b from off to its end
+// with OpenRange.
+func readRange(b *s3blob.Backend, key string, off int64) func() error {
+	return func() error {
+		rc, _, err := b.OpenRange(context.Background(), key, off, -1)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = io.ReadAll(rc)
+		return err
+	}
+}
+
+// readRangeKey reads key from off to its end through a Store.
+func readRangeKey(key string, off int64) func(*dataset.Store) error {
+	return func(s *dataset.Store) error {
+		_, _, err := s.ReadRange(context.Background(), key, off, -1, nil)
+		return err
 	}
 }
 

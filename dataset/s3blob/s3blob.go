@@ -28,7 +28,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -85,6 +87,143 @@ func (b *Backend) Open(ctx context.Context, key string) (io.ReadCloser, int64, e
 	return out.Body, size, nil
 }
 
+// OpenRange implements [dataset.RangeOpener] with one request, made once
+// as Open's is: a GetObject with the Range "bytes=off-last" (for n > 0) or
+// "bytes=off-" (for n < 0), whose answer's Content-Range ("bytes
+// first-last/size") gives the object's size. Edge cases, so that the
+// backend agrees with [dataset.CheckRange]:
+//
+//   - (0, -1) is Open: a GetObject of the whole object, with no Range;
+//   - n == 0 reads nothing: a HeadObject checks the key and off against
+//     the object's size;
+//   - S3's 416 InvalidRange is [dataset.ErrInvalidRange], except for a
+//     range from offset 0, which S3 refuses only for an empty object:
+//     that is the empty read of the empty object;
+//   - an answer without Content-Range (a server that ignored Range) is
+//     the whole object, its first off bytes discarded and the rest cut
+//     at n.
+func (b *Backend) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	if err := dataset.CheckRange(off, n, -1); err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case off == 0 && n < 0:
+		return b.Open(ctx, key)
+	case n == 0:
+		return b.emptyRange(ctx, key, off)
+	}
+	out, err := b.get.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(b.bucket),
+		Key:    aws.String(b.prefix + key),
+		Range:  aws.String(httpRange(off, n)),
+	})
+	if err != nil {
+		err = mapErr(err)
+		if off == 0 && errors.Is(err, dataset.ErrInvalidRange) {
+			return http.NoBody, 0, nil // the empty object
+		}
+		return nil, 0, err
+	}
+	if out.ContentRange == nil {
+		size := int64(-1)
+		if out.ContentLength != nil {
+			size = *out.ContentLength
+		}
+		return cut(out.Body, size, off, n)
+	}
+	first, size, ok := parseContentRange(*out.ContentRange)
+	if !ok || first != off {
+		out.Body.Close()
+		return nil, 0, fmt.Errorf("s3blob: GetObject %q with Range %q answered Content-Range %q", key, httpRange(off, n), *out.ContentRange)
+	}
+	return out.Body, size, nil
+}
+
+// emptyRange opens the empty range at off of key with a HeadObject
+// request.
+func (b *Backend) emptyRange(ctx context.Context, key string, off int64) (io.ReadCloser, int64, error) {
+	out, err := b.get.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(b.bucket),
+		Key:    aws.String(b.prefix + key),
+	})
+	if err != nil {
+		return nil, 0, mapErr(err)
+	}
+	size := int64(-1)
+	if out.ContentLength != nil {
+		size = *out.ContentLength
+	}
+	if err := dataset.CheckRange(off, 0, size); err != nil {
+		return nil, 0, err
+	}
+	return http.NoBody, size, nil
+}
+
+// cut returns the bytes [off, off+n) (or [off, end) for n < 0) of body, a
+// whole object of size bytes (-1 unknown), discarding those before off.
+func cut(body io.ReadCloser, size, off, n int64) (io.ReadCloser, int64, error) {
+	if err := dataset.CheckRange(off, n, size); err != nil {
+		body.Close()
+		return nil, 0, err
+	}
+	if skipped, err := io.CopyN(io.Discard, body, off); err != nil {
+		body.Close()
+		if err == io.EOF {
+			if size < 0 {
+				return nil, 0, dataset.CheckRange(off, n, skipped)
+			}
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, 0, fmt.Errorf("s3blob: skipping to byte %d of a whole object: %w", off, err)
+	}
+	if n < 0 {
+		return body, size, nil
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(body, n), body}, size, nil
+}
+
+// httpRange returns the Range header of the bytes [off, off+n), or [off,
+// end) when n < 0.
+func httpRange(off, n int64) string {
+	if n < 0 || n > math.MaxInt64-off {
+		return "bytes=" + strconv.FormatInt(off, 10) + "-"
+	}
+	return "bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(off+n-1, 10)
+}
+
+// parseContentRange parses a Content-Range of a single range, "bytes
+// first-last/size", where size may be "*" (returned as -1).
+func parseContentRange(s string) (first, size int64, ok bool) {
+	rest, ok := strings.CutPrefix(s, "bytes ")
+	if !ok {
+		return 0, 0, false
+	}
+	span, total, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, 0, false
+	}
+	firstStr, lastStr, ok := strings.Cut(span, "-")
+	if !ok {
+		return 0, 0, false
+	}
+	first, err1 := strconv.ParseInt(firstStr, 10, 64)
+	last, err2 := strconv.ParseInt(lastStr, 10, 64)
+	if err1 != nil || err2 != nil || first < 0 || last < first {
+		return 0, 0, false
+	}
+	if total == "*" {
+		return first, -1, true
+	}
+	size, err := strconv.ParseInt(total, 10, 64)
+	if err != nil || size <= last {
+		return 0, 0, false
+	}
+	return first, size, true
+}
+
 // Put implements [dataset.Writer] with one PutObject request.
 func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{
@@ -132,11 +271,15 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]dataset.Entry, err
 	return out, nil
 }
 
-// mapErr maps S3's "no such key" (and a bare 404) to [dataset.ErrNotFound],
-// keeping the original error in the chain.
+// mapErr maps S3's "no such key" (and a bare 404) to [dataset.ErrNotFound]
+// and its refusal of a range (416, InvalidRange) to
+// [dataset.ErrInvalidRange], keeping the original error in the chain.
 func mapErr(err error) error {
 	if err == nil {
 		return nil
+	}
+	if invalidRange(err) {
+		return fmt.Errorf("%w: %w", dataset.ErrInvalidRange, err)
 	}
 	var nsk *types.NoSuchKey
 	if errors.As(err, &nsk) {
@@ -151,6 +294,17 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", dataset.ErrNotFound, err)
 	}
 	return err
+}
+
+// invalidRange reports whether err is S3's refusal of a range: 416
+// Requested Range Not Satisfiable, or the code InvalidRange.
+func invalidRange(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorCode() == "InvalidRange" {
+		return true
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusRequestedRangeNotSatisfiable
 }
 
 // CreateBucket creates the backend's bucket. A bucket the caller already

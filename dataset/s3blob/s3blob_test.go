@@ -1,13 +1,18 @@
 package s3blob_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +26,7 @@ import (
 	"github.com/storagebench/storagebench/dataset/s3blob"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/fakes/fakestest"
+	"github.com/storagebench/storagebench/reqlog"
 )
 
 // fill stores objects through b.
@@ -212,5 +218,118 @@ func TestListTrace(t *testing.T) {
 				t.Errorf("reported %v found, want %v", found, tc.want)
 			}
 		})
+	}
+}
+
+// TestOpenRangeAnswers checks OpenRange against answers a server may give
+// to a ranged GET besides S3's usual 206: the whole object (a server that
+// ignores Range), a Content-Range of unknown size, and one that does not
+// start where the range does.
+func TestOpenRangeAnswers(t *testing.T) {
+	data := []byte("0123456789")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bucket, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		switch bucket {
+		case "ignores":
+			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+			w.Write(data)
+		case "unknown-size":
+			w.Header().Set("Content-Range", "bytes 3-6/*")
+			w.Header().Set("Content-Length", "4")
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(data[3:7])
+		case "elsewhere":
+			w.Header().Set("Content-Range", "bytes 0-3/10")
+			w.Header().Set("Content-Length", "4")
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(data[:4])
+		}
+	}))
+	defer srv.Close()
+	client, err := s3blob.NewClient(context.Background(), s3blob.Config{AccessKeyID: "id", SecretAccessKey: "secret", EndpointURL: srv.URL, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		bucket   string
+		off, n   int64
+		want     string
+		wantSize int64
+		wantErr  error // nil, or wrapped by the error; any error when want is "!"
+	}{
+		{"ignored", "ignores", 3, 4, "3456", 10, nil},
+		{"ignored, to the end", "ignores", 7, -1, "789", 10, nil},
+		{"ignored, cut at the end", "ignores", 7, 100, "789", 10, nil},
+		{"ignored, past the end", "ignores", 11, 1, "", 0, dataset.ErrInvalidRange},
+		{"unknown size", "unknown-size", 3, 4, "3456", -1, nil},
+		{"elsewhere", "elsewhere", 3, 4, "!", 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := s3blob.Open(client, tc.bucket, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, size, err := b.OpenRange(t.Context(), "k", tc.off, tc.n)
+			switch {
+			case tc.want == "!" || tc.wantErr != nil:
+				if err == nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+					t.Errorf("OpenRange(%d, %d) error = %v, want one (wrapping %v)", tc.off, tc.n, err, tc.wantErr)
+				}
+				return
+			case err != nil:
+				t.Fatalf("OpenRange(%d, %d): %v", tc.off, tc.n, err)
+			}
+			defer rc.Close()
+			got, err := io.ReadAll(rc)
+			if err != nil || string(got) != tc.want || size != tc.wantSize {
+				t.Errorf("OpenRange(%d, %d) = %q, size %d, %v; want %q, size %d", tc.off, tc.n, got, size, err, tc.want, tc.wantSize)
+			}
+		})
+	}
+}
+
+// TestOpenRangeLogged checks that the request log of a client made with
+// WithRequestLog sees ranged reads, as it sees whole ones: each as a
+// GetObject of the range's bytes with status 206, or a HeadObject for an
+// empty range.
+func TestOpenRangeLogged(t *testing.T) {
+	f := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"logged"}})
+	var out bytes.Buffer
+	w, err := reqlog.NewWriter(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := s3blob.NewClient(t.Context(), f.Config("logged"), s3blob.WithRequestLog(w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s3blob.Open(client, "logged", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, b, map[string][]byte{"k": bytes.Repeat([]byte("x"), 1000)})
+	st := dataset.NewStore(b)
+	if _, _, err := st.ReadRange(t.Context(), "k", 100, 300, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.ReadRange(t.Context(), "k", 1000, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := reqlog.Read(&out, "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		if r.Op != "PutObject" {
+			got = append(got, fmt.Sprintf("%s %s %s %d", r.Op, r.Key, r.Status, r.Bytes))
+		}
+	}
+	if want := []string{"GetObject logged/k 206 300", "HeadObject logged/k 200 0"}; !slices.Equal(got, want) {
+		t.Errorf("request log = %q, want %q", got, want)
 	}
 }
