@@ -1,0 +1,81 @@
+package wds_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/storagebench/storagebench/dataset/wds"
+)
+
+// TestAppendHeader checks that the headers AppendHeader makes are the
+// ones the Writer (archive/tar) writes, byte for byte.
+func TestAppendHeader(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		size int
+	}{
+		{"val/ILSVRC2012_val_00000001", 0},
+		{"val/ILSVRC2012_val_00000001", 1},
+		{"a", 511},
+		{"val/x", 105_000},
+		{"val/y", 1 << 20},
+	} {
+		var w bytes.Buffer
+		tw := wds.NewWriter(&w)
+		if err := tw.WriteSample(tc.key, wds.File{Ext: "jpg", Data: make([]byte, tc.size)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Close("s.tar"); err != nil {
+			t.Fatal(err)
+		}
+		got := wds.AppendHeader([]byte("x"), tc.key+".jpg", int64(tc.size))
+		if !bytes.Equal(got[1:], w.Bytes()[:wds.BlockSize]) || got[0] != 'x' {
+			t.Errorf("AppendHeader(%q, %d) differs from the Writer's header:\n got %q\nwant %q", tc.key, tc.size, got[1:], w.Bytes()[:wds.BlockSize])
+		}
+	}
+}
+
+// TestNewReader checks that a shard made on demand from its layout is,
+// byte for byte, the shard the Writer wrote, read whole and from every
+// offset.
+func TestNewReader(t *testing.T) {
+	data := func(i int) []byte { return bytes.Repeat([]byte{byte(i + 1)}, 100+333*i) }
+	var w bytes.Buffer
+	tw := wds.NewWriter(&w)
+	for i := range 6 {
+		if err := tw.WriteSample(fmt.Sprintf("val/s%d", i), wds.File{Ext: "jpg", Data: data(i)}, wds.File{Ext: "cls", Data: []byte{'0' + byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh, err := tw.Close("v.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := func(k, m int) []byte {
+		if m == 0 {
+			return data(k)
+		}
+		return []byte{'0' + byte(k)}
+	}
+	want := w.Bytes()
+	got, err := io.ReadAll(wds.NewReader(&sh, content))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read whole: %d bytes, %v; want the writer's %d, equal", len(got), err, len(want))
+	}
+	for off := int64(0); off < int64(len(want)); off += 37 {
+		r := wds.NewReader(&sh, content)
+		if _, err := r.Seek(off, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 700)
+		n, err := io.ReadFull(r, buf)
+		if err != nil && err != io.ErrUnexpectedEOF {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf[:n], want[off:min(off+700, int64(len(want)))]) {
+			t.Fatalf("from offset %d: bytes differ", off)
+		}
+	}
+}
