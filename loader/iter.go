@@ -187,6 +187,9 @@ func (it *Iter) Close() error {
 		s.AttemptErrors += rec.attemptErrors
 		s.Retries += rec.retries
 		s.RetryTime += rec.retryTime
+		s.ShardReads += rec.shardReads
+		s.StreamedBytes += rec.streamedBytes
+		s.Dropped += rec.droppedItems
 	}
 	for l := range all {
 		s.Levels[l] = all[l].summary()

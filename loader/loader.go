@@ -17,7 +17,8 @@ type Loader struct {
 	ds      *dataset.Dataset
 	opts    Options // resolved
 	sampler Sampler
-	batches int // batches an epoch
+	batches int         // batches an epoch
+	stream  *streamPlan // with Options.Stream
 }
 
 // New returns a loader of ds. It fails with an error naming the first
@@ -29,6 +30,13 @@ func New(ds *dataset.Dataset, opts Options) (*Loader, error) {
 	o, err := opts.Resolved()
 	if err != nil {
 		return nil, err
+	}
+	if o.Stream != nil {
+		p, err := newStreamPlan(o.Stream, o)
+		if err != nil {
+			return nil, err
+		}
+		return &Loader{ds: ds, opts: o, sampler: Sequential{}, batches: p.perWorker * o.Workers, stream: p}, nil
 	}
 	n := o.Shard.Len(ds.Len())
 	if n == 0 {
@@ -70,6 +78,7 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 		batchSize: o.BatchSize,
 		batches:   l.batches,
 		total:     -1,
+		stream:    l.stream,
 		deliver:   o.OnError == OnErrorDeliver,
 		skip:      o.OnError == OnErrorSkip,
 	}
@@ -98,6 +107,10 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 	it.start = time.Now()
 	it.epochStart = it.start
 	for _, w := range ws {
+		if l.stream != nil {
+			g.Go(w.streamLoop)
+			continue
+		}
 		g.Go(w.loop)
 	}
 	return it, nil
@@ -112,6 +125,9 @@ func (l *Loader) warmup(ctx context.Context, ds *dataset.Dataset) error {
 	}
 	var buf []byte
 	var err error
+	if l.stream != nil {
+		return l.warmupStream(ctx, ds)
+	}
 	for i := range l.opts.Warmup {
 		if buf, _, err = ds.Read(ctx, i%ds.Len(), buf); err != nil {
 			if ctx.Err() == nil && l.opts.OnError != OnErrorFail {
@@ -123,6 +139,23 @@ func (l *Loader) warmup(ctx context.Context, ds *dataset.Dataset) error {
 			if _, err := DecodeGray(buf, nil); err != nil {
 				return fmt.Errorf("loader: warm-up: item %q: %w", ds.Key(i%ds.Len()), err)
 			}
+		}
+	}
+	return nil
+}
+
+// warmupStream reads single samples of the stream's set, each by one
+// ranged read of its span, untimed, as warmup reads items.
+func (l *Loader) warmupStream(ctx context.Context, ds *dataset.Dataset) error {
+	set := l.stream.set
+	var buf []byte
+	var err error
+	for i := range l.opts.Warmup {
+		k := i % set.Len()
+		j, _ := set.Locate(k)
+		s := set.Sample(k)
+		if buf, _, err = ds.Store().ReadRange(ctx, set.Shard(j).Key, s.Off, s.Span(), buf); err != nil {
+			return fmt.Errorf("loader: warm-up: sample %q: %w", s.Key, err)
 		}
 	}
 	return nil

@@ -187,6 +187,21 @@ type Options struct {
 	// fetch concurrency give C, the reads in flight, under either;
 	// Prefetch applies to SchedBatch only.
 	Item *ItemOptions
+
+	// Stream, when not nil, makes the run stream the tar shards of
+	// Stream.Set, as WebDataset reads them, instead of reading the items
+	// of the dataset given to New (whose store it reads): each worker
+	// streams whole shards, one GET each (as many at once as its fetchers
+	// in Async mode, one in Sync mode), its samples pass the worker's
+	// shuffle buffer, and it fills its batches from there; shards are
+	// split by worker and rank, their order shuffled each epoch with
+	// (Seed, epoch), every sample read once an epoch. Every worker
+	// delivers the same number of whole batches each epoch (see
+	// Loader.BatchesPerEpoch), the rest of its share counted in
+	// Stats.Dropped. It needs the batch scheduler, no Sampler and no
+	// Shuffle (the shard order and the shuffle buffer shuffle), and
+	// OnErrorFail.
+	Stream *StreamOptions
 }
 
 // ItemOptions are the settings of the item scheduler (SchedItem), which
@@ -281,6 +296,22 @@ func (o Options) Resolved() (Options, error) {
 	}
 	if o.Decode != DecodeNone && o.Decode != DecodeJPEG {
 		return o, fmt.Errorf("loader: unknown decoder %q, want %q or %q", o.Decode, DecodeNone, DecodeJPEG)
+	}
+	if o.Stream != nil {
+		switch {
+		case o.Stream.Set == nil:
+			return o, fmt.Errorf("loader: stream without a set of shards")
+		case o.Stream.Shuffle < 0:
+			return o, fmt.Errorf("loader: stream shuffle buffer %d, want >= 0 samples", o.Stream.Shuffle)
+		case o.Item != nil:
+			return o, fmt.Errorf("loader: a stream of shards is read by the batch scheduler, not the item scheduler")
+		case o.Sampler != nil || o.Shuffle:
+			return o, fmt.Errorf("loader: a stream of shards takes no sampler and no item shuffle: its shard order is shuffled each epoch, and its samples by its shuffle buffer")
+		case o.OnError != OnErrorFail:
+			return o, fmt.Errorf("loader: a stream of shards fails on a failed sample; on-error %q is not supported", o.OnError)
+		}
+		st := *o.Stream
+		o.Stream = &st
 	}
 	if o.Item != nil {
 		item, err := o.Item.resolved(o.BatchSize, o.Workers*o.FetchConcurrency)

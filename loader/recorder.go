@@ -26,7 +26,12 @@ type recorder struct {
 	// attempts and waits before retries.
 	attemptErrors, retries int64
 	retryTime              time.Duration
-	since, until           time.Time
+	// Under a stream of shards: shardReads counts the requests that
+	// opened or resumed a shard's stream, streamedBytes the bytes those
+	// requests read, headers and padding included, and droppedItems the
+	// samples of the worker's shares that no batch took.
+	shardReads, streamedBytes, droppedItems int64
+	since, until                            time.Time
 	// epochs tracks, per epoch, the worker's batches not yet complete, to
 	// time the worker's loop over that epoch.
 	epochs map[int]*workerEpoch
@@ -45,6 +50,7 @@ func (r *recorder) restart(now time.Time) {
 	r.fetched, r.errors = 0, 0
 	r.hedges, r.hedgeWins, r.busy = 0, 0, 0
 	r.attemptErrors, r.retries, r.retryTime = 0, 0, 0
+	r.shardReads, r.streamedBytes, r.droppedItems = 0, 0, 0
 	r.since = now
 }
 
@@ -228,5 +234,46 @@ func (r *recorder) epochSpan(epoch int, d time.Duration) {
 func (r *recorder) epochStarted(epoch int) {
 	r.mu.Lock()
 	r.latest = max(r.latest, epoch)
+	r.mu.Unlock()
+}
+
+// shardOpened counts a request that opened or resumed a shard's stream.
+func (r *recorder) shardOpened() {
+	r.mu.Lock()
+	r.shardReads++
+	r.mu.Unlock()
+}
+
+// streamed counts n bytes read by a shard's stream.
+func (r *recorder) streamed(n int64) {
+	r.mu.Lock()
+	r.streamedBytes += n
+	r.mu.Unlock()
+}
+
+// dropped counts n samples of a worker's share that no batch took.
+func (r *recorder) dropped(n int64) {
+	r.mu.Lock()
+	r.droppedItems += n
+	r.mu.Unlock()
+}
+
+// streamItem records one sample of a shard's stream, delivered after
+// getitem (its wait for the stream, then its decoding), read in read from
+// the stream, its consumer busy from from to to. The time to first byte
+// is a shard's, recorded once a stream; it is not an item's.
+func (r *recorder) streamItem(getitem, read, decode time.Duration, decoded, failed bool, from, to time.Time) {
+	r.mu.Lock()
+	r.levels[GetItem].record(getitem)
+	r.addBusy(from, to)
+	if !failed {
+		r.levels[Read].record(read)
+		if decoded {
+			r.levels[Decode].record(decode)
+		}
+		r.fetched++
+	} else {
+		r.errors++
+	}
 	r.mu.Unlock()
 }

@@ -40,6 +40,7 @@ type run struct {
 	deliver   bool         // deliver failed items with Item.Err, not stop
 	skip      bool         // leave failed items out of their batches, not stop
 	held      held         // the items and bytes the loader holds
+	stream    *streamPlan  // the plan of a stream of shards, or nil
 }
 
 // held counts the item buffers a run holds and their bytes, with their

@@ -94,6 +94,13 @@ type Stats struct {
 	// reads included: ReadTime over Elapsed is the mean number of reads
 	// in flight, which over InFlight says how busy the fetchers were.
 	ReadTime time.Duration
+	// Under a stream of shards (Options.Stream): ShardReads counts the
+	// requests that opened or resumed a shard's stream, StreamedBytes the
+	// bytes they read (tar headers and padding included, so that
+	// StreamedBytes over Bytes is what a byte delivered cost), and
+	// Dropped the samples of the workers' shares that no batch took, so
+	// that every worker delivers the same whole batches an epoch.
+	ShardReads, StreamedBytes, Dropped int64
 }
 
 // Bounds of what a histogram records; values outside are clamped.

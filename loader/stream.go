@@ -1,0 +1,516 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/wds"
+)
+
+// StreamOptions make a run read tar shards as WebDataset does (see
+// Options.Stream).
+type StreamOptions struct {
+	// Set is the layout of the shards: which samples each holds. Every
+	// sample is read from its shard's stream, and checked against it.
+	Set *wds.Set
+	// Shuffle is the number of samples in each worker's shuffle buffer,
+	// as WebDataset's shuffle(N): a sample goes into a batch from a
+	// random place in the buffer, the next sample streamed taking its
+	// place. 0 passes samples in the order their streams deliver them.
+	Shuffle int
+}
+
+// streamPlan is how a run's epochs split the shards of a set among the
+// world's workers, as WebDataset splits them: by shard, the shard order
+// shuffled each epoch with (Seed, epoch), shard k of the order going to
+// the k mod S-th of the S = World x Workers workers of the world (this
+// rank's are base to base+Workers-1). Every worker delivers the same
+// number of whole batches an epoch, perWorker, the most that the
+// smallest share any epoch can give holds (the samples of the
+// floor(shards/S) smallest shards), so that every worker of every rank
+// takes the same steps; the rest of each share is dropped.
+type streamPlan struct {
+	set       *wds.Set
+	shuffle   int
+	seed      uint64
+	slots     int // workers of the world
+	base      int // the first of this rank's
+	perWorker int // batches each worker delivers an epoch
+	batch     int
+}
+
+// newStreamPlan returns the plan of o's run over set, or an error when
+// the shards leave a worker of the world no whole batch.
+func newStreamPlan(s *StreamOptions, o Options) (*streamPlan, error) {
+	set := s.Set
+	world := max(o.Shard.World, 1)
+	p := &streamPlan{set: set, shuffle: s.Shuffle, seed: o.Seed, slots: world * o.Workers, base: o.Shard.Rank * o.Workers, batch: o.BatchSize}
+	q := set.Shards() / p.slots
+	if q == 0 {
+		return nil, fmt.Errorf("loader: %d shards cannot give each of %d workers (%d ranks x %d) a shard: want at least as many shards as workers, or smaller shards", set.Shards(), p.slots, world, o.Workers)
+	}
+	counts := make([]int, set.Shards())
+	for j := range counts {
+		counts[j] = len(set.Shard(j).Samples)
+	}
+	slices.Sort(counts)
+	least := 0
+	for _, c := range counts[:q] {
+		least += c
+	}
+	p.perWorker = least / o.BatchSize
+	if p.perWorker == 0 {
+		return nil, fmt.Errorf("loader: the smallest share of %d shards among %d workers holds %d samples, less than a batch of %d: want smaller batches, fewer workers or more samples a shard", set.Shards(), p.slots, least, o.BatchSize)
+	}
+	return p, nil
+}
+
+// shards returns the shards worker w of this rank streams in epoch.
+func (p *streamPlan) shards(epoch, w int) []int {
+	order := rand.New(rand.NewPCG(p.seed, uint64(epoch))).Perm(p.set.Shards())
+	var mine []int
+	for k := p.base + w; k < len(order); k += p.slots {
+		mine = append(mine, order[k])
+	}
+	return mine
+}
+
+// share returns how many samples the given shards hold.
+func (p *streamPlan) share(shards []int) int {
+	n := 0
+	for _, j := range shards {
+		n += len(p.set.Shard(j).Samples)
+	}
+	return n
+}
+
+// streamed is one sample read from a shard's stream.
+type streamed struct {
+	index int           // the sample's number in the set
+	data  []byte        // its data member
+	read  time.Duration // from asking the stream for it to its being whole
+}
+
+// streamLoop is a worker's loop over its batches when the run streams
+// shards: each epoch, its shards are streamed by as many goroutines as
+// the worker has fetchers (one in Sync mode), their samples pass its
+// shuffle buffer, and it fills its batches from the buffer, in turn with
+// the other workers as in loop.
+func (w *worker) streamLoop() error {
+	r := w.run
+	p := r.stream
+	defer w.rec.finish()
+	streams := max(w.fetchers, 1)
+	rng := rand.New(rand.NewPCG(p.seed^0x9e3779b97f4a7c15, uint64(w.first)))
+	// Sample buffers to reuse: as many a class as the worker holds.
+	free := newBufPool(cap(w.free)*p.batch + p.shuffle + 2*streams + 2)
+	seq := w.first
+	for epoch := 0; r.total < 0 || seq < r.total; epoch++ {
+		shards := p.shards(epoch, w.first)
+		src := w.startStreams(epoch, shards, streams, free)
+		err := w.streamEpoch(src, &seq, rng, free)
+		src.stop()
+		w.rec.dropped(int64(p.share(shards) - p.perWorker*p.batch))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// streamEpoch fills the worker's batches of one epoch from src, from
+// batch *seq on, advancing it.
+func (w *worker) streamEpoch(src *shardSource, seq *int, rng *rand.Rand, free *bufPool) error {
+	r := w.run
+	p := r.stream
+	var buffer []streamed // the shuffle buffer
+	for k := 0; k < p.perWorker && (r.total < 0 || *seq < r.total); k++ {
+		var b *Batch
+		select {
+		case b = <-w.free:
+		case <-r.ctx.Done():
+			return r.stopped()
+		}
+		epoch, index := *seq/r.batches, *seq%r.batches
+		b.seq, b.Epoch, b.Index = *seq, epoch, index
+		b.Items = b.Items[:p.batch]
+		b.start = time.Now()
+		r.held.add(len(b.Items), 0)
+		w.rec.batchStarted(b.Epoch, b.start)
+		w.started <- b // never blocks: the worker has only Prefetch slots
+		for i := range b.Items {
+			item := &b.Items[i]
+			t0 := time.Now()
+			for len(buffer) <= p.shuffle && !src.exhausted {
+				s, err := src.next(r.ctx)
+				if err != nil {
+					return err
+				}
+				if s.data == nil {
+					break
+				}
+				r.held.add(1, len(s.data))
+				buffer = append(buffer, s)
+			}
+			if len(buffer) == 0 {
+				return fmt.Errorf("loader: epoch %d: worker %d's shards ran out of samples after %d of %d batches", epoch, w.first, k, p.perWorker)
+			}
+			pick := 0
+			if p.shuffle > 0 {
+				pick = rng.IntN(len(buffer))
+			}
+			s := buffer[pick]
+			buffer[pick] = buffer[len(buffer)-1]
+			buffer = buffer[:len(buffer)-1]
+			r.held.add(-1, -len(s.data))
+			free.put(item.Data)
+			item.Index, item.Data, item.Err = s.index, s.data, nil
+			var dec time.Duration
+			decoded := r.decoding != nil
+			var err error
+			if decoded {
+				var ok bool
+				if dec, ok, err = r.decode(b, i, newWaiter()); !ok {
+					return r.stopped()
+				}
+			}
+			getitem := time.Since(t0)
+			w.rec.streamItem(getitem, s.read, dec, decoded, err != nil, t0, t0.Add(getitem))
+			if err := r.result(b, item, err); err != nil {
+				return err
+			}
+		}
+		w.complete(b)
+		*seq += w.stride
+	}
+	for _, s := range buffer {
+		r.held.add(-1, -len(s.data))
+	}
+	return nil
+}
+
+// shardSource is one worker's streams of one epoch. With one stream (a
+// worker in Sync mode) the worker reads it itself, as a WebDataset
+// worker process reads its tar inline; with more, each is a goroutine of
+// the run sending its samples to the worker.
+type shardSource struct {
+	w         *worker
+	epoch     int
+	shards    []int
+	free      *bufPool
+	nextShard atomic.Int64
+	ctx       context.Context
+	cancel    context.CancelFunc
+	exhausted bool // no sample will come
+
+	cur *shardCursor // inline: the shard being read, or nil
+
+	out  chan streamed // from the streams' goroutines
+	wg   sync.WaitGroup
+	done chan struct{} // closed once every stream's goroutine has returned
+}
+
+// startStreams starts reading shards for the worker's epoch with streams
+// streams: inline for one, else in goroutines of the run's group.
+func (w *worker) startStreams(epoch int, shards []int, streams int, free *bufPool) *shardSource {
+	ctx, cancel := context.WithCancel(w.run.ctx)
+	src := &shardSource{w: w, epoch: epoch, shards: shards, free: free, ctx: ctx, cancel: cancel}
+	n := min(streams, len(shards))
+	if n <= 1 {
+		return src
+	}
+	src.out, src.done = make(chan streamed, 4*n), make(chan struct{})
+	src.wg.Add(n)
+	for range n {
+		w.run.group.Go(func() error {
+			defer src.wg.Done()
+			return src.stream()
+		})
+	}
+	w.run.group.Go(func() error {
+		src.wg.Wait()
+		close(src.done)
+		return nil
+	})
+	return src
+}
+
+// stop ends the epoch's streams, which return without error.
+func (src *shardSource) stop() {
+	src.cancel()
+	if src.cur != nil {
+		src.cur.close()
+		src.cur = nil
+	}
+}
+
+// takeShard returns the next shard of the epoch to read, false when none
+// is left.
+func (src *shardSource) takeShard() (int, bool) {
+	k := int(src.nextShard.Add(1) - 1)
+	if k >= len(src.shards) {
+		return 0, false
+	}
+	return src.shards[k], true
+}
+
+// next returns the next sample, or one with nil data once every stream
+// has ended (and sets exhausted).
+func (src *shardSource) next(ctx context.Context) (streamed, error) {
+	if src.out == nil {
+		return src.nextInline()
+	}
+	select {
+	case s := <-src.out:
+		return s, nil
+	default:
+	}
+	select {
+	case s := <-src.out:
+		return s, nil
+	case <-src.done:
+		// A stream may have sent its last sample just before ending.
+		select {
+		case s := <-src.out:
+			return s, nil
+		default:
+		}
+		src.exhausted = true
+		return streamed{}, nil
+	case <-ctx.Done():
+		return streamed{}, context.Cause(ctx)
+	}
+}
+
+// nextInline reads the next sample of the worker's one stream.
+func (src *shardSource) nextInline() (streamed, error) {
+	for {
+		if src.cur == nil {
+			j, ok := src.takeShard()
+			if !ok {
+				src.exhausted = true
+				return streamed{}, nil
+			}
+			cur, err := src.open(j)
+			if err != nil {
+				return streamed{}, src.failed(err)
+			}
+			src.cur = cur
+		}
+		s, ok, err := src.cur.next()
+		if err != nil {
+			return streamed{}, src.failed(err)
+		}
+		if ok {
+			return s, nil
+		}
+		src.cur.close()
+		src.cur = nil
+	}
+}
+
+// failed returns the error that ends the run for err, a stream's.
+func (src *shardSource) failed(err error) error {
+	if src.w.run.ctx.Err() != nil {
+		return src.w.run.stopped()
+	}
+	return fmt.Errorf("loader: epoch %d: %w", src.epoch, err)
+}
+
+// stream reads shards of the epoch, one after another, sending their
+// samples to the worker, until none is left, returning nil; or until the
+// epoch's context ends, returning nil if only the epoch ended; or until a
+// shard fails, returning its error.
+func (src *shardSource) stream() error {
+	for {
+		j, ok := src.takeShard()
+		if !ok {
+			return nil
+		}
+		if err := src.sendShard(j); err != nil {
+			if src.ctx.Err() != nil && src.w.run.ctx.Err() == nil {
+				return nil // the epoch ended, the run goes on
+			}
+			return src.failed(err)
+		}
+	}
+}
+
+// sendShard streams shard j to the worker.
+func (src *shardSource) sendShard(j int) error {
+	cur, err := src.open(j)
+	if err != nil {
+		return err
+	}
+	defer cur.close()
+	for {
+		s, ok, err := cur.next()
+		if err != nil || !ok {
+			return err
+		}
+		select {
+		case src.out <- s:
+		case <-src.ctx.Done():
+			return src.ctx.Err()
+		}
+	}
+}
+
+// shardCursor reads one shard's stream sample by sample, checking each
+// against the set's layout. A stream that fails with a retryable error
+// resumes, with a ranged read from the end of its last whole member, up
+// to the store's policy's attempts in a row without a new sample.
+type shardCursor struct {
+	src      *shardSource
+	sh       *wds.Shard
+	first    int // the set's number of the shard's first sample
+	st       *dataset.Stream
+	from     int64 // where st started
+	sc       *wds.Scanner
+	k        int // the next sample's position in the shard
+	failures int
+	ttfb     bool // the shard's time to first byte is recorded
+}
+
+// open opens shard j's stream.
+func (src *shardSource) open(j int) (*shardCursor, error) {
+	set := src.w.run.stream.set
+	sh := set.Shard(j)
+	st, err := src.w.run.ds.Store().OpenStream(src.ctx, sh.Key, 0)
+	if err != nil {
+		return nil, err
+	}
+	src.w.rec.shardOpened()
+	sc := wds.NewScanner(st, sh.Key, 0, sh.Size)
+	sc.Alloc = src.free.get
+	return &shardCursor{src: src, sh: sh, first: set.First(j), st: st, sc: sc}, nil
+}
+
+// close closes the cursor's stream, counting the bytes it read.
+func (c *shardCursor) close() {
+	c.src.w.rec.streamed(c.st.Offset() - c.from)
+	c.st.Close()
+}
+
+// next reads the shard's next sample; ok is false after its last, once
+// the shard has been checked whole.
+func (c *shardCursor) next() (s streamed, ok bool, err error) {
+	store := c.src.w.run.ds.Store()
+	rec := c.src.w.rec
+	for {
+		t0 := time.Now()
+		smp, data, err := c.sc.Next(nil)
+		read := time.Since(t0)
+		if !c.ttfb && !c.st.FirstByte().IsZero() {
+			rec.record(TTFB, c.st.FirstByte().Sub(c.st.Opened()))
+			c.ttfb = true
+		}
+		if err == io.EOF {
+			if c.k != len(c.sh.Samples) {
+				return streamed{}, false, fmt.Errorf("shard %q: the stream held %d samples, its layout %d", c.sh.Key, c.k, len(c.sh.Samples))
+			}
+			return streamed{}, false, nil
+		}
+		if err != nil {
+			if c.src.ctx.Err() != nil || errors.Is(err, wds.ErrFormat) || !dataset.Retryable(err) {
+				return streamed{}, false, err
+			}
+			if c.failures++; c.failures >= store.Policy().Attempts {
+				return streamed{}, false, fmt.Errorf("%w (after %d attempts without a new sample)", err, c.failures)
+			}
+			st, oerr := store.OpenStream(c.src.ctx, c.sh.Key, c.sc.Offset())
+			if oerr != nil {
+				return streamed{}, false, fmt.Errorf("%w (resuming after: %w)", oerr, err)
+			}
+			rec.streamed(c.st.Offset() - c.from)
+			c.st.Close()
+			c.st, c.from = st, c.sc.Offset()
+			rec.shardOpened()
+			c.sc.Resume(st)
+			continue
+		}
+		c.failures = 0
+		if c.k >= len(c.sh.Samples) {
+			return streamed{}, false, fmt.Errorf("shard %q: sample %q at offset %d is past the %d samples of its layout", c.sh.Key, smp.Key, smp.Off, len(c.sh.Samples))
+		}
+		want := &c.sh.Samples[c.k]
+		if smp.Key != want.Key || int64(len(data)) != want.DataMember().Size || smp.Off != want.Off {
+			return streamed{}, false, fmt.Errorf("shard %q: sample %d is %q at offset %d with %d bytes of data, its layout says %q at offset %d with %d", c.sh.Key, c.k, smp.Key, smp.Off, len(data), want.Key, want.Off, want.DataMember().Size)
+		}
+		c.k++
+		return streamed{index: c.first + c.k - 1, data: data, read: read}, true, nil
+	}
+}
+
+// bufPool holds the sample buffers a worker's streams reuse, by size
+// class (powers of two from 4 KiB): a buffer a batch gives back goes to
+// the class its capacity fills, and a member is read into a buffer of its
+// own class, so that buffers stay within twice their samples' sizes
+// whatever order samples come in, and steady-state streaming allocates
+// none.
+type bufPool struct {
+	classes [maxClass + 1]chan []byte
+}
+
+// Size classes of a bufPool: 1<<minClass to 1<<maxClass bytes; larger
+// buffers are not pooled.
+const (
+	minClass = 12
+	maxClass = 30
+)
+
+// newBufPool returns a pool keeping up to n buffers of each class.
+func newBufPool(n int) *bufPool {
+	p := &bufPool{}
+	for c := range p.classes {
+		p.classes[c] = make(chan []byte, n)
+	}
+	return p
+}
+
+// class returns the smallest class whose buffers hold n bytes.
+func class(n int64) int {
+	c := minClass
+	for c < 63 && int64(1)<<c < n {
+		c++
+	}
+	return c
+}
+
+// get returns an empty buffer of at least n bytes' capacity: a pooled
+// one of n's class, or a new one of the class's size.
+func (p *bufPool) get(n int64) []byte {
+	c := class(n)
+	if c <= maxClass {
+		select {
+		case b := <-p.classes[c]:
+			return b
+		default:
+		}
+	}
+	return make([]byte, 0, int64(1)<<c)
+}
+
+// put keeps b for reuse in the class its capacity fills, unless that
+// class is full.
+func (p *bufPool) put(b []byte) {
+	if cap(b) < 1<<minClass {
+		return
+	}
+	c := class(int64(cap(b)) + 1)
+	if c-1 > maxClass {
+		return
+	}
+	select {
+	case p.classes[c-1] <- b[:0]:
+	default:
+	}
+}

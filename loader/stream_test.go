@@ -1,0 +1,300 @@
+package loader_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/mem"
+	"github.com/storagebench/storagebench/dataset/wds"
+	"github.com/storagebench/storagebench/loader"
+)
+
+// shardSet writes n samples of distinct content (a .cls and a .jpg
+// each) into shards of at most limit bytes and returns the shards'
+// objects, their index, the set's layout and each sample's data.
+func shardSet(t testing.TB, n int, limit int64) (map[string][]byte, dataset.Index, *wds.Set, [][]byte) {
+	t.Helper()
+	objs, idx := objects(n)
+	data := make([][]byte, n)
+	for i, k := range idx {
+		data[i] = append(objs[k], byte(i), byte(i>>8)) // at least 2 bytes: larger than its .cls of 1
+	}
+	size := func(i int) int64 { return wds.MemberSize(int64(len(data[i]))) + wds.MemberSize(1) }
+	first, err := wds.Pack(n, size, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards := map[string][]byte{}
+	var layout []wds.Shard
+	var keys dataset.Index
+	for j := range len(first) - 1 {
+		var buf bytes.Buffer
+		w := wds.NewWriter(&buf)
+		for i := first[j]; i < first[j+1]; i++ {
+			if err := w.WriteSample(fmt.Sprintf("val/s%05d", i), wds.File{Ext: "cls", Data: []byte{'0' + byte(i%10)}}, wds.File{Ext: "jpg", Data: data[i]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		key := fmt.Sprintf("val-%06d.tar", j)
+		sh, err := w.Close(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards[key] = buf.Bytes()
+		layout = append(layout, sh)
+		keys = append(keys, key)
+	}
+	set, err := wds.NewSet(layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shards, keys, set, data
+}
+
+// TestStream checks that a stream of shards delivers whole batches of
+// exact samples, each at most once an epoch, the same number from every
+// worker, under both modes and with and without a shuffle buffer, and
+// that two ranks share no sample.
+func TestStream(t *testing.T) {
+	shards, keys, set, data := shardSet(t, 300, 8<<10)
+	if set.Shards() < 8 {
+		t.Fatalf("%d shards, want at least 8", set.Shards())
+	}
+	for _, tc := range []struct {
+		name    string
+		mode    loader.Mode
+		fetch   int
+		workers int
+		shuffle int
+		world   int
+	}{
+		{"sync", loader.Sync, 0, 2, 0, 1},
+		{"sync-shuffle", loader.Sync, 0, 3, 16, 1},
+		{"async", loader.Async, 3, 2, 0, 1},
+		{"async-shuffle", loader.Async, 2, 2, 40, 1},
+		{"ranks", loader.Sync, 0, 2, 8, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const epochs, batch = 2, 7
+			seen := make([]map[int]int, epochs) // epoch: sample -> rank+1
+			for e := range seen {
+				seen[e] = map[int]int{}
+			}
+			var perRank []int
+			for rank := range tc.world {
+				st := dataset.NewStore(mem.New(shards))
+				ds := dataset.New(st, keys)
+				opts := loader.Options{
+					BatchSize: batch, Workers: tc.workers, Mode: tc.mode, FetchConcurrency: tc.fetch,
+					Epochs: epochs, Seed: 5, Shard: loader.Shard{Rank: rank, World: tc.world},
+					Stream: &loader.StreamOptions{Set: set, Shuffle: tc.shuffle},
+				}
+				l, err := loader.New(ds, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				per := l.BatchesPerEpoch()
+				perRank = append(perRank, per)
+				delivered := 0
+				stats, err := load(context.Background(), ds, opts, func(b *loader.Batch) error {
+					if len(b.Items) != batch {
+						return fmt.Errorf("epoch %d batch %d: %d items, want %d", b.Epoch, b.Index, len(b.Items), batch)
+					}
+					for _, it := range b.Items {
+						if !bytes.Equal(it.Data, data[it.Index]) {
+							return fmt.Errorf("epoch %d: sample %d: %d bytes differ from its %d", b.Epoch, it.Index, len(it.Data), len(data[it.Index]))
+						}
+						if r, ok := seen[b.Epoch][it.Index]; ok {
+							return fmt.Errorf("epoch %d: sample %d delivered twice (ranks %d and %d)", b.Epoch, it.Index, r-1, rank)
+						}
+						seen[b.Epoch][it.Index] = rank + 1
+					}
+					delivered += len(b.Items)
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if delivered != epochs*per*batch || stats.Items != int64(delivered) {
+					t.Errorf("rank %d: delivered %d (stats %d), want %d epochs of %d batches of %d", rank, delivered, stats.Items, epochs, per, batch)
+				}
+				if stats.ShardReads < 1 || stats.StreamedBytes <= stats.Bytes {
+					t.Errorf("rank %d: %d shard reads of %d bytes for %d bytes delivered", rank, stats.ShardReads, stats.StreamedBytes, stats.Bytes)
+				}
+			}
+			for r := range perRank {
+				if perRank[r] != perRank[0] || perRank[r]%tc.workers != 0 {
+					t.Errorf("batches an epoch by rank: %v, want equal multiples of %d workers", perRank, tc.workers)
+				}
+			}
+			for e := range seen {
+				if got, want := len(seen[e]), tc.world*perRank[0]*batch; got != want {
+					t.Errorf("epoch %d: %d distinct samples, want %d", e, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestStreamShufflesSamples checks that a shuffle buffer changes the
+// order of samples within what it holds, and that shard order changes
+// with the epoch.
+func TestStreamShufflesSamples(t *testing.T) {
+	shards, keys, set, _ := shardSet(t, 400, 64<<10)
+	order := func(shuffle int) [][]int {
+		ds := dataset.New(dataset.NewStore(mem.New(shards)), keys)
+		byEpoch := make([][]int, 2)
+		_, err := load(context.Background(), ds, loader.Options{BatchSize: 5, Workers: 1, Epochs: 2, Stream: &loader.StreamOptions{Set: set, Shuffle: shuffle}}, func(b *loader.Batch) error {
+			for _, it := range b.Items {
+				byEpoch[b.Epoch] = append(byEpoch[b.Epoch], it.Index)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return byEpoch
+	}
+	plain, shuffled := order(0), order(32)
+	// breaks counts the places where a sample does not follow the one
+	// before it in its shard.
+	breaks := func(s []int) int {
+		n := 0
+		for i := 1; i < len(s); i++ {
+			if s[i] != s[i-1]+1 {
+				n++
+			}
+		}
+		return n
+	}
+	if b := breaks(plain[0]); b >= set.Shards() {
+		t.Errorf("without a shuffle buffer, %d breaks in the order of %d shards' samples, want fewer than the shards: %v", b, set.Shards(), plain[0])
+	}
+	if b := breaks(shuffled[0]); b < len(shuffled[0])/2 {
+		t.Errorf("with a shuffle buffer of 32, only %d breaks in %d samples: %v", b, len(shuffled[0]), shuffled[0])
+	}
+	if fmt.Sprint(plain[0]) == fmt.Sprint(plain[1]) {
+		t.Errorf("epochs 0 and 1 read the shards in the same order")
+	}
+}
+
+// cutting cuts the first stream of every shard after half its bytes,
+// with a transient error, once.
+type cutting struct {
+	dataset.Backend
+	mu  sync.Mutex
+	cut map[string]bool
+}
+
+type cutReader struct {
+	io.ReadCloser
+	left int64
+}
+
+var errCut = errors.New("connection reset by peer")
+
+func (r *cutReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, errCut
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.ReadCloser.Read(p)
+	r.left -= int64(n)
+	return n, err
+}
+
+func (c *cutting) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	rc, size, err := c.Backend.(dataset.RangeOpener).OpenRange(ctx, key, off, n)
+	if err != nil {
+		return rc, size, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.cut[key] && off == 0 {
+		c.cut[key] = true
+		return &cutReader{ReadCloser: rc, left: size / 2}, size, nil
+	}
+	return rc, size, nil
+}
+
+func (c *cutting) ErrorKind(err error) dataset.ErrorKind {
+	if errors.Is(err, errCut) {
+		return dataset.KindTransient
+	}
+	return dataset.Classify(c.Backend, err)
+}
+
+// TestStreamResumes checks that a stream cut mid-shard resumes from its
+// last whole member with a ranged read, every sample delivered once.
+func TestStreamResumes(t *testing.T) {
+	shards, keys, set, data := shardSet(t, 120, 8<<10)
+	b := &cutting{Backend: mem.New(shards), cut: map[string]bool{}}
+	ds := dataset.New(dataset.NewStore(b), keys)
+	got := map[int]bool{}
+	stats, err := load(context.Background(), ds, loader.Options{BatchSize: 4, Workers: 2, Warmup: -1, Stream: &loader.StreamOptions{Set: set}}, func(bt *loader.Batch) error {
+		for _, it := range bt.Items {
+			if got[it.Index] || !bytes.Equal(it.Data, data[it.Index]) {
+				return fmt.Errorf("sample %d: twice, or wrong bytes", it.Index)
+			}
+			got[it.Index] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.ShardReads <= int64(set.Shards()) {
+		t.Errorf("%d shard reads of %d shards cut once each, want resumes", stats.ShardReads, set.Shards())
+	}
+}
+
+// TestStreamErrors checks that shard sets a stream cannot split, and
+// shards that are missing or malformed, fail naming what is wrong.
+func TestStreamErrors(t *testing.T) {
+	shards, keys, set, _ := shardSet(t, 60, 8<<10)
+	for _, tc := range []struct {
+		name string
+		opts loader.Options
+		edit func(objs map[string][]byte)
+		want string
+	}{
+		{"too many workers", loader.Options{BatchSize: 2, Workers: 64}, nil, "want at least as many shards as workers"},
+		{"batch larger than a share", loader.Options{BatchSize: 1000, Workers: 2}, nil, "less than a batch of 1000"},
+		{"item scheduler", loader.Options{BatchSize: 2, Item: &loader.ItemOptions{}}, nil, "batch scheduler"},
+		{"item shuffle", loader.Options{BatchSize: 2, Shuffle: true}, nil, "no sampler and no item shuffle"},
+		{"missing shard", loader.Options{BatchSize: 2, Warmup: -1}, func(o map[string][]byte) { delete(o, keys[1]) }, keys[1]},
+		{"corrupt shards", loader.Options{BatchSize: 2, Warmup: -1}, func(o map[string][]byte) {
+			for k, v := range o {
+				b := bytes.Clone(v)
+				b[1024+3] ^= 0xff // the second member's header: its checksum fails
+				o[k] = b
+			}
+		}, `": at offset 1024: malformed shard`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := map[string][]byte{}
+			for k, v := range shards {
+				objs[k] = v
+			}
+			if tc.edit != nil {
+				tc.edit(objs)
+			}
+			ds := dataset.New(dataset.NewStore(mem.New(objs)), keys)
+			tc.opts.Stream = &loader.StreamOptions{Set: set}
+			tc.opts.Epochs = 1
+			_, err := load(context.Background(), ds, tc.opts, func(*loader.Batch) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
