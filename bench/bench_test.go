@@ -163,11 +163,27 @@ func eachCase(b *testing.B, bench string, fn func(b *testing.B, src *Source, c c
 			src := source(b, backend)
 			printConfig(src)
 			untimed, noted := false, ""
+			var layout *Source // the layout the last line read, its lines printed
 			for c := range m.Cases(bench) {
 				if c.Backend != backend {
 					continue
 				}
-				note, err := PageCacheNote(context.Background(), src, c.Cache)
+				csrc, err := fixture.Layout(context.Background(), src, c)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if csrc != layout && (csrc.Set != nil || layout != nil && layout.Set != nil) {
+					// Tar lines say how their samples are sharded; the
+					// lines after them clear it.
+					for _, kv := range csrc.LayoutConfig() {
+						fmt.Printf("%s: %s\n", kv[0], kv[1])
+					}
+					if csrc.Set == nil {
+						fmt.Printf("%s:\n%s:\n", results.ConfigDatasetShards, results.ConfigSamplesPerShard)
+					}
+				}
+				layout = csrc
+				note, err := PageCacheNote(context.Background(), csrc, c.Cache)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -180,7 +196,7 @@ func eachCase(b *testing.B, bench string, fn func(b *testing.B, src *Source, c c
 					}
 					fmt.Printf("%s:%s\n", results.ConfigPageCache, note)
 				}
-				epochs := bench != results.Load || EpochTimed(c, rank.shard().Len(len(src.Index)))
+				epochs := bench != results.Load || EpochTimed(c, rank.shard().Len(len(csrc.Index)))
 				if epochs == untimed {
 					// The line's levels differ from the last line's.
 					untimed = !epochs
@@ -190,7 +206,10 @@ func eachCase(b *testing.B, bench string, fn func(b *testing.B, src *Source, c c
 					}
 					fmt.Printf("%s:%s\n", results.ConfigUntimedLevels, level)
 				}
-				b.Run(c.SubName(), func(b *testing.B) { fn(b, src, c) })
+				b.Run(c.SubName(), func(b *testing.B) { fn(b, csrc, c) })
+			}
+			if layout != nil && layout.Set != nil {
+				fmt.Printf("%s:\n%s:\n", results.ConfigDatasetShards, results.ConfigSamplesPerShard)
 			}
 			if untimed {
 				fmt.Printf("%s:\n", results.ConfigUntimedLevels)

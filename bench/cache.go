@@ -43,7 +43,7 @@ func (s *Source) Cached(ctx context.Context, c local.Cache) (*Source, error) {
 	v := *s
 	v.backend, v.folder, v.cache = fb, fb, c
 	if c == local.CacheDirect {
-		data, _, err := dataset.NewStore(fb).Read(ctx, s.Index[0], nil)
+		data, _, err := v.dataset(dataset.NewStore(fb)).Read(ctx, 0, nil)
 		if err == nil {
 			err = v.Check(0, data, true)
 		}
@@ -64,9 +64,9 @@ func (s *Source) prepareCache(ctx context.Context) error {
 	var err error
 	switch s.cache {
 	case local.CacheWarm:
-		err = s.folder.Warm(ctx, s.Index)
+		err = s.folder.Warm(ctx, s.objects())
 	case local.CacheCold, local.CacheDirect:
-		err = s.folder.Drop(ctx, s.Index)
+		err = s.folder.Drop(ctx, s.objects())
 	}
 	if err != nil {
 		return fmt.Errorf("backend %s, cache=%s: %w", s.Name, s.cache, err)
@@ -81,7 +81,7 @@ func (s *Source) resident(ctx context.Context) (float64, bool, error) {
 	if s.folder == nil {
 		return 0, false, nil
 	}
-	r, err := s.folder.Resident(ctx, s.Index)
+	r, err := s.folder.Resident(ctx, s.objects())
 	if errors.Is(err, errors.ErrUnsupported) {
 		return 0, false, nil // a host that cannot tell: the lines say nothing
 	}
@@ -144,7 +144,7 @@ func PageCacheNote(ctx context.Context, src *Source, c local.Cache) (string, err
 	if c != local.CacheWarm || src.folder == nil {
 		return "", nil
 	}
-	r, err := src.folder.Resident(ctx, src.Index)
+	r, err := src.folder.Resident(ctx, src.objects())
 	if errors.Is(err, errors.ErrUnsupported) {
 		return "", nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/storagebench/storagebench/dataset/local"
 	"github.com/storagebench/storagebench/dataset/mem"
 	"github.com/storagebench/storagebench/dataset/s3blob"
+	"github.com/storagebench/storagebench/dataset/wds"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/reqlog"
 )
@@ -31,6 +32,7 @@ type Fixture struct {
 	bodies  [][]byte    // its distinct bodies: item i holds bodies[synth.BodyOf(i)]
 	index   dataset.Index
 	sources map[string]*Source
+	layouts map[string]*Source // tar variants of the synthetic sources, by backend and shard size
 	errs    map[string]error
 	closers []func() error
 }
@@ -62,8 +64,13 @@ func (f *Fixture) Source(ctx context.Context, name string) (*Source, error) {
 	s.policy, s.smoke = f.env.Policy, f.env.Smoke
 	f.sources[name] = s
 	if s.real && f.env.Matrix != nil {
-		// A real store runs only the profile and faults it serves.
-		f.env.Matrix.SetStore(name, cases.Store{Real: true, Profile: s.Served.Name, Faults: s.ServedFaults})
+		// A real store runs only the profile and faults it serves, in
+		// the layout of its index.
+		st := cases.Store{Real: true, Profile: s.Served.Name, Faults: s.ServedFaults}
+		if s.Set != nil {
+			st.Format, st.Shard = cases.FormatTar, largestShard(s.Set)
+		}
+		f.env.Matrix.SetStore(name, st)
 	}
 	return s, nil
 }
@@ -270,6 +277,9 @@ func (f *Fixture) buildS3(ctx context.Context) (*Source, error) {
 		return nil, fmt.Errorf("STORAGEBENCH_S3_CONFIG %s: faults: %w", f.env.S3Config, err)
 	}
 	s.real, s.Served, s.ServedFaults = true, served, faults
+	if wds.IsShardIndex(idx) {
+		return scanShards(ctx, s)
+	}
 	return s, nil
 }
 
@@ -307,6 +317,9 @@ func (f *Fixture) buildScratch(ctx context.Context) (*Source, error) {
 		return nil, fmt.Errorf("STORAGEBENCH_SCRATCH_ROOT %s: %w", f.env.ScratchRoot, err)
 	}
 	s.real = true
+	if wds.IsShardIndex(idx) {
+		return scanShards(ctx, s)
+	}
 	return s, nil
 }
 

@@ -72,6 +72,9 @@ type LoadRun struct {
 	mem      *rssSampler
 	calib    calibration
 	cache    Residency
+	stream   bool          // the case streams tar shards
+	epoch    int           // items an epoch (this rank's share) delivers
+	first    time.Duration // from the loader's start, after its warm-up, to its first batch
 	cpu0     time.Duration // the process's CPU time at Start
 	cpuOK    bool
 	started  bool
@@ -103,9 +106,15 @@ func StartLoad(ctx context.Context, src *Source, c cases.Case, o LoadOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	r := &LoadRun{src: src, c: c, o: o, ctx: ctx}
+	r := &LoadRun{src: src, c: c, o: o, ctx: ctx, stream: c.Streams()}
 	opts := c.Options()
 	opts.Prefetch, opts.Epochs, opts.Shard = o.Prefetch, -1, o.Rank.shard()
+	if r.stream {
+		if src.Set == nil {
+			return nil, fmt.Errorf("%s: backend %s holds no tar shards", c.SubName(), src.Name)
+		}
+		opts.Stream = &loader.StreamOptions{Set: src.Set, Shuffle: c.Shuffle}
+	}
 	opts, err = opts.Resolved()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.SubName(), err)
@@ -119,11 +128,18 @@ func StartLoad(ctx context.Context, src *Source, c cases.Case, o LoadOptions) (*
 	if opts.Item != nil {
 		r.hold, slots = opts.Item.Window, opts.Item.Window/opts.BatchSize+1
 	}
+	if r.stream {
+		// And each worker's shuffle buffer.
+		r.hold += opts.Workers * c.Shuffle
+	}
 	// The raw rate at C, before the run as well as after it: on a shared
 	// machine the storage's best moments come and go, and a bound taken
 	// on one side of the run only can miss the stretch the run had.
-	if _, r.before, err = src.rawRates(ctx, []int{r.inFlight}, r.hold); err != nil {
+	if _, r.before, err = src.rawRates(ctx, []int{r.inFlight}, r.hold, r.stream); err != nil {
 		return nil, fmt.Errorf("raw baseline at concurrency %d: %w", r.inFlight, err)
+	}
+	if src.Set != nil && o.Rank != nil && o.Rank.timeline != nil {
+		return nil, fmt.Errorf("%s: %s does not yet follow the samples of tar shards: run format=tar lines without it", c.SubName(), cases.Timeline)
 	}
 	r.tr = o.Rank.tracker(plan(nil, len(src.Index), shards(opts.Shard), []int{opts.Shard.Rank}, dropped(opts)))
 	if err := r.cache.begin(ctx, src); err != nil {
@@ -137,6 +153,10 @@ func StartLoad(ctx context.Context, src *Source, c cases.Case, o LoadOptions) (*
 		r.restore()
 		return nil, err
 	}
+	r.epoch = opts.Shard.Len(len(src.Index))
+	if r.stream {
+		r.epoch = l.BatchesPerEpoch() * opts.BatchSize
+	}
 	runtime.GC() // not to pay for what ran before
 	r.mem = startRSS()
 	if r.it, err = l.Start(ctx); err != nil {
@@ -145,23 +165,37 @@ func StartLoad(ctx context.Context, src *Source, c cases.Case, o LoadOptions) (*
 		return nil, err
 	}
 	r.con = consumer{it: r.it, src: src, deep: o.Deep, tr: r.tr}
-	if err := r.fill(l.BatchesPerEpoch(), slots); err != nil {
+	started := time.Now()
+	if err := r.con.nextBatch(); err != nil {
+		r.Close()
+		return nil, cause(ctx, err)
+	}
+	r.first = time.Since(started)
+	for i := range r.con.batch.Items {
+		if err := r.con.check(&r.con.batch.Items[i]); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
+	r.con.pos = len(r.con.batch.Items)
+	if err := r.fill(l.BatchesPerEpoch(), slots, 1); err != nil {
 		r.Close()
 		return nil, cause(ctx, err)
 	}
 	return r, nil
 }
 
-// fill fills the pipeline and grows the batch slots' buffers: it takes
+// fill fills the pipeline and grows the batch slots' buffers, taken
+// batches already taken (the first, timed to its arrival): it takes
 // whole rounds, at least Prefetch of them, and enough for every slot to
 // have held every item it will hold (the batches of an epoch come round
 // to the same slots every lcm(batches an epoch, W x P) batches), up to
 // maxFillEpochs epochs; then it collects what growing them left behind,
 // waits at the ranks' barrier, and drains what was read ahead.
-func (r *LoadRun) fill(epoch, slots int) error {
+func (r *LoadRun) fill(epoch, slots, taken int) error {
 	w := r.opts.Workers
 	fill := max(slots, min(slots/gcd(slots, epoch)*epoch, maxFillEpochs*epoch))
-	if err := r.con.fill((fill + w - 1) / w * w); err != nil {
+	if err := r.con.fill((fill+w-1)/w*w - taken); err != nil {
 		return err
 	}
 	// In a run of many ranks, every rank waits here for the others; its
@@ -269,7 +303,7 @@ func LoadSizing(c cases.Case, prefetch, epochItems int) (Sizing, error) {
 // Sizing returns the run's sizing, its rate calibrated by the rounds it
 // waited for before its timer.
 func (r *LoadRun) Sizing() Sizing {
-	s, _ := LoadSizing(r.c, r.opts.Prefetch, r.opts.Shard.Len(len(r.src.Index)))
+	s, _ := LoadSizing(r.c, r.opts.Prefetch, r.epoch)
 	s.Rate = r.calib.rate()
 	return s
 }
@@ -278,7 +312,7 @@ func (r *LoadRun) Sizing() Sizing {
 // not when a round (one batch from each worker) is larger than an epoch
 // of its share, where an epoch ends within a round and its time is a
 // fraction of one batch's.
-func (r *LoadRun) EpochTimed() bool { return r.round <= r.opts.Shard.Len(len(r.src.Index)) }
+func (r *LoadRun) EpochTimed() bool { return r.round <= r.epoch }
 
 // EpochTimed reports whether a Load case's epoch level means anything
 // over an epoch (a rank's share) of epochItems items: see
@@ -290,7 +324,7 @@ func EpochTimed(c cases.Case, epochItems int) bool { return c.Workers*c.Batch <=
 func (r *LoadRun) Start() {
 	r.it.ResetStats()
 	r.tr.start(r.o.Name)
-	r.con.bytes = 0
+	r.con.bytes, r.con.spans = 0, 0
 	r.started = true
 	r.cpu0, r.cpuOK = proccpu.Time()
 }
@@ -329,6 +363,17 @@ type LoadResult struct {
 	// timed run, its loader, its consumer and, on the in-process stores,
 	// the store; 0 where the system does not say.
 	CPU time.Duration
+	// FirstBatch is the time from the loader's start, after its warm-up,
+	// to its first batch.
+	FirstBatch time.Duration
+	// Tar says the items were samples of tar shards; Stream that they
+	// were streamed. ReadBytes is then the bytes the timed run read from
+	// the store (the spans of the samples delivered, read by range; what
+	// the shards' streams read, samples dropped included), and Requests
+	// the requests that read items.
+	Tar, Stream bool
+	ReadBytes   int64
+	Requests    int64
 }
 
 // Finish ends the timed run after n items over elapsed (as the caller
@@ -337,7 +382,8 @@ type LoadResult struct {
 // measured.
 func (r *LoadRun) Finish(n int, elapsed time.Duration) (LoadResult, error) {
 	res := LoadResult{Items: n, Elapsed: elapsed, InFlight: r.inFlight, Bytes: r.con.bytes,
-		Decoded: r.opts.Decode == loader.DecodeJPEG, Faulty: !r.c.Faults.IsZero(), EpochTimed: r.EpochTimed()}
+		Decoded: r.opts.Decode == loader.DecodeJPEG, Faulty: !r.c.Faults.IsZero(), EpochTimed: r.EpochTimed(),
+		FirstBatch: r.first, Tar: r.src.Set != nil, Stream: r.stream}
 	r.finished = true
 	if cpu, ok := proccpu.Time(); ok && r.cpuOK {
 		res.CPU = cpu - r.cpu0
@@ -372,12 +418,22 @@ func (r *LoadRun) Finish(n int, elapsed time.Duration) (LoadResult, error) {
 	// loader left it (measured only first, they read up to a fifth slower
 	// over their first half second). The raw readers hold as many items as
 	// the loader's batch slots do.
-	raw, best, err := r.src.RawRates(r.ctx, r.inFlight, r.hold)
+	raw, best, err := r.src.rawRates(r.ctx, ladder(r.inFlight), r.hold, r.stream)
 	if err != nil {
 		return res, fmt.Errorf("raw baseline at concurrency %d: %w", r.inFlight, err)
 	}
 	res.Raw = raw
-	res.Bound = Bound(r.c.ProfileOf(), r.inFlight, float64(res.Bytes)/float64(n), max(best, r.before), elapsed)
+	if res.Tar {
+		st := res.Stats
+		res.ReadBytes = r.con.spans
+		res.Requests = st.Fetched + st.Errors + st.Retries + st.Hedges
+		if r.stream {
+			res.ReadBytes, res.Requests = st.StreamedBytes, st.ShardReads
+		}
+		res.Bound = LayoutBound(r.c.ProfileOf(), r.inFlight, r.src.ItemsPerRequest(r.stream), r.src.ReadBytesPerItem(r.stream), max(best, r.before), elapsed)
+	} else {
+		res.Bound = Bound(r.c.ProfileOf(), r.inFlight, float64(res.Bytes)/float64(n), max(best, r.before), elapsed)
+	}
 	res.Hedged = r.opts.Item != nil && !r.opts.Item.Hedge.IsZero()
 	return res, nil
 }
@@ -452,6 +508,15 @@ func (res LoadResult) Metrics() []Metric {
 	if res.CPU > 0 {
 		m = append(m, Metric{float64(res.CPU) / float64(res.Items), results.CPUPerItem})
 	}
+	m = append(m, Metric{float64(res.FirstBatch.Nanoseconds()), results.FirstBatchNs})
+	if res.Tar {
+		m = append(m,
+			Metric{float64(res.Requests) / float64(max(st.Fetched, 1)), results.RequestsPerItem},
+			Metric{float64(res.ReadBytes) / float64(res.Bytes), results.ReadBytesPerByte})
+		if res.Stream {
+			m = append(m, Metric{float64(st.Dropped) / float64(max(st.Items, 1)), results.DroppedPerItem})
+		}
+	}
 	return append(m, res.Cache.metrics()...)
 }
 
@@ -469,6 +534,17 @@ func (res LoadResult) Metrics() []Metric {
 // storage's own limit on this machine).
 func Bound(p fakes.Profile, c int, meanBytes, bestRaw float64, over time.Duration) float64 {
 	return min(p.MaxRate(c, meanBytes, 1, over), bestRaw)
+}
+
+// LayoutBound is [Bound] for items read k to a request, each request
+// reading k x readBytes bytes (a tar shard's samples streamed, k its
+// samples; k = 1 for a sample read by range or a loose item, readBytes
+// then what one read fetches): at most k times the requests a second
+// the profile serves to c requests in flight (by Little's law over each
+// request's latency, by the request rate of the prefix, by the link over
+// its bytes), and never more than bestRaw.
+func LayoutBound(p fakes.Profile, c int, k, readBytes, bestRaw float64, over time.Duration) float64 {
+	return min(k*p.MaxRate(c, k*readBytes, 1, over), bestRaw)
 }
 
 // failureMetrics returns, for a run with faults injected or any read
@@ -545,6 +621,7 @@ type consumer struct {
 	batch *loader.Batch
 	pos   int
 	bytes int64
+	spans int64 // the spans of the tar samples taken: what their ranged reads read
 }
 
 // fill takes n whole batches, checking each item, and leaves the consumer
@@ -562,7 +639,7 @@ func (c *consumer) fill(n int) error {
 		}
 		c.pos = len(c.batch.Items)
 	}
-	c.bytes = 0
+	c.bytes, c.spans = 0, 0
 	return nil
 }
 
@@ -599,6 +676,9 @@ func (c *consumer) check(item *loader.Item) error {
 		return err
 	}
 	c.bytes += int64(len(item.Data))
+	if c.src.Set != nil {
+		c.spans += c.src.Set.Sample(item.Index).Span()
+	}
 	return nil
 }
 

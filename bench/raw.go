@@ -2,7 +2,9 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -11,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/wds"
 	"github.com/storagebench/storagebench/loader"
 )
 
@@ -27,10 +30,11 @@ import (
 // write to memory that stays in cache, which no loader that hands out
 // batches can.
 type rawReader struct {
-	src  *Source
-	ds   *dataset.Dataset
-	c    int
-	bufs []rawBuf
+	src    *Source
+	ds     *dataset.Dataset
+	c      int
+	bufs   []rawBuf
+	stream bool // a tar source's shards, each reader streaming whole shards
 }
 
 // rawBuf is one buffer of a rawReader and the lock that keeps two readers
@@ -112,8 +116,14 @@ func (r *rawReader) run(ctx context.Context, n int, stop *atomic.Bool, done *ato
 			ack <- struct{}{}
 		}
 	}()
-	for range r.c {
+	for gi := range r.c {
 		g.Go(func() error {
+			read := r.readOne
+			if r.stream {
+				sr := &streamReader{r: r, j: gi % r.src.Set.Shards(), step: r.c, hold: max(len(r.bufs)/r.c, 1)}
+				defer sr.close()
+				read = sr.next
+			}
 			ack := make(chan struct{})
 			for {
 				first := next.Add(rawBatch) - rawBatch
@@ -121,7 +131,7 @@ func (r *rawReader) run(ctx context.Context, n int, stop *atomic.Bool, done *ato
 					if n > 0 && i >= int64(n) || n <= 0 && stop.Load() {
 						return nil
 					}
-					size, err := r.readOne(ctx, i)
+					size, err := read(ctx, i)
 					if err != nil {
 						return err
 					}
@@ -156,6 +166,75 @@ func (r *rawReader) readOne(ctx context.Context, i int64) (int64, error) {
 		return 0, err
 	}
 	return int64(len(data)), r.src.Check(k, data, false)
+}
+
+// streamReader is one raw reader of a tar source whose shards are
+// streamed: it streams shards j, j+c, j+2c, ... (mod the shards), each
+// with one request, and reads their samples one at a time into hold
+// buffers in turn, as a loader's worker holds what it read. A stream that
+// fails with a retryable error resumes from its last whole member, as
+// the loader's do.
+type streamReader struct {
+	r       *rawReader
+	j, step int
+	hold    int
+	bufs    [][]byte
+	b       int
+	st      *dataset.Stream
+	sc      *wds.Scanner
+	k       int // the next sample's position in shard j
+	fails   int
+}
+
+// next reads the next sample, whatever i, and returns its size.
+func (s *streamReader) next(ctx context.Context, _ int64) (int64, error) {
+	set := s.r.src.Set
+	store := s.r.ds.Store()
+	if s.bufs == nil {
+		s.bufs = make([][]byte, s.hold)
+	}
+	for {
+		sh := set.Shard(s.j)
+		if s.sc == nil {
+			st, err := store.OpenStream(ctx, sh.Key, 0)
+			if err != nil {
+				return 0, err
+			}
+			s.st, s.sc, s.k = st, wds.NewScanner(st, sh.Key, 0, sh.Size), 0
+		}
+		_, data, err := s.sc.Next(s.bufs[s.b])
+		switch {
+		case err == io.EOF:
+			s.close()
+			s.j = (s.j + s.step) % set.Shards()
+			continue
+		case err != nil && ctx.Err() == nil && !errors.Is(err, wds.ErrFormat) && dataset.Retryable(err) && s.fails+1 < store.Policy().Attempts:
+			s.fails++
+			st, oerr := store.OpenStream(ctx, sh.Key, s.sc.Offset())
+			if oerr != nil {
+				return 0, oerr
+			}
+			s.st.Close()
+			s.st = st
+			s.sc.Resume(st)
+			continue
+		case err != nil:
+			return 0, err
+		}
+		s.fails = 0
+		s.bufs[s.b], s.b = data, (s.b+1)%len(s.bufs)
+		i := set.First(s.j) + s.k
+		s.k++
+		return int64(len(data)), s.r.src.Check(i, data, false)
+	}
+}
+
+// close ends the reader's stream, if one is open.
+func (s *streamReader) close() {
+	if s.st != nil {
+		s.st.Close()
+	}
+	s.st, s.sc = nil, nil
 }
 
 // calibration is how long a raw calibration reads at each concurrency, in
@@ -249,15 +328,24 @@ func ladder(c int) []int {
 // benchmark compares its loader with baselines taken moments before, not
 // minutes: on a shared machine the two drift apart.
 func (s *Source) RawRates(ctx context.Context, c, hold int) (atC, best float64, err error) {
-	return s.rawRates(ctx, ladder(c), hold)
+	return s.rawRates(ctx, ladder(c), hold, false)
+}
+
+// RawStreamRates is [Source.RawRates] for a tar source whose shards are
+// streamed: c readers each stream whole shards, one request each, and
+// read their samples, as a loader's workers would with nothing else to
+// do.
+func (s *Source) RawStreamRates(ctx context.Context, c, hold int) (atC, best float64, err error) {
+	return s.rawRates(ctx, ladder(c), hold, true)
 }
 
 // rawRates measures the raw rate at each concurrency of cs, with one
 // reader warmed once at cs[0]: its connections and buffers serve them all.
 // It returns the rate at cs[0] over all its slices, and the best slice's
 // rate at any concurrency.
-func (s *Source) rawRates(ctx context.Context, cs []int, hold int) (first, best float64, err error) {
-	r := newRawReader(s, dataset.New(dataset.NewStore(s.backend), s.Index), cs[0], hold)
+func (s *Source) rawRates(ctx context.Context, cs []int, hold int, stream bool) (first, best float64, err error) {
+	r := newRawReader(s, s.dataset(dataset.NewStore(s.backend)), cs[0], hold)
+	r.stream = stream && s.Set != nil
 	if err := r.warm(ctx); err != nil {
 		return 0, 0, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/storagebench/storagebench/cluster"
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/local"
+	"github.com/storagebench/storagebench/dataset/wds"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/results"
 )
@@ -44,6 +45,11 @@ type Source struct {
 	// configuration of "storagebench serve" says; none for a store that
 	// injects nothing.
 	ServedFaults fakes.Faults
+	// Set is the layout of a tar source's shards: its items are their
+	// samples, Index their keys, Sizes the sizes of their data. Nil for a
+	// loose source, whose items are the objects of Index.
+	Set        *wds.Set
+	shardIndex dataset.Index // a tar source's shards
 
 	policy  dataset.Policy // how every read is made
 	smoke   bool           // short raw calibrations
@@ -160,7 +166,7 @@ func (s *Source) Dataset(p fakes.Profile, f fakes.Faults, seed uint64) (*dataset
 		restore()
 		return nil, nil, err
 	}
-	return dataset.New(st, s.Index), restore, nil
+	return s.dataset(st), restore, nil
 }
 
 // Check returns an error unless data is what item i holds: its length

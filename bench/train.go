@@ -122,6 +122,15 @@ func StartTrain(ctx context.Context, src *Source, c cases.Case, o TrainOptions) 
 	r := &TrainRun{c: c, o: o, ctx: ctx, src: src}
 	opts := c.Options()
 	opts.Prefetch = o.Prefetch
+	if c.Streams() {
+		if src.Set == nil {
+			return nil, fmt.Errorf("%s: backend %s holds no tar shards", c.SubName(), src.Name)
+		}
+		if o.Rank != nil && o.Rank.timeline != nil {
+			return nil, fmt.Errorf("%s: %s does not yet follow the samples of tar shards: run format=tar lines without it", c.SubName(), cases.Timeline)
+		}
+		opts.Stream = &loader.StreamOptions{Set: src.Set, Shuffle: c.Shuffle}
+	}
 	ropts, err := opts.Resolved()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.SubName(), err)
@@ -246,6 +255,10 @@ func (r *TrainRun) Finish(n int, elapsed time.Duration) (TrainResult, error) {
 	res.Result = r.job.Result()
 	meanBytes := float64(res.Bytes) / float64(max(res.Samples, 1))
 	res.Bound = Bound(r.c.ProfileOf(), res.InFlight, meanBytes, math.Inf(1), res.Wall)
+	if r.src.Set != nil {
+		stream := r.c.Streams()
+		res.Bound = LayoutBound(r.c.ProfileOf(), res.InFlight, r.src.ItemsPerRequest(stream), r.src.ReadBytesPerItem(stream), math.Inf(1), res.Wall)
+	}
 	if r.cpuOK && res.Wall > 0 {
 		res.CPU = float64(cpu1-r.cpu0) / (float64(res.Wall) * float64(runtime.GOMAXPROCS(0)))
 	}

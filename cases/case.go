@@ -22,6 +22,10 @@ type Case struct {
 	Profile     string       // a profile fakes.LookupProfile knows
 	Faults      fakes.Faults // none when nil
 	Cache       local.Cache  // folder backends' page cache; "" as it stands
+	Format      string       // FormatLoose or FormatTar
+	Shard       int64        // with FormatTar: the shards' size in bytes
+	Read        string       // with FormatTar: ReadStream or ReadRange
+	Shuffle     int          // with ReadStream: each worker's shuffle buffer, in samples
 	Concurrency int          // Raw's readers
 	Workload    train.Workload
 	Accel       int
@@ -188,6 +192,11 @@ func (c *Case) Options() loader.Options {
 	}
 	return o
 }
+
+// Streams reports whether c reads tar shards as streams (format=tar,
+// read=stream): its loader then needs the shards' layout in
+// loader.Options.Stream, which the caller, who has the dataset, sets.
+func (c *Case) Streams() bool { return c.Format == FormatTar && c.Read == ReadStream }
 
 // InFlight returns C, the reads a Load or Train case's loader (one
 // accelerator's) may have in flight, by the loader's own rule; 0 when the

@@ -35,6 +35,12 @@ func TestNamesRoundTrip(t *testing.T) {
 		"BenchmarkLoad/backend=local/profile=none/cache=cold/mode=sync/workers=2/batch=50",
 		"BenchmarkRaw/backend=scratch/profile=none/cache=direct/concurrency=1",
 		"BenchmarkTrain/backend=scratch/profile=none/cache=warm/workload=resnet50-h100/accel=1/mode=async/workers=8/batch=400",
+		// Tar shards: streamed, with and without a shuffle buffer, and
+		// read by range.
+		"BenchmarkLoad/backend=mem/profile=s3/format=tar/shard=64MB/read=stream/mode=async/workers=8/batch=50",
+		"BenchmarkLoad/backend=fakes3/profile=none/format=tar/shard=1MiB/read=stream/shuffle=1000/mode=sync/workers=2/batch=50",
+		"BenchmarkLoad/backend=local/profile=none/format=tar/shard=64MB/read=range/mode=async/workers=8/batch=50/sched=item/window=2048",
+		"BenchmarkTrain/backend=mem/profile=seed-s3/format=tar/shard=64MB/read=stream/workload=resnet50-h100/accel=14/mode=async/workers=4/batch=400/fetch=8",
 	}
 	for _, name := range names {
 		c, err := Parse(name + "-2")
@@ -52,6 +58,7 @@ func TestNamesRoundTrip(t *testing.T) {
 		"backend": "local", "profile": "nvme", "faults": "reset:0.01", "cache": "cold", "concurrency": "16",
 		"workload": "unet3d-h100", "accel": "8", "mode": "async", "workers": "16", "batch": "7",
 		"fetch": "4", "decode": "jpeg", "onerror": "skip", "sched": "item", "window": "4C", "hedge": "p99",
+		"format": "tar", "shard": "64MiB", "read": "range", "shuffle": "1000",
 	}
 	for _, d := range Dims {
 		v, ok := other[d.Key]
@@ -62,6 +69,10 @@ func TestNamesRoundTrip(t *testing.T) {
 		c := NewCase(d.Benches[len(d.Benches)-1])
 		if d.applies != nil {
 			c.Backend, c.Sched, c.Mode = "local", "item", "async"
+			c.Format, c.Shard, c.Read = FormatTar, 64_000_000, ReadStream
+			if d == Shuffle {
+				c.Sched = "batch" // streams are read by the batch scheduler
+			}
 		}
 		if err := c.Set(d, v); err != nil {
 			t.Errorf("%s: Set(%q): %v", d.Key, v, err)

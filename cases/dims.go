@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/storagebench/storagebench/dataset/local"
+	"github.com/storagebench/storagebench/dataset/wds"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/loader"
 	"github.com/storagebench/storagebench/results"
@@ -173,6 +174,66 @@ var (
 		format:    func(c *Case) string { return string(c.Cache) },
 		isDefault: func(c *Case) bool { return c.Cache == local.CacheOS },
 	}
+	Format = &Dim{
+		Key: "format", Shown: "T", Var: "STORAGEBENCH_FORMAT", Rule: NotDefault, Benches: loadTrain,
+		Meaning: "dataset layouts: `loose` (an object a sample) and `tar` (the same samples in WebDataset tar shards, `<key>.jpg` and `<key>.cls`); `tar` adds `format=tar/shard=S/read=R` to names; a real store's layout is its index's (`.tar` keys: shards)",
+		Default: FormatLoose,
+		parse: func(c *Case, s string) error {
+			if s != FormatLoose && s != FormatTar {
+				return fmt.Errorf("unknown format %q, want %s or %s", s, FormatLoose, FormatTar)
+			}
+			c.Format = s
+			return nil
+		},
+		format:    func(c *Case) string { return c.Format },
+		isDefault: func(c *Case) bool { return c.Format == FormatLoose },
+		values: func(m *Matrix, c *Case) []string {
+			if st := m.store(c.Backend); st.Real {
+				return []string{cmpOr(st.Format, FormatLoose)}
+			}
+			return m.vals["format"]
+		},
+	}
+	Shard = &Dim{
+		Key: "shard", Shown: "S", Var: "STORAGEBENCH_SHARD", Rule: Always, Benches: loadTrain,
+		Meaning: "the synthetic tar sets' shard sizes, exact: `64MB` is 64,000,000 bytes, `64MiB` 67,108,864; a shard holds whole samples and never exceeds its size; a real store's shards are its own, named by the largest",
+		Default: "64MB",
+		applies: func(c *Case) bool { return c.Format == FormatTar },
+		inside:  true,
+		parse: func(c *Case, s string) (err error) {
+			c.Shard, err = wds.ParseSize(s)
+			return err
+		},
+		format:    func(c *Case) string { return wds.FormatSize(c.Shard) },
+		isDefault: func(c *Case) bool { return c.Shard == 64_000_000 },
+		values: func(m *Matrix, c *Case) []string {
+			if st := m.store(c.Backend); st.Real {
+				return []string{st.Shard}
+			}
+			return m.vals["shard"]
+		},
+	}
+	Read = &Dim{
+		Key: "read", Shown: "R", Var: "STORAGEBENCH_READ", Rule: Always, Benches: loadTrain,
+		Meaning: "how tar shards are read: `stream` (each worker streams whole shards, one GET each, as many at once as its fetchers, through its shuffle buffer: WebDataset's way) or `range` (one ranged GET a sample, in the sampler's order, as loose objects are read)",
+		Default: ReadStream,
+		applies: func(c *Case) bool { return c.Format == FormatTar },
+		inside:  true,
+		parse: func(c *Case, s string) error {
+			if s != ReadStream && s != ReadRange {
+				return fmt.Errorf("unknown read %q, want %s or %s", s, ReadStream, ReadRange)
+			}
+			c.Read = s
+			return nil
+		},
+		format:    func(c *Case) string { return c.Read },
+		isDefault: func(c *Case) bool { return c.Read == ReadStream },
+	}
+	Shuffle = intDim(Dim{
+		Key: "shuffle", Shown: "U", Var: "STORAGEBENCH_SHUFFLE", Rule: NotDefault, Benches: loadTrain,
+		Meaning: "samples in each worker's shuffle buffer under `read=stream` (WebDataset's `shuffle(N)`; 0: in stream order); adds `shuffle=N` to names", Default: "0",
+		applies: func(c *Case) bool { return c.Streams() }, inside: true,
+	}, 0, func(c *Case) *int { return &c.Shuffle })
 	Concurrency = intDim(Dim{
 		Key: results.KeyConcurrency, Shown: "C", Var: "STORAGEBENCH_CONCURRENCY", Rule: Always, Benches: []string{results.Raw},
 		Meaning: "the raw baseline's concurrencies", Default: "1,4,16,64,256",
@@ -284,7 +345,16 @@ var (
 )
 
 // Dims is the table: every dimension, in the order names write them.
-var Dims = []*Dim{Backend, Profile, Faults, Cache, Concurrency, Workload, Accel, Mode, Workers, Batch, Fetch, Decode, OnError, Sched, Window, Hedge}
+var Dims = []*Dim{Backend, Profile, Faults, Cache, Format, Shard, Read, Shuffle, Concurrency, Workload, Accel, Mode, Workers, Batch, Fetch, Decode, OnError, Sched, Window, Hedge}
+
+// The layouts of a dataset (Case.Format) and the ways of reading tar
+// shards (Case.Read).
+const (
+	FormatLoose = "loose" // an object a sample
+	FormatTar   = "tar"   // WebDataset tar shards
+	ReadStream  = "stream"
+	ReadRange   = "range"
+)
 
 // itemSched reports whether c uses the item scheduler.
 func itemSched(c *Case) bool { return c.Sched == loader.SchedItem }

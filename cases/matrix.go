@@ -18,6 +18,10 @@ type Store struct {
 	Real    bool
 	Profile string       // the profile a real store serves; "" for none
 	Faults  fakes.Faults // the faults a real store injects
+	// Format is the layout a real store's index names: FormatTar for an
+	// index of ".tar" shards, else FormatLoose (""); Shard is then the
+	// size of its largest shard, as names give it.
+	Format, Shard string
 }
 
 // A Matrix is the lists of values the variables give each dimension; its
@@ -143,9 +147,11 @@ func (m *Matrix) product(c Case, i int, yield func(Case) bool) bool {
 
 // Excluded reports whether c is a combination that makes no sense, left
 // out of every matrix: a fetch concurrency above one in sync mode, which
-// reads one item at a time.
+// reads one item at a time; streams of shards under the item scheduler,
+// which schedules items of an index (a stream is read by the batch
+// scheduler, as WebDataset's by PyTorch's workers).
 func Excluded(c *Case) bool {
-	return c.Bench != results.Raw && c.Mode == loader.Sync && c.Fetch > 1
+	return c.Bench != results.Raw && (c.Mode == loader.Sync && c.Fetch > 1 || c.Streams() && c.Sched == loader.SchedItem)
 }
 
 // A LoaderConfig is one -loader flag of storagebench feed, such as

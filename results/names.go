@@ -65,6 +65,11 @@ const (
 	RetriesPerItem   = "retries/item"      // attempts after a read's first, over items due
 	SkippedPerItem   = "skipped/item"      // items left out under onerror=skip, over items due
 	RetryTimePercent = "retry-time-%"      // time items' reads lost to failed attempts and waits before retries, percent of getitem time
+	// Tar lines (format=tar): what a layout costs in requests and bytes.
+	RequestsPerItem  = "requests/item"          // requests that read items (a shard's stream and its resumes, or a ranged GET), over items read
+	ReadBytesPerByte = "read-B/B"               // bytes read from the store over bytes delivered: tar headers, padding and labels included
+	DroppedPerItem   = "dropped/item"           // samples of the workers' shares no batch took (every worker delivers the same whole batches), over items delivered
+	FirstBatchNs     = "time-to-first-batch-ns" // from the loader's start, after its warm-up, to its first batch
 	// What storagebench serve saw, on its Serve lines: one op is one
 	// request.
 	RequestsPerSecond = "requests/s"        // requests answered over the stretch
@@ -124,6 +129,8 @@ const (
 	ConfigWorldSize        = "world-size"         // the processes of that run
 	ConfigUntimedLevels    = "untimed-levels"     // levels the lines that follow leave out, as not meaningful for their dataset (epoch: a round larger than an epoch); absent for none
 	ConfigPageCache        = "page-cache"         // before cache=warm folder lines whose dataset fits in the host's available memory: that their reads are memory copies; cleared after
+	ConfigDatasetShards    = "dataset-shards"     // before format=tar lines: the tar shards the samples are in; cleared after
+	ConfigSamplesPerShard  = "samples-per-shard"  // before format=tar lines: the samples a shard holds on average; cleared after
 )
 
 // Configuration lines the testing package prints, which name the machine.

@@ -140,7 +140,9 @@ func Start(ctx context.Context, cfg Config) (*Job, error) {
 	if cfg.Workload.Batch > 0 {
 		opts.BatchSize = cfg.Workload.Batch
 	}
-	opts.Shuffle, opts.Sampler, opts.Seed = true, nil, cfg.Seed
+	// Items shuffled each epoch; a stream of shards shuffles its shard
+	// order and its samples itself.
+	opts.Shuffle, opts.Sampler, opts.Seed = opts.Stream == nil, nil, cfg.Seed
 	opts.DropLast = true
 	opts.Epochs = -1
 	j := &Job{cfg: cfg}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image/jpeg"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/local"
 	"github.com/storagebench/storagebench/dataset/s3blob"
+	"github.com/storagebench/storagebench/dataset/wds"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/fakes/fakestest"
 )
@@ -313,6 +317,9 @@ func TestGenErrors(t *testing.T) {
 		{name: "negative -n", args: []string{"gen", "-n=-4", "$DIR/a"}, inErr: []string{"-n must be > 0, got -4"}},
 		{name: "bad -n", args: []string{"gen", "-n", "many", "$DIR/a"}, inErr: []string{"-n"}},
 		{name: "zero -concurrency", args: []string{"gen", "-n", "3", "-concurrency", "0", "$DIR/a"}, inErr: []string{"-concurrency must be > 0"}},
+		{name: "unknown format", args: []string{"gen", "-n", "3", "-format", "zip", "$DIR/a"}, inErr: []string{`-format "zip": want loose or tar`}},
+		{name: "bad shard size", args: []string{"gen", "-n", "3", "-format", "tar", "-shard-size", "64 MB", "$DIR/a"}, inErr: []string{"-shard-size", `"64 MB"`}},
+		{name: "shard smaller than a sample", args: []string{"gen", "-n", "3", "-format", "tar", "-shard-size", "8KiB", "$DIR/a"}, inErr: []string{"sample 0 takes", "more than the shard size of 8192 bytes"}},
 		{name: "unknown flag", args: []string{"gen", "-n", "3", "$DIR/a", "-bogus"}, inErr: []string{"-bogus"}},
 		{name: "DEST is a file", args: []string{"gen", "-n", "3", "$FILE"}, inErr: []string{"$FILE", "is a file, not a folder"}},
 		{name: "folder under a file", args: []string{"gen", "-n", "3", "$FILE/sub"}, inErr: []string{"$FILE/sub"}},
@@ -345,4 +352,125 @@ func bucketStore(tb testing.TB, srv *fakes.S3, bucket, prefix string) *dataset.S
 		tb.Fatal(err)
 	}
 	return dataset.NewStore(b)
+}
+
+// TestGenTar writes the synthetic dataset in tar shards to a folder, to a
+// prefix of a fake S3 bucket, and to MinIO when STORAGEBENCH_MINIO_* names
+// one (CI starts one), then reads every sample back, streamed and by
+// range, and checks its bytes against the loose item's: the same
+// samples, the same bytes, in shards that never exceed their size.
+func TestGenTar(t *testing.T) {
+	hermeticAWS(t)
+	srv := fakestest.NewS3(t, fakes.S3Options{Buckets: []string{"data"}})
+	const n, seed, size = 40, 7, 1_000_000
+	synth := fakes.Synth{N: n, Seed: seed}
+	type dest struct {
+		name, url string
+		cfg       string
+		store     func(t *testing.T) *dataset.Store
+		create    bool
+	}
+	dir := filepath.Join(t.TempDir(), "shards")
+	dests := []dest{
+		{name: "folder", url: dir, store: func(t *testing.T) *dataset.Store { return folderStore(t, dir) }},
+		{name: "fake S3", url: "s3://data/tar/", cfg: writeS3Config(t, srv.Config("data")),
+			store: func(t *testing.T) *dataset.Store { return bucketStore(t, srv, "data", "") }},
+	}
+	if endpoint := os.Getenv("STORAGEBENCH_MINIO_ENDPOINT"); endpoint != "" {
+		bucket := fmt.Sprintf("storagebench-gentar-%d", time.Now().UnixNano())
+		cfg := s3blob.Config{
+			Bucket: bucket, EndpointURL: endpoint, Region: os.Getenv("STORAGEBENCH_MINIO_REGION"), UsePathStyle: true,
+			AccessKeyID: os.Getenv("STORAGEBENCH_MINIO_ACCESS_KEY"), SecretAccessKey: os.Getenv("STORAGEBENCH_MINIO_SECRET_KEY"),
+		}
+		path := filepath.Join(t.TempDir(), "minio.json")
+		data := fmt.Sprintf(`{"aws_access_key_id":%q,"aws_secret_access_key":%q,"bucket_name":%q,"endpoint_url":%q,"region":%q,"use_path_style":true}`,
+			cfg.AccessKeyID, cfg.SecretAccessKey, bucket, endpoint, cfg.Region)
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dests = append(dests, dest{name: "MinIO", url: "s3://" + bucket + "/tar/", cfg: path, create: true, store: func(t *testing.T) *dataset.Store {
+			client, err := s3blob.NewClient(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := s3blob.Open(client, bucket, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dataset.NewStore(b)
+		}})
+	} else {
+		t.Log("no MinIO (STORAGEBENCH_MINIO_ENDPOINT): the folder and the fake S3 only")
+	}
+	for _, d := range dests {
+		t.Run(d.name, func(t *testing.T) {
+			args := []string{"gen", "-n", fmt.Sprint(n), "-seed", fmt.Sprint(seed), "-format", "tar", "-shard-size", "1MB"}
+			if d.cfg != "" {
+				args = append(args, "-s3-config", d.cfg)
+			}
+			if d.create {
+				args = append(args, "-create-bucket")
+			}
+			stdout, stderr, err := runArgs(t, t.Context(), append(args, d.url)...)
+			if err != nil {
+				t.Fatalf("gen: %v\n%s", err, stderr)
+			}
+			if !strings.Contains(stdout, fmt.Sprintf("wrote %d items", n)) || !strings.Contains(stdout, "tar shards of at most 1MB") {
+				t.Errorf("gen printed %q", stdout)
+			}
+			st := d.store(t)
+			indexKey := dataset.IndexKey
+			if strings.HasPrefix(d.url, "s3://") {
+				indexKey = "tar/" + dataset.IndexKey
+			}
+			raw, _, err := st.Read(t.Context(), indexKey, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx, err := dataset.ParseIndex(indexKey, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !wds.IsShardIndex(idx) || len(idx) < 4 {
+				t.Fatalf("index %v: want several .tar shards", idx)
+			}
+			set, err := wds.ScanStore(t.Context(), st, idx, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if set.Len() != n {
+				t.Fatalf("%d samples in the shards, want %d", set.Len(), n)
+			}
+			ranged := dataset.NewItems(st, idx, wds.Ranged(set))
+			for j := range set.Shards() {
+				sh := set.Shard(j)
+				if sh.Size > size {
+					t.Errorf("shard %s: %d bytes, more than %d", sh.Key, sh.Size, size)
+				}
+				stream, err := st.OpenStream(t.Context(), sh.Key, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sc := wds.NewScanner(stream, sh.Key, 0, stream.Size())
+				for k := range sh.Samples {
+					i := set.First(j) + k
+					smp, data, err := sc.Next(nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if smp.Key != synth.SampleKey(i) || !bytes.Equal(data, synth.Item(i)) {
+						t.Fatalf("shard %s: sample %d streamed is %q of %d bytes, want item %d's %d bytes", sh.Key, k, smp.Key, len(data), i, synth.Size(i))
+					}
+					got, _, err := ranged.Read(t.Context(), i, nil)
+					if err != nil || !bytes.Equal(got, synth.Item(i)) {
+						t.Fatalf("sample %d read by range: %d bytes, %v; want item %d's bytes", i, len(got), err, i)
+					}
+				}
+				if _, _, err := sc.Next(nil); err != io.EOF {
+					t.Errorf("shard %s: after its samples, %v; want io.EOF", sh.Key, err)
+				}
+				stream.Close()
+			}
+		})
+	}
 }

@@ -1,0 +1,235 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/storagebench/storagebench/cases"
+	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/local"
+	"github.com/storagebench/storagebench/dataset/s3blob"
+	"github.com/storagebench/storagebench/dataset/wds"
+	"github.com/storagebench/storagebench/fakes"
+	"github.com/storagebench/storagebench/results"
+)
+
+// A source's layouts: loose (an object a sample, its Index the objects'
+// keys) or tar (WebDataset shards, its Index the samples' keys, its
+// shards' keys in shardIndex and their layout in Set).
+
+// objects returns the keys of the objects the source's dataset is read
+// from: its shards for a tar source, its items for a loose one.
+func (s *Source) objects() dataset.Index {
+	if s.Set != nil {
+		return s.shardIndex
+	}
+	return s.Index
+}
+
+// dataset returns the dataset of the source's items over store: for a
+// tar source, its samples, each read by one ranged read of its shard.
+func (s *Source) dataset(st *dataset.Store) *dataset.Dataset {
+	if s.Set != nil {
+		return dataset.NewItems(st, s.shardIndex, wds.Ranged(s.Set))
+	}
+	return dataset.New(st, s.Index)
+}
+
+// ReadBytesPerItem returns the bytes a read of an item fetches on
+// average: its size for a loose item; for a sample of a tar shard, its
+// span (headers and padding between its members included) when read by
+// range, and its shard's size over its samples when streamed.
+func (s *Source) ReadBytesPerItem(stream bool) float64 {
+	if s.Set == nil {
+		return s.MeanSize()
+	}
+	var bytes int64
+	for j := range s.Set.Shards() {
+		sh := s.Set.Shard(j)
+		if stream {
+			bytes += sh.Size
+			continue
+		}
+		for k := range sh.Samples {
+			bytes += sh.Samples[k].Span()
+		}
+	}
+	return float64(bytes) / float64(s.Set.Len())
+}
+
+// ItemsPerRequest returns the items one request reads: 1, or, for
+// shards streamed, the samples a shard holds on average.
+func (s *Source) ItemsPerRequest(stream bool) float64 {
+	if s.Set == nil || !stream {
+		return 1
+	}
+	return float64(s.Set.Len()) / float64(s.Set.Shards())
+}
+
+// LayoutConfig returns the configuration lines of a tar source, which
+// lines of other layouts do not carry: its shards and the samples they
+// hold on average; nil for a loose source.
+func (s *Source) LayoutConfig() [][2]string {
+	if s.Set == nil {
+		return nil
+	}
+	return [][2]string{
+		{results.ConfigDatasetShards, strconv.Itoa(s.Set.Shards())},
+		{results.ConfigSamplesPerShard, strconv.FormatFloat(float64(s.Set.Len())/float64(s.Set.Shards()), 'f', 1, 64)},
+	}
+}
+
+// tarSource returns a source of the samples of set, read from the shards
+// of backend b, named shardIndex, each sample's data of the sizes the
+// layout gives and, when content is not nil, of that content.
+func tarSource(base *Source, b dataset.Backend, shardIndex dataset.Index, set *wds.Set, content func(int) []byte) *Source {
+	s := &Source{
+		Name: base.Name, Endpoint: base.Endpoint, Content: content, Bodies: base.Bodies,
+		Served: base.Served, ServedFaults: base.ServedFaults,
+		policy: base.policy, smoke: base.smoke, backend: b, fake: base.fake, real: base.real,
+		distinctFiles: base.distinctFiles,
+		Set:           set, shardIndex: shardIndex,
+	}
+	s.Index = make(dataset.Index, set.Len())
+	s.Sizes = make([]int64, set.Len())
+	for i := range s.Index {
+		smp := set.Sample(i)
+		s.Index[i], s.Sizes[i] = smp.Key, smp.DataMember().Size
+	}
+	if fb, ok := b.(*local.Backend); ok {
+		s.folder, s.variants = fb, &cacheSources{m: map[local.Cache]*Source{}}
+	}
+	return s
+}
+
+// Layout returns the source c reads: src itself for a loose case, or for
+// a real store (whose layout is its index's); for a tar case on a
+// hermetic backend, the synthetic dataset in tar shards of c's size,
+// made once per size and backend: served from its distinct bodies on mem
+// and on the fake S3 (a bucket of its own), written as tar files on
+// local.
+func (f *Fixture) Layout(ctx context.Context, src *Source, c cases.Case) (*Source, error) {
+	if c.Format != cases.FormatTar || src.real {
+		if (c.Format == cases.FormatTar) != (src.Set != nil) {
+			return nil, fmt.Errorf("backend %s holds a %s dataset; format=%s cannot be read from it", src.Name, layoutName(src), c.Format)
+		}
+		return src, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := fmt.Sprintf("%s/%d", src.Name, c.Shard)
+	if s, ok := f.layouts[key]; ok {
+		return s, nil
+	}
+	s, err := f.buildLayout(ctx, src, c.Shard)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s, format=tar/shard=%s: %w", src.Name, wds.FormatSize(c.Shard), err)
+	}
+	if f.layouts == nil {
+		f.layouts = map[string]*Source{}
+	}
+	f.layouts[key] = s
+	return s, nil
+}
+
+// layoutName names a source's layout.
+func layoutName(s *Source) string {
+	if s.Set != nil {
+		return cases.FormatTar
+	}
+	return cases.FormatLoose
+}
+
+// buildLayout makes the synthetic dataset's shards of size bytes on
+// src's backend.
+func (f *Fixture) buildLayout(ctx context.Context, src *Source, size int64) (*Source, error) {
+	set, err := f.synth.Shards(size)
+	if err != nil {
+		return nil, err
+	}
+	view, err := f.synth.ShardView(set, f.bodies)
+	if err != nil {
+		return nil, err
+	}
+	keys := make(dataset.Index, set.Shards())
+	for j := range keys {
+		keys[j] = set.Shard(j).Key
+	}
+	content := func(i int) []byte { return f.bodies[f.synth.BodyOf(i)] }
+	switch src.Name {
+	case "mem":
+		return tarSource(src, view, keys, set, content), nil
+	case "fakes3":
+		bucket := fmt.Sprintf("%s-tar-%d", synthBucket, size)
+		if err := src.fake.Mount(bucket, view); err != nil {
+			return nil, err
+		}
+		b, err := s3blob.Open(src.fake.Client, bucket, "")
+		if err != nil {
+			return nil, err
+		}
+		return tarSource(src, b, keys, set, content), nil
+	case "local":
+		dir, err := os.MkdirTemp("", "storagebench-tar-")
+		if err != nil {
+			return nil, err
+		}
+		f.closers = append(f.closers, func() error { return os.RemoveAll(dir) })
+		for _, k := range keys {
+			if err := copyShard(ctx, view, k, filepath.Join(dir, k)); err != nil {
+				return nil, err
+			}
+		}
+		b, err := local.Open(dir)
+		if err != nil {
+			return nil, err
+		}
+		f.closers = append(f.closers, b.Close)
+		return tarSource(src, b, keys, set, content), nil
+	}
+	return nil, fmt.Errorf("no synthetic shards for backend %s", src.Name)
+}
+
+// copyShard writes shard key of view to the file path.
+func copyShard(ctx context.Context, view *fakes.ShardView, key, path string) error {
+	r, _, err := view.Open(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	file, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(file, r); err != nil {
+		file.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return file.Close()
+}
+
+// scanShards returns src, a real store whose index names ".tar" shards,
+// as a tar source: its shards' layout read in one pass over them, untimed,
+// with every member's offset and size.
+func scanShards(ctx context.Context, src *Source) (*Source, error) {
+	set, err := wds.ScanStore(ctx, dataset.NewStore(src.backend), src.Index, 16)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: reading the layout of its %d shards: %w", src.Name, len(src.Index), err)
+	}
+	return tarSource(src, src.backend, src.Index, set, nil), nil
+}
+
+// largestShard returns the size of the largest shard of set, as names
+// give it.
+func largestShard(set *wds.Set) string {
+	sizes := make([]int64, set.Shards())
+	for j := range sizes {
+		sizes[j] = set.Shard(j).Size
+	}
+	return wds.FormatSize(slices.Max(sizes))
+}
