@@ -30,6 +30,7 @@ type Batch struct {
 	full  int    // with items left out, how many the batch has; else 0
 
 	seq     int           // position among all batches of the run
+	last    bool          // the last batch of its epoch
 	owner   recycler      // the scheduler that laid it out, where release returns it
 	pending atomic.Int32  // items not yet read
 	done    chan struct{} // receives one value when the batch is complete

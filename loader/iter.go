@@ -25,11 +25,14 @@ type Iter struct {
 	end        time.Time // when the last batch was delivered (or the run began)
 	levels     [NumLevels]hist
 	skipEpoch  bool // the epoch under way began before a reset
-	items      int64
-	bytes      int64
-	skipped    int64 // items left out of batches under OnErrorSkip
-	closed     bool
-	stats      Stats
+	// atEpochStart says the next batch starts an epoch: the last one
+	// delivered ended one, or none was.
+	atEpochStart bool
+	items        int64
+	bytes        int64
+	skipped      int64 // items left out of batches under OnErrorSkip
+	closed       bool
+	stats        Stats
 }
 
 // Next returns the next batch in sampler order, releasing the previous
@@ -66,7 +69,7 @@ func (it *Iter) Next() (*Batch, error) {
 		it.bytes += int64(len(b.Items[i].Data))
 	}
 	it.items += int64(len(b.Items))
-	if b.Index == r.batches-1 {
+	if b.last {
 		if !it.skipEpoch {
 			it.levels[Epoch].record(now.Sub(it.epochStart))
 		}
@@ -77,6 +80,7 @@ func (it *Iter) Next() (*Batch, error) {
 	it.end = now
 	it.next++
 	it.cur = b
+	it.atEpochStart = b.last
 	return b, nil
 }
 
@@ -138,7 +142,7 @@ func (it *Iter) ResetStats() {
 	}
 	it.items, it.bytes, it.skipped = 0, 0, 0
 	it.start, it.epochStart, it.end = now, now, now
-	it.skipEpoch = it.next%it.run.batches != 0
+	it.skipEpoch = !it.atEpochStart
 }
 
 // Close stops the run, waits for every goroutine of it to return, and

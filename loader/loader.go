@@ -36,7 +36,8 @@ func New(ds *dataset.Dataset, opts Options) (*Loader, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Loader{ds: ds, opts: o, sampler: Sequential{}, batches: p.perWorker * o.Workers, stream: p}, nil
+		ep, _ := p.epoch(0)
+		return &Loader{ds: ds, opts: o, sampler: Sequential{}, batches: ep.perWorker * o.Workers, stream: p}, nil
 	}
 	n := o.Shard.Len(ds.Len())
 	if n == 0 {
@@ -52,7 +53,10 @@ func New(ds *dataset.Dataset, opts Options) (*Loader, error) {
 	return &Loader{ds: ds, opts: o, sampler: o.sampler(), batches: nb}, nil
 }
 
-// BatchesPerEpoch returns the number of batches in one epoch.
+// BatchesPerEpoch returns the number of batches in one epoch: in the
+// first, for a stream of shards, whose epochs each take the whole batches
+// of their smallest share (they differ by a few batches at most when the
+// shards hold about as many samples).
 func (l *Loader) BatchesPerEpoch() int { return l.batches }
 
 // Start runs the warm-up, then starts the workers and returns the run's
@@ -68,6 +72,17 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 		return nil, err
 	}
 	o := l.opts
+	total := -1
+	if o.Epochs > 0 {
+		total = o.Epochs * l.batches
+		if l.stream != nil {
+			last, err := l.stream.epoch(o.Epochs - 1)
+			if err != nil {
+				return nil, err
+			}
+			total = last.start + last.perWorker*o.Workers
+		}
+	}
 	ctx, stop := context.WithCancelCause(ctx)
 	g, ctx := errgroup.WithContext(ctx)
 	r := &run{
@@ -77,18 +92,15 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 		orders:    newEpochOrders(l.sampler, o.Shard, l.ds.Len()),
 		batchSize: o.BatchSize,
 		batches:   l.batches,
-		total:     -1,
+		total:     total,
 		stream:    l.stream,
 		deliver:   o.OnError == OnErrorDeliver,
 		skip:      o.OnError == OnErrorSkip,
 	}
-	if o.Epochs > 0 {
-		r.total = o.Epochs * l.batches
-	}
 	if o.Decode == DecodeJPEG {
 		r.decoding = newGate(o.DecodeConcurrency)
 	}
-	it := &Iter{run: r, stop: stop, inFlight: o.InFlight(), round: o.Workers}
+	it := &Iter{run: r, stop: stop, inFlight: o.InFlight(), round: o.Workers, atEpochStart: true}
 	if o.Item != nil {
 		s := newItemSched(r, o)
 		it.sched, it.recs, it.window = s, s.recs, o.Item.Window

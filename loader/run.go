@@ -101,6 +101,7 @@ func (r *run) layout(b *Batch, seq int) error {
 	first := index * r.batchSize
 	size := min(r.batchSize, r.orders.len-first)
 	b.seq, b.Epoch, b.Index = seq, epoch, index
+	b.last = index == r.batches-1
 	b.Items = b.Items[:size]
 	for i := range b.Items {
 		item := &b.Items[i]

@@ -96,10 +96,12 @@ type Stats struct {
 	ReadTime time.Duration
 	// Under a stream of shards (Options.Stream): ShardReads counts the
 	// requests that opened or resumed a shard's stream, StreamedBytes the
-	// bytes they read (tar headers and padding included, so that
+	// bytes they read, counted as each sample is whole (tar headers and
+	// padding included, and the samples of shares dropped, so that
 	// StreamedBytes over Bytes is what a byte delivered cost), and
-	// Dropped the samples of the workers' shares that no batch took, so
-	// that every worker delivers the same whole batches an epoch.
+	// Dropped the samples of the workers' shares that no batch took in
+	// the epochs they completed, so that every worker delivers the same
+	// whole batches an epoch.
 	ShardReads, StreamedBytes, Dropped int64
 }
 

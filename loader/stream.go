@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,65 +30,93 @@ type StreamOptions struct {
 // streamPlan is how a run's epochs split the shards of a set among the
 // world's workers, as WebDataset splits them: by shard, the shard order
 // shuffled each epoch with (Seed, epoch), shard k of the order going to
-// the k mod S-th of the S = World x Workers workers of the world (this
-// rank's are base to base+Workers-1). Every worker delivers the same
-// number of whole batches an epoch, perWorker, the most that the
-// smallest share any epoch can give holds (the samples of the
-// floor(shards/S) smallest shards), so that every worker of every rank
-// takes the same steps; the rest of each share is dropped.
+// the k mod G-th of the G = World x Workers workers of the world (this
+// rank's are base to base+Workers-1). In each epoch every worker delivers
+// the same number of whole batches, the most the epoch's smallest share
+// holds, so that every worker of every rank takes the same steps; the
+// rest of each share is dropped. An epoch's batches so depend on its
+// shard order: epoch e starts at batch start(e) of the run.
 type streamPlan struct {
-	set       *wds.Set
-	shuffle   int
-	seed      uint64
-	slots     int // workers of the world
-	base      int // the first of this rank's
-	perWorker int // batches each worker delivers an epoch
-	batch     int
+	set     *wds.Set
+	shuffle int
+	seed    uint64
+	slots   int // workers of the world
+	base    int // the first of this rank's
+	workers int // this rank's
+	batch   int
+
+	mu     sync.Mutex
+	epochs []*epochPlan // epochs planned so far, from 0
+}
+
+// epochPlan is one epoch of a streamPlan.
+type epochPlan struct {
+	shards    [][]int // the shards of each of this rank's workers
+	shares    []int   // and the samples they hold
+	perWorker int     // batches each worker delivers
+	start     int     // the run's batch the epoch starts at
 }
 
 // newStreamPlan returns the plan of o's run over set, or an error when
-// the shards leave a worker of the world no whole batch.
+// the shards leave a worker of the world no shard, or its first epoch
+// no whole batch.
 func newStreamPlan(s *StreamOptions, o Options) (*streamPlan, error) {
 	set := s.Set
 	world := max(o.Shard.World, 1)
-	p := &streamPlan{set: set, shuffle: s.Shuffle, seed: o.Seed, slots: world * o.Workers, base: o.Shard.Rank * o.Workers, batch: o.BatchSize}
-	q := set.Shards() / p.slots
-	if q == 0 {
+	p := &streamPlan{set: set, shuffle: s.Shuffle, seed: o.Seed, slots: world * o.Workers, base: o.Shard.Rank * o.Workers, workers: o.Workers, batch: o.BatchSize}
+	if set.Shards() < p.slots {
 		return nil, fmt.Errorf("loader: %d shards cannot give each of %d workers (%d ranks x %d) a shard: want at least as many shards as workers, or smaller shards", set.Shards(), p.slots, world, o.Workers)
 	}
-	counts := make([]int, set.Shards())
-	for j := range counts {
-		counts[j] = len(set.Shard(j).Samples)
-	}
-	slices.Sort(counts)
-	least := 0
-	for _, c := range counts[:q] {
-		least += c
-	}
-	p.perWorker = least / o.BatchSize
-	if p.perWorker == 0 {
-		return nil, fmt.Errorf("loader: the smallest share of %d shards among %d workers holds %d samples, less than a batch of %d: want smaller batches, fewer workers or more samples a shard", set.Shards(), p.slots, least, o.BatchSize)
+	if _, err := p.epoch(0); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
-// shards returns the shards worker w of this rank streams in epoch.
-func (p *streamPlan) shards(epoch, w int) []int {
-	order := rand.New(rand.NewPCG(p.seed, uint64(epoch))).Perm(p.set.Shards())
-	var mine []int
-	for k := p.base + w; k < len(order); k += p.slots {
-		mine = append(mine, order[k])
+// epoch returns the plan of epoch e, planning the epochs before it first.
+func (p *streamPlan) epoch(e int) (*epochPlan, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.epochs) <= e {
+		k := len(p.epochs)
+		start := 0
+		if k > 0 {
+			prev := p.epochs[k-1]
+			start = prev.start + prev.perWorker*p.workers
+		}
+		ep, err := p.plan(k, start)
+		if err != nil {
+			return nil, err
+		}
+		p.epochs = append(p.epochs, ep)
 	}
-	return mine
+	return p.epochs[e], nil
 }
 
-// share returns how many samples the given shards hold.
-func (p *streamPlan) share(shards []int) int {
-	n := 0
-	for _, j := range shards {
-		n += len(p.set.Shard(j).Samples)
+// plan plans epoch e, starting at batch start.
+func (p *streamPlan) plan(e, start int) (*epochPlan, error) {
+	order := rand.New(rand.NewPCG(p.seed, uint64(e))).Perm(p.set.Shards())
+	least := -1
+	ep := &epochPlan{start: start, shards: make([][]int, p.workers), shares: make([]int, p.workers)}
+	for g := range p.slots {
+		share := 0
+		for k := g; k < len(order); k += p.slots {
+			n := len(p.set.Shard(order[k]).Samples)
+			share += n
+			if w := g - p.base; w >= 0 && w < p.workers {
+				ep.shards[w] = append(ep.shards[w], order[k])
+				ep.shares[w] += n
+			}
+		}
+		if least < 0 || share < least {
+			least = share
+		}
 	}
-	return n
+	ep.perWorker = least / p.batch
+	if ep.perWorker == 0 {
+		return nil, fmt.Errorf("loader: epoch %d: the smallest share of %d shards among %d workers holds %d samples, less than a batch of %d: want smaller batches, fewer workers or more samples a shard", e, p.set.Shards(), p.slots, least, p.batch)
+	}
+	return ep, nil
 }
 
 // streamed is one sample read from a shard's stream.
@@ -109,38 +136,49 @@ func (w *worker) streamLoop() error {
 	p := r.stream
 	defer w.rec.finish()
 	streams := max(w.fetchers, 1)
-	rng := rand.New(rand.NewPCG(p.seed^0x9e3779b97f4a7c15, uint64(w.first)))
+	rng := rand.New(rand.NewPCG(p.seed^0x9e3779b97f4a7c15, uint64(p.base+w.first)))
 	// Sample buffers to reuse: as many a class as the worker holds.
 	free := newBufPool(cap(w.free)*p.batch + p.shuffle + 2*streams + 2)
-	seq := w.first
-	for epoch := 0; r.total < 0 || seq < r.total; epoch++ {
-		shards := p.shards(epoch, w.first)
-		src := w.startStreams(epoch, shards, streams, free)
-		err := w.streamEpoch(src, &seq, rng, free)
-		src.stop()
-		w.rec.dropped(int64(p.share(shards) - p.perWorker*p.batch))
+	for epoch := 0; ; epoch++ {
+		ep, err := p.epoch(epoch)
 		if err != nil {
 			return err
 		}
+		w0 := w.first // the worker's place among its rank's
+		seq := ep.start + w0
+		if r.total >= 0 && seq >= r.total {
+			return nil
+		}
+		src := w.startStreams(epoch, ep.shards[w0], streams, free)
+		whole, err := w.streamEpoch(src, ep, epoch, seq, rng, free)
+		src.stop()
+		if err != nil {
+			return err
+		}
+		if whole {
+			w.rec.dropped(int64(ep.shares[w0] - ep.perWorker*p.batch))
+		}
 	}
-	return nil
 }
 
-// streamEpoch fills the worker's batches of one epoch from src, from
-// batch *seq on, advancing it.
-func (w *worker) streamEpoch(src *shardSource, seq *int, rng *rand.Rand, free *bufPool) error {
+// streamEpoch fills the worker's batches of epoch ep from src, the first
+// of them the run's batch seq, and reports whether it filled them all (a
+// run that ends stops within an epoch).
+func (w *worker) streamEpoch(src *shardSource, ep *epochPlan, epoch, seq int, rng *rand.Rand, free *bufPool) (bool, error) {
 	r := w.run
 	p := r.stream
 	var buffer []streamed // the shuffle buffer
-	for k := 0; k < p.perWorker && (r.total < 0 || *seq < r.total); k++ {
+	k := 0
+	for ; k < ep.perWorker && (r.total < 0 || seq < r.total); k++ {
 		var b *Batch
 		select {
 		case b = <-w.free:
 		case <-r.ctx.Done():
-			return r.stopped()
+			return false, r.stopped()
 		}
-		epoch, index := *seq/r.batches, *seq%r.batches
-		b.seq, b.Epoch, b.Index = *seq, epoch, index
+		index := seq - ep.start
+		b.seq, b.Epoch, b.Index = seq, epoch, index
+		b.last = index == ep.perWorker*p.workers-1
 		b.Items = b.Items[:p.batch]
 		b.start = time.Now()
 		r.held.add(len(b.Items), 0)
@@ -152,7 +190,7 @@ func (w *worker) streamEpoch(src *shardSource, seq *int, rng *rand.Rand, free *b
 			for len(buffer) <= p.shuffle && !src.exhausted {
 				s, err := src.next(r.ctx)
 				if err != nil {
-					return err
+					return false, err
 				}
 				if s.data == nil {
 					break
@@ -161,7 +199,7 @@ func (w *worker) streamEpoch(src *shardSource, seq *int, rng *rand.Rand, free *b
 				buffer = append(buffer, s)
 			}
 			if len(buffer) == 0 {
-				return fmt.Errorf("loader: epoch %d: worker %d's shards ran out of samples after %d of %d batches", epoch, w.first, k, p.perWorker)
+				return false, fmt.Errorf("loader: epoch %d: worker %d's shards ran out of samples after %d of %d batches", epoch, w.first, k, ep.perWorker)
 			}
 			pick := 0
 			if p.shuffle > 0 {
@@ -179,22 +217,22 @@ func (w *worker) streamEpoch(src *shardSource, seq *int, rng *rand.Rand, free *b
 			if decoded {
 				var ok bool
 				if dec, ok, err = r.decode(b, i, newWaiter()); !ok {
-					return r.stopped()
+					return false, r.stopped()
 				}
 			}
 			getitem := time.Since(t0)
 			w.rec.streamItem(getitem, s.read, dec, decoded, err != nil, t0, t0.Add(getitem))
 			if err := r.result(b, item, err); err != nil {
-				return err
+				return false, err
 			}
 		}
 		w.complete(b)
-		*seq += w.stride
+		seq += w.stride
 	}
 	for _, s := range buffer {
 		r.held.add(-1, -len(s.data))
 	}
-	return nil
+	return k == ep.perWorker, nil
 }
 
 // shardSource is one worker's streams of one epoch. With one stream (a
@@ -373,7 +411,7 @@ type shardCursor struct {
 	sh       *wds.Shard
 	first    int // the set's number of the shard's first sample
 	st       *dataset.Stream
-	from     int64 // where st started
+	from     int64 // st's offset when its bytes were last counted
 	sc       *wds.Scanner
 	k        int // the next sample's position in the shard
 	failures int
@@ -394,9 +432,16 @@ func (src *shardSource) open(j int) (*shardCursor, error) {
 	return &shardCursor{src: src, sh: sh, first: set.First(j), st: st, sc: sc}, nil
 }
 
+// count counts the bytes the cursor's stream read since it last did.
+func (c *shardCursor) count() {
+	off := c.st.Offset()
+	c.src.w.rec.streamed(off - c.from)
+	c.from = off
+}
+
 // close closes the cursor's stream, counting the bytes it read.
 func (c *shardCursor) close() {
-	c.src.w.rec.streamed(c.st.Offset() - c.from)
+	c.count()
 	c.st.Close()
 }
 
@@ -430,7 +475,7 @@ func (c *shardCursor) next() (s streamed, ok bool, err error) {
 			if oerr != nil {
 				return streamed{}, false, fmt.Errorf("%w (resuming after: %w)", oerr, err)
 			}
-			rec.streamed(c.st.Offset() - c.from)
+			c.count()
 			c.st.Close()
 			c.st, c.from = st, c.sc.Offset()
 			rec.shardOpened()
@@ -446,6 +491,7 @@ func (c *shardCursor) next() (s streamed, ok bool, err error) {
 			return streamed{}, false, fmt.Errorf("shard %q: sample %d is %q at offset %d with %d bytes of data, its layout says %q at offset %d with %d", c.sh.Key, c.k, smp.Key, smp.Off, len(data), want.Key, want.Off, want.DataMember().Size)
 		}
 		c.k++
+		c.count()
 		return streamed{index: c.first + c.k - 1, data: data, read: read}, true, nil
 	}
 }

@@ -87,7 +87,7 @@ func TestStream(t *testing.T) {
 			for e := range seen {
 				seen[e] = map[int]int{}
 			}
-			var perRank []int
+			perEpoch := make([][]int, tc.world) // rank: epoch: samples delivered
 			for rank := range tc.world {
 				st := dataset.NewStore(mem.New(shards))
 				ds := dataset.New(st, keys)
@@ -96,12 +96,7 @@ func TestStream(t *testing.T) {
 					Epochs: epochs, Seed: 5, Shard: loader.Shard{Rank: rank, World: tc.world},
 					Stream: &loader.StreamOptions{Set: set, Shuffle: tc.shuffle},
 				}
-				l, err := loader.New(ds, opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				per := l.BatchesPerEpoch()
-				perRank = append(perRank, per)
+				perEpoch[rank] = make([]int, epochs)
 				delivered := 0
 				stats, err := load(context.Background(), ds, opts, func(b *loader.Batch) error {
 					if len(b.Items) != batch {
@@ -117,26 +112,39 @@ func TestStream(t *testing.T) {
 						seen[b.Epoch][it.Index] = rank + 1
 					}
 					delivered += len(b.Items)
+					perEpoch[rank][b.Epoch] += len(b.Items)
 					return nil
 				})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if delivered != epochs*per*batch || stats.Items != int64(delivered) {
-					t.Errorf("rank %d: delivered %d (stats %d), want %d epochs of %d batches of %d", rank, delivered, stats.Items, epochs, per, batch)
+				if stats.Items != int64(delivered) {
+					t.Errorf("rank %d: delivered %d, stats %d", rank, delivered, stats.Items)
+				}
+				for e, n := range perEpoch[rank] {
+					if n == 0 || n%(tc.workers*batch) != 0 {
+						t.Errorf("rank %d: epoch %d delivered %d samples, want whole batches from every worker", rank, e, n)
+					}
+				}
+				// Whole epochs: every share was cut, what was not
+				// delivered of the epoch's samples dropped.
+				if tc.world == 1 && stats.Dropped+int64(delivered) != int64(epochs*set.Len()) {
+					t.Errorf("rank %d: %d dropped and %d delivered, want the %d samples of %d epochs", rank, stats.Dropped, delivered, epochs*set.Len(), epochs)
 				}
 				if stats.ShardReads < 1 || stats.StreamedBytes <= stats.Bytes {
 					t.Errorf("rank %d: %d shard reads of %d bytes for %d bytes delivered", rank, stats.ShardReads, stats.StreamedBytes, stats.Bytes)
 				}
 			}
-			for r := range perRank {
-				if perRank[r] != perRank[0] || perRank[r]%tc.workers != 0 {
-					t.Errorf("batches an epoch by rank: %v, want equal multiples of %d workers", perRank, tc.workers)
+			for e := range epochs {
+				total := 0
+				for r := range perEpoch {
+					if perEpoch[r][e] != perEpoch[0][e] {
+						t.Errorf("epoch %d: samples by rank %v, want the same steps on every rank", e, perEpoch)
+					}
+					total += perEpoch[r][e]
 				}
-			}
-			for e := range seen {
-				if got, want := len(seen[e]), tc.world*perRank[0]*batch; got != want {
-					t.Errorf("epoch %d: %d distinct samples, want %d", e, got, want)
+				if got := len(seen[e]); got != total {
+					t.Errorf("epoch %d: %d distinct samples, want %d", e, got, total)
 				}
 			}
 		})
