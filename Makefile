@@ -42,7 +42,11 @@ fuzz:
 # for benchstat: the raw baselines and decoding alone; then the loader,
 # backends mem, local and fakes3 with no added latency over 2,000 items,
 # and fakes3 under the s3 latency profile over 200 items; sync and async;
-# 2 to 32 workers; batch 50 (the seed's sweep). Each Load line runs at
+# 2 to 32 workers; batch 50 (the seed's sweep); TAR_ITEMS samples in tar
+# shards of TAR_SHARD under s3, streamed (sync and async) and read by
+# range (async), TAR_WORKERS workers, batch TAR_BATCH (every worker
+# delivers the same whole batches an epoch: with few samples a worker,
+# batches of 50 would drop most of each share). Each Load line runs at
 # least BENCHTIME and is lengthened by the harness to whole rounds of
 # batches covering its minimums (see README), so one go test runs them
 # all. Then emulated training (BenchmarkTrain): ResNet-50 on 1 to 4 H100s
@@ -52,6 +56,10 @@ fuzz:
 # reads an accelerator (the loader that feeds 3 of them, see README), on
 # mem and fakes3.
 LOAD_WORKERS  ?= 2,4,8,16,32
+TAR_ITEMS     ?= 600
+TAR_SHARD     ?= 1MB
+TAR_WORKERS   ?= 2,8
+TAR_BATCH     ?= 10
 TRAIN_ITEMS   ?= 50000
 TRAIN_BODIES  ?= 2000
 TRAIN_STEPS   ?= 20
@@ -68,6 +76,12 @@ bench:
 		$(GO_BENCH) '^BenchmarkLoad$$' -benchtime $(BENCHTIME) | tee -a $(BENCH_OUT)
 	STORAGEBENCH_ITEMS=$(LATENCY_ITEMS) STORAGEBENCH_BACKENDS=fakes3 STORAGEBENCH_PROFILES=s3 STORAGEBENCH_WORKERS=$(LOAD_WORKERS) \
 		$(GO_BENCH) '^BenchmarkLoad$$' -benchtime $(BENCHTIME) | tee -a $(BENCH_OUT)
+	STORAGEBENCH_ITEMS=$(TAR_ITEMS) STORAGEBENCH_BACKENDS=fakes3 STORAGEBENCH_PROFILES=s3 STORAGEBENCH_FORMAT=tar STORAGEBENCH_SHARD=$(TAR_SHARD) \
+	STORAGEBENCH_READ=stream STORAGEBENCH_WORKERS=$(TAR_WORKERS) STORAGEBENCH_BATCH=$(TAR_BATCH) \
+		$(GO_BENCH) '^BenchmarkLoad$$' -benchtime $(BENCHTIME) | tee -a $(BENCH_OUT)
+	STORAGEBENCH_ITEMS=$(TAR_ITEMS) STORAGEBENCH_BACKENDS=fakes3 STORAGEBENCH_PROFILES=s3 STORAGEBENCH_FORMAT=tar STORAGEBENCH_SHARD=$(TAR_SHARD) \
+	STORAGEBENCH_READ=range STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=$(TAR_WORKERS) STORAGEBENCH_BATCH=$(TAR_BATCH) \
+		$(GO_BENCH) '^BenchmarkLoad$$' -benchtime $(BENCHTIME) | tee -a $(BENCH_OUT)
 	STORAGEBENCH_ITEMS=$(TRAIN_ITEMS) STORAGEBENCH_BODIES=$(TRAIN_BODIES) STORAGEBENCH_BACKENDS=mem,fakes3 STORAGEBENCH_PROFILES=seed-s3 \
 	STORAGEBENCH_WORKLOADS=resnet50-h100 STORAGEBENCH_ACCEL=1,2,3,4 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=4 STORAGEBENCH_FETCH=80 \
 		$(GO_BENCH) '^BenchmarkTrain$$' -benchtime $(TRAIN_STEPS)x | tee -a $(BENCH_OUT)
@@ -77,12 +91,14 @@ bench:
 # land: -short shortens the raw calibrations and marks the output "smoke:
 # true"; a small dataset and small batches make every Load line a real,
 # complete run (the harness sizes each to its minimums: a sync line under
-# the s3 profile needs 12 rounds whatever the dataset). Then emulated
+# the s3 profile needs 12 rounds whatever the dataset), loose and in tar
+# shards of TAR_SHARD (streamed; a real store in its own layout). Then emulated
 # training on every backend, a short compute time, 1 and 2 accelerators,
 # batches of 10.
 SHORT_ITEMS ?= 200
 bench-short:
 	$(TEST_ENV) STORAGEBENCH_ITEMS=$(SHORT_ITEMS) STORAGEBENCH_BATCH=10 STORAGEBENCH_WORKERS=2,8 STORAGEBENCH_CONCURRENCY=1,16 \
+	STORAGEBENCH_FORMAT=loose,tar STORAGEBENCH_SHARD=$(TAR_SHARD) \
 		$(GO) test -short -run '^$$' -bench 'Raw|Load|Decode' -benchtime 50ms -timeout 20m ./bench
 	$(TEST_ENV) STORAGEBENCH_WORKLOADS=compute-20ms STORAGEBENCH_ACCEL=1,2 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=2 STORAGEBENCH_BATCH=10 \
 		$(GO) test -short -run '^$$' -bench '^BenchmarkTrain$$' -benchtime 5x -timeout 20m ./bench

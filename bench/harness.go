@@ -121,6 +121,10 @@ func StartLoad(ctx context.Context, src *Source, c cases.Case, o LoadOptions) (*
 	}
 	r.opts = opts
 	r.inFlight, r.round = opts.InFlight(), opts.Workers*opts.BatchSize
+	if r.stream {
+		// A stream's requests in flight are its shards' streams.
+		r.inFlight = src.Streams(opts.Workers, opts.FetchConcurrency, opts.Shard.World)
+	}
 	// The raw readers hold as many items as the loader may: its batch
 	// slots, or the item scheduler's window.
 	r.hold = opts.Workers * opts.Prefetch * opts.BatchSize

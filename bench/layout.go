@@ -71,6 +71,19 @@ func (s *Source) ItemsPerRequest(stream bool) float64 {
 	return float64(s.Set.Len()) / float64(s.Set.Shards())
 }
 
+// Streams returns the most shard streams a stream of the source's shards
+// has in flight: each of the world's workers (workers x world of them,
+// this process's workers of them) streams as many shards at once as its
+// fetchers (one in sync mode), and never more than the shards it has
+// (the shards over the world's workers, rounded up).
+func (s *Source) Streams(workers, fetch, world int) int {
+	if s.Set == nil {
+		return workers * fetch
+	}
+	g := workers * max(world, 1)
+	return workers * min(fetch, (s.Set.Shards()+g-1)/g)
+}
+
 // LayoutConfig returns the configuration lines of a tar source, which
 // lines of other layouts do not carry: its shards and the samples they
 // hold on average; nil for a loose source.
@@ -222,6 +235,15 @@ func scanShards(ctx context.Context, src *Source) (*Source, error) {
 		return nil, fmt.Errorf("backend %s: reading the layout of its %d shards: %w", src.Name, len(src.Index), err)
 	}
 	return tarSource(src, src.backend, src.Index, set, nil), nil
+}
+
+// ShardName returns the shard size a tar source's lines name (the
+// largest of its shards'), "" for a loose source.
+func (s *Source) ShardName() string {
+	if s.Set == nil {
+		return ""
+	}
+	return largestShard(s.Set)
 }
 
 // largestShard returns the size of the largest shard of set, as names

@@ -173,6 +173,9 @@ func StartTrain(ctx context.Context, src *Source, c cases.Case, o TrainOptions) 
 		return nil, err
 	}
 	r.inFlight = c.Accel * ropts.InFlight()
+	if c.Streams() {
+		r.inFlight = c.Accel * src.Streams(ropts.Workers, ropts.FetchConcurrency, c.Accel*world)
+	}
 	if err := r.warmUp(); err != nil {
 		r.Close()
 		return nil, cause(ctx, err)
@@ -331,3 +334,25 @@ func (res TrainResult) Metrics() []Metric {
 	m = append(m, failureMetrics(res.Faulty, st.Items, st.Skipped, st.AttemptErrors, st.Retries, st.RetryTime, getitem)...)
 	return append(m, res.Cache.metrics()...)
 }
+
+// TrainHeldBytes returns about how many bytes the loaders of a Train case
+// on src hold at once, prefetch batches a worker (0 for the default):
+// every accelerator's workers' batch slots, and under a stream their
+// shuffle buffers, at the mean sample's size; a stream's buffers, reused
+// by size class, up to twice their samples. A search for the most
+// accelerators a store feeds stops where that outgrows the memory the
+// machine has.
+func TrainHeldBytes(src *Source, c cases.Case, prefetch int) float64 {
+	if prefetch <= 0 {
+		prefetch = loader.DefaultPrefetch
+	}
+	per := float64(c.Workers * (prefetch*c.Batch + c.Shuffle))
+	if c.Streams() {
+		per *= 2
+	}
+	return float64(c.Accel) * per * src.MeanSize()
+}
+
+// AvailableMemory returns the memory the machine has for new work
+// (Linux's MemAvailable), and false where it cannot tell.
+func AvailableMemory() (int64, bool) { return availableMemory() }

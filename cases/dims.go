@@ -175,7 +175,7 @@ var (
 		isDefault: func(c *Case) bool { return c.Cache == local.CacheOS },
 	}
 	Format = &Dim{
-		Key: "format", Shown: "T", Var: "STORAGEBENCH_FORMAT", Rule: NotDefault, Benches: loadTrain,
+		Key: "format", Shown: "T", Var: "STORAGEBENCH_FORMAT", Loader: true, Rule: NotDefault, Benches: loadTrain,
 		Meaning: "dataset layouts: `loose` (an object a sample) and `tar` (the same samples in WebDataset tar shards, `<key>.jpg` and `<key>.cls`); `tar` adds `format=tar/shard=S/read=R` to names; a real store's layout is its index's (`.tar` keys: shards)",
 		Default: FormatLoose,
 		parse: func(c *Case, s string) error {
@@ -195,7 +195,7 @@ var (
 		},
 	}
 	Shard = &Dim{
-		Key: "shard", Shown: "S", Var: "STORAGEBENCH_SHARD", Rule: Always, Benches: loadTrain,
+		Key: "shard", Shown: "S", Var: "STORAGEBENCH_SHARD", Loader: true, Rule: Always, Benches: loadTrain,
 		Meaning: "the synthetic tar sets' shard sizes, exact: `64MB` is 64,000,000 bytes, `64MiB` 67,108,864; a shard holds whole samples and never exceeds its size; a real store's shards are its own, named by the largest",
 		Default: "64MB",
 		applies: func(c *Case) bool { return c.Format == FormatTar },
@@ -214,7 +214,7 @@ var (
 		},
 	}
 	Read = &Dim{
-		Key: "read", Shown: "R", Var: "STORAGEBENCH_READ", Rule: Always, Benches: loadTrain,
+		Key: "read", Shown: "R", Var: "STORAGEBENCH_READ", Loader: true, Rule: Always, Benches: loadTrain,
 		Meaning: "how tar shards are read: `stream` (each worker streams whole shards, one GET each, as many at once as its fetchers, through its shuffle buffer: WebDataset's way) or `range` (one ranged GET a sample, in the sampler's order, as loose objects are read)",
 		Default: ReadStream,
 		applies: func(c *Case) bool { return c.Format == FormatTar },
@@ -230,7 +230,7 @@ var (
 		isDefault: func(c *Case) bool { return c.Read == ReadStream },
 	}
 	Shuffle = intDim(Dim{
-		Key: "shuffle", Shown: "U", Var: "STORAGEBENCH_SHUFFLE", Rule: NotDefault, Benches: loadTrain,
+		Key: "shuffle", Shown: "U", Var: "STORAGEBENCH_SHUFFLE", Loader: true, Rule: NotDefault, Benches: loadTrain,
 		Meaning: "samples in each worker's shuffle buffer under `read=stream` (WebDataset's `shuffle(N)`; 0: in stream order); adds `shuffle=N` to names", Default: "0",
 		applies: func(c *Case) bool { return c.Streams() }, inside: true,
 	}, 0, func(c *Case) *int { return &c.Shuffle })

@@ -211,10 +211,19 @@ func (lc LoaderConfig) Apply(c *Case) error {
 	}
 	for _, d := range lc.dims {
 		if !d.appliesTo(c) {
+			switch d {
+			case Shard, Read:
+				return fmt.Errorf("-loader %q: %s applies to tar shards only: add format=tar", lc.Text, d.Key)
+			case Shuffle:
+				return fmt.Errorf("-loader %q: %s applies to streams of tar shards only: add format=tar (read=stream is the default)", lc.Text, d.Key)
+			}
 			return fmt.Errorf("-loader %q: %s applies to the item scheduler only: add sched=item", lc.Text, d.Key)
 		}
 	}
 	if Excluded(c) {
+		if c.Streams() && c.Sched == loader.SchedItem {
+			return fmt.Errorf("-loader %q: a stream of tar shards is read by the batch scheduler, not sched=item (read=range reads samples as items)", lc.Text)
+		}
 		return fmt.Errorf("-loader %q: fetch %d in sync mode, which reads one item at a time", lc.Text, c.Fetch)
 	}
 	if err := c.Check(); err != nil {

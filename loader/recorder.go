@@ -260,12 +260,12 @@ func (r *recorder) dropped(n int64) {
 
 // streamItem records one sample of a shard's stream, delivered after
 // getitem (its wait for the stream, then its decoding), read in read from
-// the stream, its consumer busy from from to to. The time to first byte
-// is a shard's, recorded once a stream; it is not an item's.
-func (r *recorder) streamItem(getitem, read, decode time.Duration, decoded, failed bool, from, to time.Time) {
+// the stream. The time to first byte is a shard's, recorded once a
+// stream; it is not an item's; the stream's busy time is its reads'
+// (streamRead).
+func (r *recorder) streamItem(getitem, read, decode time.Duration, decoded, failed bool) {
 	r.mu.Lock()
 	r.levels[GetItem].record(getitem)
-	r.addBusy(from, to)
 	if !failed {
 		r.levels[Read].record(read)
 		if decoded {
@@ -275,5 +275,13 @@ func (r *recorder) streamItem(getitem, read, decode time.Duration, decoded, fail
 	} else {
 		r.errors++
 	}
+	r.mu.Unlock()
+}
+
+// streamRead counts a shard's stream busy reading a sample from from to
+// to: the reads in flight of a stream of shards are its streams.
+func (r *recorder) streamRead(from, to time.Time) {
+	r.mu.Lock()
+	r.addBusy(from, to)
 	r.mu.Unlock()
 }

@@ -221,7 +221,7 @@ func (w *worker) streamEpoch(src *shardSource, ep *epochPlan, epoch, seq int, rn
 				}
 			}
 			getitem := time.Since(t0)
-			w.rec.streamItem(getitem, s.read, dec, decoded, err != nil, t0, t0.Add(getitem))
+			w.rec.streamItem(getitem, s.read, dec, decoded, err != nil)
 			if err := r.result(b, item, err); err != nil {
 				return false, err
 			}
@@ -453,7 +453,9 @@ func (c *shardCursor) next() (s streamed, ok bool, err error) {
 	for {
 		t0 := time.Now()
 		smp, data, err := c.sc.Next(nil)
-		read := time.Since(t0)
+		t1 := time.Now()
+		read := t1.Sub(t0)
+		rec.streamRead(t0, t1)
 		if !c.ttfb && !c.st.FirstByte().IsZero() {
 			rec.record(TTFB, c.st.FirstByte().Sub(c.st.Opened()))
 			c.ttfb = true

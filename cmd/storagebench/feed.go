@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -155,31 +156,70 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 		return fmt.Errorf("feed: %w", err)
 	}
 	defer outFile.Close()
-	rw := newResultWriter(outFile, src)
+	rw := newResultWriter(outFile)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "configuration\tmax %s\tAU at max\tsamples/s at max\theld back by (one more)\n", cases.Accel.Key)
+	avail, knowMem := bench.AvailableMemory()
+	if knowMem && os.Getenv("GOMEMLIMIT") == "" {
+		// Runs of many accelerators hold many batches: the collector
+		// keeps the heap under what the machine has rather than let it
+		// grow to twice what is live.
+		debug.SetMemoryLimit(avail * 9 / 10)
+	}
 	for i, lc := range loaders {
+		limit := *maxN
+		if knowMem {
+			// The most accelerators whose loaders' batches fit in half
+			// of the memory the machine has.
+			c := cs[i]
+			c.Accel = 1
+			lsrc, err := fixture.Layout(ctx, src, c)
+			if err != nil {
+				return fmt.Errorf("feed: %s: %w", lc.Text, err)
+			}
+			prefetch := env.Prefetch
+			if lc.Prefetch > 0 {
+				prefetch = lc.Prefetch
+			}
+			if each := bench.TrainHeldBytes(lsrc, c, prefetch); each > 0 {
+				if fit := int(float64(avail) / 2 / each); fit < limit {
+					limit = max(fit, 1)
+					fmt.Fprintf(stderr, "feed: %s: the loaders of %d accelerators hold about %.1f GiB, half the %.1f GiB this machine has: searching up to %d\n",
+						lc.Text, limit, float64(limit)*each/(1<<30), float64(avail)/(1<<30), limit)
+				}
+			}
+		}
 		run := func(ctx context.Context, n int) (feed.Trial, error) {
 			c := cs[i]
 			if err := c.Set(cases.Accel, strconv.Itoa(n)); err != nil {
+				return feed.Trial{}, err
+			}
+			if src.Set != nil && c.Format != cases.FormatTar {
+				// A real store of tar shards: its own layout.
+				if err := errors.Join(c.Set(cases.Format, cases.FormatTar), c.Set(cases.Shard, src.ShardName())); err != nil {
+					return feed.Trial{}, err
+				}
+			}
+			csrc, err := fixture.Layout(ctx, src, c)
+			if err != nil {
 				return feed.Trial{}, err
 			}
 			o := bench.TrainOptions{Prefetch: env.Prefetch, Name: c.Name()}
 			if lc.Prefetch > 0 {
 				o.Prefetch = lc.Prefetch
 			}
-			res, err := bench.Train(ctx, src, c, o, *steps)
+			res, err := bench.Train(ctx, csrc, c, o, *steps)
 			if err != nil {
 				return feed.Trial{}, err
 			}
-			if err := rw.write(c, o.Prefetch, res); err != nil {
+			if err := rw.write(csrc, c, o.Prefetch, res); err != nil {
 				return feed.Trial{}, fmt.Errorf("writing %s: %w", *out, err)
 			}
-			t := trial(c, res, p)
+			t := trial(c, res, p, csrc)
 			fmt.Fprintf(stderr, "feed: %s: %d accelerators: AU %.3f, %.0f samples/s\n", lc.Text, n, t.AU, t.SamplesPerSec)
 			return t, nil
 		}
-		o, err := feed.Search(ctx, *maxN, w.AUThreshold, run)
+		o, err := feed.Search(ctx, limit, w.AUThreshold, run)
 		if err != nil {
 			return fmt.Errorf("feed: %s: %w", lc.Text, err)
 		}
@@ -204,12 +244,18 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	return nil
 }
 
-// trial returns the trial a Train run of c measured, with the capacity of
-// the store behind profile p for the run's mean sample.
-func trial(c cases.Case, res bench.TrainResult, p fakes.Profile) feed.Trial {
+// trial returns the trial a Train run of c on src measured, with the
+// capacity of the store behind profile p for the run's mean sample, or
+// for the requests its layout makes (a tar shard's stream reads its
+// samples with one request).
+func trial(c cases.Case, res bench.TrainResult, p fakes.Profile, src *bench.Source) feed.Trial {
 	t := feed.Trial{Name: c.Name(), Accel: c.Accel, AU: res.MeanAU(), AUMin: res.MinAU(), Bound: math.Inf(1)}
 	meanBytes := float64(res.Bytes) / float64(max(res.Samples, 1))
 	t.Capacity = p.MaxRate(math.MaxInt32, meanBytes, 1, 0)
+	if src.Set != nil {
+		k := src.ItemsPerRequest(c.Streams())
+		t.Capacity = k * p.MaxRate(math.MaxInt32, k*src.ReadBytesPerItem(c.Streams()), 1, 0)
+	}
 	for _, m := range res.Metrics() {
 		switch m.Unit {
 		case results.SamplesPerSecond:
@@ -233,17 +279,18 @@ func trial(c cases.Case, res bench.TrainResult, p fakes.Profile) feed.Trial {
 type resultWriter struct {
 	out    io.Writer
 	w      *benchfmt.Writer
-	src    *bench.Source
 	header bool
+	tar    bool // the last result written was of tar shards
 }
 
-// newResultWriter returns a writer of results of runs on src to w.
-func newResultWriter(w io.Writer, src *bench.Source) *resultWriter {
-	return &resultWriter{out: w, w: benchfmt.NewWriter(w), src: src}
+// newResultWriter returns a writer of results to w.
+func newResultWriter(w io.Writer) *resultWriter {
+	return &resultWriter{out: w, w: benchfmt.NewWriter(w)}
 }
 
-// write writes the result line of a Train run of c.
-func (rw *resultWriter) write(c cases.Case, prefetch int, res bench.TrainResult) error {
+// write writes the result line of a Train run of c on src, the writer's
+// source or its layout of c's format.
+func (rw *resultWriter) write(src *bench.Source, c cases.Case, prefetch int, res bench.TrainResult) error {
 	if !rw.header {
 		rw.header = true
 		for _, u := range results.HigherIsBetter {
@@ -254,8 +301,19 @@ func (rw *resultWriter) write(c cases.Case, prefetch int, res bench.TrainResult)
 	}
 	// Configuration lines, which benchstat carries to the results after
 	// them (benchfmt's writer writes only those it read from a file).
-	for _, kv := range append([][2]string{{results.ConfigGOOS, runtime.GOOS}, {results.ConfigGOARCH, runtime.GOARCH}}, rw.src.Config(prefetch, cluster.World{Size: 1})...) {
-		if _, err := fmt.Fprintf(rw.out, "%s: %s\n", kv[0], kv[1]); err != nil {
+	kvs := append([][2]string{{results.ConfigGOOS, runtime.GOOS}, {results.ConfigGOARCH, runtime.GOARCH}}, src.Config(prefetch, cluster.World{Size: 1})...)
+	layout := src.LayoutConfig()
+	if layout == nil && rw.tar {
+		// Clears the last tar result's lines.
+		layout = [][2]string{{results.ConfigDatasetShards, ""}, {results.ConfigSamplesPerShard, ""}}
+	}
+	rw.tar = src.Set != nil
+	for _, kv := range append(kvs, layout...) {
+		line := kv[0] + ": " + kv[1]
+		if kv[1] == "" {
+			line = kv[0] + ":"
+		}
+		if _, err := fmt.Fprintln(rw.out, line); err != nil {
 			return err
 		}
 	}
