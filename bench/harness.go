@@ -373,8 +373,8 @@ type LoadResult struct {
 	// Tar says the items were samples of tar shards; Stream that they
 	// were streamed. ReadBytes is then the bytes the timed run read from
 	// the store (the spans of the samples delivered, read by range; what
-	// the shards' streams read, samples dropped included), and Requests
-	// the requests that read items.
+	// the shards' streams read, of samples no batch took too), and
+	// Requests the requests that read items.
 	Tar, Stream bool
 	ReadBytes   int64
 	Requests    int64

@@ -195,7 +195,7 @@ type Options struct {
 	// in Async mode, one in Sync mode), its samples pass the worker's
 	// shuffle buffer, and it fills its batches from there; shards are
 	// split by worker and rank, their order shuffled each epoch with
-	// (Seed, epoch), every sample read once an epoch. Every worker
+	// (Seed, epoch), every sample read at most once an epoch. Every worker
 	// delivers the same number of whole batches each epoch (see
 	// Loader.BatchesPerEpoch), the rest of its share counted in
 	// Stats.Dropped. It needs the batch scheduler, no Sampler and no

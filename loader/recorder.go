@@ -237,10 +237,23 @@ func (r *recorder) epochStarted(epoch int) {
 	r.mu.Unlock()
 }
 
-// shardOpened counts a request that opened or resumed a shard's stream.
-func (r *recorder) shardOpened() {
+// shardOpened counts the requests that opened a shard's stream: its
+// attempts, those before the last failed and retried.
+func (r *recorder) shardOpened(attempts int) {
 	r.mu.Lock()
-	r.shardReads++
+	r.shardReads += int64(attempts)
+	r.retries += int64(attempts - 1)
+	r.attemptErrors += int64(attempts - 1)
+	r.mu.Unlock()
+}
+
+// streamResumed counts a stream that failed mid-shard and the requests
+// that resumed it: a failed attempt and its retries.
+func (r *recorder) streamResumed(attempts int) {
+	r.mu.Lock()
+	r.shardReads += int64(attempts)
+	r.retries += int64(attempts)
+	r.attemptErrors += int64(attempts)
 	r.mu.Unlock()
 }
 

@@ -95,9 +95,11 @@ type Stats struct {
 	// in flight, which over InFlight says how busy the fetchers were.
 	ReadTime time.Duration
 	// Under a stream of shards (Options.Stream): ShardReads counts the
-	// requests that opened or resumed a shard's stream, StreamedBytes the
-	// bytes they read, counted as each sample is whole (tar headers and
-	// padding included, and the samples of shares dropped, so that
+	// requests that opened or resumed a shard's stream (their failed
+	// attempts included, also counted in AttemptErrors and Retries),
+	// StreamedBytes the bytes they read, counted as each sample is whole
+	// (tar headers and padding included, and what was read of samples
+	// no batch took before the epoch's streams were stopped, so that
 	// StreamedBytes over Bytes is what a byte delivered cost), and
 	// Dropped the samples of the workers' shares that no batch took in
 	// the epochs they completed, so that every worker delivers the same

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,21 @@ func newStreamPlan(s *StreamOptions, o Options) (*streamPlan, error) {
 	p := &streamPlan{set: set, shuffle: s.Shuffle, seed: o.Seed, slots: world * o.Workers, base: o.Shard.Rank * o.Workers, workers: o.Workers, batch: o.BatchSize}
 	if set.Shards() < p.slots {
 		return nil, fmt.Errorf("loader: %d shards cannot give each of %d workers (%d ranks x %d) a shard: want at least as many shards as workers, or smaller shards", set.Shards(), p.slots, world, o.Workers)
+	}
+	// Every epoch's smallest share holds at least the floor(shards/G)
+	// smallest shards: a set whose worst case holds no whole batch would
+	// fail at some epoch after the run began.
+	counts := make([]int, set.Shards())
+	for j := range counts {
+		counts[j] = len(set.Shard(j).Samples)
+	}
+	slices.Sort(counts)
+	least := 0
+	for _, c := range counts[:set.Shards()/p.slots] {
+		least += c
+	}
+	if least < o.BatchSize {
+		return nil, fmt.Errorf("loader: %d shards among %d workers (%d ranks x %d) can leave a worker %d samples in an epoch (the %d smallest shards), less than a batch of %d: want smaller batches, fewer workers or more samples a shard", set.Shards(), p.slots, world, o.Workers, least, set.Shards()/p.slots, o.BatchSize)
 	}
 	if _, err := p.epoch(0); err != nil {
 		return nil, err
@@ -168,6 +184,7 @@ func (w *worker) streamEpoch(src *shardSource, ep *epochPlan, epoch, seq int, rn
 	r := w.run
 	p := r.stream
 	var buffer []streamed // the shuffle buffer
+	wt := newWaiter()     // the worker's place in the decode gate's queue
 	k := 0
 	for ; k < ep.perWorker && (r.total < 0 || seq < r.total); k++ {
 		var b *Batch
@@ -188,11 +205,11 @@ func (w *worker) streamEpoch(src *shardSource, ep *epochPlan, epoch, seq int, rn
 			item := &b.Items[i]
 			t0 := time.Now()
 			for len(buffer) <= p.shuffle && !src.exhausted {
-				s, err := src.next(r.ctx)
+				s, ok, err := src.next(r.ctx)
 				if err != nil {
 					return false, err
 				}
-				if s.data == nil {
+				if !ok {
 					break
 				}
 				r.held.add(1, len(s.data))
@@ -216,7 +233,7 @@ func (w *worker) streamEpoch(src *shardSource, ep *epochPlan, epoch, seq int, rn
 			var err error
 			if decoded {
 				var ok bool
-				if dec, ok, err = r.decode(b, i, newWaiter()); !ok {
+				if dec, ok, err = r.decode(b, i, wt); !ok {
 					return false, r.stopped()
 				}
 			}
@@ -251,9 +268,11 @@ type shardSource struct {
 
 	cur *shardCursor // inline: the shard being read, or nil
 
-	out  chan streamed // from the streams' goroutines
-	wg   sync.WaitGroup
-	done chan struct{} // closed once every stream's goroutine has returned
+	out     chan streamed // from the streams' goroutines
+	wg      sync.WaitGroup
+	done    chan struct{} // closed once every stream's goroutine has returned
+	errOnce sync.Once
+	err     error // the first error a stream's goroutine returned, set before done is closed
 }
 
 // startStreams starts reading shards for the worker's epoch with streams
@@ -269,8 +288,14 @@ func (w *worker) startStreams(epoch int, shards []int, streams int, free *bufPoo
 	src.wg.Add(n)
 	for range n {
 		w.run.group.Go(func() error {
-			defer src.wg.Done()
-			return src.stream()
+			err := src.stream()
+			if err != nil {
+				// Before done is closed: the worker that finds the
+				// streams ended returns why, not "out of samples".
+				src.errOnce.Do(func() { src.err = err })
+			}
+			src.wg.Done()
+			return err
 		})
 	}
 	w.run.group.Go(func() error {
@@ -300,55 +325,58 @@ func (src *shardSource) takeShard() (int, bool) {
 	return src.shards[k], true
 }
 
-// next returns the next sample, or one with nil data once every stream
-// has ended (and sets exhausted).
-func (src *shardSource) next(ctx context.Context) (streamed, error) {
+// next returns the next sample, and false once every stream has ended
+// (and sets exhausted), or the error a stream ended with.
+func (src *shardSource) next(ctx context.Context) (streamed, bool, error) {
 	if src.out == nil {
 		return src.nextInline()
 	}
 	select {
 	case s := <-src.out:
-		return s, nil
+		return s, true, nil
 	default:
 	}
 	select {
 	case s := <-src.out:
-		return s, nil
+		return s, true, nil
 	case <-src.done:
 		// A stream may have sent its last sample just before ending.
 		select {
 		case s := <-src.out:
-			return s, nil
+			return s, true, nil
 		default:
 		}
+		if err := src.err; err != nil {
+			return streamed{}, false, err
+		}
 		src.exhausted = true
-		return streamed{}, nil
+		return streamed{}, false, nil
 	case <-ctx.Done():
-		return streamed{}, context.Cause(ctx)
+		return streamed{}, false, context.Cause(ctx)
 	}
 }
 
 // nextInline reads the next sample of the worker's one stream.
-func (src *shardSource) nextInline() (streamed, error) {
+func (src *shardSource) nextInline() (streamed, bool, error) {
 	for {
 		if src.cur == nil {
 			j, ok := src.takeShard()
 			if !ok {
 				src.exhausted = true
-				return streamed{}, nil
+				return streamed{}, false, nil
 			}
 			cur, err := src.open(j)
 			if err != nil {
-				return streamed{}, src.failed(err)
+				return streamed{}, false, src.failed(err)
 			}
 			src.cur = cur
 		}
 		s, ok, err := src.cur.next()
 		if err != nil {
-			return streamed{}, src.failed(err)
+			return streamed{}, false, src.failed(err)
 		}
 		if ok {
-			return s, nil
+			return s, true, nil
 		}
 		src.cur.close()
 		src.cur = nil
@@ -426,9 +454,9 @@ func (src *shardSource) open(j int) (*shardCursor, error) {
 	if err != nil {
 		return nil, err
 	}
-	src.w.rec.shardOpened()
+	src.w.rec.shardOpened(st.Attempts())
 	sc := wds.NewScanner(st, sh.Key, 0, sh.Size)
-	sc.Alloc = src.free.get
+	sc.Alloc, sc.Free = src.free.get, src.free.put
 	return &shardCursor{src: src, sh: sh, first: set.First(j), st: st, sc: sc}, nil
 }
 
@@ -462,7 +490,7 @@ func (c *shardCursor) next() (s streamed, ok bool, err error) {
 		}
 		if err == io.EOF {
 			if c.k != len(c.sh.Samples) {
-				return streamed{}, false, fmt.Errorf("shard %q: the stream held %d samples, its layout %d", c.sh.Key, c.k, len(c.sh.Samples))
+				return streamed{}, false, fmt.Errorf("shard %q: the stream ended at offset %d after %d samples, its layout has %d", c.sh.Key, c.sc.Offset(), c.k, len(c.sh.Samples))
 			}
 			return streamed{}, false, nil
 		}
@@ -480,7 +508,7 @@ func (c *shardCursor) next() (s streamed, ok bool, err error) {
 			c.count()
 			c.st.Close()
 			c.st, c.from = st, c.sc.Offset()
-			rec.shardOpened()
+			rec.streamResumed(st.Attempts())
 			c.sc.Resume(st)
 			continue
 		}

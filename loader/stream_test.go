@@ -306,3 +306,45 @@ func TestStreamErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamEmptySamples checks that samples whose members are all empty
+// are delivered as samples, not taken for the end of a stream.
+func TestStreamEmptySamples(t *testing.T) {
+	var layout []wds.Shard
+	objs := map[string][]byte{}
+	var keys dataset.Index
+	for j := range 4 {
+		var buf bytes.Buffer
+		w := wds.NewWriter(&buf)
+		for k := range 6 {
+			data := []byte{}
+			if k%2 == 1 {
+				data = []byte{byte(j), byte(k)}
+			}
+			if err := w.WriteSample(fmt.Sprintf("s%d/k%d", j, k), wds.File{Ext: "jpg", Data: data}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		key := fmt.Sprintf("e-%06d.tar", j)
+		sh, err := w.Close(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs[key], layout, keys = buf.Bytes(), append(layout, sh), append(keys, key)
+	}
+	set, err := wds.NewSet(layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []loader.Mode{loader.Sync, loader.Async} {
+		ds := dataset.New(dataset.NewStore(mem.New(objs)), keys)
+		got := 0
+		_, err := load(context.Background(), ds, loader.Options{BatchSize: 3, Workers: 2, Mode: mode, Warmup: -1, Stream: &loader.StreamOptions{Set: set}}, func(b *loader.Batch) error {
+			got += len(b.Items)
+			return nil
+		})
+		if err != nil || got != set.Len() {
+			t.Errorf("%s: delivered %d of %d samples, %v", mode, got, set.Len(), err)
+		}
+	}
+}

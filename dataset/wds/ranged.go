@@ -36,6 +36,12 @@ func (r ranged) Read(ctx context.Context, s *dataset.Store, i int, buf []byte, t
 	if err != nil {
 		return buf[:0], tm, err
 	}
+	if int64(len(buf)) != smp.Span() {
+		// The shard ends before the sample does: it shrank since its
+		// layout was read.
+		return buf[:0], tm, &Error{Shard: sh.Key, Member: smp.Key, Off: smp.Off + int64(len(buf)),
+			Err: fmt.Errorf("%w: the shard ends %d bytes into the sample's span of %d: the shard changed since its layout was read", ErrFormat, len(buf), smp.Span())}
+	}
 	dm := smp.DataMember()
 	start := dm.Off - smp.Off
 	if err := checkHeader(buf[start-BlockSize:start], dm.Size); err != nil {

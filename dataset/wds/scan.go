@@ -70,6 +70,9 @@ type Scanner struct {
 	// gives one of about the right size from its pool, where the
 	// scanner would allocate.
 	Alloc func(n int64) []byte
+	// Free, when set, takes back a buffer of the scanner's that a
+	// larger one from Alloc replaced.
+	Free func(b []byte)
 }
 
 // NewScanner returns a scanner of the shard named shard, reading r, which
@@ -201,6 +204,9 @@ func (sc *Scanner) member(hdr *tarHeader, ext string) error {
 	}
 	buf := (*dst)[:0]
 	if int64(cap(buf)) < hdr.Size && sc.Alloc != nil && dst != &sc.other {
+		if cap(buf) > 0 && sc.Free != nil {
+			sc.Free(buf)
+		}
 		buf = sc.Alloc(hdr.Size)
 	}
 	b, err := readFull(sc.tr, hdr.Size, buf)

@@ -352,6 +352,16 @@ func TestScanStoreAndRanged(t *testing.T) {
 	if !errors.As(err, &we) || !errors.Is(err, wds.ErrFormat) || we.Shard != idx[0] || we.Member != want[1].Key+".jpg" || we.Off == 0 {
 		t.Errorf("read of a moved sample: %v, want a format error naming shard %s, member %s.jpg and its offset", err, idx[0], want[1].Key)
 	}
+	// The first shard cut short, in its last sample: the ranged read
+	// comes back short, and fails naming where the shard ends.
+	last := len(set.Shard(0).Samples) - 1
+	lastSmp := set.Shard(0).Samples[last]
+	cut := map[string][]byte{idx[0]: objs[idx[0]][:lastSmp.Off+700], idx[1]: objs[idx[1]]}
+	ds = dataset.NewItems(dataset.NewStore(mem.New(cut)), idx, wds.Ranged(set))
+	_, _, err = ds.Read(ctx, last, nil)
+	if !errors.As(err, &we) || !errors.Is(err, wds.ErrFormat) || we.Shard != idx[0] || we.Off != lastSmp.Off+700 {
+		t.Errorf("read of a sample past a shard's new end: %v, want a format error naming shard %s at offset %d", err, idx[0], lastSmp.Off+700)
+	}
 	missing, err := dataset.LoadIndex(filepath.Join(fixtures, "bad", "index-missing.json"))
 	if err != nil {
 		t.Fatal(err)
