@@ -110,7 +110,7 @@ bench-short:
 # configuration alike. Target 7 needs an S3 server: the MinIO that
 # STORAGEBENCH_MINIO_* names, or one .ci/minio.sh builds and starts (about
 # 3 minutes the first time). Target 10 installs fio from Debian's
-# packages when missing. About 62 minutes on 2 cores.
+# packages when missing; 11-12 are make layouts. About 80 minutes on 2 cores.
 PERF_BENCH   = $(GO) test -run '^$$' -timeout 60m ./bench -bench
 PERF_ITEM    = STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=2 STORAGEBENCH_SCHED=batch,item
 PERF_REPEATS ?= 5
@@ -152,7 +152,39 @@ perf:
 		$(PERF_BENCH) '^BenchmarkLoad$$' | tee -a $(PERF_OUT)
 	@echo "# 10: cold reads of a scratch folder of 2,000 images, warm, cold and direct, against fio --direct=1; 3 interleaved rounds" >&2
 	GO='$(GO)' OUT=$(PERF_OUT) bash bench/cold.sh
+	@echo "# 11-12: H100s training ResNet-50 fed from one prefix, loose, in 64 MB tar shards streamed and read by range, under s3 and seed-s3 (see make layouts)" >&2
+	$(MAKE) --no-print-directory layouts LAYOUTS_OUT=$(PERF_OUT).layouts
+	cat $(PERF_OUT).layouts >> $(PERF_OUT)
+	@echo "# 14: a streamed sample's CPU against a loose one's, mem, profile none; $(PERF_REPEATS) interleaved repeats" >&2
+	for r in $$(seq $(PERF_REPEATS)); do \
+		STORAGEBENCH_BACKENDS=mem STORAGEBENCH_PROFILES=none STORAGEBENCH_FORMAT=loose,tar STORAGEBENCH_SHARD=64MB STORAGEBENCH_WORKERS=2,8 \
+			$(PERF_BENCH) '^BenchmarkLoad$$' | tee -a $(PERF_OUT) || exit 1; \
+	done
 	$(GO) run ./cmd/storagebench targets $(PERF_OUT)
+
+# What sharding buys (README: Tar shards): storagebench feed, ResNet-50
+# on H100s from one prefix of the emulated S3 on mem (LAYOUT_ITEMS keys,
+# LAYOUT_BODIES bodies), for each profile of LAYOUT_PROFILES, with the
+# samples loose (async, 4 workers of 80 reads), in 64 MB tar shards
+# streamed (sync, 4 workers: a stream each) and read by range (as
+# loose). Results in $(LAYOUTS_OUT), one feed file a profile beside it.
+# About 12 minutes on 2 cores.
+LAYOUT_ITEMS    ?= 200000
+LAYOUT_BODIES   ?= 2000
+LAYOUT_PROFILES ?= s3 seed-s3
+LAYOUT_STEPS    ?= 10
+LAYOUTS_OUT     ?= layouts.txt
+.PHONY: layouts
+layouts:
+	rm -f $(LAYOUTS_OUT)
+	for p in $(LAYOUT_PROFILES); do \
+		$(GO) run ./cmd/storagebench feed -backend mem -profile $$p -items $(LAYOUT_ITEMS) -bodies $(LAYOUT_BODIES) -steps $(LAYOUT_STEPS) -max 32 \
+			-loader mode=async/workers=4/fetch=80 \
+			-loader format=tar/shard=64MB/read=stream/mode=sync/workers=4 \
+			-loader format=tar/shard=64MB/read=range/mode=async/workers=4/fetch=80 \
+			-o $(LAYOUTS_OUT).$$p || exit 1; \
+		cat $(LAYOUTS_OUT).$$p >> $(LAYOUTS_OUT); \
+	done
 
 # Target 10 alone: cold reads of a scratch folder (COLD_DIR, on a disk;
 # 2,000 images written there by storagebench gen) in each cache setting,
