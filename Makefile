@@ -168,11 +168,11 @@ perf:
 # samples loose (async, 4 workers of 80 reads), in 64 MB tar shards
 # streamed (sync, 4 workers: a stream each) and read by range (as
 # loose). Results in $(LAYOUTS_OUT), one feed file a profile beside it.
-# About 12 minutes on 2 cores.
+# About 15 minutes on 2 cores.
 LAYOUT_ITEMS    ?= 200000
 LAYOUT_BODIES   ?= 2000
 LAYOUT_PROFILES ?= s3 seed-s3
-LAYOUT_STEPS    ?= 10
+LAYOUT_STEPS    ?= 20
 LAYOUTS_OUT     ?= layouts.txt
 .PHONY: layouts
 layouts:

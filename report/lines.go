@@ -42,8 +42,9 @@ func ThroughputFigures(s *results.Set) ([]*Figure, error) {
 
 // AUFigures returns, for each backend, profile and other configuration of
 // the Train results in s, accelerator utilization against emulated
-// accelerators, one line per workload and loader configuration (and
-// file), with MLPerf Storage's 90% threshold drawn: where each line
+// accelerators, one line per layout (loose, or tar shards of a size read
+// a way), workload and loader configuration (and file), with MLPerf
+// Storage's 90% threshold drawn: where each line
 // crosses it is the most accelerators that configuration feeds. It
 // returns no figures when s has no Train results.
 func AUFigures(s *results.Set) ([]*Figure, error) {
@@ -51,7 +52,7 @@ func AUFigures(s *results.Set) ([]*Figure, error) {
 		bench:     results.Train,
 		prefix:    "au",
 		chart:     "/backend,/profile",
-		series:    "/workload,/mode,/workers,/batch,/fetch,/sched,/window,/hedge,/onerror",
+		series:    "/format,/shard,/read,/shuffle,/workload,/mode,/workers,/batch,/fetch,/sched,/window,/hedge,/onerror",
 		x:         cases.Accel.Key,
 		xLabel:    "accelerators",
 		y:         results.AU,
