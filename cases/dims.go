@@ -240,7 +240,7 @@ var (
 	}, 1, func(c *Case) *int { return &c.Concurrency })
 	Workload = &Dim{
 		Key: "workload", Shown: "K", Var: "STORAGEBENCH_WORKLOADS", Rule: Always, Benches: []string{results.Train},
-		Meaning: "BenchmarkTrain's workloads: `resnet50-h100`, `resnet50-a100`, `unet3d-h100`, or `compute-<duration>` (`compute-<mean>~<stddev>` for normal step times) with the batch of `STORAGEBENCH_BATCH`",
+		Meaning: "BenchmarkTrain's workloads: `resnet50-h100`, `resnet50-a100`, `unet3d-h100` (MLPerf Storage v1.0), `unet3d-b200`, `retinanet-b200` (v3.0), or `compute-<duration>` (`compute-<mean>~<stddev>` for normal step times) with the batch of `STORAGEBENCH_BATCH`",
 		Default: "resnet50-h100",
 		parse: func(c *Case, s string) (err error) {
 			c.Workload, err = train.LookupWorkload(s)

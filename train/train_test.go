@@ -297,17 +297,23 @@ func TestLookupWorkload(t *testing.T) {
 		batch int
 		step  time.Duration
 		err   string
+		au    float64 // the workload's threshold; 0 for 0.9
 	}{
-		{"resnet50-h100", 400, 224 * time.Millisecond, ""},
-		{"resnet50-a100", 400, 435 * time.Millisecond, ""},
-		{"unet3d-h100", 7, 323 * time.Millisecond, ""},
-		{"compute-50ms", 0, 50 * time.Millisecond, ""},
-		{"compute-0s", 0, 0, "positive"},
-		{"compute-50ms~-1ms", 0, 0, "standard deviation"},
-		{"compute-50ms~x", 0, 0, "compute-50ms~x"},
-		{"compute-x", 0, 0, "compute-x"},
-		{"bert", 0, 0, "known workloads are resnet50-h100"},
+		{"resnet50-h100", 400, 224 * time.Millisecond, "", 0},
+		{"resnet50-a100", 400, 435 * time.Millisecond, "", 0},
+		{"unet3d-h100", 7, 323 * time.Millisecond, "", 0},
+		{"unet3d-b200", 7, 162 * time.Millisecond, "", 0},
+		{"retinanet-b200", 24, 47550 * time.Microsecond, "", 0.85},
+		{"compute-50ms", 0, 50 * time.Millisecond, "", 0},
+		{"compute-0s", 0, 0, "positive", 0},
+		{"compute-50ms~-1ms", 0, 0, "standard deviation", 0},
+		{"compute-50ms~x", 0, 0, "compute-50ms~x", 0},
+		{"compute-x", 0, 0, "compute-x", 0},
+		{"bert", 0, 0, "known workloads are resnet50-h100", 0},
 	} {
+		if tc.au == 0 {
+			tc.au = 0.9
+		}
 		w, err := train.LookupWorkload(tc.name)
 		if tc.err != "" {
 			if err == nil || !errors.Is(err, train.ErrUnknownWorkload) || !strings.Contains(err.Error(), tc.err) {
@@ -315,8 +321,8 @@ func TestLookupWorkload(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || w.Batch != tc.batch || w.StepTime != tc.step || w.AUThreshold != 0.9 || w.Source == "" {
-			t.Errorf("LookupWorkload(%q) = %+v, %v; want batch %d, step %v, AU threshold 0.9 and a source", tc.name, w, err, tc.batch, tc.step)
+		if err != nil || w.Batch != tc.batch || w.StepTime != tc.step || w.AUThreshold != tc.au || w.Source == "" {
+			t.Errorf("LookupWorkload(%q) = %+v, %v; want batch %d, step %v, AU threshold %v and a source", tc.name, w, err, tc.batch, tc.step, tc.au)
 		}
 	}
 	if w, err := train.LookupWorkload("compute-224ms~20ms"); err != nil || w.StepTime != 224*time.Millisecond || w.StepStdDev != 20*time.Millisecond {
