@@ -44,6 +44,21 @@ func (s *Store) ReadRangeTraced(ctx context.Context, key string, off, n int64, b
 	return s.read(ctx, key, span{ranged: true, off: off, n: n}, buf, trace)
 }
 
+// ReadRangeInto reads the bytes [off, off+len(dst)) of the object named
+// key into dst itself, which it never reallocates and never writes past
+// len(dst), as [Store.ReadRange] reads a range otherwise: the same
+// deadlines, retries, budget, hooks and [Timing] (whose Size is the
+// object's). It is for readers that fill one buffer from many ranged
+// reads at once, such as an object read in parts. The object must hold
+// the whole range: a range the object's end cuts short fails with
+// [ErrInvalidRange], not retried, and a body of any other length than
+// len(dst) is a transient failure, retried. An empty dst reads nothing
+// of an object that exists. On failure, dst's bytes are undefined.
+func (s *Store) ReadRangeInto(ctx context.Context, key string, off int64, dst []byte) (Timing, error) {
+	_, tm, err := s.read(ctx, key, span{ranged: true, off: off, n: int64(len(dst)), exact: true}, dst[:0:len(dst)], nil)
+	return tm, err
+}
+
 // CheckRange returns nil when [off, off+n) (or [off, end) for n < 0) is a
 // range of an object of size bytes that a [RangeOpener] reads, and an
 // error wrapping [ErrInvalidRange] that names the range and the size when
@@ -139,6 +154,7 @@ type rangeReader struct {
 type span struct {
 	ranged bool
 	off, n int64 // the range [off, off+n), or [off, end) when n < 0
+	exact  bool  // the range must be whole, read into the caller's buffer as it is
 }
 
 // whole is the span of a whole object.

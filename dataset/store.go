@@ -27,6 +27,12 @@ type Timing struct {
 	// the attempt that read the object (or failed last), failed attempts
 	// and waits between attempts included.
 	Retrying time.Duration
+	// Size is the whole object's size in bytes as the backend reported it
+	// when the read succeeded, whatever range was read (S3's
+	// Content-Range total): how a reader of an object in parts learns its
+	// size from its first part. It is -1 when the backend reported none,
+	// and 0 for a failed read.
+	Size int64
 }
 
 // Transfer is the time from the first byte to the last, in the attempt
@@ -140,7 +146,7 @@ func (s *Store) read(ctx context.Context, key string, sp span, buf []byte, trace
 	r := s.newRetrier(ctx, trace)
 	for k := 0; ; k++ {
 		t0 := r.begin(k)
-		data, first, kind, err := s.attempt(ctx, key, sp, buf, r.h)
+		data, first, size, kind, err := s.attempt(ctx, key, sp, buf, r.h)
 		end := time.Now()
 		if err == nil {
 			if first.IsZero() {
@@ -148,7 +154,7 @@ func (s *Store) read(ctx context.Context, key string, sp span, buf []byte, trace
 				r.h.firstByte() // an empty body: its end is its first byte
 			}
 			r.served(end)
-			return data, Timing{TTFB: first.Sub(t0), Total: end.Sub(r.start), Attempts: k + 1, Retrying: t0.Sub(r.start)}, nil
+			return data, Timing{TTFB: first.Sub(t0), Total: end.Sub(r.start), Attempts: k + 1, Retrying: t0.Sub(r.start), Size: size}, nil
 		}
 		buf = data
 		if failed, err := r.next(k, kind, err, end); err != nil {
@@ -252,9 +258,10 @@ func (r *retrier) next(k int, kind ErrorKind, err error, end time.Time) (time.Ti
 
 // attempt makes one attempt at reading sp of key into buf, under the
 // policy's deadlines, and returns the filled slice, when its first byte
-// came, and, if it failed, the error's kind and the error, with the kind
+// came, the object's whole size as the backend reported it (-1: none)
+// and, if it failed, the error's kind and the error, with the kind
 // recorded on it.
-func (s *Store) attempt(ctx context.Context, key string, sp span, buf []byte, h hooks) ([]byte, time.Time, ErrorKind, error) {
+func (s *Store) attempt(ctx context.Context, key string, sp span, buf []byte, h hooks) ([]byte, time.Time, int64, ErrorKind, error) {
 	dl, actx := s.deadline(ctx)
 	if dl != nil {
 		defer dl.stop()
@@ -262,18 +269,28 @@ func (s *Store) attempt(ctx context.Context, key string, sp span, buf []byte, h 
 	rc, size, err := s.open(actx, key, sp, dl)
 	if err != nil {
 		kind, err := s.cause(ctx, dl, err)
-		return buf[:0], time.Time{}, kind, err
+		return buf[:0], time.Time{}, 0, kind, err
 	}
-	buf, first, err := readAll(rc, sp.length(size), buf[:0], h, dl)
+	if sp.exact && size >= 0 && sp.length(size) != sp.n {
+		rc.Close()
+		err := fmt.Errorf("%w: %s of an object of %d bytes runs past its end", ErrInvalidRange, rangeString(sp.off, sp.n), size)
+		return buf[:0], time.Time{}, 0, KindPermanent, withKind(err, KindPermanent)
+	}
+	var first time.Time
+	if sp.exact {
+		buf, first, err = readInto(rc, buf[:0], h, dl)
+	} else {
+		buf, first, err = readAll(rc, sp.length(size), buf[:0], h, dl)
+	}
 	cerr := rc.Close()
 	if err == nil {
 		err = cerr
 	}
 	if err != nil {
 		kind, err := s.cause(ctx, dl, err)
-		return buf[:0], first, kind, err
+		return buf[:0], first, 0, kind, err
 	}
-	return buf, first, KindUnknown, nil
+	return buf, first, size, KindUnknown, nil
 }
 
 // deadline returns the deadline of an attempt with ctx under the store's
@@ -379,6 +396,47 @@ func readAll(r io.Reader, size int64, buf []byte, h hooks, dl *deadline) ([]byte
 		}
 	}
 	if size >= 0 && int64(len(buf)) != size {
+		return buf, first, withKind(fmt.Errorf("short body: got %d bytes, want %d: %w", len(buf), size, io.ErrUnexpectedEOF), KindTransient)
+	}
+	return buf, first, nil
+}
+
+// readInto reads r to its end into buf's capacity, exactly, as readAll
+// reads a body of a known size: never growing buf, and reading one more
+// byte into a scratch byte of its own, not buf's spare capacity, to see
+// the end, so that the memory around buf (another reader's) is never
+// touched. A body of any length other than cap(buf) is a transient error.
+func readInto(r io.Reader, buf []byte, h hooks, dl *deadline) ([]byte, time.Time, error) {
+	var first time.Time
+	size := cap(buf)
+	var extra [1]byte
+	for {
+		p := buf[len(buf):cap(buf)]
+		if len(p) == 0 {
+			p = extra[:]
+		}
+		n, err := r.Read(p)
+		if n > 0 {
+			if dl != nil {
+				dl.progress()
+			}
+			if first.IsZero() {
+				first = time.Now()
+				h.firstByte()
+			}
+			if len(buf) == size {
+				return buf, first, withKind(fmt.Errorf("body longer than the %d bytes announced", size), KindTransient)
+			}
+			buf = buf[:len(buf)+n]
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return buf, first, err
+		}
+	}
+	if len(buf) != size {
 		return buf, first, withKind(fmt.Errorf("short body: got %d bytes, want %d: %w", len(buf), size, io.ErrUnexpectedEOF), KindTransient)
 	}
 	return buf, first, nil

@@ -70,6 +70,7 @@ func RunConformanceTests(t *testing.T, harness Harness) {
 	t.Run("TestOpenCancelMidRead", func(t *testing.T) { testOpenCancelMidRead(t, harness) })
 	t.Run("TestReadRange", func(t *testing.T) { testReadRange(t, harness) })
 	t.Run("TestReadRangeReusesBuffer", func(t *testing.T) { testReadRangeReusesBuffer(t, harness) })
+	t.Run("TestReadRangeInto", func(t *testing.T) { testReadRangeInto(t, harness) })
 	t.Run("TestOpenRange", func(t *testing.T) { testOpenRange(t, harness) })
 	t.Run("TestOpenStream", func(t *testing.T) { testOpenStream(t, harness) })
 	t.Run("TestOpenStreamCancelMidRead", func(t *testing.T) { testOpenStreamCancelMidRead(t, harness) })
@@ -146,6 +147,9 @@ func testRead(t *testing.T, harness Harness) {
 		}
 		if tm.TTFB < 0 || tm.Total < tm.TTFB {
 			t.Errorf("Read(%q) timing = %+v, want 0 <= TTFB <= Total", k, tm)
+		}
+		if size := int64(len(f.objs[k])); tm.Size != size && tm.Size != -1 {
+			t.Errorf("Read(%q) reported an object of %d bytes, want %d (or -1, unknown)", k, tm.Size, size)
 		}
 		buf = got
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -93,6 +94,11 @@ func testReadRange(t *testing.T, harness Harness) {
 			if tm.Attempts != 1 || tm.TTFB < 0 || tm.Total < tm.TTFB {
 				t.Errorf("ReadRange(%q, %d, %d) timing = %+v, want 1 attempt, 0 <= TTFB <= Total", tc.key, tc.off, tc.n, tm)
 			}
+			// The whole object's size, whatever the range: what a reader
+			// of an object in parts learns from its first part.
+			if size := int64(len(f.objs[tc.key])); tm.Size != size && tm.Size != -1 {
+				t.Errorf("ReadRange(%q, %d, %d) reported an object of %d bytes, want %d (or -1, unknown)", tc.key, tc.off, tc.n, tm.Size, size)
+			}
 			buf = got
 		})
 	}
@@ -132,6 +138,61 @@ func testReadRangeReusesBuffer(t *testing.T, harness Harness) {
 	}
 	if want := f.objs[bigKey][1<<20 : 1<<20+100_000]; !bytes.Equal(got, want) {
 		t.Errorf("ReadRange(%q) returned wrong bytes %s", bigKey, firstDiff(got, want))
+	}
+}
+
+// testReadRangeInto reads the large object in parts into one buffer, the
+// parts at once, as a reader of an object in parts does, and wants its
+// exact bytes in that buffer, its neighbours' bytes untouched; then every
+// case of rangeCases that is whole inside its object into an exact
+// buffer, and a range the object's end cuts short, refused.
+func testReadRangeInto(t *testing.T, harness Harness) {
+	f := newFixture(t, harness)
+	ctx := context.Background()
+	want := f.objs[bigKey]
+	const part = 1<<20 + 7 // parts that do not divide the object
+	// A guard byte on each side of the object's place, which no part's
+	// read may write.
+	buf := make([]byte, len(want)+2)
+	buf[0], buf[len(buf)-1] = 0xA5, 0x5A
+	dst := buf[1 : len(buf)-1]
+	errs := make(chan error, len(want)/part+1)
+	n := 0
+	for off := 0; off < len(want); off += part {
+		n++
+		go func() {
+			tm, err := f.store.ReadRangeInto(ctx, bigKey, int64(off), dst[off:min(off+part, len(want))])
+			if err == nil && tm.Size != int64(len(want)) && tm.Size != -1 {
+				err = fmt.Errorf("part at %d reported an object of %d bytes, want %d (or -1)", off, tm.Size, len(want))
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("ReadRangeInto(%q) in parts of %d bytes: %v", bigKey, part, err)
+		}
+	}
+	if !bytes.Equal(dst, want) {
+		t.Errorf("ReadRangeInto(%q) in %d parts: wrong bytes %s", bigKey, n, firstDiff(dst, want))
+	}
+	if buf[0] != 0xA5 || buf[len(buf)-1] != 0x5A {
+		t.Errorf("ReadRangeInto(%q) in %d parts wrote outside its buffer", bigKey, n)
+	}
+	for _, tc := range rangeCases(f.objs) {
+		if tc.wantErr != nil || tc.n < 0 || int64(len(tc.want(f.objs))) != tc.n {
+			continue
+		}
+		dst := make([]byte, tc.n)
+		if _, err := f.store.ReadRangeInto(ctx, tc.key, tc.off, dst); err != nil || !bytes.Equal(dst, tc.want(f.objs)) {
+			t.Errorf("ReadRangeInto(%q, %d, %d bytes): %v, bytes equal %v", tc.key, tc.off, tc.n, err, bytes.Equal(dst, tc.want(f.objs)))
+		}
+	}
+	mid := int64(len(f.objs[midKey]))
+	tm, err := f.store.ReadRangeInto(ctx, midKey, mid-10, make([]byte, 100))
+	if !errors.Is(err, dataset.ErrInvalidRange) || dataset.KindOf(err) != dataset.KindPermanent || tm.Attempts > 1 {
+		t.Errorf("ReadRangeInto(%q, %d, 100 bytes) past the object's end: %v (kind %v, %d attempts), want ErrInvalidRange, permanent, not retried",
+			midKey, mid-10, err, dataset.KindOf(err), tm.Attempts)
 	}
 }
 
