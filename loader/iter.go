@@ -194,6 +194,7 @@ func (it *Iter) Close() error {
 		s.ShardReads += rec.shardReads
 		s.StreamedBytes += rec.streamedBytes
 		s.Dropped += rec.droppedItems
+		s.PartReads += rec.partReads
 	}
 	for l := range all {
 		s.Levels[l] = all[l].summary()

@@ -39,6 +39,9 @@ func New(ds *dataset.Dataset, opts Options) (*Loader, error) {
 		ep, _ := p.epoch(0)
 		return &Loader{ds: ds, opts: o, sampler: Sequential{}, batches: ep.perWorker * o.Workers, stream: p}, nil
 	}
+	if o.Part > 0 && ds.Items() != nil {
+		return nil, fmt.Errorf("loader: items in parts are whole objects read in ranges; this dataset's items are ranges of its objects, read one request each")
+	}
 	n := o.Shard.Len(ds.Len())
 	if n == 0 {
 		return nil, fmt.Errorf("loader: %d items leave rank %d of %d none with drop-last", ds.Len(), o.Shard.Rank, o.Shard.World)
@@ -94,6 +97,7 @@ func (l *Loader) Start(ctx context.Context) (*Iter, error) {
 		batches:   l.batches,
 		total:     total,
 		stream:    l.stream,
+		part:      o.Part,
 		deliver:   o.OnError == OnErrorDeliver,
 		skip:      o.OnError == OnErrorSkip,
 	}
@@ -141,6 +145,18 @@ func (l *Loader) warmup(ctx context.Context, ds *dataset.Dataset) error {
 		return l.warmupStream(ctx, ds)
 	}
 	for i := range l.opts.Warmup {
+		if l.opts.Part > 0 {
+			// An item in parts: its first part, which sets up what its
+			// other parts' requests use alike.
+			buf, _, err = ds.Store().ReadRange(ctx, ds.Key(i%ds.Len()), 0, l.opts.Part, buf)
+			if err != nil && ctx.Err() == nil && l.opts.OnError != OnErrorFail {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("loader: warm-up: %w", err)
+			}
+			continue
+		}
 		if buf, _, err = ds.Read(ctx, i%ds.Len(), buf); err != nil {
 			if ctx.Err() == nil && l.opts.OnError != OnErrorFail {
 				continue // an item that may fail in the run may fail here

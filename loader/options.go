@@ -188,6 +188,19 @@ type Options struct {
 	// Prefetch applies to SchedBatch only.
 	Item *ItemOptions
 
+	// Part, when above 0, reads each item in ranged parts of at most Part
+	// bytes, as the AWS CRT client reads large objects: a ranged read of
+	// its first Part bytes, whose answer gives the object's size (an item
+	// no larger is whole with it), then its other parts, straight into
+	// the item's buffer, each one request of the worker's: one after
+	// another in Sync mode, by the worker's fetchers at once in Async
+	// mode, which read the parts of the items they began before starting
+	// another. Every part is a request in flight, counted in C as an item
+	// is (Stats.PartReads counts them). 0 reads every item whole, with
+	// one request. It needs the batch scheduler and items that are whole
+	// objects (no Stream, no dataset.Items).
+	Part int64
+
 	// Stream, when not nil, makes the run stream the tar shards of
 	// Stream.Set, as WebDataset reads them, instead of reading the items
 	// of the dataset given to New (whose store it reads): each worker
@@ -296,6 +309,14 @@ func (o Options) Resolved() (Options, error) {
 	}
 	if o.Decode != DecodeNone && o.Decode != DecodeJPEG {
 		return o, fmt.Errorf("loader: unknown decoder %q, want %q or %q", o.Decode, DecodeNone, DecodeJPEG)
+	}
+	switch {
+	case o.Part < 0:
+		return o, fmt.Errorf("loader: part of %d bytes, want > 0, or 0 to read items whole", o.Part)
+	case o.Part > 0 && o.Item != nil:
+		return o, fmt.Errorf("loader: items in parts are read by the batch scheduler's fetchers; the item scheduler reads items whole")
+	case o.Part > 0 && o.Stream != nil:
+		return o, fmt.Errorf("loader: a stream of shards reads each shard with one request, not in parts")
 	}
 	if o.Stream != nil {
 		switch {

@@ -31,7 +31,10 @@ type recorder struct {
 	// requests read, headers and padding included, and droppedItems the
 	// samples of the worker's shares that no batch took.
 	shardReads, streamedBytes, droppedItems int64
-	since, until                            time.Time
+	// partReads counts the parts of items read in parts (Options.Part),
+	// each item's first part excluded; their retries are in retries.
+	partReads    int64
+	since, until time.Time
 	// epochs tracks, per epoch, the worker's batches not yet complete, to
 	// time the worker's loop over that epoch.
 	epochs map[int]*workerEpoch
@@ -51,6 +54,7 @@ func (r *recorder) restart(now time.Time) {
 	r.hedges, r.hedgeWins, r.busy = 0, 0, 0
 	r.attemptErrors, r.retries, r.retryTime = 0, 0, 0
 	r.shardReads, r.streamedBytes, r.droppedItems = 0, 0, 0
+	r.partReads = 0
 	r.since = now
 }
 
@@ -85,6 +89,43 @@ func (r *recorder) item(getitem time.Duration, tm dataset.Timing, decode time.Du
 	if !failed {
 		r.levels[TTFB].record(tm.TTFB)
 		r.levels[Read].record(tm.Transfer())
+		if decoded {
+			r.levels[Decode].record(decode)
+		}
+		r.fetched++
+	} else {
+		r.errors++
+	}
+	r.mu.Unlock()
+}
+
+// part records one read of a part of an item read in parts, timed by tm,
+// its fetcher busy from from to to: its attempts and retry time, and,
+// when extra (any part but an item's first, which is the item's own
+// request), the part.
+func (r *recorder) part(tm dataset.Timing, failed bool, from, to time.Time, extra bool) {
+	r.mu.Lock()
+	r.addBusy(from, to)
+	r.addAttempts(tm, failed)
+	r.retryTime += tm.Retrying
+	if extra {
+		r.partReads++
+	}
+	r.mu.Unlock()
+}
+
+// partsItem records an item read in parts, its parts recorded by part:
+// getitem from its first request to its end, the first part's time to
+// first byte, its transfer from that first byte to its last part's end,
+// its decoding, and the fetcher that finished it busy from from to to
+// (decoding it).
+func (r *recorder) partsItem(getitem, ttfb, transfer, decode time.Duration, decoded, failed bool, from, to time.Time) {
+	r.mu.Lock()
+	r.levels[GetItem].record(getitem)
+	r.addBusy(from, to)
+	if !failed {
+		r.levels[TTFB].record(ttfb)
+		r.levels[Read].record(transfer)
 		if decoded {
 			r.levels[Decode].record(decode)
 		}

@@ -41,6 +41,7 @@ type run struct {
 	skip      bool         // leave failed items out of their batches, not stop
 	held      held         // the items and bytes the loader holds
 	stream    *streamPlan  // the plan of a stream of shards, or nil
+	part      int64        // items read in parts of this many bytes; 0: whole
 }
 
 // held counts the item buffers a run holds and their bytes, with their
@@ -121,6 +122,10 @@ func (r *run) layout(b *Batch, seq int) error {
 // failed; else the error that stops the run: the item's own, or why the
 // run stopped.
 func (r *run) fetch(b *Batch, i int, rec *recorder, wt *waiter) error {
+	if r.part > 0 {
+		_, err := r.fetchParts(b, i, rec, wt, nil)
+		return err
+	}
 	item := &b.Items[i]
 	t0 := time.Now()
 	data, tm, err := r.ds.Read(r.ctx, item.Index, item.Data)

@@ -105,6 +105,11 @@ type Stats struct {
 	// the epochs they completed, so that every worker delivers the same
 	// whole batches an epoch.
 	ShardReads, StreamedBytes, Dropped int64
+	// PartReads counts, for items read in parts (Options.Part), the
+	// requests beyond each item's first: its other parts, each once
+	// (their retries are in Retries), so that the run's requests are
+	// Fetched + Errors + Retries + Hedges + PartReads.
+	PartReads int64
 }
 
 // Bounds of what a histogram records; values outside are clamped.

@@ -22,6 +22,7 @@ type worker struct {
 	free    chan *Batch // slots the worker may fill; the consumer returns them
 	started chan *Batch // started batches in order, for the consumer
 	tasks   chan task   // items for the fetchers, in Async mode
+	parts   *partQueue  // parts of items in parts for the fetchers, in Async mode with Options.Part
 
 	// The consumer's look at the worker's next batch, taken from started
 	// by ready or take; peekDone is set once the batch is complete.
@@ -48,6 +49,9 @@ func newWorker(r *run, rec *recorder, id int, o Options) *worker {
 	}
 	if o.Mode == Async {
 		w.fetchers = o.FetchConcurrency
+		if o.Part > 0 {
+			w.parts = newPartQueue(w.fetchers)
+		}
 	}
 	for range o.Prefetch {
 		w.free <- &Batch{owner: w, Items: make([]Item, 0, o.BatchSize), done: make(chan struct{}, 1)}
@@ -100,6 +104,9 @@ func (w *worker) loop() error {
 			continue
 		}
 		for i := range b.Items {
+			if w.parts != nil {
+				w.parts.begun.Add(1) // before the hand-over, which a closed channel follows
+			}
 			select {
 			case w.tasks <- task{b, i}:
 			case <-r.ctx.Done():
@@ -114,6 +121,9 @@ func (w *worker) loop() error {
 // loop hands it, completing each batch with its last item, until loop
 // stops handing them out or the run stops.
 func (w *worker) fetch() error {
+	if w.parts != nil {
+		return w.fetchParts()
+	}
 	wt := newWaiter()
 	for t := range w.tasks {
 		if err := w.run.fetch(t.b, t.i, w.rec, wt); err != nil {
@@ -124,6 +134,52 @@ func (w *worker) fetch() error {
 		}
 	}
 	return nil
+}
+
+// fetchParts is fetch for items read in parts: the fetcher reads the
+// queued parts of the items begun, oldest first, before it begins
+// another item, whose first part may queue more. Once loop stops handing
+// out items, it stays while parts are queued or may be (an item's first
+// part is being read), and returns when neither.
+func (w *worker) fetchParts() error {
+	wt := newWaiter()
+	r, q := w.run, w.parts
+	tasks := w.tasks
+	for {
+		if t, ok := q.pop(); ok {
+			done, err := r.readPart(t, w.rec, wt)
+			if err != nil {
+				return err
+			}
+			if done && t.p.b.pending.Add(-1) == 0 {
+				w.complete(t.p.b)
+			}
+			continue
+		}
+		if tasks == nil && q.begun.Load() == 0 && q.len() == 0 {
+			return nil
+		}
+		select {
+		case t, ok := <-tasks:
+			if !ok {
+				tasks = nil // wait for the parts of the items begun
+				continue
+			}
+			done, err := r.fetchParts(t.b, t.i, w.rec, wt, q)
+			if q.begun.Add(-1) == 0 {
+				q.wakeAll() // fetchers past loop's end may leave
+			}
+			if err != nil {
+				return err
+			}
+			if done && t.b.pending.Add(-1) == 0 {
+				w.complete(t.b)
+			}
+		case <-q.wake:
+		case <-r.ctx.Done():
+			return r.stopped()
+		}
+	}
 }
 
 // complete records b's fetch, counts its bytes held, and signals the
