@@ -104,26 +104,38 @@ func (f *Fixture) build(ctx context.Context, name string) (*Source, error) {
 	if err := f.synthesize(ctx); err != nil {
 		return nil, err
 	}
-	s, err := f.buildSynthetic(ctx, name)
+	return f.buildSynthetic(ctx, name, synthSet{f.synth, f.bodies, f.index})
+}
+
+// synthSet is a synthetic dataset a source serves: its description, its
+// K distinct bodies and its N keys.
+type synthSet struct {
+	synth  fakes.Synth
+	bodies [][]byte
+	index  dataset.Index
+}
+
+// buildSynthetic builds a source holding the synthetic dataset set: the N
+// keys of Env.Items sharing the K bodies of Env.SynthBodies (or fewer,
+// for large items), served at the memory (or disk space) of the K bodies,
+// whatever N is, and never listed, as the content is known.
+func (f *Fixture) buildSynthetic(ctx context.Context, name string, set synthSet) (*Source, error) {
+	s, err := f.buildSyntheticOn(ctx, name, set)
 	if s != nil {
-		s.Bodies = len(f.bodies)
+		s.Bodies = len(set.bodies)
 	}
 	return s, err
 }
 
-// buildSynthetic builds a source holding the synthetic dataset: the N keys
-// of Env.Items sharing the K bodies of Env.SynthBodies, served at the
-// memory (or disk space) of the K bodies, whatever N is, and never listed,
-// as the content is known.
-func (f *Fixture) buildSynthetic(ctx context.Context, name string) (*Source, error) {
-	content := func(i int) []byte { return f.bodies[f.synth.BodyOf(i)] }
+func (f *Fixture) buildSyntheticOn(ctx context.Context, name string, set synthSet) (*Source, error) {
+	content := func(i int) []byte { return set.bodies[set.synth.BodyOf(i)] }
 	switch name {
 	case "mem":
-		v, err := f.synth.View(f.bodies)
+		v, err := set.synth.View(set.bodies)
 		if err != nil {
 			return nil, fmt.Errorf("backend mem: %w", err)
 		}
-		return newSource(ctx, name, "memory", v, f.index, content)
+		return newSource(ctx, name, "memory", v, set.index, content)
 	case "local":
 		dir, err := os.MkdirTemp("", "storagebench-local-")
 		if err != nil {
@@ -131,11 +143,11 @@ func (f *Fixture) buildSynthetic(ctx context.Context, name string) (*Source, err
 		}
 		f.closers = append(f.closers, func() error { return os.RemoveAll(dir) })
 		// K files and N-K hard links to them, or N files.
-		write := f.synth.WriteFolder
+		write := set.synth.WriteFolder
 		if f.env.DistinctFiles {
-			write = f.synth.WriteFiles
+			write = set.synth.WriteFiles
 		}
-		if _, err := write(ctx, dir, f.bodies); err != nil {
+		if _, err := write(ctx, dir, set.bodies); err != nil {
 			return nil, fmt.Errorf("backend local: %w", err)
 		}
 		b, err := local.Open(dir)
@@ -143,7 +155,7 @@ func (f *Fixture) buildSynthetic(ctx context.Context, name string) (*Source, err
 			return nil, err
 		}
 		f.closers = append(f.closers, b.Close)
-		s, err := newSource(ctx, name, "local-folder", b, f.index, content)
+		s, err := newSource(ctx, name, "local-folder", b, set.index, content)
 		if s != nil {
 			s.distinctFiles = f.env.DistinctFiles
 		}
@@ -162,18 +174,18 @@ func (f *Fixture) buildSynthetic(ctx context.Context, name string) (*Source, err
 		if err != nil {
 			return nil, err
 		}
-		if len(f.bodies) == len(f.index) {
-			err = f.fill(ctx, b)
+		if len(set.bodies) == len(set.index) {
+			err = set.fill(ctx, b)
 		} else {
 			var v *mem.View
-			if v, err = f.synth.View(f.bodies); err == nil {
+			if v, err = set.synth.View(set.bodies); err == nil {
 				err = fake.Mount(synthBucket, v)
 			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("backend fakes3: %w", err)
 		}
-		s, err := newSource(ctx, name, "loopback-fake-s3", b, f.index, content)
+		s, err := newSource(ctx, name, "loopback-fake-s3", b, set.index, content)
 		if s != nil {
 			s.fake = fake
 		}
@@ -201,12 +213,12 @@ func (f *Fixture) synthesize(ctx context.Context) error {
 	return nil
 }
 
-// fill writes every synthetic item through w.
-func (f *Fixture) fill(ctx context.Context, w dataset.Writer) error {
+// fill writes every item of the set through w.
+func (set synthSet) fill(ctx context.Context, w dataset.Writer) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
-	for i, k := range f.index {
-		g.Go(func() error { return w.Put(ctx, k, f.bodies[f.synth.BodyOf(i)]) })
+	for i, k := range set.index {
+		g.Go(func() error { return w.Put(ctx, k, set.bodies[set.synth.BodyOf(i)]) })
 	}
 	return g.Wait()
 }

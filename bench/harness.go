@@ -378,6 +378,9 @@ type LoadResult struct {
 	Tar, Stream bool
 	ReadBytes   int64
 	Requests    int64
+	// Parts says the items were read in ranged parts (a case's part):
+	// Requests then counts every part.
+	Parts bool
 }
 
 // Finish ends the timed run after n items over elapsed (as the caller
@@ -387,7 +390,7 @@ type LoadResult struct {
 func (r *LoadRun) Finish(n int, elapsed time.Duration) (LoadResult, error) {
 	res := LoadResult{Items: n, Elapsed: elapsed, InFlight: r.inFlight, Bytes: r.con.bytes,
 		Decoded: r.opts.Decode == loader.DecodeJPEG, Faulty: !r.c.Faults.IsZero(), EpochTimed: r.EpochTimed(),
-		FirstBatch: r.first, Tar: r.src.Set != nil, Stream: r.stream}
+		FirstBatch: r.first, Tar: r.src.Set != nil, Stream: r.stream, Parts: r.c.Part > 0}
 	r.finished = true
 	if cpu, ok := proccpu.Time(); ok && r.cpuOK {
 		res.CPU = cpu - r.cpu0
@@ -427,14 +430,14 @@ func (r *LoadRun) Finish(n int, elapsed time.Duration) (LoadResult, error) {
 		return res, fmt.Errorf("raw baseline at concurrency %d: %w", r.inFlight, err)
 	}
 	res.Raw = raw
-	if res.Tar {
+	if res.Tar || res.Parts {
 		st := res.Stats
 		res.ReadBytes = r.con.spans
-		res.Requests = st.Fetched + st.Errors + st.Retries + st.Hedges
+		res.Requests = st.Fetched + st.Errors + st.Retries + st.Hedges + st.PartReads
 		if r.stream {
 			res.ReadBytes, res.Requests = st.StreamedBytes, st.ShardReads
 		}
-		res.Bound = LayoutBound(r.c.ProfileOf(), r.inFlight, r.src.ItemsPerRequest(r.stream), r.src.ReadBytesPerItem(r.stream), max(best, r.before), elapsed)
+		res.Bound = LayoutBound(r.c.ProfileOf(), r.inFlight, r.src.ItemsPerRequest(r.c), r.src.ReadBytesPerItem(r.c), max(best, r.before), elapsed)
 	} else {
 		res.Bound = Bound(r.c.ProfileOf(), r.inFlight, float64(res.Bytes)/float64(n), max(best, r.before), elapsed)
 	}
@@ -513,6 +516,9 @@ func (res LoadResult) Metrics() []Metric {
 		m = append(m, Metric{float64(res.CPU) / float64(res.Items), results.CPUPerItem})
 	}
 	m = append(m, Metric{float64(res.FirstBatch.Nanoseconds()), results.FirstBatchNs})
+	if res.Parts {
+		m = append(m, Metric{float64(res.Requests) / float64(max(st.Fetched, 1)), results.RequestsPerItem})
+	}
 	if res.Tar {
 		m = append(m,
 			Metric{float64(res.Requests) / float64(max(st.Fetched, 1)), results.RequestsPerItem},

@@ -318,6 +318,58 @@ func TestTarLoadOutput(t *testing.T) {
 	}
 }
 
+// TestPartsLoadOutput runs the Load benchmarks with every item read in
+// ranged parts of 32 kB (the synthetic items are 8 kB to 1 MiB), and
+// whole, on every hermetic backend, every item's bytes checked: with no
+// latency in both modes, and under a fixed 20 ms in async mode, where
+// the bound counts a request a part. It checks what parts add: the
+// requests an item took, in the name and in the bound.
+func TestPartsLoadOutput(t *testing.T) {
+	const items, workers, batch = 40, 2, 10
+	n := 30 * workers * batch // the async lines' 10 batch periods
+	want := map[string]bool{}
+	for _, run := range []struct{ profile, modes string }{{"none", "sync,async"}, {"fixed-20ms", "async"}} {
+		out := runBenchmarks(t, map[string]string{
+			cases.Items:       strconv.Itoa(items),
+			cases.Workers.Var: strconv.Itoa(workers),
+			cases.Batch.Var:   strconv.Itoa(batch),
+			cases.Profile.Var: run.profile,
+			cases.Mode.Var:    run.modes,
+			cases.Part.Var:    "0,32kB",
+		}, false, "-test.bench=^BenchmarkLoad$", fmt.Sprintf("-test.benchtime=%dx", n), "-deep")
+		for _, b := range []string{"mem", "local", "fakes3"} {
+			for _, m := range strings.Split(run.modes, ",") {
+				for _, part := range []string{"", "/part=32kB"} {
+					want[fmt.Sprintf("Load/backend=%s/profile=%s%s/mode=%s/workers=%d/batch=%d", b, run.profile, part, m, workers, batch)] = true
+				}
+			}
+		}
+		for _, r := range out.results {
+			full := string(r.Name.Full())
+			base := full[:strings.LastIndexByte(full, '-')]
+			if !want[base] {
+				t.Errorf("unexpected result %s", r.Name.Full())
+				continue
+			}
+			delete(want, base)
+			checkLoadLine(t, r)
+			reqs, ok := value(r, results.RequestsPerItem)
+			parts := strings.Contains(base, "/part=")
+			// The synthetic items average about 122 kB: about 4.3 parts
+			// of 32 kB.
+			if parts && !(reqs > 3 && reqs < 6) || !parts && ok {
+				t.Errorf("%s: %v requests/item (%v); want about 4 in parts, none reported whole", base, reqs, ok)
+			}
+			if eff, _ := value(r, results.Efficiency); run.profile != "none" && (eff > 1.05 || eff < 0.5) {
+				t.Errorf("%s: efficiency %v, want near 1 under a fixed latency, a request a part counted", base, eff)
+			}
+		}
+	}
+	for name := range want {
+		t.Errorf("no result for %s", name)
+	}
+}
+
 // TestHeaderAfterTests runs the package's tests and then a benchmark in
 // one process, as go test -bench . does, and checks that the benchmark
 // output still starts with its header: a test that ran a benchmark through

@@ -40,14 +40,16 @@ func (s *Source) dataset(st *dataset.Store) *dataset.Dataset {
 	return dataset.New(st, s.Index)
 }
 
-// ReadBytesPerItem returns the bytes a read of an item fetches on
-// average: its size for a loose item; for a sample of a tar shard, its
-// span (headers and padding between its members included) when read by
-// range, and its shard's size over its samples when streamed.
-func (s *Source) ReadBytesPerItem(stream bool) float64 {
+// ReadBytesPerItem returns the bytes a read of an item of c fetches on
+// average: its size for a loose item (in parts or not); for a sample of
+// a tar shard, its span (headers and padding between its members
+// included) when read by range, and its shard's size over its samples
+// when streamed.
+func (s *Source) ReadBytesPerItem(c cases.Case) float64 {
 	if s.Set == nil {
 		return s.MeanSize()
 	}
+	stream := c.Streams()
 	var bytes int64
 	for j := range s.Set.Shards() {
 		sh := s.Set.Shard(j)
@@ -62,13 +64,21 @@ func (s *Source) ReadBytesPerItem(stream bool) float64 {
 	return float64(bytes) / float64(s.Set.Len())
 }
 
-// ItemsPerRequest returns the items one request reads: 1, or, for
-// shards streamed, the samples a shard holds on average.
-func (s *Source) ItemsPerRequest(stream bool) float64 {
-	if s.Set == nil || !stream {
-		return 1
+// ItemsPerRequest returns the items one request of c reads on average:
+// 1; for shards streamed, the samples a shard holds; for loose items in
+// parts (c.Part), one over the parts an item takes (at least one each).
+func (s *Source) ItemsPerRequest(c cases.Case) float64 {
+	switch {
+	case s.Set != nil && c.Streams():
+		return float64(s.Set.Len()) / float64(s.Set.Shards())
+	case s.Set == nil && c.Part > 0 && len(s.Sizes) > 0:
+		var parts int64
+		for _, n := range s.Sizes {
+			parts += max((n+c.Part-1)/c.Part, 1)
+		}
+		return float64(len(s.Sizes)) / float64(parts)
 	}
-	return float64(s.Set.Len()) / float64(s.Set.Shards())
+	return 1
 }
 
 // Streams returns the most shard streams a stream of the source's shards
@@ -127,6 +137,12 @@ func tarSource(base *Source, b dataset.Backend, shardIndex dataset.Index, set *w
 // and on the fake S3 (a bucket of its own), written as tar files on
 // local.
 func (f *Fixture) Layout(ctx context.Context, src *Source, c cases.Case) (*Source, error) {
+	if size := SampleSize(c); size > 0 && !src.real {
+		if c.Format != cases.FormatLoose {
+			return nil, fmt.Errorf("workload %s: its samples of %d bytes are read loose (format=loose); the synthetic tar shards hold samples of the ImageNet-like sizes", c.Workload.Name, size)
+		}
+		return f.sized(ctx, src, size)
+	}
 	if c.Format != cases.FormatTar || src.real {
 		if (c.Format == cases.FormatTar) != (src.Set != nil) {
 			return nil, fmt.Errorf("backend %s holds a %s dataset; format=%s cannot be read from it", src.Name, layoutName(src), c.Format)
@@ -143,6 +159,49 @@ func (f *Fixture) Layout(ctx context.Context, src *Source, c cases.Case) (*Sourc
 	if err != nil {
 		return nil, fmt.Errorf("backend %s, format=tar/shard=%s: %w", src.Name, wds.FormatSize(c.Shard), err)
 	}
+	if f.layouts == nil {
+		f.layouts = map[string]*Source{}
+	}
+	f.layouts[key] = s
+	return s, nil
+}
+
+// largeBodies is the memory the distinct bodies of a synthetic dataset of
+// large items may take: its K is cut to fit, and is never below 2.
+const largeBodies = 2 << 30
+
+// SampleSize returns the size of the synthetic items a case reads: for a
+// Train case whose workload's samples are larger than the ImageNet-like
+// sizes the synthetic dataset draws (UNet3D's records of 146,600,628
+// bytes), the workload's sample size; else 0, the sizes drawn.
+func SampleSize(c cases.Case) int64 {
+	if c.Bench == results.Train && c.Workload.SampleBytes > fakes.MaxSize {
+		return c.Workload.SampleBytes
+	}
+	return 0
+}
+
+// sized returns the synthetic dataset of src's backend with every item
+// size bytes, made once per size and backend: the N keys of Env.Items
+// over K bodies, K cut so that the bodies take at most largeBodies.
+func (f *Fixture) sized(ctx context.Context, src *Source, size int64) (*Source, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := fmt.Sprintf("%s/items=%d", src.Name, size)
+	if s, ok := f.layouts[key]; ok {
+		return s, nil
+	}
+	k := min(f.env.SynthBodies(), max(2, int(largeBodies/size)))
+	synth := fakes.Synth{N: f.env.Items, Seed: SynthSeed, Bodies: k, ItemSize: int(size)}
+	bodies, err := synth.DistinctBodies(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s, items of %d bytes: %w", src.Name, size, err)
+	}
+	s, err := f.buildSynthetic(ctx, src.Name, synthSet{synth, bodies, synth.Index()})
+	if err != nil {
+		return nil, fmt.Errorf("backend %s, items of %d bytes: %w", src.Name, size, err)
+	}
+	s.policy, s.smoke = src.policy, src.smoke
 	if f.layouts == nil {
 		f.layouts = map[string]*Source{}
 	}

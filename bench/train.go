@@ -258,9 +258,8 @@ func (r *TrainRun) Finish(n int, elapsed time.Duration) (TrainResult, error) {
 	res.Result = r.job.Result()
 	meanBytes := float64(res.Bytes) / float64(max(res.Samples, 1))
 	res.Bound = Bound(r.c.ProfileOf(), res.InFlight, meanBytes, math.Inf(1), res.Wall)
-	if r.src.Set != nil {
-		stream := r.c.Streams()
-		res.Bound = LayoutBound(r.c.ProfileOf(), res.InFlight, r.src.ItemsPerRequest(stream), r.src.ReadBytesPerItem(stream), math.Inf(1), res.Wall)
+	if r.src.Set != nil || r.c.Part > 0 {
+		res.Bound = LayoutBound(r.c.ProfileOf(), res.InFlight, r.src.ItemsPerRequest(r.c), r.src.ReadBytesPerItem(r.c), math.Inf(1), res.Wall)
 	}
 	if r.cpuOK && res.Wall > 0 {
 		res.CPU = float64(cpu1-r.cpu0) / (float64(res.Wall) * float64(runtime.GOMAXPROCS(0)))
@@ -318,7 +317,12 @@ func (res TrainResult) Metrics() []Metric {
 	// own elapsed time and its own C, and the failures of all.
 	var st loader.Stats
 	var getitem time.Duration
+	var held, requests, fetched, parts int64
 	for _, l := range res.Loaders {
+		held += l.HeldBytesPeak
+		requests += l.Fetched + l.Errors + l.Retries + l.PartReads
+		fetched += l.Fetched
+		parts += l.PartReads
 		st.ReadTime += l.ReadTime
 		st.Elapsed += l.Elapsed
 		st.Items += l.Items
@@ -332,6 +336,15 @@ func (res TrainResult) Metrics() []Metric {
 		m = append(m, Metric{float64(st.ReadTime) / float64(st.Elapsed) / float64(res.InFlight/n), results.InFlightFraction})
 	}
 	m = append(m, failureMetrics(res.Faulty, st.Items, st.Skipped, st.AttemptErrors, st.Retries, st.RetryTime, getitem)...)
+	if len(res.Loaders) > 0 {
+		// Each loader's own peak, summed: what the accelerators' loaders
+		// held at most, a bound on what they held at once.
+		m = append(m, Metric{float64(held), results.HeldBytesPeak})
+	}
+	if parts > 0 {
+		// Items in parts: the requests an item took.
+		m = append(m, Metric{float64(requests) / float64(max(fetched, 1)), results.RequestsPerItem})
+	}
 	return append(m, res.Cache.metrics()...)
 }
 

@@ -26,6 +26,7 @@ type Case struct {
 	Shard       int64        // with FormatTar: the shards' size in bytes
 	Read        string       // with FormatTar: ReadStream or ReadRange
 	Shuffle     int          // with ReadStream: each worker's shuffle buffer, in samples
+	Part        int64        // with FormatLoose: items read in ranged parts of this many bytes; 0: whole
 	Concurrency int          // Raw's readers
 	Workload    train.Workload
 	Accel       int
@@ -186,7 +187,7 @@ func parse(name string, strict bool) (Case, error) {
 // the workload's, when the workload has one); Prefetch, Epochs, Shard and
 // the like are the caller's.
 func (c *Case) Options() loader.Options {
-	o := loader.Options{Mode: c.Mode, Workers: c.Workers, BatchSize: c.Batch, FetchConcurrency: c.Fetch, Decode: c.Decode, OnError: c.OnError}
+	o := loader.Options{Mode: c.Mode, Workers: c.Workers, BatchSize: c.Batch, FetchConcurrency: c.Fetch, Decode: c.Decode, OnError: c.OnError, Part: c.Part}
 	if c.Sched == loader.SchedItem {
 		o.Item = &loader.ItemOptions{Window: c.Window.Resolve(o.InFlight()), Hedge: c.Hedge}
 	}

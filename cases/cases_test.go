@@ -41,6 +41,9 @@ func TestNamesRoundTrip(t *testing.T) {
 		"BenchmarkLoad/backend=fakes3/profile=none/format=tar/shard=1MiB/read=stream/shuffle=1000/mode=sync/workers=2/batch=50",
 		"BenchmarkLoad/backend=local/profile=none/format=tar/shard=64MB/read=range/mode=async/workers=8/batch=50/sched=item/window=2048",
 		"BenchmarkTrain/backend=mem/profile=seed-s3/format=tar/shard=64MB/read=stream/workload=resnet50-h100/accel=14/mode=async/workers=4/batch=400/fetch=8",
+		// Large items in ranged parts.
+		"BenchmarkTrain/backend=mem/profile=s3/part=8MB/workload=unet3d-h100/accel=1/mode=async/workers=2/batch=7/fetch=24",
+		"BenchmarkLoad/backend=fakes3/profile=none/part=8MiB/mode=sync/workers=2/batch=50",
 	}
 	for _, name := range names {
 		c, err := Parse(name + "-2")
@@ -58,7 +61,7 @@ func TestNamesRoundTrip(t *testing.T) {
 		"backend": "local", "profile": "nvme", "faults": "reset:0.01", "cache": "cold", "concurrency": "16",
 		"workload": "unet3d-h100", "accel": "8", "mode": "async", "workers": "16", "batch": "7",
 		"fetch": "4", "decode": "jpeg", "onerror": "skip", "sched": "item", "window": "4C", "hedge": "p99",
-		"format": "tar", "shard": "64MiB", "read": "range", "shuffle": "1000",
+		"format": "tar", "shard": "64MiB", "read": "range", "shuffle": "1000", "part": "8MB",
 	}
 	for _, d := range Dims {
 		v, ok := other[d.Key]
@@ -72,6 +75,9 @@ func TestNamesRoundTrip(t *testing.T) {
 			c.Format, c.Shard, c.Read = FormatTar, 64_000_000, ReadStream
 			if d == Shuffle {
 				c.Sched = "batch" // streams are read by the batch scheduler
+			}
+			if d == Part {
+				c.Sched, c.Format = "batch", FormatLoose // parts of loose items, by the batch scheduler
 			}
 		}
 		if err := c.Set(d, v); err != nil {
@@ -239,6 +245,12 @@ func TestParseLoader(t *testing.T) {
 		{"workers=2/workers=4", "", "given twice"},
 		{"mode=async/window=100", "", "window applies to the item scheduler only"},
 		{"mode=async/sched=item/window=100", "", "window 100 is smaller"},
+		{"mode=async/workers=2/fetch=24/part=8MB", "profile=none/part=8MB/workload=resnet50-h100/accel=1/mode=async/workers=2/batch=400/fetch=24", ""},
+		{"mode=async/part=0", "profile=none/workload=resnet50-h100/accel=1/mode=async/workers=2/batch=400", ""},
+		{"mode=async/part=8MB/sched=item", "", "not sched=item"},
+		{"format=tar/part=8MB", "", "part applies to loose items only"},
+		{"mode=async/part=-8MB", "", "positive whole number of bytes"},
+		{"mode=async/part=lots", "", "positive whole number of bytes"},
 	} {
 		lc, err := ParseLoader(tc.in)
 		if err == nil {

@@ -234,6 +234,26 @@ var (
 		Meaning: "samples in each worker's shuffle buffer under `read=stream` (WebDataset's `shuffle(N)`; 0: in stream order); adds `shuffle=N` to names", Default: "0",
 		applies: func(c *Case) bool { return c.Streams() }, inside: true,
 	}, 0, func(c *Case) *int { return &c.Shuffle })
+	Part = &Dim{
+		Key: "part", Shown: "Z", Var: "STORAGEBENCH_PART", Loader: true, Rule: NotDefault, Benches: loadTrain,
+		Meaning: "ranged parts of loose items, exact sizes as `STORAGEBENCH_SHARD`'s (`8MB`, `8MiB`), or `0` to read items whole: an item larger than a part is read as ranged GETs of its parts into one buffer, the first telling its size, the others at once, each a request of the worker's fetchers counted in C (as the AWS CRT client reads large objects); the batch scheduler's; adds `part=P` to names", Default: "0",
+		applies: func(c *Case) bool { return c.Format == FormatLoose },
+		parse: func(c *Case, s string) (err error) {
+			if s == "0" {
+				c.Part = 0
+				return nil
+			}
+			c.Part, err = wds.ParseSize(s)
+			return err
+		},
+		format: func(c *Case) string {
+			if c.Part == 0 {
+				return "0"
+			}
+			return wds.FormatSize(c.Part)
+		},
+		isDefault: func(c *Case) bool { return c.Part == 0 },
+	}
 	Concurrency = intDim(Dim{
 		Key: results.KeyConcurrency, Shown: "C", Var: "STORAGEBENCH_CONCURRENCY", Rule: Always, Benches: []string{results.Raw},
 		Meaning: "the raw baseline's concurrencies", Default: "1,4,16,64,256",
@@ -345,7 +365,7 @@ var (
 )
 
 // Dims is the table: every dimension, in the order names write them.
-var Dims = []*Dim{Backend, Profile, Faults, Cache, Format, Shard, Read, Shuffle, Concurrency, Workload, Accel, Mode, Workers, Batch, Fetch, Decode, OnError, Sched, Window, Hedge}
+var Dims = []*Dim{Backend, Profile, Faults, Cache, Format, Shard, Read, Shuffle, Part, Concurrency, Workload, Accel, Mode, Workers, Batch, Fetch, Decode, OnError, Sched, Window, Hedge}
 
 // The layouts of a dataset (Case.Format) and the ways of reading tar
 // shards (Case.Read).

@@ -149,9 +149,11 @@ func (m *Matrix) product(c Case, i int, yield func(Case) bool) bool {
 // out of every matrix: a fetch concurrency above one in sync mode, which
 // reads one item at a time; streams of shards under the item scheduler,
 // which schedules items of an index (a stream is read by the batch
-// scheduler, as WebDataset's by PyTorch's workers).
+// scheduler, as WebDataset's by PyTorch's workers); items in parts under
+// the item scheduler, whose parts are the batch scheduler's fetchers'.
 func Excluded(c *Case) bool {
-	return c.Bench != results.Raw && (c.Mode == loader.Sync && c.Fetch > 1 || c.Streams() && c.Sched == loader.SchedItem)
+	return c.Bench != results.Raw && (c.Mode == loader.Sync && c.Fetch > 1 ||
+		(c.Streams() || c.Part > 0) && c.Sched == loader.SchedItem)
 }
 
 // A LoaderConfig is one -loader flag of storagebench feed, such as
@@ -216,6 +218,8 @@ func (lc LoaderConfig) Apply(c *Case) error {
 				return fmt.Errorf("-loader %q: %s applies to tar shards only: add format=tar", lc.Text, d.Key)
 			case Shuffle:
 				return fmt.Errorf("-loader %q: %s applies to streams of tar shards only: add format=tar (read=stream is the default)", lc.Text, d.Key)
+			case Part:
+				return fmt.Errorf("-loader %q: %s applies to loose items only: a stream reads a shard with one request, and a sample by range is one request", lc.Text, d.Key)
 			}
 			return fmt.Errorf("-loader %q: %s applies to the item scheduler only: add sched=item", lc.Text, d.Key)
 		}
@@ -223,6 +227,9 @@ func (lc LoaderConfig) Apply(c *Case) error {
 	if Excluded(c) {
 		if c.Streams() && c.Sched == loader.SchedItem {
 			return fmt.Errorf("-loader %q: a stream of tar shards is read by the batch scheduler, not sched=item (read=range reads samples as items)", lc.Text)
+		}
+		if c.Part > 0 && c.Sched == loader.SchedItem {
+			return fmt.Errorf("-loader %q: items in parts are read by the batch scheduler's fetchers, not sched=item", lc.Text)
 		}
 		return fmt.Errorf("-loader %q: fetch %d in sync mode, which reads one item at a time", lc.Text, c.Fetch)
 	}

@@ -36,7 +36,7 @@ const (
 
 // Synth describes a synthetic ImageNet-validation-like dataset of N real
 // JPEG images. Everything about an item (key, size, bytes) is determined by
-// Seed, Prefix, Bodies and the item's position, so a dataset with a larger
+// Seed, Prefix, Bodies, ItemSize and the item's position, so a dataset with a larger
 // N starts with the items of a smaller one. The zero Seed is a valid seed.
 //
 // A dataset may have many more keys than distinct bodies, as an emulated
@@ -64,7 +64,22 @@ type Synth struct {
 	// i mod K. 0, or any K >= N, gives every item a body of its own; a
 	// negative K is invalid.
 	Bodies int
+	// ItemSize, when above 0, makes every item exactly ItemSize bytes, as the
+	// samples of a workload of large samples (UNet3D's 146,600,628-byte
+	// records) are, instead of drawing sizes from the ImageNet-like
+	// distribution: a base image padded by comment segments, as any
+	// item is. It must leave room for a base image and its comments
+	// (at least MinSize); a negative ItemSize is invalid.
+	ItemSize int
 }
+
+// MinSize is the smallest size [Synth.ItemSize] may set, and MaxSize the
+// largest size the ImageNet-like distribution draws: a workload whose
+// samples are larger sets Size.
+const (
+	MinSize = sizeMin
+	MaxSize = sizeMax
+)
 
 // keyStem and keyExt surround the number of an item in its key.
 const (
@@ -165,7 +180,16 @@ func (s Synth) Index() dataset.Index {
 // the size drawn for its body, position i mod K. It panics unless
 // 0 <= i < N.
 func (s Synth) Size(i int) int {
-	return bodySize(s.Seed, s.BodyOf(i))
+	return s.bodySize(s.BodyOf(i))
+}
+
+// bodySize returns the size of body j: ItemSize, when set, else the
+// size drawn for it.
+func (s Synth) bodySize(j int) int {
+	if s.ItemSize > 0 {
+		return s.ItemSize
+	}
+	return bodySize(s.Seed, j)
 }
 
 // bodySize returns the size drawn for body j of seed.
@@ -187,7 +211,7 @@ func bodySize(seed uint64, j int) int {
 // the process (about 7 MB a seed once all are encoded).
 func (s Synth) Item(i int) []byte {
 	j := s.BodyOf(i)
-	return s.item(j, bodySize(s.Seed, j))
+	return s.item(j, s.bodySize(j))
 }
 
 // DistinctBodies returns the K distinct bodies, body j at index j: item i
@@ -319,6 +343,9 @@ func (s Synth) checkN() error {
 	}
 	if s.Bodies < 0 {
 		return fmt.Errorf("synth: Bodies must not be negative, got %d", s.Bodies)
+	}
+	if s.ItemSize < 0 || s.ItemSize > 0 && s.ItemSize < MinSize {
+		return fmt.Errorf("synth: ItemSize %d bytes: want 0 (sizes drawn) or at least %d", s.ItemSize, MinSize)
 	}
 	return nil
 }

@@ -758,3 +758,45 @@ func TestSynthPosition(t *testing.T) {
 		t.Errorf("Position allocates %v times, want 0", n)
 	}
 }
+
+// TestSynthFixedSize checks items of a set size, as a workload of large
+// samples reads them: every item exactly ItemSize bytes, distinct, a JPEG
+// that decodes, served by a view at that size; and the sizes refused.
+func TestSynthFixedSize(t *testing.T) {
+	t.Parallel()
+	const size = 3_000_017 // past the drawn sizes' largest, and odd
+	s := Synth{N: 7, Seed: 1, Bodies: 3, ItemSize: size}
+	bodies, err := s.DistinctBodies(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bodies) != 3 || !bytes.Equal(bodies[1], s.Item(4)) {
+		t.Fatalf("%d bodies, want 3, item 4 holding body 1", len(bodies))
+	}
+	for j, b := range bodies {
+		if len(b) != size || s.Size(j) != size {
+			t.Errorf("body %d: %d bytes (Size %d), want %d", j, len(b), s.Size(j), size)
+		}
+		if _, err := jpeg.Decode(bytes.NewReader(b)); err != nil {
+			t.Errorf("body %d: jpeg.Decode: %v", j, err)
+		}
+		for k := range j {
+			if bytes.Equal(b, bodies[k]) {
+				t.Errorf("bodies %d and %d are equal", k, j)
+			}
+		}
+	}
+	v, err := s.View(bodies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := dataset.NewStore(v).Read(t.Context(), s.Key(6), nil)
+	if err != nil || !bytes.Equal(got, bodies[0]) {
+		t.Errorf("view: item 6: %d bytes, %v; want body 0's %d", len(got), err, size)
+	}
+	for _, bad := range []int{-1, MinSize - 1} {
+		if _, err := (Synth{N: 2, Seed: 1, ItemSize: bad}).DistinctBodies(t.Context()); err == nil || !strings.Contains(err.Error(), "ItemSize") {
+			t.Errorf("ItemSize %d: %v, want an error naming ItemSize", bad, err)
+		}
+	}
+}

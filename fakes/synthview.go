@@ -21,7 +21,7 @@ func (s Synth) checkBodies(bodies [][]byte) error {
 		return fmt.Errorf("synth: got %d bodies, want K = %d", len(bodies), k)
 	}
 	for j, b := range bodies {
-		if want := bodySize(s.Seed, j); len(b) != want {
+		if want := s.bodySize(j); len(b) != want {
 			return fmt.Errorf("synth: body %d (%s) has %d bytes, want %d", j, s.Key(j), len(b), want)
 		}
 	}

@@ -247,14 +247,14 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 // trial returns the trial a Train run of c on src measured, with the
 // capacity of the store behind profile p for the run's mean sample, or
 // for the requests its layout makes (a tar shard's stream reads its
-// samples with one request).
+// samples with one request, an item in parts takes a request a part).
 func trial(c cases.Case, res bench.TrainResult, p fakes.Profile, src *bench.Source) feed.Trial {
 	t := feed.Trial{Name: c.Name(), Accel: c.Accel, AU: res.MeanAU(), AUMin: res.MinAU(), Bound: math.Inf(1)}
 	meanBytes := float64(res.Bytes) / float64(max(res.Samples, 1))
 	t.Capacity = p.MaxRate(math.MaxInt32, meanBytes, 1, 0)
-	if src.Set != nil {
-		k := src.ItemsPerRequest(c.Streams())
-		t.Capacity = k * p.MaxRate(math.MaxInt32, k*src.ReadBytesPerItem(c.Streams()), 1, 0)
+	if src.Set != nil || c.Part > 0 {
+		k := src.ItemsPerRequest(c)
+		t.Capacity = k * p.MaxRate(math.MaxInt32, k*src.ReadBytesPerItem(c), 1, 0)
 	}
 	for _, m := range res.Metrics() {
 		switch m.Unit {
