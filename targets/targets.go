@@ -156,7 +156,15 @@ func tgOrMissing(rows []Row, target, threshold string) []Row {
 
 // evaluate computes the figure of each target, numbered as in the
 // README's Performance section.
-func evaluate(rs []*result) []Row {
+func evaluate(all []*result) []Row {
+	// Targets 1 to 10 were set for loose items read whole; tar shards and
+	// parts have targets of their own (11 to 15).
+	var rs []*result
+	for _, r := range all {
+		if loose(r) {
+			rs = append(rs, r)
+		}
+	}
 	var rows []Row
 	rows = append(rows, tgS3(rs)...)
 	rows = append(rows, tgHedge(rs)...)
@@ -169,6 +177,10 @@ func evaluate(rs []*result) []Row {
 	rows = append(rows, tgAllocs(rs)...)
 	rows = append(rows, tgSeed(rs)...)
 	rows = append(rows, tgCold(rs)...)
+	rows = append(rows, tgLayouts(all)...)
+	rows = append(rows, tgParts(all)...)
+	rows = append(rows, tgStreamCPU(all)...)
+	rows = append(rows, tgStreamMemory(all)...)
 	return rows
 }
 
@@ -496,17 +508,35 @@ const (
 // tgMemory evaluates the second half of target 6, peak RSS within the bound and not growing
 // with run length, with a bound row and a growth row for each group of
 // memory runs, so that one group's figure never hides another's.
-func tgMemory(rs []*result) []Row {
+func tgMemory(rs []*result) []Row { return tgMemoryRows(rs, tgBoundTarget, tgGrowthTarget) }
+
+// tgStreamMemory evaluates target 15, target 6 for streams of tar
+// shards: peak RSS within the items the batch slots and the shuffle
+// buffers hold, and not growing with the samples read.
+func tgStreamMemory(all []*result) []Row {
+	var rs []*result
+	for _, r := range all {
+		if tgLayout(r) == "tar "+cases.ReadStream {
+			rs = append(rs, r)
+		}
+	}
+	return tgMemoryRows(rs, "15 tar streams: peak RSS growth over start, within the items held x largest + 64 MiB",
+		"15 tar streams: peak RSS growth, longest run over shortest")
+}
+
+// tgMemoryRows returns the rows of boundTarget and growthTarget for the
+// memory runs among rs.
+func tgMemoryRows(rs []*result, boundTarget, growthTarget string) []Row {
 	growthThreshold := fmt.Sprintf("<= %.2fx", targetRSSGrowth)
 	groups := tgMemoryGroups(rs)
 	if len(groups) == 0 {
-		return []Row{tgMissing(tgBoundTarget, "<= bound"), tgMissing(tgGrowthTarget, growthThreshold)}
+		return []Row{tgMissing(boundTarget, "<= bound"), tgMissing(growthTarget, growthThreshold)}
 	}
 	var rows []Row
 	for _, runs := range groups {
 		short, long := runs[0], runs[len(runs)-1]
 		group := fmt.Sprintf(", %s, %s items", tgShort(long), long.config[results.ConfigDatasetItems])
-		bound := Row{Target: tgBoundTarget + group, Figure: "- (the window, or W, P, B, or the largest item size not given)", Threshold: "<= bound", Missing: true}
+		bound := Row{Target: boundTarget + group, Figure: "- (the window, or W, P, B, or the largest item size not given)", Threshold: "<= bound", Missing: true}
 		if limit := tgMemoryBound(long); limit > 0 {
 			used := tgRSSUsed(long)
 			bound.Missing = false
@@ -517,7 +547,7 @@ func tgMemory(rs []*result) []Row {
 		su, lu := tgRSSUsed(short), tgRSSUsed(long)
 		ratio := lu / math.Max(su, 1)
 		growth := Row{
-			Target:    tgGrowthTarget + group,
+			Target:    growthTarget + group,
 			Figure:    fmt.Sprintf("%.2fx (%s at %d items, %s at %d)", ratio, tgBytes(su), short.iters, tgBytes(lu), long.iters),
 			Threshold: growthThreshold,
 			OK:        ratio <= targetRSSGrowth || lu-su < targetRSSNoise,
@@ -558,7 +588,8 @@ func tgMemoryGroups(rs []*result) [][]*result {
 // tgMemoryBound returns target 6's bound on r's peak RSS growth, the
 // most items r's loader may hold times the largest item, plus 64 MiB, from
 // its name and configuration: the window under the item scheduler,
-// W*P*B under the batch scheduler. It is 0 when they do not give all of
+// W*P*B under the batch scheduler, and for a stream of tar shards each
+// worker's shuffle buffer and a sample per stream besides. It is 0 when they do not give all of
 // these and the largest item size.
 func tgMemoryBound(r *result) float64 {
 	largest, _ := strconv.ParseFloat(r.config[results.ConfigDatasetMaxBytes], 64)
@@ -575,7 +606,21 @@ func tgMemoryBound(r *result) float64 {
 	if w <= 0 || b <= 0 || p <= 0 || largest <= 0 {
 		return 0
 	}
-	return float64(w*p*b)*largest + targetRSSSlack
+	items := w * p * b
+	if tgLayout(r) == "tar "+cases.ReadStream {
+		// And each worker's shuffle buffer, and the sample each of its
+		// streams is reading.
+		shuffle, _ := strconv.Atoi(r.parts[cases.Shuffle.Key])
+		fetch := 1
+		if r.parts[cases.Mode.Key] == "async" {
+			fetch = b
+			if f, err := strconv.Atoi(r.parts[cases.Fetch.Key]); err == nil && f > 0 {
+				fetch = f
+			}
+		}
+		items += w * (shuffle + fetch)
+	}
+	return float64(items)*largest + targetRSSSlack
 }
 
 // tgRSSUsed returns how far r's RSS grew over its start.
