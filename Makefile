@@ -110,7 +110,8 @@ bench-short:
 # configuration alike. Target 7 needs an S3 server: the MinIO that
 # STORAGEBENCH_MINIO_* names, or one .ci/minio.sh builds and starts (about
 # 3 minutes the first time). Target 10 installs fio from Debian's
-# packages when missing; 11-12 are make layouts. About 80 minutes on 2 cores.
+# packages when missing; 11-12 are make layouts, 13 make parts. About 95
+# minutes on 2 cores.
 PERF_BENCH   = $(GO) test -run '^$$' -timeout 60m ./bench -bench
 PERF_ITEM    = STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=2 STORAGEBENCH_SCHED=batch,item
 PERF_REPEATS ?= 5
@@ -155,12 +156,42 @@ perf:
 	@echo "# 11-12: H100s training ResNet-50 fed from one prefix, loose, in 64 MB tar shards streamed and read by range, under s3 and seed-s3 (see make layouts)" >&2
 	$(MAKE) --no-print-directory layouts LAYOUTS_OUT=$(PERF_OUT).layouts
 	cat $(PERF_OUT).layouts >> $(PERF_OUT)
+	@echo "# 13: unet3d-h100 under s3 on mem, items in 8 MB parts and whole (see make parts)" >&2
+	$(MAKE) --no-print-directory parts PARTS_OUT=$(PERF_OUT).parts
+	cat $(PERF_OUT).parts >> $(PERF_OUT)
 	@echo "# 14: a streamed sample's CPU against a loose one's, mem, profile none; $(PERF_REPEATS) interleaved repeats" >&2
 	for r in $$(seq $(PERF_REPEATS)); do \
 		STORAGEBENCH_BACKENDS=mem STORAGEBENCH_PROFILES=none STORAGEBENCH_FORMAT=loose,tar STORAGEBENCH_SHARD=64MB STORAGEBENCH_WORKERS=2,8 \
 			$(PERF_BENCH) '^BenchmarkLoad$$' | tee -a $(PERF_OUT) || exit 1; \
 	done
+	@echo "# 15: peak RSS of streams of tar shards over 100,000 and 1,000,000 samples, mem and fakes3" >&2
+	for n in 100000 1000000; do \
+		STORAGEBENCH_BACKENDS=mem,fakes3 STORAGEBENCH_ITEMS=2000 STORAGEBENCH_FORMAT=tar STORAGEBENCH_SHARD=4MB STORAGEBENCH_SHUFFLE=0,1000 \
+			STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=4 STORAGEBENCH_FETCH=2 \
+			$(PERF_BENCH) '^BenchmarkLoad$$' -benchtime $${n}x | tee -a $(PERF_OUT) || exit 1; \
+	done
 	$(GO) run ./cmd/storagebench targets $(PERF_OUT)
+
+# Large objects in parts (README: Large objects in parts): storagebench
+# feed, unet3d-h100 (146.6 MB samples) on one H100 from the emulated S3
+# on mem, one loader (async, 2 workers of 32 reads, 3 batches each) with
+# items in 8 MB ranged parts and whole, PARTS_RUNS interleaved runs of
+# PARTS_STEPS steps each. Results in $(PARTS_OUT). About 4 minutes on 2
+# cores, 7 GiB of memory.
+PARTS_RUNS  ?= 3
+PARTS_STEPS ?= 60
+PARTS_OUT   ?= parts.txt
+.PHONY: parts
+parts:
+	rm -f $(PARTS_OUT)
+	for r in $$(seq $(PARTS_RUNS)); do \
+		$(GO) run ./cmd/storagebench feed -backend mem -profile s3 -workload unet3d-h100 -items 1000 -bodies 14 -steps $(PARTS_STEPS) -max 1 \
+			-loader mode=async/workers=2/fetch=32/prefetch=3/part=8MB \
+			-loader mode=async/workers=2/fetch=32/prefetch=3 \
+			-o $(PARTS_OUT).run || exit 1; \
+		cat $(PARTS_OUT).run >> $(PARTS_OUT); \
+	done
+	rm -f $(PARTS_OUT).run
 
 # What sharding buys (README: Tar shards): storagebench feed, ResNet-50
 # on H100s from one prefix of the emulated S3 on mem (LAYOUT_ITEMS keys,

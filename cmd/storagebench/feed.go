@@ -181,7 +181,14 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 			if lc.Prefetch > 0 {
 				prefetch = lc.Prefetch
 			}
-			if each := bench.TrainHeldBytes(lsrc, c, prefetch); each > 0 {
+			each := bench.TrainHeldBytes(lsrc, c, prefetch)
+			if read := float64(*steps) * float64(c.Batch) * lsrc.MeanSize(); each > 0 && read < 10*each {
+				// What the loaders hold when the clock starts is read
+				// before it: a run must read far more than that.
+				fmt.Fprintf(stderr, "feed: %s: %d steps read about %s an accelerator, whose loaders may hold up to %s read before the clock starts: AU is uncertain by up to that share; -steps %d or more makes it a tenth\n",
+					lc.Text, *steps, decimalBytes(read), decimalBytes(each), int(math.Ceil(10*each/(float64(c.Batch)*lsrc.MeanSize()))))
+			}
+			if each > 0 {
 				if fit := int(float64(avail) / 2 / each); fit < limit {
 					limit = max(fit, 1)
 					fmt.Fprintf(stderr, "feed: %s: the loaders of %d accelerators hold about %.1f GiB, half the %.1f GiB this machine has: searching up to %d\n",
@@ -325,4 +332,12 @@ func (rw *resultWriter) write(src *bench.Source, c cases.Case, prefetch int, res
 		r.Values = append(r.Values, benchfmt.Value{Value: m.Value, Unit: m.Unit})
 	}
 	return rw.w.Write(r)
+}
+
+// decimalBytes formats n bytes in MB, or in GB from 1 GB.
+func decimalBytes(n float64) string {
+	if n >= 1e9 {
+		return strconv.FormatFloat(n/1e9, 'f', 1, 64) + " GB"
+	}
+	return strconv.FormatFloat(n/1e6, 'f', 1, 64) + " MB"
 }

@@ -91,6 +91,43 @@ func TestFeed(t *testing.T) {
 	}
 }
 
+// TestFeedParts runs feed with items in ranged parts: the lines say
+// part=32kB and the requests an item took, and a run of few steps, whose
+// loaders hold a share of what it reads, is warned of.
+func TestFeedParts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs training")
+	}
+	out := filepath.Join(t.TempDir(), "feed.txt")
+	_, stderr, err := runCmd(t, "feed", "-backend", "mem", "-profile", "none", "-workload", "compute-200ms",
+		"-loader", "mode=async/workers=2/batch=10/part=32kB", "-items", "400", "-bodies", "50", "-steps", "4", "-max", "1", "-o", out)
+	if err != nil {
+		t.Fatalf("feed: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "AU is uncertain") || !strings.Contains(stderr, "-steps 40 or more") {
+		t.Errorf("feed of 4 steps, its loaders holding 4 batches, warned\n%s\nwant it to ask for 40 steps", stderr)
+	}
+	set, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := set.Group()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Points) != 1 {
+		t.Fatalf("%s holds %d results, want 1", out, len(g.Points))
+	}
+	p := g.Points[0]
+	if p.NameKey(cases.Part.Key) != "32kB" {
+		t.Errorf("%s: want part=32kB in the name", p.Name())
+	}
+	// The synthetic items average about 122 kB: about 4.3 parts.
+	if r := p.Median(results.RequestsPerItem); !(r > 3 && r < 6) {
+		t.Errorf("%s: %v requests/item, want about 4", p.Name(), r)
+	}
+}
+
 // TestFeedCold asks how many accelerators a local folder feeds with its
 // pages dropped before every read: the line is named cache=cold and says
 // the page cache held none of the dataset before or after the run.
