@@ -34,7 +34,8 @@ func AppendHeader(dst []byte, name string, size int64) []byte {
 // octal writes v into field as zero-padded octal digits followed by a
 // NUL, as tar's numeric fields are.
 func octal(field []byte, v int64) {
-	s := strconv.FormatInt(v, 8)
+	var digits [24]byte
+	s := strconv.AppendInt(digits[:0], v, 8)
 	w := len(field) - 1
 	for i := range w {
 		field[i] = '0'

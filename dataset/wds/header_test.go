@@ -79,3 +79,48 @@ func TestNewReader(t *testing.T) {
 		}
 	}
 }
+
+// TestAllocations checks what making and scanning a shard allocates: a
+// header into a buffer with room, nothing; a sample scanned into buffers
+// large enough, its members' names and no more (two here), so that a
+// stream's cost per sample does not grow with what it allocates.
+func TestAllocations(t *testing.T) {
+	buf := make([]byte, 0, wds.BlockSize)
+	if a := testing.AllocsPerRun(100, func() { buf = wds.AppendHeader(buf[:0], "val/ILSVRC2012_val_00000001.jpg", 123_456) }); a != 0 {
+		t.Errorf("AppendHeader allocates %v times, want none", a)
+	}
+	const n = 64
+	var w bytes.Buffer
+	tw := wds.NewWriter(&w)
+	for i := range n {
+		key := fmt.Sprintf("val/ILSVRC2012_val_%08d", i)
+		if err := tw.WriteSample(key, wds.File{Ext: "jpg", Data: make([]byte, 100_000+i)}, wds.File{Ext: "cls", Data: []byte("7")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tw.Close("s.tar"); err != nil {
+		t.Fatal(err)
+	}
+	shard := w.Bytes()
+	data := make([]byte, 0, 200_000)
+	r := bytes.NewReader(shard)
+	perShard := testing.AllocsPerRun(10, func() {
+		r.Reset(shard)
+		sc := wds.NewScanner(r, "s.tar", 0, int64(len(shard)))
+		for {
+			s, d, err := sc.Next(data)
+			if err == io.EOF {
+				return
+			}
+			if err != nil || s == nil {
+				t.Fatal(err)
+			}
+			data = d
+		}
+	})
+	// A scanner of its own a shard, a few allocations, shared by its
+	// samples.
+	if perSample := perShard / n; perSample > 2.2 {
+		t.Errorf("scanning a shard allocates %.2f times a sample, want its two members' names and no more", perSample)
+	}
+}

@@ -95,5 +95,5 @@ func splitName(name string) (key, ext string, ok bool) {
 	if !ok || stem == "" {
 		return "", "", false
 	}
-	return dir + stem, ext, true
+	return name[:len(dir)+len(stem)], ext, true // dir and stem are adjacent in name: no copy
 }
