@@ -184,7 +184,11 @@ func (w *worker) streamEpoch(src *shardSource, ep *epochPlan, epoch, seq int, rn
 	r := w.run
 	p := r.stream
 	var buffer []streamed // the shuffle buffer
-	wt := newWaiter()     // the worker's place in the decode gate's queue
+	// Samples held in the shuffle buffer are counted as held; without
+	// one, a sample streamed goes straight into its batch, whose bytes
+	// complete counts, as a loose item's.
+	track := p.shuffle > 0
+	wt := newWaiter() // the worker's place in the decode gate's queue
 	k := 0
 	for ; k < ep.perWorker && (r.total < 0 || seq < r.total); k++ {
 		var b *Batch
@@ -212,7 +216,9 @@ func (w *worker) streamEpoch(src *shardSource, ep *epochPlan, epoch, seq int, rn
 				if !ok {
 					break
 				}
-				r.held.add(1, len(s.data))
+				if track {
+					r.held.add(1, len(s.data))
+				}
 				buffer = append(buffer, s)
 			}
 			if len(buffer) == 0 {
@@ -225,7 +231,9 @@ func (w *worker) streamEpoch(src *shardSource, ep *epochPlan, epoch, seq int, rn
 			s := buffer[pick]
 			buffer[pick] = buffer[len(buffer)-1]
 			buffer = buffer[:len(buffer)-1]
-			r.held.add(-1, -len(s.data))
+			if track {
+				r.held.add(-1, -len(s.data))
+			}
 			free.put(item.Data)
 			item.Index, item.Data, item.Err = s.index, s.data, nil
 			var dec time.Duration
@@ -247,7 +255,9 @@ func (w *worker) streamEpoch(src *shardSource, ep *epochPlan, epoch, seq int, rn
 		seq += w.stride
 	}
 	for _, s := range buffer {
-		r.held.add(-1, -len(s.data))
+		if track {
+			r.held.add(-1, -len(s.data))
+		}
 	}
 	return k == ep.perWorker, nil
 }
@@ -457,7 +467,19 @@ func (src *shardSource) open(j int) (*shardCursor, error) {
 	src.w.rec.shardOpened(st.Attempts())
 	sc := wds.NewScanner(st, sh.Key, 0, sh.Size)
 	sc.Alloc, sc.Free = src.free.get, src.free.put
-	return &shardCursor{src: src, sh: sh, first: set.First(j), st: st, sc: sc}, nil
+	c := &shardCursor{src: src, sh: sh, first: set.First(j), st: st, sc: sc}
+	sc.Key = c.key
+	return c, nil
+}
+
+// key returns the key of the sample the cursor reads next, b, as the
+// layout's string when it is the one the layout expects there (next
+// checks that it is): a sample's key costs no allocation.
+func (c *shardCursor) key(b []byte) string {
+	if c.k < len(c.sh.Samples) && string(b) == c.sh.Samples[c.k].Key {
+		return c.sh.Samples[c.k].Key
+	}
+	return string(b)
 }
 
 // count counts the bytes the cursor's stream read since it last did.

@@ -1,10 +1,6 @@
 package wds
 
-import (
-	"fmt"
-	"path"
-	"strings"
-)
+import "fmt"
 
 // BlockSize is the size of a tar block: headers take one, and a member's
 // data is padded to a whole number of them.
@@ -89,11 +85,23 @@ func Pack(n int, size func(i int) int64, limit int64) ([]int, error) {
 // splitName returns the sample key and the extension of a member named
 // name, as WebDataset splits it: at the first dot of its base name. ok is
 // false for a name whose base name has no dot, which belongs to no sample.
-func splitName(name string) (key, ext string, ok bool) {
-	dir, base := path.Split(name)
-	stem, ext, ok := strings.Cut(base, ".")
-	if !ok || stem == "" {
-		return "", "", false
+// Both are slices of name: a scanner splits names it holds as bytes
+// without making strings of them.
+func splitName[S ~string | ~[]byte](name S) (key, ext S, ok bool) {
+	base := 0
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] == '/' {
+			base = i + 1
+			break
+		}
 	}
-	return name[:len(dir)+len(stem)], ext, true // dir and stem are adjacent in name: no copy
+	for i := base; i < len(name); i++ {
+		if name[i] == '.' {
+			if i == base {
+				return key, ext, false
+			}
+			return name[:i], name[i+1:], true
+		}
+	}
+	return key, ext, false
 }

@@ -63,6 +63,7 @@ type Scanner struct {
 	bufs  [2][]byte // the data of the largest member so far, and scratch
 	data  int       // which of bufs holds the largest member's data, -1 none
 	other []byte    // the smaller members' data, read and dropped
+	exts  []string  // the extensions of members read so far, to reuse
 
 	// Alloc, when set, gives the buffer for a member whose data does
 	// not fit the buffer at hand: one of at least n bytes' capacity,
@@ -73,6 +74,11 @@ type Scanner struct {
 	// Free, when set, takes back a buffer of the scanner's that a
 	// larger one from Alloc replaced.
 	Free func(b []byte)
+	// Key, when set, makes a sample's key from its bytes, which are only
+	// valid during the call: a caller that knows the keys to expect (a
+	// shard's layout) returns its own string when they match, where the
+	// scanner would allocate one a sample.
+	Key func(b []byte) string
 }
 
 // NewScanner returns a scanner of the shard named shard, reading r, which
@@ -125,7 +131,7 @@ func (sc *Scanner) Next(buf []byte) (*Sample, []byte, error) {
 		if err != nil {
 			return nil, buf[:0], err
 		}
-		key, ext, ok := splitName(hdr.Name)
+		key, ext, ok := splitName(hdr.name)
 		if hdr.Typeflag != '0' || !ok {
 			sc.pending = nil
 			if err := sc.skip(hdr, off); err != nil {
@@ -133,18 +139,46 @@ func (sc *Scanner) Next(buf []byte) (*Sample, []byte, error) {
 			}
 			continue
 		}
-		if len(sc.s.Members) > 0 && key != sc.s.Key {
+		if len(sc.s.Members) > 0 && string(key) != sc.s.Key {
 			return sc.finish() // hdr stays pending: it starts the next sample
 		}
 		sc.pending = nil
 		if len(sc.s.Members) == 0 {
-			sc.s.Key, sc.s.Off = key, off
+			sc.s.Key, sc.s.Off = sc.key(key), off
 		}
-		if err := sc.member(hdr, ext); err != nil {
+		if err := sc.member(hdr, sc.extension(ext)); err != nil {
 			return nil, buf[:0], err
 		}
 	}
 }
+
+// extension returns ext as a string: one the scanner made before for a
+// member of the same extension, else a new one it keeps, up to
+// maxExtensions of them. A shard's samples share a few extensions, so
+// that a member's name costs no allocation of its own.
+func (sc *Scanner) extension(ext []byte) string {
+	for _, e := range sc.exts {
+		if e == string(ext) {
+			return e
+		}
+	}
+	e := string(ext)
+	if len(sc.exts) < maxExtensions {
+		sc.exts = append(sc.exts, e)
+	}
+	return e
+}
+
+// key returns a sample's key as a string, made by Key when set.
+func (sc *Scanner) key(b []byte) string {
+	if sc.Key != nil {
+		return sc.Key(b)
+	}
+	return string(b)
+}
+
+// maxExtensions is how many members' extensions a [Scanner] keeps.
+const maxExtensions = 16
 
 // finish returns the sample under way, its data in the caller's buffer,
 // and starts the next one.
@@ -180,7 +214,7 @@ func (sc *Scanner) header() (*tarHeader, int64, error) {
 	}
 	dataOff := sc.cr.n
 	if hdr.Size < 0 || sc.size >= 0 && dataOff+hdr.Size > sc.size {
-		return nil, 0, &Error{Shard: sc.shard, Member: hdr.Name, Off: off,
+		return nil, 0, &Error{Shard: sc.shard, Member: hdr.Name(), Off: off,
 			Err: fmt.Errorf("%w: a member of %d bytes whose data starts at %d runs past the shard's end at %d", ErrFormat, hdr.Size, dataOff, sc.size)}
 	}
 	sc.pending, sc.pendingOff = hdr, off
@@ -212,7 +246,7 @@ func (sc *Scanner) member(hdr *tarHeader, ext string) error {
 	b, err := readFull(sc.tr, hdr.Size, buf)
 	*dst = b
 	if err != nil {
-		return sc.fail(hdr.Name, dataOff+int64(len(b)), err)
+		return sc.fail(hdr.Name(), dataOff+int64(len(b)), err)
 	}
 	if largest {
 		if sc.data < 0 {
@@ -231,7 +265,7 @@ func (sc *Scanner) member(hdr *tarHeader, ext string) error {
 func (sc *Scanner) skip(hdr *tarHeader, off int64) error {
 	dataOff := sc.cr.n
 	if _, err := io.Copy(io.Discard, sc.tr); err != nil {
-		return sc.fail(hdr.Name, dataOff, err)
+		return sc.fail(hdr.Name(), dataOff, err)
 	}
 	sc.whole = dataOff + (hdr.Size+BlockSize-1)/BlockSize*BlockSize
 	return nil

@@ -14,10 +14,14 @@ var errHeader = errors.New("invalid tar header")
 
 // tarHeader is what a shard's reader needs of a tar header.
 type tarHeader struct {
-	Name     string
+	name     []byte // valid until the reader's next Next
 	Size     int64
 	Typeflag byte // '0' for a regular file ('\x00' is read as '0')
 }
+
+// Name returns the entry's name as a string, which it allocates: for
+// errors, where the scanner does not compare names as bytes.
+func (h *tarHeader) Name() string { return string(h.name) }
 
 // tarReader reads a tar archive as archive/tar's Reader does, the subset
 // shards use: USTAR and GNU headers, names lengthened by a USTAR prefix,
@@ -39,6 +43,8 @@ type tarReader struct {
 	// long name. paxSize is -1 when none.
 	paxPath, longName string
 	paxSize           int64
+
+	name []byte // the current entry's name, reused
 }
 
 func newTarReader(r io.Reader) *tarReader { return &tarReader{r: r, paxSize: -1} }
@@ -88,18 +94,21 @@ func (t *tarReader) Next() (*tarHeader, error) {
 			}
 			continue
 		}
-		name := cstring(t.blk[0:100])
-		if string(t.blk[257:263]) == "ustar\x00" {
-			if prefix := cstring(t.blk[345:500]); prefix != "" {
-				name = prefix + "/" + name
+		name := t.name[:0]
+		switch {
+		case t.paxPath != "":
+			name = append(name, t.paxPath...)
+		case t.longName != "":
+			name = append(name, t.longName...)
+		default:
+			if string(t.blk[257:263]) == "ustar\x00" {
+				if prefix := cbytes(t.blk[345:500]); len(prefix) > 0 {
+					name = append(append(name, prefix...), '/')
+				}
 			}
+			name = append(name, cbytes(t.blk[0:100])...)
 		}
-		if t.longName != "" {
-			name = t.longName
-		}
-		if t.paxPath != "" {
-			name = t.paxPath
-		}
+		t.name = name
 		if t.paxSize >= 0 {
 			size = t.paxSize
 		}
@@ -117,7 +126,7 @@ func (t *tarReader) Next() (*tarHeader, error) {
 		} else {
 			typ = '0'
 		}
-		t.hdr = tarHeader{Name: name, Size: size, Typeflag: typ}
+		t.hdr = tarHeader{name: name, Size: size, Typeflag: typ}
 		t.remain, t.pad = size, padding(size)
 		return &t.hdr, nil
 	}
@@ -212,15 +221,13 @@ func checksumOK(blk []byte) bool {
 	if err != nil {
 		return false
 	}
-	var unsigned, signed int64
-	for i, c := range blk {
-		if i >= 148 && i < 156 {
-			c = ' '
-		}
-		unsigned += int64(c)
-		signed += int64(int8(c))
+	unsigned, high := blockSums(blk)
+	// The checksum field counts as eight spaces.
+	for _, c := range blk[148:156] {
+		unsigned += ' ' - int64(c)
+		high -= int64(c >> 7)
 	}
-	return want == unsigned || want == signed
+	return want == unsigned || want == unsigned-256*high
 }
 
 // numeric parses a tar numeric field: octal digits padded with spaces or
@@ -260,9 +267,12 @@ func numeric(f []byte) (int64, error) {
 }
 
 // cstring returns the bytes of b up to its first NUL, as a string.
-func cstring(b []byte) string {
+func cstring(b []byte) string { return string(cbytes(b)) }
+
+// cbytes returns the bytes of b up to its first NUL.
+func cbytes(b []byte) []byte {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
-		b = b[:i]
+		return b[:i]
 	}
-	return string(b)
+	return b
 }

@@ -19,7 +19,7 @@ type Content func(k, m int) []byte
 // distinct bodies. It seeks, for ranged reads, and allocates nothing as
 // it reads.
 func NewReader(sh *Shard, content Content) io.ReadSeeker {
-	return &virtualReader{sh: sh, content: content}
+	return &virtualReader{sh: sh, content: content, k: -1}
 }
 
 // virtualReader reads a shard made on demand.
@@ -30,6 +30,7 @@ type virtualReader struct {
 	hdr     []byte // scratch for a header
 	hdrFor  int64  // the offset of the header hdr holds, -1 none
 	hasHdr  bool
+	k       int // the sample the last fill read in, -1 none
 }
 
 var errWhence = errors.New("wds: seek: invalid whence")
@@ -74,7 +75,13 @@ func (r *virtualReader) fill(p []byte) int {
 	sh := r.sh
 	// The sample whose span, with its padding up to the next sample's
 	// first header, holds off: the last sample starting at or before it.
-	k := sort.Search(len(sh.Samples), func(k int) bool { return sh.Samples[k].Off > r.off }) - 1
+	k := r.k
+	if k < 0 || k >= len(sh.Samples) || sh.Samples[k].Off > r.off || k+1 < len(sh.Samples) && sh.Samples[k+1].Off <= r.off {
+		// Not the sample of the last fill, which a stream reading on
+		// mostly is.
+		k = sort.Search(len(sh.Samples), func(k int) bool { return sh.Samples[k].Off > r.off }) - 1
+		r.k = k
+	}
 	if k < 0 {
 		return zeros(p, sh.Samples[0].Off-r.off)
 	}
@@ -87,7 +94,7 @@ func (r *virtualReader) fill(p []byte) int {
 			return zeros(p, hdrOff-r.off)
 		case r.off < mem.Off:
 			if !r.hasHdr || r.hdrFor != hdrOff {
-				r.hdr = AppendHeader(r.hdr[:0], s.Key+"."+mem.Ext, mem.Size)
+				r.hdr = appendHeader(r.hdr[:0], s.Key, mem.Ext, mem.Size)
 				r.hdrFor, r.hasHdr = hdrOff, true
 			}
 			return copy(p, r.hdr[r.off-hdrOff:])
