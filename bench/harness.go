@@ -737,7 +737,7 @@ func StartRaw(ctx context.Context, src *Source, c cases.Case) (*RawRun, error) {
 	}
 	// Warm connections and buffers without the emulated latency, which
 	// would make warming as slow as the run.
-	r := newRawReader(src, dataset.New(dataset.NewStore(src.backend), src.Index), c.Concurrency, RawHold)
+	r := newRawReader(src, dataset.New(dataset.NewStore(src.backend), src.Index), c.Concurrency, RawHold, false)
 	if err := r.warm(ctx); err != nil {
 		return nil, err
 	}

@@ -44,8 +44,8 @@ type rawBuf struct {
 	data []byte
 }
 
-func newRawReader(src *Source, ds *dataset.Dataset, c, hold int) *rawReader {
-	r := &rawReader{src: src, ds: ds, c: c, bufs: make([]rawBuf, max(hold, c))}
+func newRawReader(src *Source, ds *dataset.Dataset, c, hold int, stream bool) *rawReader {
+	r := &rawReader{src: src, ds: ds, c: c, bufs: make([]rawBuf, max(hold, c)), stream: stream && src.Set != nil}
 	// Buffer j holds the items i mod n of reads i = j mod hold: the items
 	// k = j mod gcd(hold, n).
 	n := len(src.Sizes)
@@ -120,7 +120,10 @@ func (r *rawReader) run(ctx context.Context, n int, stop *atomic.Bool, done *ato
 		g.Go(func() error {
 			read := r.readOne
 			if r.stream {
-				sr := &streamReader{r: r, j: gi % r.src.Set.Shards(), step: r.c, hold: max(len(r.bufs)/r.c, 1)}
+				sr := &streamReader{r: r, j: gi % r.src.Set.Shards(), step: r.c}
+				for h := gi; h < len(r.bufs); h += r.c {
+					sr.own = append(sr.own, h)
+				}
 				defer sr.close()
 				read = sr.next
 			}
@@ -170,16 +173,20 @@ func (r *rawReader) readOne(ctx context.Context, i int64) (int64, error) {
 
 // streamReader is one raw reader of a tar source whose shards are
 // streamed: it streams shards j, j+c, j+2c, ... (mod the shards), each
-// with one request, and reads their samples one at a time into hold
-// buffers in turn, as a loader's worker holds what it read. A stream that
+// with one request, and reads their samples one at a time into its share
+// of the raw reader's buffers in turn (buffers gi, gi+c, gi+2c, ... of
+// reader gi), as a loader's worker holds what it read. Its samples come in
+// shard order, not those a buffer was sized for: a buffer too small for
+// one grows, and stays grown for the next concurrency the raw reader
+// measures, as a loader's buffers grow to the largest sample they held.
+// A stream that
 // fails with a retryable error resumes from its last whole member, as
 // the loader's do.
 type streamReader struct {
 	r       *rawReader
 	j, step int
-	hold    int
-	bufs    [][]byte
-	b       int
+	own     []int // the raw reader's buffers this reader fills
+	b       int   // the next of them
 	st      *dataset.Stream
 	sc      *wds.Scanner
 	k       int // the next sample's position in shard j
@@ -190,9 +197,6 @@ type streamReader struct {
 func (s *streamReader) next(ctx context.Context, _ int64) (int64, error) {
 	set := s.r.src.Set
 	store := s.r.ds.Store()
-	if s.bufs == nil {
-		s.bufs = make([][]byte, s.hold)
-	}
 	for {
 		sh := set.Shard(s.j)
 		if s.sc == nil {
@@ -202,7 +206,8 @@ func (s *streamReader) next(ctx context.Context, _ int64) (int64, error) {
 			}
 			s.st, s.sc, s.k = st, wds.NewScanner(st, sh.Key, 0, sh.Size), 0
 		}
-		_, data, err := s.sc.Next(s.bufs[s.b])
+		buf := &s.r.bufs[s.own[s.b]].data
+		_, data, err := s.sc.Next(*buf)
 		switch {
 		case err == io.EOF:
 			s.close()
@@ -222,7 +227,7 @@ func (s *streamReader) next(ctx context.Context, _ int64) (int64, error) {
 			return 0, err
 		}
 		s.fails = 0
-		s.bufs[s.b], s.b = data, (s.b+1)%len(s.bufs)
+		*buf, s.b = data, (s.b+1)%len(s.own)
 		i := set.First(s.j) + s.k
 		s.k++
 		return int64(len(data)), s.r.src.Check(i, data, false)
@@ -344,8 +349,7 @@ func (s *Source) RawStreamRates(ctx context.Context, c, hold int) (atC, best flo
 // It returns the rate at cs[0] over all its slices, and the best slice's
 // rate at any concurrency.
 func (s *Source) rawRates(ctx context.Context, cs []int, hold int, stream bool) (first, best float64, err error) {
-	r := newRawReader(s, s.dataset(dataset.NewStore(s.backend)), cs[0], hold)
-	r.stream = stream && s.Set != nil
+	r := newRawReader(s, s.dataset(dataset.NewStore(s.backend)), cs[0], hold, stream)
 	if err := r.warm(ctx); err != nil {
 		return 0, 0, err
 	}

@@ -153,8 +153,11 @@ func (w *worker) streamLoop() error {
 	defer w.rec.finish()
 	streams := max(w.fetchers, 1)
 	rng := rand.New(rand.NewPCG(p.seed^0x9e3779b97f4a7c15, uint64(p.base+w.first)))
-	// Sample buffers to reuse: as many a class as the worker holds.
-	free := newBufPool(cap(w.free)*p.batch + p.shuffle + 2*streams + 2)
+	// Sample buffers to reuse, beyond those the worker's batches hold:
+	// as many as its streams may read ahead (the samples they hand over
+	// and the ones they read), two more, and the shuffle buffer's, which
+	// it gives back at the end of each epoch.
+	free := newBufPool(5*streams + 2 + p.shuffle)
 	for epoch := 0; ; epoch++ {
 		ep, err := p.epoch(epoch)
 		if err != nil {
@@ -258,6 +261,7 @@ func (w *worker) streamEpoch(src *shardSource, ep *epochPlan, epoch, seq int, rn
 		if track {
 			r.held.add(-1, -len(s.data))
 		}
+		free.put(s.data)
 	}
 	return k == ep.perWorker, nil
 }
@@ -316,13 +320,29 @@ func (w *worker) startStreams(epoch int, shards []int, streams int, free *bufPoo
 	return src
 }
 
-// stop ends the epoch's streams, which return without error.
+// stop ends the epoch's streams, which return without error, and, once
+// they have (without waiting for them), gives the buffers of the samples
+// they sent that the worker did not take back to the pool.
 func (src *shardSource) stop() {
 	src.cancel()
 	if src.cur != nil {
 		src.cur.close()
 		src.cur = nil
 	}
+	if src.out == nil {
+		return
+	}
+	src.w.run.group.Go(func() error {
+		<-src.done
+		for {
+			select {
+			case s := <-src.out:
+				src.free.put(s.data)
+			default:
+				return nil
+			}
+		}
+	})
 }
 
 // takeShard returns the next shard of the epoch to read, false when none
@@ -435,6 +455,7 @@ func (src *shardSource) sendShard(j int) error {
 		select {
 		case src.out <- s:
 		case <-src.ctx.Done():
+			src.free.put(s.data)
 			return src.ctx.Err()
 		}
 	}
@@ -465,8 +486,14 @@ func (src *shardSource) open(j int) (*shardCursor, error) {
 		return nil, err
 	}
 	src.w.rec.shardOpened(st.Attempts())
-	sc := wds.NewScanner(st, sh.Key, 0, sh.Size)
-	sc.Alloc, sc.Free = src.free.get, src.free.put
+	var sc *wds.Scanner
+	select {
+	case sc = <-src.free.scanners:
+		sc.Reset(st, sh.Key, 0, sh.Size)
+	default:
+		sc = wds.NewScanner(st, sh.Key, 0, sh.Size)
+		sc.Alloc, sc.Free = src.free.get, src.free.put
+	}
 	c := &shardCursor{src: src, sh: sh, first: set.First(j), st: st, sc: sc}
 	sc.Key = c.key
 	return c, nil
@@ -489,10 +516,16 @@ func (c *shardCursor) count() {
 	c.from = off
 }
 
-// close closes the cursor's stream, counting the bytes it read.
+// close closes the cursor's stream, counting the bytes it read, and
+// gives its scanner back for another shard's.
 func (c *shardCursor) close() {
 	c.count()
 	c.st.Close()
+	select {
+	case c.src.free.scanners <- c.sc:
+	default:
+	}
+	c.sc = nil
 }
 
 // next reads the shard's next sample; ok is false after its last, once
@@ -548,67 +581,89 @@ func (c *shardCursor) next() (s streamed, ok bool, err error) {
 	}
 }
 
-// bufPool holds the sample buffers a worker's streams reuse, by size
-// class (powers of two from 4 KiB): a buffer a batch gives back goes to
-// the class its capacity fills, and a member is read into a buffer of its
-// own class, so that buffers stay within twice their samples' sizes
-// whatever order samples come in, and steady-state streaming allocates
-// none.
+// bufPool holds the sample buffers a worker's streams reuse: a buffer a
+// batch gives back, when it takes a new sample, waits here for a stream
+// to read a sample into. Like a loose item's buffer, which stays with its
+// batch slot and grows to the largest item it has held, a buffer grows
+// when a sample does not fit it and is never cut down, so that the
+// buffers a worker has are as many as it holds samples, each at most the
+// largest's size rounded up to a power of two, however long the run.
+// (Pooled by size class instead, buffers of rare sizes piled up over a
+// long run: peak RSS grew 1.8x from 100,000 samples to 1,000,000.)
 type bufPool struct {
-	classes [maxClass + 1]chan []byte
+	mu   sync.Mutex
+	n    int // the most buffers kept
+	bufs [][]byte
+
+	// scanners are the scanners of shards closed, kept for the next
+	// shards (a scanner's own buffers and names, made once a stream, not
+	// once a shard).
+	scanners chan *wds.Scanner
 }
 
-// Size classes of a bufPool: 1<<minClass to 1<<maxClass bytes; larger
-// buffers are not pooled.
-const (
-	minClass = 12
-	maxClass = 30
-)
-
-// newBufPool returns a pool keeping up to n buffers of each class.
+// newBufPool returns a pool keeping up to n buffers, and n scanners.
 func newBufPool(n int) *bufPool {
-	p := &bufPool{}
-	for c := range p.classes {
-		p.classes[c] = make(chan []byte, n)
-	}
-	return p
+	return &bufPool{n: n, bufs: make([][]byte, 0, n), scanners: make(chan *wds.Scanner, n)}
 }
 
-// class returns the smallest class whose buffers hold n bytes.
-func class(n int64) int {
-	c := minClass
-	for c < 63 && int64(1)<<c < n {
-		c++
-	}
-	return c
-}
-
-// get returns an empty buffer of at least n bytes' capacity: a pooled
-// one of n's class, or a new one of the class's size.
+// get returns an empty buffer of at least n bytes' capacity: the smallest
+// pooled one that holds n bytes; else a new one of n bytes rounded up to
+// a power of two (at least 4 KiB), in place of the smallest pooled one,
+// which is dropped, so that the buffers the worker has stay as many and
+// only grow.
 func (p *bufPool) get(n int64) []byte {
-	c := class(n)
-	if c <= maxClass {
-		select {
-		case b := <-p.classes[c]:
-			return b
-		default:
+	p.mu.Lock()
+	fit, small := -1, -1
+	for i, b := range p.bufs {
+		if int64(cap(b)) >= n && (fit < 0 || cap(b) < cap(p.bufs[fit])) {
+			fit = i
+		}
+		if small < 0 || cap(b) < cap(p.bufs[small]) {
+			small = i
 		}
 	}
-	return make([]byte, 0, int64(1)<<c)
+	if fit < 0 {
+		fit = small // dropped below, if any
+	}
+	var b []byte
+	if fit >= 0 {
+		last := len(p.bufs) - 1
+		b = p.bufs[fit]
+		p.bufs[fit] = p.bufs[last]
+		p.bufs[last] = nil
+		p.bufs = p.bufs[:last]
+	}
+	p.mu.Unlock()
+	if int64(cap(b)) >= n {
+		return b
+	}
+	c := int64(4 << 10)
+	for c < n {
+		c <<= 1
+	}
+	return make([]byte, 0, c)
 }
 
-// put keeps b for reuse in the class its capacity fills, unless that
-// class is full.
+// put keeps b for reuse; when the pool is full, in place of the smallest
+// pooled buffer if b is larger (large buffers, for the few large samples,
+// are the costly ones to make again), else not at all.
 func (p *bufPool) put(b []byte) {
-	if cap(b) < 1<<minClass {
+	if cap(b) == 0 {
 		return
 	}
-	c := class(int64(cap(b)) + 1)
-	if c-1 > maxClass {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.bufs) < p.n {
+		p.bufs = append(p.bufs, b[:0])
 		return
 	}
-	select {
-	case p.classes[c-1] <- b[:0]:
-	default:
+	small := -1
+	for i, x := range p.bufs {
+		if small < 0 || cap(x) < cap(p.bufs[small]) {
+			small = i
+		}
+	}
+	if small >= 0 && cap(p.bufs[small]) < cap(b) {
+		p.bufs[small] = b[:0]
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/storagebench/storagebench/dataset/wds"
@@ -145,5 +146,64 @@ func TestAllocations(t *testing.T) {
 		if perSample := perShard / n; perSample > tc.max {
 			t.Errorf("%s: scanning a shard allocates %.2f times a sample, want at most %v", tc.name, perSample, tc.max)
 		}
+	}
+}
+
+// TestScannerReset checks that a scanner reset to another shard reads it
+// as a new scanner does, from its start and from an offset, whatever the
+// shard it read before and wherever it stopped in it.
+func TestScannerReset(t *testing.T) {
+	shard := func(prefix string, n int) []byte {
+		var w bytes.Buffer
+		tw := wds.NewWriter(&w)
+		for i := range n {
+			if err := tw.WriteSample(fmt.Sprintf("%s/%04d", prefix, i), wds.File{Ext: "jpg", Data: bytes.Repeat([]byte{byte(i)}, 1000+i)}, wds.File{Ext: "cls", Data: []byte{'0' + byte(i%10)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := tw.Close(prefix + ".tar"); err != nil {
+			t.Fatal(err)
+		}
+		return w.Bytes()
+	}
+	scan := func(sc *wds.Scanner) (keys []string, data [][]byte) {
+		for {
+			s, d, err := sc.Next(nil)
+			if err == io.EOF {
+				return keys, data
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, data = append(keys, s.Key), append(data, bytes.Clone(d))
+		}
+	}
+	a, b := shard("a", 5), shard("b", 7)
+	for _, tc := range []struct {
+		name  string
+		first int   // samples of a read before the reset, -1 all
+		off   int64 // where b is read from: a sample's first header
+	}{
+		{"after a whole shard", -1, 0},
+		{"mid-shard", 2, 0},
+		{"before any sample", 0, 0},
+		{"from an offset", -1, 2 * 5 * wds.BlockSize}, // sample 2's first header: five blocks a sample
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := wds.NewScanner(bytes.NewReader(a), "a.tar", 0, int64(len(a)))
+			for i := 0; tc.first < 0 || i < tc.first; i++ {
+				if _, _, err := sc.Next(nil); err == io.EOF {
+					break
+				} else if err != nil {
+					t.Fatal(err)
+				}
+			}
+			sc.Reset(bytes.NewReader(b[tc.off:]), "b.tar", tc.off, int64(len(b)))
+			gotK, gotD := scan(sc)
+			wantK, wantD := scan(wds.NewScanner(bytes.NewReader(b[tc.off:]), "b.tar", tc.off, int64(len(b))))
+			if len(wantK) == 0 || !slices.Equal(gotK, wantK) || !slices.EqualFunc(gotD, wantD, bytes.Equal) {
+				t.Errorf("after Reset: keys %q, want %q (or data differ)", gotK, wantK)
+			}
+		})
 	}
 }

@@ -94,6 +94,18 @@ func NewScanner(r io.Reader, shard string, off, size int64) *Scanner {
 	return sc
 }
 
+// Reset makes sc a scanner of another shard, as [NewScanner] makes one,
+// keeping the buffers, names and functions it has, so that a stream of
+// many shards scans them all with one scanner's memory.
+func (sc *Scanner) Reset(r io.Reader, shard string, off, size int64) {
+	sc.shard, sc.size, sc.data = shard, size, -1
+	sc.cr = countReader{r: r, n: off}
+	sc.tr.reset(&sc.cr)
+	sc.whole, sc.pending, sc.done = off, nil, false
+	sc.s = Sample{Members: sc.s.Members[:0]}
+	sc.bufs[0] = nil
+}
+
 // Offset returns where a stream that failed resumes: the offset of the
 // header that follows the last whole member read.
 func (sc *Scanner) Offset() int64 { return sc.whole }

@@ -49,6 +49,10 @@ type tarReader struct {
 
 func newTarReader(r io.Reader) *tarReader { return &tarReader{r: r, paxSize: -1} }
 
+// reset makes t a reader of r, at the start of an archive, keeping its
+// name buffer.
+func (t *tarReader) reset(r io.Reader) { *t = tarReader{r: r, paxSize: -1, name: t.name[:0]} }
+
 // Next returns the next entry's header, valid until the next call, after
 // reading past what is left of the current entry; io.EOF at the end of
 // the archive (a block of zeros, or the end of the reader at a block
