@@ -2,10 +2,12 @@ package wds_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"testing"
+	"testing/iotest"
 
 	"github.com/storagebench/storagebench/dataset/wds"
 )
@@ -179,6 +181,31 @@ func TestScannerReset(t *testing.T) {
 		}
 	}
 	a, b := shard("a", 5), shard("b", 7)
+	// A scanner stopped mid-sample gives that sample's buffer to Free
+	// when reset, and not the buffer of a sample it returned.
+	t.Run("stopped mid-sample", func(t *testing.T) {
+		for _, cut := range []int{len(a)/2 + 100, 2 * wds.BlockSize} { // in a later sample, in the first one's data
+			sc := wds.NewScanner(io.MultiReader(bytes.NewReader(a[:cut]), iotest.ErrReader(errors.New("stopped"))), "a.tar", 0, int64(len(a)))
+			var given [][]byte
+			sc.Alloc = func(n int64) []byte { return make([]byte, 0, n) }
+			sc.Free = func(b []byte) { given = append(given, b) }
+			var returned []byte
+			for {
+				_, d, err := sc.Next(nil)
+				if err != nil {
+					break
+				}
+				returned = d
+			}
+			sc.Reset(bytes.NewReader(b), "b.tar", 0, int64(len(b)))
+			if len(given) != 1 || cap(given[0]) == 0 || returned != nil && &given[0][:1][0] == &returned[:1][0] {
+				t.Errorf("cut at %d: Free given %d buffers, want the unfinished sample's one", cut, len(given))
+			}
+			if keys, _ := scan(sc); len(keys) != 7 {
+				t.Errorf("cut at %d: after Reset, %d samples, want 7", cut, len(keys))
+			}
+		}
+	})
 	for _, tc := range []struct {
 		name  string
 		first int   // samples of a read before the reset, -1 all

@@ -65,6 +65,8 @@ type Scanner struct {
 	other []byte    // the smaller members' data, read and dropped
 	exts  []string  // the extensions of members read so far, to reuse
 
+	underway bool // a sample's data is being read into bufs[0]: not yet the caller's
+
 	// Alloc, when set, gives the buffer for a member whose data does
 	// not fit the buffer at hand: one of at least n bytes' capacity,
 	// empty. A caller that recycles buffers of samples of varied sizes
@@ -96,8 +98,14 @@ func NewScanner(r io.Reader, shard string, off, size int64) *Scanner {
 
 // Reset makes sc a scanner of another shard, as [NewScanner] makes one,
 // keeping the buffers, names and functions it has, so that a stream of
-// many shards scans them all with one scanner's memory.
+// many shards scans them all with one scanner's memory. The buffer of a
+// sample it had not finished (its reader failed, or was stopped) goes to
+// Free, when set.
 func (sc *Scanner) Reset(r io.Reader, shard string, off, size int64) {
+	if sc.underway && cap(sc.bufs[0]) > 0 && sc.Free != nil {
+		sc.Free(sc.bufs[0])
+	}
+	sc.underway = false
 	sc.shard, sc.size, sc.data = shard, size, -1
 	sc.cr = countReader{r: r, n: off}
 	sc.tr.reset(&sc.cr)
@@ -128,6 +136,7 @@ func (sc *Scanner) Resume(r io.Reader) {
 func (sc *Scanner) Next(buf []byte) (*Sample, []byte, error) {
 	if sc.data < 0 {
 		// A new sample: buf is the caller's.
+		sc.underway = true
 		sc.bufs[0] = buf[:0]
 		sc.s.Members = sc.s.Members[:0]
 		sc.s.Key = ""
@@ -203,6 +212,7 @@ func (sc *Scanner) finish() (*Sample, []byte, error) {
 	last := sc.s.Members[len(sc.s.Members)-1]
 	sc.s.End = last.Off + last.Size
 	sc.data = -1
+	sc.underway = false
 	return &sc.s, data, nil
 }
 
