@@ -198,7 +198,16 @@ type Options struct {
 	// another. Every part is a request in flight, counted in C as an item
 	// is (Stats.PartReads counts them). 0 reads every item whole, with
 	// one request. It needs the batch scheduler and items that are whole
-	// objects (no Stream, no dataset.Items).
+	// objects (no dataset.Items).
+	//
+	// With Stream, Part reads the shards in parts instead: each worker
+	// streams one shard at a time, as ranged reads of Part bytes with as
+	// many in flight as its fetchers (one in Sync mode), in order and on
+	// from one shard into the next, its scanner reading them as it would
+	// one GET's body; a part read ahead is held until read (see
+	// Stats.HeldBytesPeak), and every part is a request of the shard's
+	// (Stats.ShardReads; Stats.PartReads counts those past each shard's
+	// first).
 	Part int64
 
 	// Stream, when not nil, makes the run stream the tar shards of
@@ -315,8 +324,6 @@ func (o Options) Resolved() (Options, error) {
 		return o, fmt.Errorf("loader: part of %d bytes, want > 0, or 0 to read items whole", o.Part)
 	case o.Part > 0 && o.Item != nil:
 		return o, fmt.Errorf("loader: items in parts are read by the batch scheduler's fetchers; the item scheduler reads items whole")
-	case o.Part > 0 && o.Stream != nil:
-		return o, fmt.Errorf("loader: a stream of shards reads each shard with one request, not in parts")
 	}
 	if o.Stream != nil {
 		switch {

@@ -187,7 +187,6 @@ func TestPartsRefused(t *testing.T) {
 	}{
 		{"negative", ds, loader.Options{Part: -1}, "part of -1 bytes"},
 		{"item scheduler", ds, loader.Options{Part: 1 << 20, Item: &loader.ItemOptions{}}, "batch scheduler"},
-		{"stream", ds, loader.Options{Part: 1 << 20, Stream: &loader.StreamOptions{Set: set}}, "not in parts"},
 		{"samples of shards", samples, loader.Options{Part: 1 << 20}, "ranges of its objects"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

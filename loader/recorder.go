@@ -32,7 +32,8 @@ type recorder struct {
 	// samples of the worker's shares that no batch took.
 	shardReads, streamedBytes, droppedItems int64
 	// partReads counts the parts of items read in parts (Options.Part),
-	// each item's first part excluded; their retries are in retries.
+	// each item's first part excluded, their retries in retries; or
+	// those of shards read in parts past each shard's first.
 	partReads    int64
 	since, until time.Time
 	// epochs tracks, per epoch, the worker's batches not yet complete, to
@@ -285,6 +286,34 @@ func (r *recorder) shardOpened(attempts int) {
 	r.shardReads += int64(attempts)
 	r.retries += int64(attempts - 1)
 	r.attemptErrors += int64(attempts - 1)
+	r.mu.Unlock()
+}
+
+// shardPart records a part of a shard read in parts, timed by tm, from
+// from to to: its requests are the shard's (every attempt, as a stream's
+// opening counts its attempts), and a part past the shard's first
+// (extra) is a part read; the reads in flight are the parts'.
+func (r *recorder) shardPart(tm dataset.Timing, failed, extra bool, from, to time.Time) {
+	r.mu.Lock()
+	r.addBusy(from, to)
+	r.addAttempts(tm, failed)
+	r.retryTime += tm.Retrying
+	r.shardReads += int64(tm.Attempts)
+	if extra && !failed {
+		r.partReads++
+	}
+	r.mu.Unlock()
+}
+
+// partsResumed counts a shard read in parts that failed mid-shard and
+// resumed with new parts: a retry, and, when the failure was not a
+// part's (whose attempts are counted), a failed attempt.
+func (r *recorder) partsResumed(failed bool) {
+	r.mu.Lock()
+	r.retries++
+	if failed {
+		r.attemptErrors++
+	}
 	r.mu.Unlock()
 }
 

@@ -95,8 +95,9 @@ type Stats struct {
 	// in flight, which over InFlight says how busy the fetchers were.
 	ReadTime time.Duration
 	// Under a stream of shards (Options.Stream): ShardReads counts the
-	// requests that opened or resumed a shard's stream (their failed
-	// attempts included, also counted in AttemptErrors and Retries),
+	// requests that opened or resumed a shard's stream, or read a part of
+	// a shard read in parts (their failed attempts included, also counted
+	// in AttemptErrors and Retries),
 	// StreamedBytes the bytes they read, counted as each sample is whole
 	// (tar headers and padding included, and what was read of samples
 	// no batch took before the epoch's streams were stopped, so that
@@ -108,7 +109,9 @@ type Stats struct {
 	// PartReads counts, for items read in parts (Options.Part), the
 	// requests beyond each item's first: its other parts, each once
 	// (their retries are in Retries), so that the run's requests are
-	// Fetched + Errors + Retries + Hedges + PartReads.
+	// Fetched + Errors + Retries + Hedges + PartReads. For shards read
+	// in parts, it counts the parts read past each shard's first (all in
+	// ShardReads too).
 	PartReads int64
 }
 

@@ -152,6 +152,11 @@ func (w *worker) streamLoop() error {
 	p := r.stream
 	defer w.rec.finish()
 	streams := max(w.fetchers, 1)
+	var partBufs chan []byte
+	if r.part > 0 {
+		// One stream, its fetchers' parts in flight (see partFeed).
+		partBufs, streams = partBuffers(streams), 1
+	}
 	rng := rand.New(rand.NewPCG(p.seed^0x9e3779b97f4a7c15, uint64(p.base+w.first)))
 	// Sample buffers to reuse, beyond those the worker's batches hold:
 	// as many as its streams may read ahead (the samples they hand over
@@ -168,7 +173,7 @@ func (w *worker) streamLoop() error {
 		if r.total >= 0 && seq >= r.total {
 			return nil
 		}
-		src := w.startStreams(epoch, ep.shards[w0], streams, free)
+		src := w.startStreams(epoch, ep.shards[w0], streams, free, partBufs)
 		whole, err := w.streamEpoch(src, ep, epoch, seq, rng, free)
 		src.stop()
 		if err != nil {
@@ -280,7 +285,8 @@ type shardSource struct {
 	cancel    context.CancelFunc
 	exhausted bool // no sample will come
 
-	cur *shardCursor // inline: the shard being read, or nil
+	cur  *shardCursor // inline: the shard being read, or nil
+	feed *partFeed    // inline, reading shards in parts: their parts
 
 	out     chan streamed // from the streams' goroutines
 	wg      sync.WaitGroup
@@ -290,10 +296,16 @@ type shardSource struct {
 }
 
 // startStreams starts reading shards for the worker's epoch with streams
-// streams: inline for one, else in goroutines of the run's group.
-func (w *worker) startStreams(epoch int, shards []int, streams int, free *bufPool) *shardSource {
+// streams: inline for one, else in goroutines of the run's group. With
+// partBufs, the worker reads in parts (Options.Part): one stream, inline,
+// whose parts, as many at once as the worker's fetchers, start now.
+func (w *worker) startStreams(epoch int, shards []int, streams int, free *bufPool, partBufs chan []byte) *shardSource {
 	ctx, cancel := context.WithCancel(w.run.ctx)
 	src := &shardSource{w: w, epoch: epoch, shards: shards, free: free, ctx: ctx, cancel: cancel}
+	if partBufs != nil {
+		src.feed = newPartFeed(src, cap(partBufs), partBufs, -1, 0, nil)
+		return src
+	}
 	n := min(streams, len(shards))
 	if n <= 1 {
 		return src
@@ -328,6 +340,10 @@ func (src *shardSource) stop() {
 	if src.cur != nil {
 		src.cur.close()
 		src.cur = nil
+	}
+	if src.feed != nil {
+		src.feed.stop()
+		src.feed = nil
 	}
 	if src.out == nil {
 		return
@@ -389,6 +405,14 @@ func (src *shardSource) next(ctx context.Context) (streamed, bool, error) {
 // nextInline reads the next sample of the worker's one stream.
 func (src *shardSource) nextInline() (streamed, bool, error) {
 	for {
+		if src.cur == nil && src.feed != nil {
+			j, body, ok := src.feed.nextShard()
+			if !ok {
+				src.exhausted = true
+				return streamed{}, false, nil
+			}
+			src.cur = src.cursor(j, body)
+		}
 		if src.cur == nil {
 			j, ok := src.takeShard()
 			if !ok {
@@ -461,15 +485,39 @@ func (src *shardSource) sendShard(j int) error {
 	}
 }
 
+// shardBody is what a shard cursor reads a shard from: its body, from
+// one GET (wholeBody), or its parts (partStream).
+type shardBody interface {
+	io.Reader
+	// Offset returns the offset in the shard of the next byte Read
+	// returns.
+	Offset() int64
+	// TTFB returns the shard's time to first byte, once known.
+	TTFB() (time.Duration, bool)
+	Close() error
+}
+
+// wholeBody is the body of a shard read with one GET.
+type wholeBody struct{ *dataset.Stream }
+
+// TTFB returns the time from the attempt that opened the stream to its
+// first byte.
+func (b wholeBody) TTFB() (time.Duration, bool) {
+	f := b.FirstByte()
+	return f.Sub(b.Opened()), !f.IsZero()
+}
+
 // shardCursor reads one shard's stream sample by sample, checking each
 // against the set's layout. A stream that fails with a retryable error
-// resumes, with a ranged read from the end of its last whole member, up
-// to the store's policy's attempts in a row without a new sample.
+// resumes, with a ranged read from the end of its last whole member (in
+// parts, a new feed of parts from there), up to the store's policy's
+// attempts in a row without a new sample.
 type shardCursor struct {
 	src      *shardSource
+	j        int // the shard
 	sh       *wds.Shard
 	first    int // the set's number of the shard's first sample
-	st       *dataset.Stream
+	st       shardBody
 	from     int64 // st's offset when its bytes were last counted
 	sc       *wds.Scanner
 	k        int // the next sample's position in the shard
@@ -486,17 +534,25 @@ func (src *shardSource) open(j int) (*shardCursor, error) {
 		return nil, err
 	}
 	src.w.rec.shardOpened(st.Attempts())
+	return src.cursor(j, wholeBody{st}), nil
+}
+
+// cursor returns the cursor of shard j reading body from the shard's
+// start.
+func (src *shardSource) cursor(j int, body shardBody) *shardCursor {
+	set := src.w.run.stream.set
+	sh := set.Shard(j)
 	var sc *wds.Scanner
 	select {
 	case sc = <-src.free.scanners:
-		sc.Reset(st, sh.Key, 0, sh.Size)
+		sc.Reset(body, sh.Key, 0, sh.Size)
 	default:
-		sc = wds.NewScanner(st, sh.Key, 0, sh.Size)
+		sc = wds.NewScanner(body, sh.Key, 0, sh.Size)
 		sc.Alloc, sc.Free = src.free.get, src.free.put
 	}
-	c := &shardCursor{src: src, sh: sh, first: set.First(j), st: st, sc: sc}
+	c := &shardCursor{src: src, j: j, sh: sh, first: set.First(j), st: body, sc: sc}
 	sc.Key = c.key
-	return c, nil
+	return c
 }
 
 // key returns the key of the sample the cursor reads next, b, as the
@@ -538,10 +594,14 @@ func (c *shardCursor) next() (s streamed, ok bool, err error) {
 		smp, data, err := c.sc.Next(nil)
 		t1 := time.Now()
 		read := t1.Sub(t0)
-		rec.streamRead(t0, t1)
-		if !c.ttfb && !c.st.FirstByte().IsZero() {
-			rec.record(TTFB, c.st.FirstByte().Sub(c.st.Opened()))
-			c.ttfb = true
+		if c.src.feed == nil {
+			rec.streamRead(t0, t1) // in parts, the parts' reads are in flight
+		}
+		if !c.ttfb {
+			if d, ok := c.st.TTFB(); ok {
+				rec.record(TTFB, d)
+				c.ttfb = true
+			}
 		}
 		if err == io.EOF {
 			if c.k != len(c.sh.Samples) {
@@ -556,15 +616,25 @@ func (c *shardCursor) next() (s streamed, ok bool, err error) {
 			if c.failures++; c.failures >= store.Policy().Attempts {
 				return streamed{}, false, fmt.Errorf("%w (after %d attempts without a new sample)", err, c.failures)
 			}
-			st, oerr := store.OpenStream(c.src.ctx, c.sh.Key, c.sc.Offset())
-			if oerr != nil {
-				return streamed{}, false, fmt.Errorf("%w (resuming after: %w)", oerr, err)
+			var body shardBody
+			if c.src.feed != nil {
+				// A part that failed counted its attempts; a body that
+				// failed otherwise (cut short) is one more.
+				var ke *dataset.KeyError
+				rec.partsResumed(!errors.As(err, &ke))
+				c.src.feed, body = c.src.feed.resume(c.j, c.sc.Offset())
+			} else {
+				st, oerr := store.OpenStream(c.src.ctx, c.sh.Key, c.sc.Offset())
+				if oerr != nil {
+					return streamed{}, false, fmt.Errorf("%w (resuming after: %w)", oerr, err)
+				}
+				rec.streamResumed(st.Attempts())
+				body = wholeBody{st}
 			}
 			c.count()
 			c.st.Close()
-			c.st, c.from = st, c.sc.Offset()
-			rec.streamResumed(st.Attempts())
-			c.sc.Resume(st)
+			c.st, c.from = body, c.sc.Offset()
+			c.sc.Resume(body)
 			continue
 		}
 		c.failures = 0

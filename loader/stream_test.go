@@ -74,12 +74,19 @@ func TestStream(t *testing.T) {
 		workers int
 		shuffle int
 		world   int
+		part    int64
 	}{
-		{"sync", loader.Sync, 0, 2, 0, 1},
-		{"sync-shuffle", loader.Sync, 0, 3, 16, 1},
-		{"async", loader.Async, 3, 2, 0, 1},
-		{"async-shuffle", loader.Async, 2, 2, 40, 1},
-		{"ranks", loader.Sync, 0, 2, 8, 2},
+		{"sync", loader.Sync, 0, 2, 0, 1, 0},
+		{"sync-shuffle", loader.Sync, 0, 3, 16, 1, 0},
+		{"async", loader.Async, 3, 2, 0, 1, 0},
+		{"async-shuffle", loader.Async, 2, 2, 40, 1, 0},
+		{"ranks", loader.Sync, 0, 2, 8, 2, 0},
+		// Parts that cut headers and data anywhere, smaller and larger
+		// than a sample, one at a time or several.
+		{"sync-parts", loader.Sync, 0, 2, 0, 1, 1000},
+		{"async-parts", loader.Async, 3, 2, 0, 1, 777},
+		{"async-parts-shuffle", loader.Async, 4, 3, 16, 1, 3000},
+		{"parts-ranks", loader.Async, 2, 2, 8, 2, 5000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const epochs, batch = 2, 7
@@ -94,7 +101,7 @@ func TestStream(t *testing.T) {
 				opts := loader.Options{
 					BatchSize: batch, Workers: tc.workers, Mode: tc.mode, FetchConcurrency: tc.fetch,
 					Epochs: epochs, Seed: 5, Shard: loader.Shard{Rank: rank, World: tc.world},
-					Stream: &loader.StreamOptions{Set: set, Shuffle: tc.shuffle},
+					Stream: &loader.StreamOptions{Set: set, Shuffle: tc.shuffle}, Part: tc.part,
 				}
 				perEpoch[rank] = make([]int, epochs)
 				delivered := 0
@@ -133,6 +140,27 @@ func TestStream(t *testing.T) {
 				}
 				if stats.ShardReads < 1 || stats.StreamedBytes <= stats.Bytes {
 					t.Errorf("rank %d: %d shard reads of %d bytes for %d bytes delivered", rank, stats.ShardReads, stats.StreamedBytes, stats.Bytes)
+				}
+				// In parts, every part is a request: at least the
+				// parts of the bytes streamed, those past each shard's
+				// first also part reads; without, a request a shard.
+				if tc.part > 0 {
+					least := (stats.StreamedBytes + tc.part - 1) / tc.part
+					most := int64(0) // each shard's parts once an epoch
+					for j := range set.Shards() {
+						sh := set.Shard(j)
+						end := (sh.Samples[len(sh.Samples)-1].End + wds.BlockSize - 1) / wds.BlockSize * wds.BlockSize
+						most += epochs * ((end + tc.part - 1) / tc.part)
+					}
+					if stats.ShardReads < least || stats.ShardReads > most || stats.PartReads == 0 || stats.PartReads >= stats.ShardReads {
+						t.Errorf("rank %d: %d requests, %d part reads for %d bytes streamed in parts of %d, want from %d to %d", rank, stats.ShardReads, stats.PartReads, stats.StreamedBytes, tc.part, least, most)
+					}
+				}
+				if stats.AttemptErrors != 0 || stats.Retries != 0 {
+					t.Errorf("rank %d: %d failed attempts and %d retries on a store that never fails", rank, stats.AttemptErrors, stats.Retries)
+				}
+				if tc.part == 0 && (stats.PartReads != 0 || stats.ShardReads > int64(epochs*set.Shards())) {
+					t.Errorf("rank %d: %d requests, %d part reads, want a request a shard of %d shards in %d epochs", rank, stats.ShardReads, stats.PartReads, set.Shards(), epochs)
 				}
 			}
 			for e := range epochs {
@@ -241,27 +269,83 @@ func (c *cutting) ErrorKind(err error) dataset.ErrorKind {
 	return dataset.Classify(c.Backend, err)
 }
 
+// failing fails the first fails ranged reads past byte 0 of each key,
+// as a connection reset.
+type failing struct {
+	dataset.Backend
+	fails int
+	mu    sync.Mutex
+	n     map[string]int
+}
+
+func (f *failing) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	f.mu.Lock()
+	fail := off > 0 && f.n[key] < f.fails
+	if fail {
+		f.n[key]++
+	}
+	f.mu.Unlock()
+	if fail {
+		return nil, 0, errCut
+	}
+	return f.Backend.(dataset.RangeOpener).OpenRange(ctx, key, off, n)
+}
+
+func (f *failing) ErrorKind(err error) dataset.ErrorKind {
+	if errors.Is(err, errCut) {
+		return dataset.KindTransient
+	}
+	return dataset.Classify(f.Backend, err)
+}
+
 // TestStreamResumes checks that a stream cut mid-shard resumes from its
-// last whole member with a ranged read, every sample delivered once.
+// last whole member with a ranged read, and that a shard read in parts
+// whose part fails past the store's retries resumes from there with new
+// parts, every sample delivered once, its exact bytes.
 func TestStreamResumes(t *testing.T) {
 	shards, keys, set, data := shardSet(t, 120, 8<<10)
-	b := &cutting{Backend: mem.New(shards), cut: map[string]bool{}}
-	ds := dataset.New(dataset.NewStore(b), keys)
-	got := map[int]bool{}
-	stats, err := load(context.Background(), ds, loader.Options{BatchSize: 4, Workers: 2, Warmup: -1, Stream: &loader.StreamOptions{Set: set}}, func(bt *loader.Batch) error {
-		for _, it := range bt.Items {
-			if got[it.Index] || !bytes.Equal(it.Data, data[it.Index]) {
-				return fmt.Errorf("sample %d: twice, or wrong bytes", it.Index)
+	policy := testPolicy
+	policy.Attempts = 2
+	for _, tc := range []struct {
+		name  string
+		b     dataset.Backend
+		mode  loader.Mode
+		part  int64
+		fetch int
+	}{
+		{"cut", &cutting{Backend: mem.New(shards), cut: map[string]bool{}}, loader.Sync, 0, 0},
+		{"parts-cut", &cutting{Backend: mem.New(shards), cut: map[string]bool{}}, loader.Async, 6000, 2}, // a first part past half the shard, cut
+		{"parts-failing-sync", &failing{Backend: mem.New(shards), fails: 2, n: map[string]int{}}, loader.Sync, 1500, 0},
+		{"parts-failing-async", &failing{Backend: mem.New(shards), fails: 2, n: map[string]int{}}, loader.Async, 1000, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := dataset.NewStore(tc.b).WithPolicy(policy)
+			if err != nil {
+				t.Fatal(err)
 			}
-			got[it.Index] = true
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if stats.ShardReads <= int64(set.Shards()) {
-		t.Errorf("%d shard reads of %d shards cut once each, want resumes", stats.ShardReads, set.Shards())
+			ds := dataset.New(st, keys)
+			got := map[int]bool{}
+			opts := loader.Options{BatchSize: 4, Workers: 2, Mode: tc.mode, FetchConcurrency: tc.fetch, Warmup: -1, Part: tc.part, Stream: &loader.StreamOptions{Set: set}}
+			stats, err := load(context.Background(), ds, opts, func(bt *loader.Batch) error {
+				for _, it := range bt.Items {
+					if got[it.Index] || !bytes.Equal(it.Data, data[it.Index]) {
+						return fmt.Errorf("sample %d: twice, or wrong bytes", it.Index)
+					}
+					got[it.Index] = true
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(len(got)) != stats.Items || len(got)+int(stats.Dropped) != set.Len() {
+				t.Errorf("%d distinct samples, %d delivered, %d dropped, of %d", len(got), stats.Items, stats.Dropped, set.Len())
+			}
+			// Some shards are left unread when the run ends.
+			if stats.Retries < int64(set.Shards())/2 || stats.AttemptErrors < stats.Retries {
+				t.Errorf("%d retries, %d failed attempts for %d shards each cut or failed, want a failure and a retry a shard read", stats.Retries, stats.AttemptErrors, set.Shards())
+			}
+		})
 	}
 }
 
@@ -287,6 +371,24 @@ func TestStreamErrors(t *testing.T) {
 				o[k] = b
 			}
 		}, `": at offset 1024: malformed shard`},
+		{"corrupt shards in parts", loader.Options{BatchSize: 2, Warmup: -1, Part: 700}, func(o map[string][]byte) {
+			for k, v := range o {
+				b := bytes.Clone(v)
+				b[1024+3] ^= 0xff
+				o[k] = b
+			}
+		}, `": at offset 1024: malformed shard`},
+		{"missing shard in parts", loader.Options{BatchSize: 2, Warmup: -1, Part: 700}, func(o map[string][]byte) { delete(o, keys[1]) }, keys[1]},
+		{"truncated shards in parts", loader.Options{BatchSize: 2, Warmup: -1, Part: 700}, func(o map[string][]byte) {
+			for k, v := range o {
+				o[k] = v[:len(v)/2]
+			}
+		}, "at offset 0: the store's object is "},
+		{"longer shards in parts", loader.Options{BatchSize: 2, Warmup: -1, Part: 700}, func(o map[string][]byte) {
+			for k, v := range o {
+				o[k] = append(bytes.Clone(v), make([]byte, 512)...)
+			}
+		}, "at offset 0: the store's object is "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			objs := map[string][]byte{}

@@ -1,0 +1,286 @@
+package loader
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/wds"
+)
+
+// Shard streams in parts (Options.Part with Options.Stream), as the AWS
+// CRT client reads a large object through its read-ahead window: a worker
+// reads its epoch's shards one after another, each as ranged reads of
+// Part bytes, FetchConcurrency of them in flight at once (one in Sync
+// mode), in shard order and across the end of one shard into the next, so
+// that the worker's requests in flight stay its share of C however large
+// its shards are and however few it has. The worker's scanner reads a
+// shard's parts in order, as it reads a single GET's body. A part is held
+// (its bytes counted as held) from its read's start until the scanner has
+// read it all, so that a worker holds at most FetchConcurrency parts of
+// its shards. A shard's parts cover it up to the block after its last
+// sample: the tar trailer after it holds no sample, and the scanner ends
+// at a block boundary where its reader does.
+
+// partFeed reads the parts of one worker's shards of one epoch.
+type partFeed struct {
+	src    *shardSource
+	store  *dataset.Store
+	part   int64
+	ctx    context.Context
+	cancel context.CancelFunc
+	bufs   chan []byte // the worker's part buffers, kept across epochs
+
+	slots    []partSlot // a ring: the parts launched, in order, from head
+	head     int        // the slot the scanner reads next
+	launched int        // slots launched and not yet read whole
+
+	// The next part to launch: part loff of shard lj (-1: none under
+	// way), then the shards of queue, then the epoch's next shards.
+	lj    int
+	loff  int64
+	queue []int
+	// taken are the shards whose parts were launched (or are next) that
+	// no cursor has opened yet, in order.
+	taken []int
+
+	cur partStream // the shard the scanner reads
+}
+
+// partSlot is one part read by a goroutine of the run: its fields are
+// the goroutine's until done is closed.
+type partSlot struct {
+	j          int    // the shard
+	key        string // its key
+	off, n     int64  // the part's range
+	buf        []byte // the slot's buffer, which it keeps across parts
+	data       []byte // the part's bytes, once read
+	done       chan struct{}
+	tm         dataset.Timing
+	err        error
+	start, end time.Time
+}
+
+// partBuffers returns the part buffers of a worker that reads in parts k
+// at once, kept across its epochs.
+func partBuffers(k int) chan []byte { return make(chan []byte, k) }
+
+// newPartFeed returns the feed of src's shards, k parts in flight, from
+// byte off of shard j when j >= 0 (a shard a cursor resumes, which it
+// has opened already), then the shards of queue, then src's next shards;
+// the parts it can launch are launched.
+func newPartFeed(src *shardSource, k int, bufs chan []byte, j int, off int64, queue []int) *partFeed {
+	r := src.w.run
+	ctx, cancel := context.WithCancel(src.ctx)
+	f := &partFeed{src: src, store: r.ds.Store(), part: r.part, ctx: ctx, cancel: cancel, bufs: bufs,
+		slots: make([]partSlot, k), lj: j, loff: off, queue: queue}
+	f.taken = append(f.taken, queue...)
+	f.fill()
+	return f
+}
+
+// partEnd returns where the parts of shard j end: at the block after its
+// last sample's end (the tar trailer after it holds no sample), or its
+// size when it has none.
+func (f *partFeed) partEnd(j int) int64 {
+	sh := f.src.w.run.stream.set.Shard(j)
+	if n := len(sh.Samples); n > 0 {
+		end := (sh.Samples[n-1].End + wds.BlockSize - 1) / wds.BlockSize * wds.BlockSize
+		return min(end, sh.Size)
+	}
+	return sh.Size
+}
+
+// fill launches parts until k are under way or unread, or none is left.
+func (f *partFeed) fill() {
+	for f.launched < len(f.slots) {
+		for f.lj < 0 || f.loff >= f.partEnd(f.lj) {
+			switch {
+			case len(f.queue) > 0:
+				f.lj, f.queue = f.queue[0], f.queue[1:]
+			default:
+				j, ok := f.src.takeShard()
+				if !ok {
+					f.lj = -1
+					return
+				}
+				f.lj = j
+				f.taken = append(f.taken, j)
+			}
+			f.loff = 0
+		}
+		f.launch()
+	}
+}
+
+// launch starts reading the next part, into the slot after the last
+// launched.
+func (f *partFeed) launch() {
+	r := f.src.w.run
+	s := &f.slots[(f.head+f.launched)%len(f.slots)]
+	f.launched++
+	n := min(f.part, f.partEnd(f.lj)-f.loff)
+	if int64(cap(s.buf)) < n {
+		select {
+		case b := <-f.bufs:
+			s.buf = b
+		default:
+		}
+		if int64(cap(s.buf)) < n {
+			s.buf = make([]byte, f.part)
+		}
+	}
+	key := r.stream.set.Shard(f.lj).Key
+	s.j, s.key, s.off, s.n, s.data, s.err = f.lj, key, f.loff, n, nil, nil
+	s.done = make(chan struct{})
+	f.loff += n
+	r.held.add(0, int(n))
+	buf, off, ctx, store, done := s.buf[:n], s.off, f.ctx, f.store, s.done
+	r.group.Go(func() error {
+		start := time.Now()
+		tm, err := store.ReadRangeInto(ctx, key, off, buf)
+		s.tm, s.err, s.data, s.start, s.end = tm, err, buf, start, time.Now()
+		close(done)
+		return nil
+	})
+}
+
+// nextShard returns the next shard the scanner reads, false when none is
+// left, and a stream of its parts, valid until the next call.
+func (f *partFeed) nextShard() (int, *partStream, bool) {
+	if len(f.taken) == 0 {
+		f.fill() // a feed whose slots were all unread takes no shard
+		if len(f.taken) == 0 {
+			return 0, nil, false
+		}
+	}
+	j := f.taken[0]
+	f.taken = f.taken[1:]
+	return j, f.open(j, 0), true
+}
+
+// open returns the stream of shard j's parts from off.
+func (f *partFeed) open(j int, off int64) *partStream {
+	f.cur = partStream{f: f, j: j, key: f.src.w.run.stream.set.Shard(j).Key, off: off, end: f.partEnd(j)}
+	return &f.cur
+}
+
+// resume stops the feed, whose shard j failed at off, and returns a new
+// one reading j from off, then the shards this one had taken, with the
+// stream of j's parts from off.
+func (f *partFeed) resume(j int, off int64) (*partFeed, *partStream) {
+	k := len(f.slots)
+	f.stop()
+	g := newPartFeed(f.src, k, f.bufs, j, off, f.taken)
+	return g, g.open(j, off)
+}
+
+// stop cancels the parts under way and, once each has returned (without
+// waiting for them), gives the slots' buffers back to the worker; the
+// bytes of the parts not read whole are no longer held.
+func (f *partFeed) stop() {
+	f.cancel()
+	r := f.src.w.run
+	var pending []chan struct{}
+	for i := range f.launched {
+		s := &f.slots[(f.head+i)%len(f.slots)]
+		r.held.add(0, -int(s.n))
+		pending = append(pending, s.done)
+	}
+	slots := f.slots
+	f.slots, f.launched = nil, 0
+	r.group.Go(func() error {
+		for _, d := range pending {
+			<-d
+		}
+		for i := range slots {
+			select {
+			case f.bufs <- slots[i].buf:
+			default:
+			}
+		}
+		return nil
+	})
+}
+
+// partStream reads one shard's parts in order, as the scanner's reader.
+type partStream struct {
+	f        *partFeed
+	j        int
+	key      string
+	off, end int64  // the next byte to return, and where the parts end
+	cur      []byte // what is left of the part being read
+	ttfb     time.Duration
+	first    bool // ttfb is the shard's
+}
+
+// Read reads the shard's next bytes into p; io.EOF where its parts end.
+func (ps *partStream) Read(p []byte) (int, error) {
+	f := ps.f
+	if len(ps.cur) == 0 {
+		if ps.off >= ps.end {
+			return 0, io.EOF
+		}
+		if err := ps.take(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, ps.cur)
+	ps.cur = ps.cur[n:]
+	ps.off += int64(n)
+	if len(ps.cur) == 0 {
+		// The part is read whole: its slot reads the next.
+		s := &f.slots[f.head]
+		f.src.w.run.held.add(0, -int(s.n))
+		f.head = (f.head + 1) % len(f.slots)
+		f.launched--
+		f.fill()
+	}
+	return n, nil
+}
+
+// take waits for the part at the stream's offset, records its read, and
+// makes it the part being read; or returns why it failed.
+func (ps *partStream) take() error {
+	f := ps.f
+	if f.launched == 0 {
+		return fmt.Errorf("loader: shard %q: no part under way at byte %d (end %d, lj %d loff %d taken %v queue %v)", ps.key, ps.off, ps.end, f.lj, f.loff, f.taken, f.queue)
+	}
+	s := &f.slots[f.head]
+	if s.j != ps.j || s.off != ps.off {
+		return fmt.Errorf("loader: shard %q: the part under way at byte %d is of another shard, or another offset (%d)", ps.key, ps.off, s.off)
+	}
+	select {
+	case <-s.done:
+	case <-f.ctx.Done():
+		return context.Cause(f.ctx)
+	}
+	rec := f.src.w.rec
+	if s.err != nil {
+		if f.ctx.Err() == nil {
+			rec.shardPart(s.tm, true, s.off > 0, s.start, s.end)
+		}
+		return s.err
+	}
+	rec.shardPart(s.tm, false, s.off > 0, s.start, s.end)
+	if size := f.src.w.run.stream.set.Shard(ps.j).Size; s.tm.Size >= 0 && s.tm.Size != size {
+		return fmt.Errorf("the store's object is %d bytes, its layout says %d: %w", s.tm.Size, size, wds.ErrFormat)
+	}
+	if s.off == 0 {
+		ps.ttfb, ps.first = s.tm.TTFB, true
+	}
+	ps.cur = s.data
+	return nil
+}
+
+// Offset returns the offset in the shard of the next byte Read returns.
+func (ps *partStream) Offset() int64 { return ps.off }
+
+// TTFB returns the time to first byte of the shard's first part, once
+// read; a stream resumed past it has none.
+func (ps *partStream) TTFB() (time.Duration, bool) { return ps.ttfb, ps.first }
+
+// Close does nothing: the feed reads on into the next shard.
+func (ps *partStream) Close() error { return nil }
