@@ -152,10 +152,10 @@ func (w *worker) streamLoop() error {
 	p := r.stream
 	defer w.rec.finish()
 	streams := max(w.fetchers, 1)
-	var partBufs chan []byte
+	var parts *partPool
 	if r.part > 0 {
 		// One stream, its fetchers' parts in flight (see partFeed).
-		partBufs, streams = partBuffers(streams), 1
+		parts, streams = newPartPool(streams), 1
 	}
 	rng := rand.New(rand.NewPCG(p.seed^0x9e3779b97f4a7c15, uint64(p.base+w.first)))
 	// Sample buffers to reuse, beyond those the worker's batches hold:
@@ -173,7 +173,7 @@ func (w *worker) streamLoop() error {
 		if r.total >= 0 && seq >= r.total {
 			return nil
 		}
-		src := w.startStreams(epoch, ep.shards[w0], streams, free, partBufs)
+		src := w.startStreams(epoch, ep.shards[w0], streams, free, parts)
 		whole, err := w.streamEpoch(src, ep, epoch, seq, rng, free)
 		src.stop()
 		if err != nil {
@@ -297,13 +297,13 @@ type shardSource struct {
 
 // startStreams starts reading shards for the worker's epoch with streams
 // streams: inline for one, else in goroutines of the run's group. With
-// partBufs, the worker reads in parts (Options.Part): one stream, inline,
+// parts, the worker reads in parts (Options.Part): one stream, inline,
 // whose parts, as many at once as the worker's fetchers, start now.
-func (w *worker) startStreams(epoch int, shards []int, streams int, free *bufPool, partBufs chan []byte) *shardSource {
+func (w *worker) startStreams(epoch int, shards []int, streams int, free *bufPool, parts *partPool) *shardSource {
 	ctx, cancel := context.WithCancel(w.run.ctx)
 	src := &shardSource{w: w, epoch: epoch, shards: shards, free: free, ctx: ctx, cancel: cancel}
-	if partBufs != nil {
-		src.feed = newPartFeed(src, cap(partBufs), partBufs, -1, 0, nil)
+	if parts != nil {
+		src.feed = newPartFeed(src, parts, -1, 0, nil)
 		return src
 	}
 	n := min(streams, len(shards))
@@ -678,9 +678,12 @@ func newBufPool(n int) *bufPool {
 
 // get returns an empty buffer of at least n bytes' capacity: the smallest
 // pooled one that holds n bytes; else a new one of n bytes rounded up to
-// a power of two (at least 4 KiB), in place of the smallest pooled one,
-// which is dropped, so that the buffers the worker has stay as many and
-// only grow.
+// a power of two (at least 4 KiB): with the pool full, in place of the
+// smallest pooled one, which is dropped, so that the buffers the worker
+// has stay as many and only grow; with room in the pool, beside them, so
+// that a worker that gives a buffer back for each it takes (a stream read
+// inline, with no sample read ahead) comes to have the pool's choice of
+// sizes, not only the one buffer it gave back last.
 func (p *bufPool) get(n int64) []byte {
 	p.mu.Lock()
 	fit, small := -1, -1
@@ -692,8 +695,8 @@ func (p *bufPool) get(n int64) []byte {
 			small = i
 		}
 	}
-	if fit < 0 {
-		fit = small // dropped below, if any
+	if fit < 0 && len(p.bufs) == p.n {
+		fit = small // dropped below
 	}
 	var b []byte
 	if fit >= 0 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/mem"
@@ -87,6 +88,8 @@ func TestStream(t *testing.T) {
 		{"async-parts", loader.Async, 3, 2, 0, 1, 777},
 		{"async-parts-shuffle", loader.Async, 4, 3, 16, 1, 3000},
 		{"parts-ranks", loader.Async, 2, 2, 8, 2, 5000},
+		// Parts larger than a shard: a window of 8 parts, few used.
+		{"parts-whole-shards", loader.Async, 4, 2, 0, 1, 1 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const epochs, batch = 2, 7
@@ -147,12 +150,13 @@ func TestStream(t *testing.T) {
 				if tc.part > 0 {
 					least := (stats.StreamedBytes + tc.part - 1) / tc.part
 					most := int64(0) // each shard's parts once an epoch
+					multi := false   // some shard takes more than a part
 					for j := range set.Shards() {
-						sh := set.Shard(j)
-						end := (sh.Samples[len(sh.Samples)-1].End + wds.BlockSize - 1) / wds.BlockSize * wds.BlockSize
+						end := set.Shard(j).SamplesEnd()
 						most += epochs * ((end + tc.part - 1) / tc.part)
+						multi = multi || end > tc.part
 					}
-					if stats.ShardReads < least || stats.ShardReads > most || stats.PartReads == 0 || stats.PartReads >= stats.ShardReads {
+					if stats.ShardReads < least || stats.ShardReads > most || (stats.PartReads > 0) != multi || stats.PartReads >= stats.ShardReads {
 						t.Errorf("rank %d: %d requests, %d part reads for %d bytes streamed in parts of %d, want from %d to %d", rank, stats.ShardReads, stats.PartReads, stats.StreamedBytes, tc.part, least, most)
 					}
 				}
@@ -448,5 +452,109 @@ func TestStreamEmptySamples(t *testing.T) {
 		if err != nil || got != set.Len() {
 			t.Errorf("%s: delivered %d of %d samples, %v", mode, got, set.Len(), err)
 		}
+	}
+}
+
+// gated counts the ranged reads open at once (from OpenRange to the
+// body's Close), and holds the first ones until c are open, or a while
+// has passed: a loader that keeps c reads in flight reaches c.
+type gated struct {
+	dataset.Backend
+	c    int
+	mu   sync.Mutex
+	open int
+	most int
+	full chan struct{}
+}
+
+type gatedBody struct {
+	io.ReadCloser
+	g *gated
+}
+
+func (b gatedBody) Close() error {
+	b.g.mu.Lock()
+	b.g.open--
+	b.g.mu.Unlock()
+	return b.ReadCloser.Close()
+}
+
+func (g *gated) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, int64, error) {
+	g.mu.Lock()
+	g.open++
+	g.most = max(g.most, g.open)
+	if g.open >= g.c {
+		select {
+		case <-g.full:
+		default:
+			close(g.full)
+		}
+	}
+	g.mu.Unlock()
+	select {
+	case <-g.full:
+	case <-time.After(100 * time.Millisecond): // fewer than c in flight: the test fails
+	case <-ctx.Done():
+	}
+	rc, size, err := g.Backend.(dataset.RangeOpener).OpenRange(ctx, key, off, n)
+	if err != nil {
+		g.mu.Lock()
+		g.open--
+		g.mu.Unlock()
+		return nil, 0, err
+	}
+	return gatedBody{rc, g}, size, nil
+}
+
+// TestStreamPartsInFlight checks that shards read in parts keep a
+// worker's fetchers' number of parts in flight, one in sync mode: C in
+// all, never more.
+func TestStreamPartsInFlight(t *testing.T) {
+	shards, keys, set, _ := shardSet(t, 300, 16<<10)
+	for _, tc := range []struct {
+		name    string
+		mode    loader.Mode
+		workers int
+		fetch   int
+	}{
+		{"sync", loader.Sync, 3, 0},
+		{"async", loader.Async, 2, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.workers * max(tc.fetch, 1)
+			g := &gated{Backend: mem.New(shards), c: c, full: make(chan struct{})}
+			ds := dataset.New(dataset.NewStore(g), keys)
+			opts := loader.Options{BatchSize: 4, Workers: tc.workers, Mode: tc.mode, FetchConcurrency: tc.fetch, Warmup: -1, Part: 1024, Stream: &loader.StreamOptions{Set: set}}
+			if _, err := load(context.Background(), ds, opts, func(*loader.Batch) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if g.most != c {
+				t.Errorf("at most %d parts in flight, want C = %d", g.most, c)
+			}
+		})
+	}
+}
+
+// TestStreamPartsFewShards checks shards in parts over several epochs
+// when a worker's shards take fewer parts than its window holds: the
+// window's buffers carry over from epoch to epoch, every sample exact.
+func TestStreamPartsFewShards(t *testing.T) {
+	shards, keys, set, data := shardSet(t, 40, 32<<10)
+	ds := dataset.New(dataset.NewStore(mem.New(shards)), keys)
+	opts := loader.Options{BatchSize: 2, Workers: 2, Mode: loader.Async, FetchConcurrency: 8, Epochs: 4, Warmup: -1, Part: 1 << 20, Stream: &loader.StreamOptions{Set: set}}
+	epochs := map[int]bool{}
+	if _, err := load(context.Background(), ds, opts, func(b *loader.Batch) error {
+		epochs[b.Epoch] = true
+		for _, it := range b.Items {
+			if !bytes.Equal(it.Data, data[it.Index]) {
+				return fmt.Errorf("epoch %d: sample %d: wrong bytes", b.Epoch, it.Index)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(epochs) != 4 || set.Shards() >= 2*16 {
+		t.Errorf("%d epochs read, %d shards: want 4 epochs, fewer shards than the workers' windows hold", len(epochs), set.Shards())
 	}
 }

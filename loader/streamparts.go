@@ -17,12 +17,15 @@ import (
 // mode), in shard order and across the end of one shard into the next, so
 // that the worker's requests in flight stay its share of C however large
 // its shards are and however few it has. The worker's scanner reads a
-// shard's parts in order, as it reads a single GET's body. A part is held
-// (its bytes counted as held) from its read's start until the scanner has
-// read it all, so that a worker holds at most FetchConcurrency parts of
-// its shards. A shard's parts cover it up to the block after its last
-// sample: the tar trailer after it holds no sample, and the scanner ends
-// at a block boundary where its reader does.
+// shard's parts in order, as it reads a single GET's body. A part read
+// ahead waits for the scanner in the worker's window of twice as many
+// parts as it has in flight: a part whose read is slow holds up the
+// scanner, not the reads of the parts after it, until the window is
+// full. A part is held (its bytes counted as held) from its read's start
+// until the scanner has read it all: a worker holds at most
+// 2 x FetchConcurrency parts. A shard's parts cover it up to the block
+// after its last sample: the tar trailer after it holds no sample, and
+// the scanner ends at a block boundary where its reader does.
 
 // partFeed reads the parts of one worker's shards of one epoch.
 type partFeed struct {
@@ -31,11 +34,16 @@ type partFeed struct {
 	part   int64
 	ctx    context.Context
 	cancel context.CancelFunc
-	bufs   chan []byte // the worker's part buffers, kept across epochs
+	pool   *partPool // the worker's parts in flight and buffers
 
-	slots    []partSlot // a ring: the parts launched, in order, from head
+	slots    []partSlot // a ring, the window: the parts launched, in order, from head
 	head     int        // the slot the scanner reads next
 	launched int        // slots launched and not yet read whole
+	k        int        // the most parts in flight
+	inflight int        // parts launched whose completion has not been seen
+	// completed has a token from each part's read as it ends: they end
+	// in any order, and each frees a request for the next part.
+	completed chan struct{}
 
 	// The next part to launch: part loff of shard lj (-1: none under
 	// way), then the shards of queue, then the epoch's next shards.
@@ -63,39 +71,52 @@ type partSlot struct {
 	start, end time.Time
 }
 
-// partBuffers returns the part buffers of a worker that reads in parts k
-// at once, kept across its epochs.
-func partBuffers(k int) chan []byte { return make(chan []byte, k) }
+// partPool is what a worker that reads shards in parts keeps across its
+// epochs: how many parts it has in flight, and its window's buffers, of
+// which it makes no more than its window holds: a new epoch's feed waits
+// for the buffers of the last epoch's parts, canceled, to come back.
+type partPool struct {
+	k    int
+	bufs chan []byte
+	made int // buffers made; the worker's loop alone counts them
+}
 
-// newPartFeed returns the feed of src's shards, k parts in flight, from
+// newPartPool returns the pool of a worker with k parts in flight.
+func newPartPool(k int) *partPool { return &partPool{k: k, bufs: make(chan []byte, 2*k)} }
+
+// newPartFeed returns the feed of src's shards, pool.k parts in flight, from
 // byte off of shard j when j >= 0 (a shard a cursor resumes, which it
 // has opened already), then the shards of queue, then src's next shards;
 // the parts it can launch are launched.
-func newPartFeed(src *shardSource, k int, bufs chan []byte, j int, off int64, queue []int) *partFeed {
+func newPartFeed(src *shardSource, pool *partPool, j int, off int64, queue []int) *partFeed {
 	r := src.w.run
 	ctx, cancel := context.WithCancel(src.ctx)
-	f := &partFeed{src: src, store: r.ds.Store(), part: r.part, ctx: ctx, cancel: cancel, bufs: bufs,
-		slots: make([]partSlot, k), lj: j, loff: off, queue: queue}
+	k := pool.k
+	f := &partFeed{src: src, store: r.ds.Store(), part: r.part, ctx: ctx, cancel: cancel, pool: pool,
+		slots: make([]partSlot, 2*k), k: k, completed: make(chan struct{}, 2*k), lj: j, loff: off, queue: queue}
 	f.taken = append(f.taken, queue...)
 	f.fill()
 	return f
 }
 
-// partEnd returns where the parts of shard j end: at the block after its
-// last sample's end (the tar trailer after it holds no sample), or its
-// size when it has none.
+// partEnd returns where the parts of shard j end: where its samples do.
 func (f *partFeed) partEnd(j int) int64 {
-	sh := f.src.w.run.stream.set.Shard(j)
-	if n := len(sh.Samples); n > 0 {
-		end := (sh.Samples[n-1].End + wds.BlockSize - 1) / wds.BlockSize * wds.BlockSize
-		return min(end, sh.Size)
-	}
-	return sh.Size
+	return f.src.w.run.stream.set.Shard(j).SamplesEnd()
 }
 
-// fill launches parts until k are under way or unread, or none is left.
+// fill launches parts until k are in flight, or the window is full, or
+// none is left.
 func (f *partFeed) fill() {
-	for f.launched < len(f.slots) {
+	for {
+		select {
+		case <-f.completed:
+			f.inflight--
+			continue
+		default:
+		}
+		break
+	}
+	for f.inflight < f.k && f.launched < len(f.slots) {
 		for f.lj < 0 || f.loff >= f.partEnd(f.lj) {
 			switch {
 			case len(f.queue) > 0:
@@ -121,30 +142,48 @@ func (f *partFeed) launch() {
 	r := f.src.w.run
 	s := &f.slots[(f.head+f.launched)%len(f.slots)]
 	f.launched++
+	f.inflight++
 	n := min(f.part, f.partEnd(f.lj)-f.loff)
 	if int64(cap(s.buf)) < n {
-		select {
-		case b := <-f.bufs:
-			s.buf = b
-		default:
-		}
-		if int64(cap(s.buf)) < n {
-			s.buf = make([]byte, f.part)
-		}
+		s.buf = f.buffer()
 	}
 	key := r.stream.set.Shard(f.lj).Key
 	s.j, s.key, s.off, s.n, s.data, s.err = f.lj, key, f.loff, n, nil, nil
 	s.done = make(chan struct{})
 	f.loff += n
 	r.held.add(0, int(n))
-	buf, off, ctx, store, done := s.buf[:n], s.off, f.ctx, f.store, s.done
+	buf, off, ctx, store, done, completed := s.buf[:n], s.off, f.ctx, f.store, s.done, f.completed
 	r.group.Go(func() error {
 		start := time.Now()
 		tm, err := store.ReadRangeInto(ctx, key, off, buf)
 		s.tm, s.err, s.data, s.start, s.end = tm, err, buf, start, time.Now()
 		close(done)
+		completed <- struct{}{} // never blocks: a token a part of the window
 		return nil
 	})
+}
+
+// buffer returns a part buffer: one of the worker's, or a new one while
+// it has made fewer than its window holds; else it waits for one to come
+// back from a feed stopped (its reads canceled), or, if the feed is
+// stopped first, makes one more.
+func (f *partFeed) buffer() []byte {
+	p := f.pool
+	select {
+	case b := <-p.bufs:
+		return b
+	default:
+	}
+	if p.made < cap(p.bufs) {
+		p.made++
+		return make([]byte, f.part)
+	}
+	select {
+	case b := <-p.bufs:
+		return b
+	case <-f.ctx.Done():
+		return make([]byte, f.part)
+	}
 }
 
 // nextShard returns the next shard the scanner reads, false when none is
@@ -171,9 +210,8 @@ func (f *partFeed) open(j int, off int64) *partStream {
 // one reading j from off, then the shards this one had taken, with the
 // stream of j's parts from off.
 func (f *partFeed) resume(j int, off int64) (*partFeed, *partStream) {
-	k := len(f.slots)
 	f.stop()
-	g := newPartFeed(f.src, k, f.bufs, j, off, f.taken)
+	g := newPartFeed(f.src, f.pool, j, off, f.taken)
 	return g, g.open(j, off)
 }
 
@@ -196,9 +234,11 @@ func (f *partFeed) stop() {
 			<-d
 		}
 		for i := range slots {
-			select {
-			case f.bufs <- slots[i].buf:
-			default:
+			if b := slots[i].buf; cap(b) > 0 {
+				select {
+				case f.pool.bufs <- b:
+				default:
+				}
 			}
 		}
 		return nil
@@ -252,10 +292,18 @@ func (ps *partStream) take() error {
 	if s.j != ps.j || s.off != ps.off {
 		return fmt.Errorf("loader: shard %q: the part under way at byte %d is of another shard, or another offset (%d)", ps.key, ps.off, s.off)
 	}
-	select {
-	case <-s.done:
-	case <-f.ctx.Done():
-		return context.Cause(f.ctx)
+	for wait := true; wait; {
+		select {
+		case <-s.done:
+			wait = false
+		case <-f.completed:
+			// Another part's read ended: its request is free for
+			// the next part, if the window has room.
+			f.inflight--
+			f.fill()
+		case <-f.ctx.Done():
+			return context.Cause(f.ctx)
+		}
 	}
 	rec := f.src.w.rec
 	if s.err != nil {

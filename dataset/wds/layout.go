@@ -47,6 +47,18 @@ type Shard struct {
 	Samples []Sample
 }
 
+// SamplesEnd returns where the shard's samples end: the end of the block
+// its last sample's data ends in (a tar reader that stops there, at a
+// block boundary, has read every sample; what follows is the archive's
+// trailer), or its size when it holds no sample.
+func (sh *Shard) SamplesEnd() int64 {
+	n := len(sh.Samples)
+	if n == 0 {
+		return sh.Size
+	}
+	return min((sh.Samples[n-1].End+BlockSize-1)/BlockSize*BlockSize, sh.Size)
+}
+
 // MemberSize returns how many bytes a member of size bytes takes in a tar
 // archive whose headers need one block: its header and its data padded to
 // a whole block.

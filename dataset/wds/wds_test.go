@@ -374,3 +374,22 @@ func TestScanStoreAndRanged(t *testing.T) {
 		t.Errorf("ScanStore of a mixed index: %v", err)
 	}
 }
+
+// TestSamplesEnd checks where a shard's samples end: at the block its
+// last sample's data ends in, never past the shard.
+func TestSamplesEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sh   wds.Shard
+		want int64
+	}{
+		{"mid-block", wds.Shard{Size: 10240, Samples: []wds.Sample{{End: 1000}}}, 1024},
+		{"at a block's end", wds.Shard{Size: 10240, Samples: []wds.Sample{{End: 512}, {End: 2048}}}, 2048},
+		{"no trailer", wds.Shard{Size: 1536, Samples: []wds.Sample{{End: 1500}}}, 1536},
+		{"no samples", wds.Shard{Size: 10240}, 10240},
+	} {
+		if got := tc.sh.SamplesEnd(); got != tc.want {
+			t.Errorf("%s: SamplesEnd %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
