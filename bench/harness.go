@@ -121,7 +121,7 @@ func StartLoad(ctx context.Context, src *Source, c cases.Case, o LoadOptions) (*
 	}
 	r.opts = opts
 	r.inFlight, r.round = opts.InFlight(), opts.Workers*opts.BatchSize
-	if r.stream {
+	if r.stream && opts.Part == 0 {
 		// A stream's requests in flight are its shards' streams.
 		r.inFlight = src.Streams(opts.Workers, opts.FetchConcurrency, opts.Shard.World)
 	}
@@ -516,7 +516,7 @@ func (res LoadResult) Metrics() []Metric {
 		m = append(m, Metric{float64(res.CPU) / float64(res.Items), results.CPUPerItem})
 	}
 	m = append(m, Metric{float64(res.FirstBatch.Nanoseconds()), results.FirstBatchNs})
-	if res.Parts {
+	if res.Parts && !res.Tar {
 		m = append(m, Metric{float64(res.Requests) / float64(max(st.Fetched, 1)), results.RequestsPerItem})
 	}
 	if res.Tar {

@@ -257,9 +257,10 @@ func TestLoadOutput(t *testing.T) {
 
 // TestTarLoadOutput runs the Load benchmarks on the synthetic dataset in
 // tar shards, on every hermetic backend, streamed (with and without a
-// shuffle buffer) and read by range, every sample's bytes checked, and
-// checks what tar lines add: the requests an item took, the bytes read
-// for a byte delivered, the samples dropped, and the lines' layout.
+// shuffle buffer, whole and in parts) and read by range, every sample's
+// bytes checked, and checks what tar lines add: the requests an item
+// took, the bytes read for a byte delivered, the samples dropped, and
+// the lines' layout.
 func TestTarLoadOutput(t *testing.T) {
 	const items, workers, batch = 200, 2, 10
 	n := 60 * workers * batch
@@ -272,13 +273,16 @@ func TestTarLoadOutput(t *testing.T) {
 		cases.Shard.Var:   "2MB",
 		cases.Read.Var:    "stream,range",
 		cases.Shuffle.Var: "0,16",
+		cases.Part.Var:    "0,256KiB",
 	}, false, "-test.bench=^BenchmarkLoad$", fmt.Sprintf("-test.benchtime=%dx", n), "-deep")
+	const part = 256 << 10
 	want := map[string]bool{}
 	for _, b := range []string{"mem", "local", "fakes3"} {
 		for _, m := range []string{"sync", "async"} {
 			tail := fmt.Sprintf("mode=%s/workers=%d/batch=%d", m, workers, batch)
 			prefix := fmt.Sprintf("Load/backend=%s/profile=none/format=tar/shard=2MB/read=", b)
 			want[prefix+"stream/"+tail], want[prefix+"stream/shuffle=16/"+tail], want[prefix+"range/"+tail] = true, true, true
+			want[prefix+"stream/part=256KiB/"+tail], want[prefix+"stream/shuffle=16/part=256KiB/"+tail] = true, true
 		}
 	}
 	for _, r := range out.results {
@@ -296,12 +300,20 @@ func TestTarLoadOutput(t *testing.T) {
 		reqs, _ := value(r, results.RequestsPerItem)
 		readB, _ := value(r, results.ReadBytesPerByte)
 		dropped, hasDropped := value(r, results.DroppedPerItem)
+		parts := strings.Contains(base, "/part=")
 		if stream := strings.Contains(base, "read=stream"); stream {
 			// What the streams read counts the samples of shares
 			// dropped, and is counted as they are read: the items
 			// held at the timed run's ends move it by a few percent.
-			if !(reqs > 0 && reqs < 0.2) || !(readB > 0.9 && readB < 1.1/(1-dropped)) || !hasDropped || dropped < 0 || dropped > 0.5 {
-				t.Errorf("%s: %v requests/item, %v read-B/B, dropped/item %v %v; want a request a shard, a shard's bytes, and the samples dropped", base, reqs, readB, dropped, hasDropped)
+			if !(readB > 0.9 && readB < 1.1/(1-dropped)) || !hasDropped || dropped < 0 || dropped > 0.5 {
+				t.Errorf("%s: %v read-B/B, dropped/item %v %v; want a shard's bytes, and the samples dropped", base, readB, dropped, hasDropped)
+			}
+			// A request a shard, or a part: the bytes a sample
+			// streamed over the part's size, and a shard's last
+			// part, short, once a shard.
+			perItem, _ := value(r, results.BytesPerItem)
+			if lo := readB * perItem / part; parts && !(reqs >= 0.9*lo && reqs < 1.3*lo) || !parts && !(reqs > 0 && reqs < 0.2) {
+				t.Errorf("%s: %v requests/item for %v bytes read an item; want a request a shard, or a request a part of %d bytes", base, reqs, readB*perItem, part)
 			}
 		} else if reqs != 1 || !(readB > 1 && readB < 1.1) || hasDropped {
 			t.Errorf("%s: %v requests/item, %v read-B/B, dropped/item %v; want one request a sample and its span", base, reqs, readB, hasDropped)

@@ -65,10 +65,18 @@ func (s *Source) ReadBytesPerItem(c cases.Case) float64 {
 }
 
 // ItemsPerRequest returns the items one request of c reads on average:
-// 1; for shards streamed, the samples a shard holds; for loose items in
-// parts (c.Part), one over the parts an item takes (at least one each).
+// 1; for shards streamed, the samples a shard holds, or in parts
+// (c.Part), the samples over the parts the shards' samples take; for
+// loose items in parts, one over the parts an item takes (at least one
+// each).
 func (s *Source) ItemsPerRequest(c cases.Case) float64 {
 	switch {
+	case s.Set != nil && c.Streams() && c.Part > 0:
+		var parts int64
+		for j := range s.Set.Shards() {
+			parts += (s.Set.Shard(j).SamplesEnd() + c.Part - 1) / c.Part
+		}
+		return float64(s.Set.Len()) / float64(max(parts, 1))
 	case s.Set != nil && c.Streams():
 		return float64(s.Set.Len()) / float64(s.Set.Shards())
 	case s.Set == nil && c.Part > 0 && len(s.Sizes) > 0:
@@ -85,7 +93,9 @@ func (s *Source) ItemsPerRequest(c cases.Case) float64 {
 // has in flight: each of the world's workers (workers x world of them,
 // this process's workers of them) streams as many shards at once as its
 // fetchers (one in sync mode), and never more than the shards it has
-// (the shards over the world's workers, rounded up).
+// (the shards over the world's workers, rounded up). Shards read in parts
+// are not so bound: each worker has as many parts in flight as its
+// fetchers, as loose items do.
 func (s *Source) Streams(workers, fetch, world int) int {
 	if s.Set == nil {
 		return workers * fetch

@@ -173,7 +173,7 @@ func StartTrain(ctx context.Context, src *Source, c cases.Case, o TrainOptions) 
 		return nil, err
 	}
 	r.inFlight = c.Accel * ropts.InFlight()
-	if c.Streams() {
+	if c.Streams() && c.Part == 0 {
 		r.inFlight = c.Accel * src.Streams(ropts.Workers, ropts.FetchConcurrency, c.Accel*world)
 	}
 	if err := r.warmUp(); err != nil {
@@ -320,7 +320,11 @@ func (res TrainResult) Metrics() []Metric {
 	var held, requests, fetched, parts int64
 	for _, l := range res.Loaders {
 		held += l.HeldBytesPeak
-		requests += l.Fetched + l.Errors + l.Retries + l.PartReads
+		if l.ShardReads > 0 {
+			requests += l.ShardReads // a stream's: every shard's opening or part
+		} else {
+			requests += l.Fetched + l.Errors + l.Retries + l.PartReads
+		}
 		fetched += l.Fetched
 		parts += l.PartReads
 		st.ReadTime += l.ReadTime
@@ -342,7 +346,7 @@ func (res TrainResult) Metrics() []Metric {
 		m = append(m, Metric{float64(held), results.HeldBytesPeak})
 	}
 	if parts > 0 {
-		// Items in parts: the requests an item took.
+		// Items or shards in parts: the requests an item took.
 		m = append(m, Metric{float64(requests) / float64(max(fetched, 1)), results.RequestsPerItem})
 	}
 	return append(m, res.Cache.metrics()...)
@@ -352,18 +356,21 @@ func (res TrainResult) Metrics() []Metric {
 // on src hold at once, prefetch batches a worker (0 for the default):
 // every accelerator's workers' batch slots, and under a stream their
 // shuffle buffers, at the mean sample's size; a stream's buffers, reused
-// by size class, up to twice their samples. A search for the most
-// accelerators a store feeds stops where that outgrows the memory the
-// machine has.
+// by size class, up to twice their samples; and a stream's parts in
+// flight, a worker's fetchers' worth. A search for the most accelerators
+// a store feeds stops where that outgrows the memory the machine has.
 func TrainHeldBytes(src *Source, c cases.Case, prefetch int) float64 {
 	if prefetch <= 0 {
 		prefetch = loader.DefaultPrefetch
 	}
-	per := float64(c.Workers * (prefetch*c.Batch + c.Shuffle))
+	per := float64(c.Workers*(prefetch*c.Batch+c.Shuffle)) * src.MeanSize()
 	if c.Streams() {
 		per *= 2
+		if c.Part > 0 {
+			per += float64(c.Workers) * float64(c.Options().InFlight()/max(c.Workers, 1)) * float64(c.Part)
+		}
 	}
-	return float64(c.Accel) * per * src.MeanSize()
+	return float64(c.Accel) * per
 }
 
 // AvailableMemory returns the memory the machine has for new work

@@ -26,7 +26,7 @@ type Case struct {
 	Shard       int64        // with FormatTar: the shards' size in bytes
 	Read        string       // with FormatTar: ReadStream or ReadRange
 	Shuffle     int          // with ReadStream: each worker's shuffle buffer, in samples
-	Part        int64        // with FormatLoose: items read in ranged parts of this many bytes; 0: whole
+	Part        int64        // with FormatLoose or ReadStream: items or shards read in ranged parts of this many bytes; 0: whole
 	Concurrency int          // Raw's readers
 	Workload    train.Workload
 	Accel       int

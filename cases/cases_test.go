@@ -44,6 +44,7 @@ func TestNamesRoundTrip(t *testing.T) {
 		// Large items in ranged parts.
 		"BenchmarkTrain/backend=mem/profile=s3/part=8MB/workload=unet3d-h100/accel=1/mode=async/workers=2/batch=7/fetch=24",
 		"BenchmarkLoad/backend=fakes3/profile=none/part=8MiB/mode=sync/workers=2/batch=50",
+		"BenchmarkLoad/backend=mem/profile=s3/format=tar/shard=256MB/read=stream/shuffle=1000/part=8MB/mode=async/workers=2/batch=50/fetch=16",
 	}
 	for _, name := range names {
 		c, err := Parse(name + "-2")
@@ -77,7 +78,7 @@ func TestNamesRoundTrip(t *testing.T) {
 				c.Sched = "batch" // streams are read by the batch scheduler
 			}
 			if d == Part {
-				c.Sched, c.Format = "batch", FormatLoose // parts of loose items, by the batch scheduler
+				c.Sched = "batch" // parts of streamed shards, by the batch scheduler
 			}
 		}
 		if err := c.Set(d, v); err != nil {
@@ -248,7 +249,8 @@ func TestParseLoader(t *testing.T) {
 		{"mode=async/workers=2/fetch=24/part=8MB", "profile=none/part=8MB/workload=resnet50-h100/accel=1/mode=async/workers=2/batch=400/fetch=24", ""},
 		{"mode=async/part=0", "profile=none/workload=resnet50-h100/accel=1/mode=async/workers=2/batch=400", ""},
 		{"mode=async/part=8MB/sched=item", "", "not sched=item"},
-		{"format=tar/part=8MB", "", "part applies to loose items only"},
+		{"format=tar/part=8MB/mode=async/fetch=8", "profile=none/format=tar/shard=64MB/read=stream/part=8MB/workload=resnet50-h100/accel=1/mode=async/workers=2/batch=400/fetch=8", ""},
+		{"format=tar/read=range/part=8MB", "", "part applies to loose items and streamed shards only"},
 		{"mode=async/part=-8MB", "", "positive whole number of bytes"},
 		{"mode=async/part=lots", "", "positive whole number of bytes"},
 	} {

@@ -236,8 +236,8 @@ var (
 	}, 0, func(c *Case) *int { return &c.Shuffle })
 	Part = &Dim{
 		Key: "part", Shown: "Z", Var: "STORAGEBENCH_PART", Loader: true, Rule: NotDefault, Benches: loadTrain,
-		Meaning: "ranged parts of loose items, exact sizes as `STORAGEBENCH_SHARD`'s (`8MB`, `8MiB`), or `0` to read items whole: an item larger than a part is read as ranged GETs of its parts into one buffer, the first telling its size, the others at once, each a request of the worker's fetchers counted in C (as the AWS CRT client reads large objects); the batch scheduler's; adds `part=P` to names", Default: "0",
-		applies: func(c *Case) bool { return c.Format == FormatLoose },
+		Meaning: "ranged parts of loose items and of streamed shards, exact sizes as `STORAGEBENCH_SHARD`'s (`8MB`, `8MiB`), or `0` to read them whole: an item larger than a part is read as ranged GETs of its parts into one buffer, the first telling its size, the others at once, each a request of the worker's fetchers counted in C (as the AWS CRT client reads large objects); under `read=stream`, a worker reads one shard at a time as ranged GETs of parts, as many in flight as its fetchers, in order and on into its next shard; the batch scheduler's; adds `part=P` to names", Default: "0",
+		applies: func(c *Case) bool { return c.Format == FormatLoose || c.Streams() },
 		parse: func(c *Case, s string) (err error) {
 			if s == "0" {
 				c.Part = 0

@@ -219,7 +219,7 @@ func (lc LoaderConfig) Apply(c *Case) error {
 			case Shuffle:
 				return fmt.Errorf("-loader %q: %s applies to streams of tar shards only: add format=tar (read=stream is the default)", lc.Text, d.Key)
 			case Part:
-				return fmt.Errorf("-loader %q: %s applies to loose items only: a stream reads a shard with one request, and a sample by range is one request", lc.Text, d.Key)
+				return fmt.Errorf("-loader %q: %s applies to loose items and streamed shards only: a sample read by range is one request", lc.Text, d.Key)
 			}
 			return fmt.Errorf("-loader %q: %s applies to the item scheduler only: add sched=item", lc.Text, d.Key)
 		}
