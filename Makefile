@@ -176,8 +176,11 @@ perf:
 # feed, unet3d-h100 (146.6 MB samples) on one H100 from the emulated S3
 # on mem, one loader (async, 2 workers of 32 reads, 3 batches each) with
 # items in 8 MB ranged parts and whole, PARTS_RUNS interleaved runs of
-# PARTS_STEPS steps each. Results in $(PARTS_OUT). About 4 minutes on 2
-# cores, 7 GiB of memory.
+# PARTS_STEPS steps each; then (README: Shards in parts) BenchmarkLoad
+# under s3 on mem, 20,000 samples in tar shards of 64 MB and of 1 GB, one
+# async worker of 8 reads, each shard size streamed whole and in 8 MB
+# parts, PARTS_RUNS interleaved runs. Results in $(PARTS_OUT). About 8
+# minutes on 2 cores, 7 GiB of memory.
 PARTS_RUNS  ?= 3
 PARTS_STEPS ?= 60
 PARTS_OUT   ?= parts.txt
@@ -192,6 +195,11 @@ parts:
 		cat $(PARTS_OUT).run >> $(PARTS_OUT); \
 	done
 	rm -f $(PARTS_OUT).run
+	for r in $$(seq $(PARTS_RUNS)); do \
+		STORAGEBENCH_BACKENDS=mem STORAGEBENCH_PROFILES=s3 STORAGEBENCH_FORMAT=tar STORAGEBENCH_SHARD=64MB,1GB STORAGEBENCH_PART=0,8MB \
+		STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=1 STORAGEBENCH_FETCH=8 STORAGEBENCH_ITEMS=20000 \
+			$(PERF_BENCH) '^BenchmarkLoad$$' | tee -a $(PARTS_OUT) || exit 1; \
+	done
 
 # What sharding buys (README: Tar shards): storagebench feed, ResNet-50
 # on H100s from one prefix of the emulated S3 on mem (LAYOUT_ITEMS keys,

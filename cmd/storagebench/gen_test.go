@@ -21,6 +21,7 @@ import (
 	"github.com/storagebench/storagebench/dataset/wds"
 	"github.com/storagebench/storagebench/fakes"
 	"github.com/storagebench/storagebench/fakes/fakestest"
+	"github.com/storagebench/storagebench/loader"
 )
 
 // TestGen checks gen into folders and fake S3 buckets, with flags before
@@ -470,6 +471,40 @@ func TestGenTar(t *testing.T) {
 					t.Errorf("shard %s: after its samples, %v; want io.EOF", sh.Key, err)
 				}
 				stream.Close()
+			}
+			// Streamed by the loader in ranged parts that cut samples
+			// and headers anywhere: every sample's bytes.
+			l, err := loader.New(dataset.New(st, idx), loader.Options{BatchSize: 5, Workers: 2, Mode: loader.Async, FetchConcurrency: 3, Warmup: -1,
+				Part: 100_000, Stream: &loader.StreamOptions{Set: set}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			it, err := l.Start(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := 0
+			for {
+				b, err := it.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					it.Close()
+					t.Fatal(err)
+				}
+				for _, item := range b.Items {
+					if !bytes.Equal(item.Data, synth.Item(item.Index)) {
+						t.Fatalf("sample %d streamed in parts: %d bytes differ from item %d's %d", item.Index, len(item.Data), item.Index, synth.Size(item.Index))
+					}
+					seen++
+				}
+			}
+			if err := it.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if st := it.Stats(); seen == 0 || st.PartReads == 0 || int64(seen)+st.Dropped != int64(n) {
+				t.Errorf("in parts: %d samples delivered, %d dropped, %d part reads; want the %d samples, parts past each shard's first", seen, st.Dropped, st.PartReads, n)
 			}
 		})
 	}
