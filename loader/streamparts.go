@@ -116,24 +116,31 @@ func (f *partFeed) fill() {
 		}
 		break
 	}
-	for f.inflight < f.k && f.launched < len(f.slots) {
-		for f.lj < 0 || f.loff >= f.partEnd(f.lj) {
-			switch {
-			case len(f.queue) > 0:
-				f.lj, f.queue = f.queue[0], f.queue[1:]
-			default:
-				j, ok := f.src.takeShard()
-				if !ok {
-					f.lj = -1
-					return
-				}
-				f.lj = j
-				f.taken = append(f.taken, j)
-			}
-			f.loff = 0
-		}
+	for f.inflight < f.k && f.launched < len(f.slots) && f.advance() {
 		f.launch()
 	}
+}
+
+// advance moves the next part to launch to a shard that has one, taking
+// the next shard when the one under way has none left; false when no
+// shard is left.
+func (f *partFeed) advance() bool {
+	for f.lj < 0 || f.loff >= f.partEnd(f.lj) {
+		switch {
+		case len(f.queue) > 0:
+			f.lj, f.queue = f.queue[0], f.queue[1:]
+		default:
+			j, ok := f.src.takeShard()
+			if !ok {
+				f.lj = -1
+				return false
+			}
+			f.lj = j
+			f.taken = append(f.taken, j)
+		}
+		f.loff = 0
+	}
+	return true
 }
 
 // launch starts reading the next part, into the slot after the last
@@ -157,8 +164,10 @@ func (f *partFeed) launch() {
 		start := time.Now()
 		tm, err := store.ReadRangeInto(ctx, key, off, buf)
 		s.tm, s.err, s.data, s.start, s.end = tm, err, buf, start, time.Now()
+		// The token first: a reader that sees the part done finds its
+		// request free. It never blocks: a token a part of the window.
+		completed <- struct{}{}
 		close(done)
-		completed <- struct{}{} // never blocks: a token a part of the window
 		return nil
 	})
 }
@@ -190,7 +199,8 @@ func (f *partFeed) buffer() []byte {
 // left, and a stream of its parts, valid until the next call.
 func (f *partFeed) nextShard() (int, *partStream, bool) {
 	if len(f.taken) == 0 {
-		f.fill() // a feed whose slots were all unread takes no shard
+		f.advance() // takes the next shard, whatever is in flight
+		f.fill()
 		if len(f.taken) == 0 {
 			return 0, nil, false
 		}
@@ -285,6 +295,9 @@ func (ps *partStream) Read(p []byte) (int, error) {
 // makes it the part being read; or returns why it failed.
 func (ps *partStream) take() error {
 	f := ps.f
+	if f.launched == 0 {
+		f.fill()
+	}
 	if f.launched == 0 {
 		return fmt.Errorf("loader: shard %q: no part under way at byte %d (end %d, lj %d loff %d taken %v queue %v)", ps.key, ps.off, ps.end, f.lj, f.loff, f.taken, f.queue)
 	}
