@@ -294,6 +294,9 @@ func TestTarLoadOutput(t *testing.T) {
 		}
 		delete(want, base)
 		checkLoadLine(t, r)
+		if _, ok := value(r, results.ErrorsPerItem); ok {
+			t.Errorf("%s: reports %s with no faults", base, results.ErrorsPerItem)
+		}
 		if shards, err := strconv.Atoi(r.GetConfig(results.ConfigDatasetShards)); err != nil || shards < 2*workers {
 			t.Errorf("%s: %s %q, want the shards of the set", base, results.ConfigDatasetShards, r.GetConfig(results.ConfigDatasetShards))
 		}
