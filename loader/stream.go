@@ -610,7 +610,7 @@ func (c *shardCursor) next() (s streamed, ok bool, err error) {
 			return streamed{}, false, nil
 		}
 		if err != nil {
-			if c.src.ctx.Err() != nil || errors.Is(err, wds.ErrFormat) || !dataset.Retryable(err) {
+			if c.src.ctx.Err() != nil || errors.Is(err, wds.ErrFormat) || errors.Is(err, errFeed) || !dataset.Retryable(err) {
 				return streamed{}, false, err
 			}
 			if c.failures++; c.failures >= store.Policy().Attempts {

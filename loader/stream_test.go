@@ -387,12 +387,12 @@ func TestStreamErrors(t *testing.T) {
 			for k, v := range o {
 				o[k] = v[:len(v)/2]
 			}
-		}, "at offset 0: the store's object is "},
+		}, "at offset 0: part [0, 700): the store's object is "},
 		{"longer shards in parts", loader.Options{BatchSize: 2, Warmup: -1, Part: 700}, func(o map[string][]byte) {
 			for k, v := range o {
 				o[k] = append(bytes.Clone(v), make([]byte, 512)...)
 			}
-		}, "at offset 0: the store's object is "},
+		}, "at offset 0: part [0, 700): the store's object is "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			objs := map[string][]byte{}

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -39,11 +40,6 @@ type partFeed struct {
 	slots    []partSlot // a ring, the window: the parts launched, in order, from head
 	head     int        // the slot the scanner reads next
 	launched int        // slots launched and not yet read whole
-	k        int        // the most parts in flight
-	inflight int        // parts launched whose completion has not been seen
-	// completed has a token from each part's read as it ends: they end
-	// in any order, and each frees a request for the next part.
-	completed chan struct{}
 
 	// The next part to launch: part loff of shard lj (-1: none under
 	// way), then the shards of queue, then the epoch's next shards.
@@ -60,15 +56,14 @@ type partFeed struct {
 // partSlot is one part read by a goroutine of the run: its fields are
 // the goroutine's until done is closed.
 type partSlot struct {
-	j          int    // the shard
-	key        string // its key
-	off, n     int64  // the part's range
-	buf        []byte // the slot's buffer, which it keeps across parts
-	data       []byte // the part's bytes, once read
-	done       chan struct{}
-	tm         dataset.Timing
-	err        error
-	start, end time.Time
+	j      int    // the shard
+	key    string // its key
+	off, n int64  // the part's range
+	buf    []byte // the slot's buffer, which it keeps across parts
+	data   []byte // the part's bytes, once read
+	done   chan struct{}
+	tm     dataset.Timing
+	err    error
 }
 
 // partPool is what a worker that reads shards in parts keeps across its
@@ -79,10 +74,30 @@ type partPool struct {
 	k    int
 	bufs chan []byte
 	made int // buffers made; the worker's loop alone counts them
+	// inflight counts the parts launched, by this epoch's feed or an
+	// earlier one stopped, whose end the worker has not seen: never
+	// more than k. completed has a token from each part's read as it
+	// ends, in any order, each freeing a request for another part.
+	inflight  int
+	completed chan struct{}
 }
 
 // newPartPool returns the pool of a worker with k parts in flight.
-func newPartPool(k int) *partPool { return &partPool{k: k, bufs: make(chan []byte, 2*k)} }
+func newPartPool(k int) *partPool {
+	return &partPool{k: k, bufs: make(chan []byte, 2*k), completed: make(chan struct{}, 2*k)}
+}
+
+// drain counts the parts whose reads ended since it last did.
+func (p *partPool) drain() {
+	for {
+		select {
+		case <-p.completed:
+			p.inflight--
+		default:
+			return
+		}
+	}
+}
 
 // newPartFeed returns the feed of src's shards, pool.k parts in flight, from
 // byte off of shard j when j >= 0 (a shard a cursor resumes, which it
@@ -91,9 +106,8 @@ func newPartPool(k int) *partPool { return &partPool{k: k, bufs: make(chan []byt
 func newPartFeed(src *shardSource, pool *partPool, j int, off int64, queue []int) *partFeed {
 	r := src.w.run
 	ctx, cancel := context.WithCancel(src.ctx)
-	k := pool.k
 	f := &partFeed{src: src, store: r.ds.Store(), part: r.part, ctx: ctx, cancel: cancel, pool: pool,
-		slots: make([]partSlot, 2*k), k: k, completed: make(chan struct{}, 2*k), lj: j, loff: off, queue: queue}
+		slots: make([]partSlot, 2*pool.k), lj: j, loff: off, queue: queue}
 	f.taken = append(f.taken, queue...)
 	f.fill()
 	return f
@@ -107,16 +121,8 @@ func (f *partFeed) partEnd(j int) int64 {
 // fill launches parts until k are in flight, or the window is full, or
 // none is left.
 func (f *partFeed) fill() {
-	for {
-		select {
-		case <-f.completed:
-			f.inflight--
-			continue
-		default:
-		}
-		break
-	}
-	for f.inflight < f.k && f.launched < len(f.slots) && f.advance() {
+	f.pool.drain()
+	for f.pool.inflight < f.pool.k && f.launched < len(f.slots) && f.advance() {
 		f.launch()
 	}
 }
@@ -149,7 +155,7 @@ func (f *partFeed) launch() {
 	r := f.src.w.run
 	s := &f.slots[(f.head+f.launched)%len(f.slots)]
 	f.launched++
-	f.inflight++
+	f.pool.inflight++
 	n := min(f.part, f.partEnd(f.lj)-f.loff)
 	if int64(cap(s.buf)) < n {
 		s.buf = f.buffer()
@@ -159,13 +165,20 @@ func (f *partFeed) launch() {
 	s.done = make(chan struct{})
 	f.loff += n
 	r.held.add(0, int(n))
-	buf, off, ctx, store, done, completed := s.buf[:n], s.off, f.ctx, f.store, s.done, f.completed
+	buf, off, ctx, store, done, completed, rec := s.buf[:n], s.off, f.ctx, f.store, s.done, f.pool.completed, f.src.w.rec
 	r.group.Go(func() error {
 		start := time.Now()
 		tm, err := store.ReadRangeInto(ctx, key, off, buf)
-		s.tm, s.err, s.data, s.start, s.end = tm, err, buf, start, time.Now()
+		end := time.Now()
+		// Every part read is recorded, read ahead and dropped at an
+		// epoch's end or a resume included; not a read that its feed's
+		// stop cut short.
+		if err == nil || ctx.Err() == nil {
+			rec.shardPart(tm, err != nil, off > 0, start, end)
+		}
+		s.tm, s.err, s.data = tm, err, buf
 		// The token first: a reader that sees the part done finds its
-		// request free. It never blocks: a token a part of the window.
+		// request free. It never blocks: a token a part in flight.
 		completed <- struct{}{}
 		close(done)
 		return nil
@@ -255,6 +268,10 @@ func (f *partFeed) stop() {
 	})
 }
 
+// errFeed is wrapped by the errors of a feed out of step with its reader:
+// a defect, not a failure of the store, never retried.
+var errFeed = errors.New("parts out of step")
+
 // partStream reads one shard's parts in order, as the scanner's reader.
 type partStream struct {
 	f        *partFeed
@@ -295,39 +312,45 @@ func (ps *partStream) Read(p []byte) (int, error) {
 // makes it the part being read; or returns why it failed.
 func (ps *partStream) take() error {
 	f := ps.f
-	if f.launched == 0 {
-		f.fill()
-	}
-	if f.launched == 0 {
-		return fmt.Errorf("loader: shard %q: no part under way at byte %d (end %d, lj %d loff %d taken %v queue %v)", ps.key, ps.off, ps.end, f.lj, f.loff, f.taken, f.queue)
+	for f.fill(); f.launched == 0; f.fill() {
+		// The requests are all taken by the parts of a feed stopped
+		// (an epoch ended, or a shard resumed), which end once
+		// canceled.
+		if f.pool.inflight == 0 {
+			return fmt.Errorf("loader: shard %q: no part under way at byte %d, its parts ending at %d: %w", ps.key, ps.off, ps.end, errFeed)
+		}
+		select {
+		case <-f.pool.completed:
+			f.pool.inflight--
+		case <-f.ctx.Done():
+			return context.Cause(f.ctx)
+		}
 	}
 	s := &f.slots[f.head]
 	if s.j != ps.j || s.off != ps.off {
-		return fmt.Errorf("loader: shard %q: the part under way at byte %d is of another shard, or another offset (%d)", ps.key, ps.off, s.off)
+		return fmt.Errorf("loader: shard %q: the part under way at byte %d is of shard %q at byte %d: %w", ps.key, ps.off, s.key, s.off, errFeed)
 	}
 	for wait := true; wait; {
 		select {
 		case <-s.done:
 			wait = false
-		case <-f.completed:
+		case <-f.pool.completed:
 			// Another part's read ended: its request is free for
 			// the next part, if the window has room.
-			f.inflight--
+			f.pool.inflight--
 			f.fill()
 		case <-f.ctx.Done():
 			return context.Cause(f.ctx)
 		}
 	}
-	rec := f.src.w.rec
+	// The part's own request is free: the next part starts while the
+	// scanner reads this one.
+	f.fill()
 	if s.err != nil {
-		if f.ctx.Err() == nil {
-			rec.shardPart(s.tm, true, s.off > 0, s.start, s.end)
-		}
 		return s.err
 	}
-	rec.shardPart(s.tm, false, s.off > 0, s.start, s.end)
 	if size := f.src.w.run.stream.set.Shard(ps.j).Size; s.tm.Size >= 0 && s.tm.Size != size {
-		return fmt.Errorf("the store's object is %d bytes, its layout says %d: %w", s.tm.Size, size, wds.ErrFormat)
+		return fmt.Errorf("part [%d, %d): the store's object is %d bytes, its layout says %d: %w", s.off, s.off+s.n, s.tm.Size, size, wds.ErrFormat)
 	}
 	if s.off == 0 {
 		ps.ttfb, ps.first = s.tm.TTFB, true
