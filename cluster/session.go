@@ -417,6 +417,12 @@ func (s *Session) Barrier(ctx context.Context, name string) (time.Time, error) {
 	dir := s.key("barrier", strconv.Itoa(k)) + "/"
 	w := s.cfg.World
 	if err := s.put(ctx, dir+"rank-"+strconv.Itoa(w.Rank), marker{Name: name, Time: time.Now()}); err != nil {
+		if cerr := context.Cause(ctx); cerr != nil {
+			// The session ended while the marker was written (a rank
+			// finished or failed): say why, not that the write was
+			// canceled.
+			return time.Time{}, cerr
+		}
 		return time.Time{}, fmt.Errorf("barrier %d (%s): rendezvous %s: %w", k, name, s.cfg.Where, err)
 	}
 	deadline := time.Now().Add(s.cfg.Timeout)
