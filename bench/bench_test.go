@@ -148,6 +148,10 @@ func printConfig(src *Source) {
 	for _, kv := range src.Config(fixture.Env().Prefetch, rank.world()) {
 		fmt.Printf("%s: %s\n", kv[0], kv[1])
 	}
+	if wb := fixture.Env().WindowBytes; wb != 0 {
+		// Only when set: results of the default budget still pair.
+		fmt.Printf("%s: %s\n", results.ConfigWindowBytes, WindowBytesString(wb))
+	}
 }
 
 // eachCase runs fn in a sub-benchmark for each case of bench, under a
@@ -287,7 +291,7 @@ func bind(b *testing.B) context.Context {
 // that suits this line and how long it takes here.
 func runLoad(b *testing.B, src *Source, c cases.Case) {
 	ctx := bind(b)
-	r, err := StartLoad(ctx, src, c, LoadOptions{Prefetch: fixture.Env().Prefetch, Deep: *deep, Rank: rank, Name: b.Name()})
+	r, err := StartLoad(ctx, src, c, LoadOptions{Prefetch: fixture.Env().Prefetch, WindowBytes: fixture.Env().WindowBytes, Deep: *deep, Rank: rank, Name: b.Name()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/storagebench/storagebench/cases"
 	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/dataset/wds"
 	"github.com/storagebench/storagebench/loader"
 )
 
@@ -34,6 +35,10 @@ type Env struct {
 	Items    int // STORAGEBENCH_ITEMS: items (keys) in the synthetic dataset
 	Bodies   int // STORAGEBENCH_BODIES: distinct bodies in the synthetic dataset; 0 means min(Items, DefaultBodies)
 	Prefetch int // STORAGEBENCH_PREFETCH: batches each worker holds
+	// WindowBytes is STORAGEBENCH_WINDOW_BYTES, the item scheduler's
+	// byte budget (loader.ItemOptions.WindowBytes): 0 for the loader's
+	// default, negative for none.
+	WindowBytes int64
 	// DistinctFiles is STORAGEBENCH_LOCAL_FILES=distinct: the local
 	// backend's folder holds a file of its own for every key, not hard
 	// links to K files.
@@ -47,6 +52,15 @@ type Env struct {
 	// Smoke makes raw calibrations short, for a smoke run whose output
 	// says so (go test -short).
 	Smoke bool
+}
+
+// WindowBytesString returns a byte budget as STORAGEBENCH_WINDOW_BYTES
+// gives it: bytes, or "none" when negative.
+func WindowBytesString(n int64) string {
+	if n < 0 {
+		return "none"
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // DefaultItems is the synthetic dataset's items when STORAGEBENCH_ITEMS
@@ -90,6 +104,18 @@ var settings = []struct {
 		return fmt.Errorf("want linked or distinct")
 	}},
 	{cases.Prefetch, positive(func(e *Env) *int { return &e.Prefetch })},
+	{cases.WindowBytes, func(e *Env, s string) error {
+		if s == "none" {
+			e.WindowBytes = -1
+			return nil
+		}
+		n, err := wds.ParseSize(s)
+		if err != nil {
+			return fmt.Errorf("want a byte count such as 256MiB, or none: %w", err)
+		}
+		e.WindowBytes = n
+		return nil
+	}},
 	{cases.Attempts, positive(func(e *Env) *int { return &e.Policy.Attempts })},
 	{cases.FirstByte, duration(func(e *Env) *time.Duration { return &e.Policy.FirstByteTimeout })},
 	{cases.Idle, duration(func(e *Env) *time.Duration { return &e.Policy.IdleTimeout })},

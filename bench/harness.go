@@ -37,6 +37,9 @@ type LoadOptions struct {
 	// Name names the run at the ranks' barrier and on the timeline: the
 	// benchmark's name.
 	Name string
+	// WindowBytes is the item scheduler's byte budget; 0 for the
+	// loader's default, negative for none.
+	WindowBytes int64
 }
 
 // A LoadRun is a Load run of one case, started and filled, whose timed
@@ -109,6 +112,9 @@ func StartLoad(ctx context.Context, src *Source, c cases.Case, o LoadOptions) (*
 	r := &LoadRun{src: src, c: c, o: o, ctx: ctx, stream: c.Streams()}
 	opts := c.Options()
 	opts.Prefetch, opts.Epochs, opts.Shard = o.Prefetch, -1, o.Rank.shard()
+	if opts.Item != nil {
+		opts.Item.WindowBytes = o.WindowBytes
+	}
 	if r.stream {
 		if src.Set == nil {
 			return nil, fmt.Errorf("%s: backend %s holds no tar shards", c.SubName(), src.Name)

@@ -227,7 +227,7 @@ func TestLoadOutput(t *testing.T) {
 			if m == "async" {
 				c *= batch
 			}
-			item := fmt.Sprintf("%s/sched=item/window=%d", base, loader.DefaultWindow(batch, c))
+			item := fmt.Sprintf("%s/sched=item/window=%d", base, loader.DefaultWindow(batch, c, workers, loader.DefaultPrefetch))
 			want[base], want[item], want[item+"/hedge=1ms"] = true, true, true
 		}
 	}

@@ -28,6 +28,9 @@ type TrainOptions struct {
 	Rank *Rank
 	// Name names the run at the ranks' barrier and on the timeline.
 	Name string
+	// WindowBytes is the item scheduler's byte budget; 0 for the
+	// loader's default, negative for none.
+	WindowBytes int64
 }
 
 // trainSeed seeds the shuffle of a Train run's every epoch, the same on
@@ -122,6 +125,9 @@ func StartTrain(ctx context.Context, src *Source, c cases.Case, o TrainOptions) 
 	r := &TrainRun{c: c, o: o, ctx: ctx, src: src}
 	opts := c.Options()
 	opts.Prefetch = o.Prefetch
+	if opts.Item != nil {
+		opts.Item.WindowBytes = o.WindowBytes
+	}
 	if c.Streams() {
 		if src.Set == nil {
 			return nil, fmt.Errorf("%s: backend %s holds no tar shards", c.SubName(), src.Name)

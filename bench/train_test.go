@@ -30,7 +30,7 @@ func BenchmarkTrain(b *testing.B) {
 // starts; testing's loop runs the timed steps, as many as -benchtime says.
 func runTrain(b *testing.B, src *Source, c cases.Case) {
 	ctx := bind(b)
-	r, err := StartTrain(ctx, src, c, TrainOptions{Prefetch: fixture.Env().Prefetch, Deep: *deep, Rank: rank, Name: b.Name()})
+	r, err := StartTrain(ctx, src, c, TrainOptions{Prefetch: fixture.Env().Prefetch, WindowBytes: fixture.Env().WindowBytes, Deep: *deep, Rank: rank, Name: b.Name()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestTrainOutput(t *testing.T) {
 		for _, n := range []int{1, 2} {
 			base := fmt.Sprintf("Train/backend=%s/profile=fixed-10ms/workload=compute-20ms/accel=%d/mode=sync/workers=2/batch=%d", b, n, batch)
 			want[base] = true
-			want[fmt.Sprintf("%s/sched=item/window=%d", base, loader.DefaultWindow(batch, 2))] = true
+			want[fmt.Sprintf("%s/sched=item/window=%d", base, loader.DefaultWindow(batch, 2, 2, loader.DefaultPrefetch))] = true
 		}
 	}
 	for _, r := range out.results {

@@ -190,6 +190,11 @@ func (c *Case) Options() loader.Options {
 	o := loader.Options{Mode: c.Mode, Workers: c.Workers, BatchSize: c.Batch, FetchConcurrency: c.Fetch, Decode: c.Decode, OnError: c.OnError, Part: c.Part}
 	if c.Sched == loader.SchedItem {
 		o.Item = &loader.ItemOptions{Window: c.Window.Resolve(o.InFlight()), Hedge: c.Hedge}
+		if r, err := o.Resolved(); err == nil && o.Item.Window == 0 {
+			// The default window, as names give it: with the default
+			// prefetch factor, whatever prefetch the caller sets.
+			o.Item.Window = r.Item.Window
+		}
 	}
 	return o
 }

@@ -30,6 +30,7 @@ const (
 	ScratchIndex = "STORAGEBENCH_SCRATCH_INDEX"
 	Items        = "STORAGEBENCH_ITEMS"
 	Prefetch     = "STORAGEBENCH_PREFETCH"
+	WindowBytes  = "STORAGEBENCH_WINDOW_BYTES"
 	FirstByte    = "STORAGEBENCH_FIRST_BYTE_TIMEOUT"
 	Idle         = "STORAGEBENCH_IDLE_TIMEOUT"
 	Attempts     = "STORAGEBENCH_ATTEMPTS"
@@ -61,6 +62,7 @@ var Settings = []Variable{
 	{Bodies, "distinct item bodies in the synthetic dataset: key i serves body i mod K, so a large dataset costs the memory of K", "the items, at most `2000`"},
 	{LocalFiles, "how the `local` backend's folder holds the synthetic dataset: `linked` (K files, the other keys hard links to them: the disk space and page cache of K) or `distinct` (a file of its own for every key, copies of the K bodies: the disk space of N, for datasets larger than memory); `distinct` adds the `dataset-files: distinct` configuration line", "`linked`"},
 	{Prefetch, "batches each worker holds (`prefetch=` in storagebench feed's `-loader`)", "`2`"},
+	{WindowBytes, "the item scheduler's byte budget: once its window holds a batch plus C items, no read starts while the items read and not consumed take this many bytes (`256MiB`, `1GB`); `none` for no cap; adds the `loader-window-bytes` configuration line when set", "`256MiB`"},
 	{Rank, "this process's rank in a run of many; wins over the launchers' own (torchrun's `RANK`, `JOB_COMPLETION_INDEX`, `SLURM_PROCID`, `OMPI_COMM_WORLD_RANK`)", "the launcher's, or 0 of 1"},
 	{WorldSize, "the processes of the run; with a Kubernetes Indexed Job, its completions", "the launcher's (`WORLD_SIZE`, `SLURM_NTASKS`, `OMPI_COMM_WORLD_SIZE`), or 1"},
 	{Rendezvous, "a folder or `s3://bucket/prefix` every rank reaches, where ranks meet before each timed run and write heartbeats (S3 through `STORAGEBENCH_S3_CONFIG`'s endpoint and keys, or the AWS chain)", "unset: no barriers, no heartbeats"},

@@ -280,7 +280,11 @@ func (s *Store) attempt(ctx context.Context, key string, sp span, buf []byte, h 
 	if sp.exact {
 		buf, first, err = readInto(rc, buf[:0], h, dl)
 	} else {
-		buf, first, err = readAll(rc, sp.length(size), buf[:0], h, dl)
+		n := sp.length(size)
+		if n >= 0 && int64(cap(buf)) < n+1 && h.read != nil && h.read.Buffer != nil {
+			buf = h.read.Buffer(int(n+1), buf)
+		}
+		buf, first, err = readAll(rc, n, buf[:0], h, dl)
 	}
 	cerr := rc.Close()
 	if err == nil {

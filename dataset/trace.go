@@ -56,6 +56,13 @@ type ReadTrace struct {
 	// [Throttled](err) (or [KindOf]) that the store is throttling before
 	// the read ends.
 	Retry func(k int, err error)
+	// Buffer, when not nil, is called when an attempt is about to read a
+	// whole body of a known size, n bytes with the one it reads past the
+	// end, into buf, whose capacity is less than n: it takes buf back and
+	// returns an empty buffer of at least n bytes' capacity to read into
+	// in its place. A read's own Buffer serves; the store's is never
+	// called.
+	Buffer func(n int, buf []byte) []byte
 }
 
 // compose returns a trace calling t's hooks, then old's; either may be

@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"math"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,25 +11,44 @@ import (
 	"github.com/storagebench/storagebench/dataset"
 )
 
-// itemSched is the item scheduler (SchedItem). A feeder lays batches out
-// in sampler order and hands their items, one by one, to C fetchers shared
-// by the whole loader, so that a slow item holds up one fetcher, not a
-// worker's batch slots. Every item in the loader's hands holds a buffer
-// from a pool of Window buffers: taken before its read is handed out
-// (hedges take their own), given back when its batch is consumed (or when
-// a losing read ends), so the pool is the window and memory is bounded by
-// it. Batches still reach the consumer complete and in order.
+// itemSched is the item scheduler (SchedItem). C fetchers shared by the
+// whole loader claim the items of its batches in sampler order, laying
+// the batches out as they go, so that a slow item holds up one fetcher,
+// not a worker's batch slots. A fetcher claims a run of items at a time
+// (see runLength): one on a store whose reads take longer than
+// runBudget, more on a fast one, where a claim per item would cost more
+// than the read. Every item in the loader's hands holds a buffer from a
+// pool of Window buffers: taken when its read is claimed (hedges take
+// their own), given back when its batch is consumed (or when a losing
+// read ends), so the pool is the window and memory is bounded by it; and
+// once the window holds a batch plus C items, claims also stop while the
+// items read and held take WindowBytes. Batches still reach the consumer
+// complete and in order.
 type itemSched struct {
-	run      *run
-	recs     []*recorder // shared by the fetchers, fetcher i using recs[i mod len]
-	fetchers int
+	run        *run
+	recs       []*recorder // shared by the fetchers, fetcher i using recs[i mod len]
+	fetchers   int
+	minItems   int   // items the window always admits: a batch plus C
+	windowByte int64 // the byte budget; 0: none
+	maxRun     int   // the longest run a fetcher claims
 
-	bufs    chan []byte   // the window: a buffer for each item the loader may hold
-	firsts  chan struct{} // items laid out and not consumed: the window less the hedges' reserve
-	slots   chan *Batch   // batches not in use
-	started chan *Batch   // batches laid out, in order, for the consumer
-	queue   chan itemTask // first reads, in sampler order
-	hedges  chan itemTask // second reads, taken before first ones
+	bufs    *window            // the window: a buffer for each item the loader may hold
+	firsts  chan struct{}      // items laid out and not consumed: the window less the hedges' reserve
+	slots   chan *Batch        // batches not in use
+	started chan *Batch        // batches laid out, in order, for the consumer
+	hedges  chan itemTask      // second reads, taken before first ones
+	room    chan struct{}      // holds a token when a claim that found no room may find some
+	readNs  atomic.Int64       // a moving mean of first reads' durations, in ns (see runLength)
+	size    atomic.Int64       // a moving mean of the bytes of items read
+	unread  atomic.Int64       // items claimed whose first read has not ended
+	trace   *dataset.ReadTrace // of reads with no hedging: the window's buffers
+
+	mu      sync.Mutex // guards the claims' place: seq, cur, pos, laidOut
+	seq     int        // the next batch to lay out
+	cur     *Batch     // the batch whose items are being claimed; nil: lay out the next
+	pos     int        // cur's next item
+	laidOut bool       // a finite run's last item is claimed
+
 	drained chan struct{} // closed when the last item of a finite run is done
 	left    atomic.Int64  // items of a finite run not yet done
 	hedger  *hedger       // nil: no hedging
@@ -94,17 +114,20 @@ func newItemSched(r *run, o Options) *itemSched {
 	s := &itemSched{
 		run:      r,
 		fetchers: c,
-		bufs:     make(chan []byte, iopts.Window),
 		firsts:   make(chan struct{}, iopts.Window-reserve),
 		slots:    make(chan *Batch, nslots),
 		started:  make(chan *Batch, nslots),
-		queue:    make(chan itemTask, c),
 		hedges:   make(chan itemTask, c),
+		room:     make(chan struct{}, 1),
 		drained:  make(chan struct{}),
+		minItems: o.BatchSize + c,
+		maxRun:   max(1, min(maxRunItems, (iopts.Window-reserve-o.BatchSize)/c)),
 	}
-	for range iopts.Window {
-		s.bufs <- nil
+	if iopts.WindowBytes > 0 {
+		s.windowByte = iopts.WindowBytes
 	}
+	s.bufs = newWindow(iopts.Window)
+	s.trace = &dataset.ReadTrace{Buffer: s.bufs.swap}
 	for range nslots {
 		s.slots <- &Batch{owner: s, Items: make([]Item, 0, o.BatchSize), states: make([]itemState, o.BatchSize), done: make(chan struct{}, 1)}
 	}
@@ -124,15 +147,15 @@ func newItemSched(r *run, o Options) *itemSched {
 		if items == 0 {
 			close(s.drained)
 		}
+		s.laidOut = r.total == 0
 	}
 	return s
 }
 
-// start starts the feeder, the fetchers and, with hedging, the hedging
-// goroutine in the run's group.
+// start starts the fetchers and, with hedging, the hedging goroutine in
+// the run's group.
 func (s *itemSched) start() {
 	g := s.run.group
-	g.Go(s.feed)
 	for i := range s.fetchers {
 		rec := s.recs[i%len(s.recs)]
 		g.Go(func() error { return s.fetch(rec) })
@@ -142,60 +165,125 @@ func (s *itemSched) start() {
 	}
 }
 
-// feed lays the run's batches out in order and hands each item, with a
-// buffer of the window, to the fetchers, until the run's last batch or
-// until the run stops.
-func (s *itemSched) feed() error {
-	r := s.run
-	defer close(s.queue)
-	for seq := 0; r.total < 0 || seq < r.total; seq++ {
-		var b *Batch
-		select {
-		case b = <-s.slots:
-		case <-r.ctx.Done():
-			return r.stopped()
-		}
-		if err := r.layout(b, seq); err != nil {
-			return err
-		}
-		b.seen = false
-		b.firstRead.Store(0)
-		for i := range b.Items {
-			st := &b.states[i]
-			st.mu.Lock()
-			st.gen++
-			st.start, st.outstanding, st.hedged, st.settled, st.finished = time.Time{}, 1, false, false, false
-			st.cancels = [2]context.CancelFunc{}
-			st.firstByte.Store(false)
-			st.mu.Unlock()
-		}
-		s.started <- b // never blocks: there are as many places as slots
-		for i := range b.Items {
-			select {
-			case s.firsts <- struct{}{}:
-			case <-r.ctx.Done():
-				return r.stopped()
-			}
-			var buf []byte
-			select {
-			case buf = <-s.bufs:
-			case <-r.ctx.Done():
-				return r.stopped()
-			}
-			r.held.add(1, 0)
-			select {
-			case s.queue <- itemTask{b: b, i: i, buf: buf, gen: b.states[i].gen}:
-			case <-r.ctx.Done():
-				s.bufs <- buf
-				return r.stopped()
-			}
-		}
+// Runs of items: a fetcher claims as many items at once as take about
+// runBudget to read at the moving mean of first reads' durations, from 1
+// to maxRunItems (as the raw readers claim 50 at a time), and no more than
+// its share of the window beyond one batch. So on a store whose reads
+// take longer than runBudget a fetcher claims one item at a time, and a
+// slow item holds up no other; on a fast store, where a claim would cost
+// a good part of a read, an item waits behind at most runBudget of
+// reads of its run.
+const (
+	runBudget   = 100 * time.Microsecond
+	maxRunItems = 50
+	readGain    = 16 // the mean moves 1/readGain of the way to each read
+)
+
+// runLength returns how many items a fetcher claims at once now.
+func (s *itemSched) runLength() int {
+	m := s.readNs.Load()
+	if m <= 0 {
+		return 1 // nothing read yet
 	}
-	return nil
+	return max(1, min(s.maxRun, int(int64(runBudget)/m)))
 }
 
-// fetch is one fetcher: it reads the items handed to it, second reads
-// first, until the feeder is done and every item is, or the run stops.
+// observeRead moves the means of first reads' durations and, when it
+// succeeded, of items' bytes towards a read that took d and read n bytes;
+// updates race and may be lost, which only slows the means down.
+func (s *itemSched) observeRead(d time.Duration, n int, ok bool) {
+	ewma(&s.readNs, max(1, int64(d)))
+	if ok {
+		ewma(&s.size, int64(n))
+	}
+}
+
+// ewma moves the mean m 1/readGain of the way towards v, or sets it to v
+// when m is unset.
+func ewma(m *atomic.Int64, v int64) {
+	old := m.Load()
+	if old <= 0 {
+		m.Store(v)
+		return
+	}
+	m.Store(old + (v-old)/readGain)
+}
+
+// claim appends to dst up to n items to read next, in sampler order,
+// each with a buffer of the window, laying batches out as it goes. It
+// never waits: it claims fewer, or none, when the window, the byte
+// budget or the batch slots have no room, and when the run's last item
+// is claimed. It fails if a batch cannot be laid out.
+func (s *itemSched) claim(dst []itemTask, n int) ([]itemTask, error) {
+	r := s.run
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(dst) < n && !s.laidOut {
+		if s.windowByte > 0 && len(s.firsts) >= s.minItems && r.held.bytes.Load()+s.unread.Load()*s.size.Load() >= s.windowByte {
+			break // the items read and held, and those being read, take the budget
+		}
+		if s.cur == nil {
+			var b *Batch
+			select {
+			case b = <-s.slots:
+			default:
+				return dst, nil
+			}
+			if err := r.layout(b, s.seq); err != nil {
+				s.slots <- b
+				return dst, err
+			}
+			b.seen = false
+			b.firstRead.Store(0)
+			for i := range b.Items {
+				st := &b.states[i]
+				st.mu.Lock()
+				st.gen++
+				st.start, st.outstanding, st.hedged, st.settled, st.finished = time.Time{}, 1, false, false, false
+				st.cancels = [2]context.CancelFunc{}
+				st.firstByte.Store(false)
+				st.mu.Unlock()
+			}
+			s.started <- b // never blocks: there are as many places as slots
+			s.cur, s.pos = b, 0
+			s.seq++
+		}
+		if s.pos < len(s.cur.Items) {
+			select {
+			case s.firsts <- struct{}{}:
+			default:
+				return dst, nil
+			}
+			buf, ok := s.bufs.get()
+			if !ok {
+				<-s.firsts
+				return dst, nil
+			}
+			r.held.add(1, 0)
+			s.unread.Add(1)
+			dst = append(dst, itemTask{b: s.cur, i: s.pos, buf: buf, gen: s.cur.states[s.pos].gen})
+			s.pos++
+		}
+		if s.pos == len(s.cur.Items) {
+			s.cur = nil
+			s.laidOut = r.total >= 0 && s.seq >= r.total
+		}
+	}
+	return dst, nil
+}
+
+// wake lets a fetcher waiting for room try to claim again.
+func (s *itemSched) wake() {
+	select {
+	case s.room <- struct{}{}:
+	default:
+	}
+}
+
+// fetch is one fetcher: it reads second reads first, then claims runs of
+// items and reads them, until the run's items are all done or the run
+// stops. With no room to claim in, it waits for a hedge, for room, or
+// for the end.
 func (s *itemSched) fetch(rec *recorder) error {
 	r := s.run
 	wt := newWaiter()
@@ -203,44 +291,59 @@ func (s *itemSched) fetch(rec *recorder) error {
 		epoch      = -1
 		epochStart time.Time
 		lastEnd    time.Time
+		tasks      []itemTask
 	)
 	defer func() {
 		if epoch >= 0 && lastEnd.After(epochStart) {
 			rec.epochSpan(epoch, lastEnd.Sub(epochStart))
 		}
 	}()
-	queue := s.queue
 	for {
-		var t itemTask
 		select {
-		case t = <-s.hedges:
+		case t := <-s.hedges:
+			if err := s.read(t, rec, wt); err != nil {
+				return err
+			}
+			continue
 		default:
+		}
+		n := s.runLength()
+		var err error
+		if tasks, err = s.claim(tasks[:0], n); err != nil {
+			return err
+		}
+		if len(tasks) == 0 {
 			select {
-			case t = <-s.hedges:
-			case tt, ok := <-queue:
-				if !ok {
-					queue = nil // the feeder is done; serve hedges until the items are
-					continue
+			case t := <-s.hedges:
+				if err := s.read(t, rec, wt); err != nil {
+					return err
 				}
-				t = tt
+			case <-s.room:
 			case <-s.drained:
 				return nil
 			case <-r.ctx.Done():
 				return r.stopped()
 			}
+			continue
 		}
-		if !t.hedge && t.b.Epoch != epoch {
-			now := time.Now()
-			if epoch >= 0 && lastEnd.After(epochStart) {
-				rec.epochSpan(epoch, lastEnd.Sub(epochStart))
+		if len(tasks) == n {
+			s.wake() // there may be room for another fetcher's run
+		}
+		for k, t := range tasks {
+			if t.b.Epoch != epoch {
+				now := time.Now()
+				if epoch >= 0 && lastEnd.After(epochStart) {
+					rec.epochSpan(epoch, lastEnd.Sub(epochStart))
+				}
+				epoch, epochStart = t.b.Epoch, now
+				rec.epochStarted(epoch)
 			}
-			epoch, epochStart = t.b.Epoch, now
-			rec.epochStarted(epoch)
-		}
-		if err := s.read(t, rec, wt); err != nil {
-			return err
-		}
-		if !t.hedge {
+			if err := s.read(t, rec, wt); err != nil {
+				for _, u := range tasks[k+1:] {
+					s.giveBack(u.buf)
+				}
+				return err
+			}
 			lastEnd = time.Now()
 		}
 	}
@@ -274,12 +377,12 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	}
 	ctx := r.ctx
 	var cancel context.CancelFunc
-	var trace *dataset.ReadTrace
+	trace := s.trace
 	if s.hedger != nil {
 		ctx, cancel = context.WithCancel(ctx)
 		st.cancels[slot] = cancel
 		// Hedging pauses as soon as the store throttles, retries or not.
-		trace = &dataset.ReadTrace{Retry: s.hedger.retried}
+		trace = &dataset.ReadTrace{Retry: s.hedger.retried, Buffer: s.bufs.swap}
 		if !t.hedge {
 			trace.FirstByte = func() { st.firstByte.Store(true) }
 		}
@@ -300,6 +403,9 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	data, tm, err := r.ds.ReadTraced(ctx, item.Index, t.buf, trace)
 	end := time.Now()
 	readFailed := err != nil && ctx.Err() == nil // not aborted as a loser, nor stopped
+	if !t.hedge {
+		s.observeRead(end.Sub(t0), len(data), err == nil)
+	}
 	if cancel != nil {
 		cancel()
 	}
@@ -335,6 +441,9 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	st.mu.Unlock()
 
 	if !won {
+		if !t.hedge {
+			s.unread.Add(-1)
+		}
 		rec.attempt(tm, readFailed, t0, end, t.hedge)
 		s.giveBack(data)
 		if lostLast {
@@ -364,6 +473,9 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	// this read alone.
 	rec.item(time.Since(start), tm, dec, decoded, readFailed, err != nil, t0, time.Now())
 	r.held.add(0, len(data))
+	if !t.hedge {
+		s.unread.Add(-1) // once its bytes are held: a claim never sees neither
+	}
 	if err := r.result(b, item, err); err != nil {
 		return err
 	}
@@ -422,10 +534,8 @@ func (s *itemSched) hedge(e hedgeEntry) {
 		retry()
 		return
 	}
-	var buf []byte
-	select {
-	case buf = <-s.bufs:
-	default:
+	buf, ok := s.bufs.get()
+	if !ok {
 		retry() // the window is full: a hedge would exceed it
 		return
 	}
@@ -436,7 +546,7 @@ func (s *itemSched) hedge(e hedgeEntry) {
 		st.hedged = true
 		s.hedger.issued()
 	default:
-		s.bufs <- buf
+		s.bufs.put(buf)
 		retry()
 	}
 }
@@ -447,7 +557,8 @@ const hedgeRetry = 2 * time.Millisecond
 // giveBack returns a buffer a losing or stale read held to the window.
 func (s *itemSched) giveBack(buf []byte) {
 	s.run.held.add(-1, 0)
-	s.bufs <- buf[:0]
+	s.bufs.put(buf)
+	s.wake()
 }
 
 // complete counts one item of b done, and signals the consumer when it
@@ -469,11 +580,12 @@ func (s *itemSched) complete(b *Batch) {
 func (s *itemSched) recycle(b *Batch) {
 	s.run.held.release(b)
 	for i := range b.Items {
-		s.bufs <- b.Items[i].Data[:0]
+		s.bufs.put(b.Items[i].Data)
 		b.Items[i].Data = nil
 		<-s.firsts
 	}
 	s.slots <- b
+	s.wake()
 }
 
 // take waits for batch seq, the consumer's next, to be complete.
@@ -521,4 +633,75 @@ func (s *itemSched) ready(seq int) bool {
 		}
 	}
 	return true
+}
+
+// window is the item scheduler's free buffers, in the order they were
+// given back: a claimed item takes the one free longest, so that every
+// buffer serves every size of item in turn. Once its read knows the
+// body's size, a buffer too small for it is swapped for a free one that
+// fits, the smallest of the first swapScan; or else for a new one of the
+// body's size rounded up to a power of two, the small one dropped. So a
+// buffer is only ever replaced by a larger one and the window's buffers
+// settle at the sizes its items need: a reallocation an item, at first,
+// becomes rare. (Handed out largest first instead, small buffers waited
+// at the bottom and a read came to reallocate at every few items.) It
+// takes no other lock while it holds its own.
+type window struct {
+	mu   sync.Mutex
+	ring [][]byte // the free buffers from head, n of them, wrapping
+	head int
+	n    int
+}
+
+// swapScan bounds the free buffers a swap looks at.
+const swapScan = 64
+
+// minBuffer is the least capacity of a buffer the window makes.
+const minBuffer = 4 << 10
+
+// newWindow returns a window of n buffers, all free and empty.
+func newWindow(n int) *window { return &window{ring: make([][]byte, n), n: n} }
+
+// get takes the buffer free longest, emptied; false when none is free.
+func (w *window) get() ([]byte, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n == 0 {
+		return nil, false
+	}
+	b := w.ring[w.head]
+	w.ring[w.head] = nil
+	w.head = (w.head + 1) % len(w.ring)
+	w.n--
+	return b[:0], true
+}
+
+// put gives a buffer back.
+func (w *window) put(b []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ring[(w.head+w.n)%len(w.ring)] = b[:0]
+	w.n++
+}
+
+// swap takes have, of less than n bytes' capacity, back and returns an
+// empty buffer of at least n bytes' capacity in its place: the smallest
+// that fits of the first swapScan free ones, have taking its place; or
+// else a new one, have dropped. It is a dataset.ReadTrace's Buffer.
+func (w *window) swap(n int, have []byte) []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	best := -1
+	for k := range min(w.n, swapScan) {
+		i := (w.head + k) % len(w.ring)
+		if c := cap(w.ring[i]); c >= n && (best < 0 || c < cap(w.ring[best])) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		b := w.ring[best]
+		w.ring[best] = have[:0]
+		return b[:0]
+	}
+	return make([]byte, 0, max(minBuffer, 1<<bits.Len(uint(n-1))))
 }

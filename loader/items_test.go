@@ -421,3 +421,96 @@ func TestHedgingEndsWithRun(t *testing.T) {
 		})
 	}
 }
+
+// countingOpens counts the reads a backend has started, and closes
+// reached once they reach at.
+type countingOpens struct {
+	dataset.Backend
+	mu      sync.Mutex
+	n, at   int
+	reached chan struct{}
+}
+
+func (c *countingOpens) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	c.mu.Lock()
+	c.n++
+	if c.n == c.at {
+		close(c.reached)
+	}
+	c.mu.Unlock()
+	return c.Backend.Open(ctx, key)
+}
+
+// TestItemWindowBytes checks the item scheduler's byte budget: with items
+// of 16 KiB, a window of 400 items and a budget of 40 items' bytes, the
+// items held never take more than the budget or a batch plus C items,
+// whichever is more, plus one item; with no budget the same run reads
+// ahead past that, so that the bound is what the budget keeps. The
+// consumer takes its first batch only once the loader has read
+// ahead as far as it may.
+func TestItemWindowBytes(t *testing.T) {
+	const (
+		n, size       = 600, 16 << 10
+		batch, window = 10, 400
+		budget        = 40 * size
+	)
+	objs := make(map[string][]byte, n)
+	idx := make(dataset.Index, n)
+	for i := range n {
+		key := fmt.Sprintf("val/item_%05d.bin", i)
+		objs[key], idx[i] = bytes.Repeat([]byte{byte(i)}, size), key
+	}
+	for _, tc := range []struct {
+		name        string
+		mode        loader.Mode
+		workers     int
+		windowBytes int64
+	}{
+		{"sync/budget", loader.Sync, 2, budget},
+		{"async/budget", loader.Async, 4, budget},
+		{"sync/none", loader.Sync, 2, -1},
+		{"async/none", loader.Async, 4, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			opts := loader.Options{Mode: tc.mode, Workers: tc.workers, BatchSize: batch, Warmup: -1,
+				Item: &loader.ItemOptions{Window: window, WindowBytes: tc.windowBytes}}
+			c := opts.InFlight()
+			bound := int64(max(budget, (batch+c)*size) + size)
+			be := &countingOpens{Backend: mem.New(objs), reached: make(chan struct{})}
+			if tc.windowBytes < 0 {
+				// Without a budget, the loader reads ahead as far as
+				// the window: past the bound, by the time it has opened
+				// C more items than that (at most C are still open).
+				be.at = int(bound/size) + 1 + c
+			} else {
+				close(be.reached)
+			}
+			ds := dataset.New(dataset.NewStore(be), idx)
+			first := true
+			st, err := load(t.Context(), ds, opts, func(b *loader.Batch) error {
+				if first {
+					first = false
+					<-be.reached
+				}
+				for _, it := range b.Items {
+					if want := objs[idx[it.Index]]; !bytes.Equal(it.Data, want) {
+						return fmt.Errorf("item %d: %d bytes, want its %d", it.Index, len(it.Data), len(want))
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Items != n {
+				t.Errorf("%d items delivered, want %d", st.Items, n)
+			}
+			capped := st.HeldBytesPeak <= bound
+			if want := tc.windowBytes > 0; capped != want {
+				t.Errorf("held %d bytes at the peak (%d items); a budget of %d bytes with a batch of %d and C = %d bounds it at %d, want within it: %v",
+					st.HeldBytesPeak, st.HeldItemsPeak, tc.windowBytes, batch, c, bound, want)
+			}
+		})
+	}
+}

@@ -185,7 +185,8 @@ type Options struct {
 	// Item, when not nil, selects the item scheduler (SchedItem) with these
 	// settings; nil selects the batch scheduler (SchedBatch). Workers and
 	// fetch concurrency give C, the reads in flight, under either;
-	// Prefetch applies to SchedBatch only.
+	// Prefetch is the batches a worker of SchedBatch holds, and sizes
+	// SchedItem's default window.
 	Item *ItemOptions
 
 	// Part, when above 0, reads each item in ranged parts of at most Part
@@ -233,8 +234,13 @@ type ItemOptions struct {
 	// Window is the most item buffers the loader holds: reads in flight
 	// (hedges included), items read but not delivered, and the batch lent
 	// to the consumer. It must be at least one batch plus C; 0 means
-	// DefaultWindow(batch, C).
+	// DefaultWindow(batch, C, workers, prefetch).
 	Window int
+	// WindowBytes caps the window by bytes: once it holds a batch plus C
+	// items, no more reads start while the items read and not yet
+	// consumed take WindowBytes or more (reads in flight may add up to C
+	// items more). 0 means DefaultWindowBytes; negative means no cap.
+	WindowBytes int64
 	// Hedge starts a second read of an item whose first read is slow to
 	// produce its first byte; the zero Hedge is off.
 	Hedge Hedge
@@ -256,9 +262,18 @@ func (o Options) Scheduler() Scheduler {
 const DefaultHedgeBudget = 0.1
 
 // DefaultWindow returns the item scheduler's default window for a batch
-// size and C reads in flight: 4 x C (enough, with hedging, to keep C reads
-// in flight under a log-normal latency), and at least two batches plus C.
-func DefaultWindow(batch, c int) int { return max(4*c, 2*batch+c) }
+// size, C reads in flight, and the workers and prefetch factor the batch
+// scheduler would have: C plus the whole batches the batch scheduler
+// holds (prefetch x workers, as PyTorch's prefetch_factor does), so that
+// the item scheduler reads as far ahead of the consumer as PyTorch's
+// shape while keeping C reads in flight. DefaultWindowBytes caps it.
+func DefaultWindow(batch, c, workers, prefetch int) int { return c + prefetch*workers*batch }
+
+// DefaultWindowBytes is the item scheduler's default byte budget (see
+// ItemOptions.WindowBytes): 256 MiB, about 2,000 ImageNet images, so that
+// a window of thousands of items at large C does not outgrow the caches
+// and memory the loader's consumer needs.
+const DefaultWindowBytes = 256 << 20
 
 // Resolved returns o with zero fields set to their defaults, or an
 // error naming the first invalid field. It leaves a nil Sampler nil: the
@@ -342,7 +357,7 @@ func (o Options) Resolved() (Options, error) {
 		o.Stream = &st
 	}
 	if o.Item != nil {
-		item, err := o.Item.resolved(o.BatchSize, o.Workers*o.FetchConcurrency)
+		item, err := o.Item.resolved(o.BatchSize, o.Workers*o.FetchConcurrency, o.Workers, o.Prefetch)
 		if err != nil {
 			return o, err
 		}
@@ -352,11 +367,14 @@ func (o Options) Resolved() (Options, error) {
 }
 
 // resolved returns a copy of s with zero fields set to their defaults
-// for a batch size and c reads in flight, or an error naming the first
-// invalid field.
-func (s ItemOptions) resolved(batch, c int) (ItemOptions, error) {
+// for a batch size, c reads in flight, the workers and the prefetch
+// factor, or an error naming the first invalid field.
+func (s ItemOptions) resolved(batch, c, workers, prefetch int) (ItemOptions, error) {
 	if s.Window == 0 {
-		s.Window = DefaultWindow(batch, c)
+		s.Window = DefaultWindow(batch, c, workers, prefetch)
+	}
+	if s.WindowBytes == 0 {
+		s.WindowBytes = DefaultWindowBytes
 	}
 	switch h := s.Hedge; {
 	case s.Window < batch+c:

@@ -39,7 +39,7 @@ func TestResolvedItem(t *testing.T) {
 	}{
 		{"batch", loader.Options{}, loader.SchedBatch, 0, 0},
 		{"item defaults", loader.Options{Mode: loader.Async, Workers: 2, FetchConcurrency: 8, BatchSize: 10, Item: &loader.ItemOptions{}},
-			loader.SchedItem, loader.DefaultWindow(10, 16), loader.DefaultHedgeBudget},
+			loader.SchedItem, loader.DefaultWindow(10, 16, 2, loader.DefaultPrefetch), loader.DefaultHedgeBudget},
 		{"item set", loader.Options{Mode: loader.Async, Workers: 2, FetchConcurrency: 8, BatchSize: 10, Item: &loader.ItemOptions{Window: 30, HedgeBudget: 0.5}},
 			loader.SchedItem, 30, 0.5},
 	} {

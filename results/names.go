@@ -116,21 +116,22 @@ func IsTime(unit string) bool { return strings.HasSuffix(unit, "-ns") || unit ==
 // Configuration lines the benchmarks print before their results, as in
 // "dataset-items: 2000". Results carry them until a line changes them.
 const (
-	ConfigSmoke            = "smoke"              // "true" for a -short run: a smoke test, not a measurement
-	ConfigDatasetItems     = "dataset-items"      // items in the index read
-	ConfigDatasetBodies    = "dataset-bodies"     // distinct item bodies of a synthetic dataset: key i holds body i mod K
-	ConfigDatasetFiles     = "dataset-files"      // "distinct" for a synthetic folder of a file a key (no hard links); absent for linked
-	ConfigDatasetMeanBytes = "dataset-mean-bytes" // their mean size
-	ConfigDatasetMaxBytes  = "dataset-max-bytes"  // the largest
-	ConfigEndpoint         = "endpoint"           // what kind of endpoint the backend reads
-	ConfigLoaderPrefetch   = "loader-prefetch"    // batches each worker holds
-	ConfigStoreProfile     = "store-profile"      // the profile a real store serves
-	ConfigRank             = "rank"               // the process's rank in a run of many
-	ConfigWorldSize        = "world-size"         // the processes of that run
-	ConfigUntimedLevels    = "untimed-levels"     // levels the lines that follow leave out, as not meaningful for their dataset (epoch: a round larger than an epoch); absent for none
-	ConfigPageCache        = "page-cache"         // before cache=warm folder lines whose dataset fits in the host's available memory: that their reads are memory copies; cleared after
-	ConfigDatasetShards    = "dataset-shards"     // before format=tar lines: the tar shards the samples are in; cleared after
-	ConfigSamplesPerShard  = "samples-per-shard"  // before format=tar lines: the samples a shard holds on average; cleared after
+	ConfigSmoke            = "smoke"               // "true" for a -short run: a smoke test, not a measurement
+	ConfigDatasetItems     = "dataset-items"       // items in the index read
+	ConfigDatasetBodies    = "dataset-bodies"      // distinct item bodies of a synthetic dataset: key i holds body i mod K
+	ConfigDatasetFiles     = "dataset-files"       // "distinct" for a synthetic folder of a file a key (no hard links); absent for linked
+	ConfigDatasetMeanBytes = "dataset-mean-bytes"  // their mean size
+	ConfigDatasetMaxBytes  = "dataset-max-bytes"   // the largest
+	ConfigEndpoint         = "endpoint"            // what kind of endpoint the backend reads
+	ConfigLoaderPrefetch   = "loader-prefetch"     // batches each worker holds
+	ConfigWindowBytes      = "loader-window-bytes" // the item scheduler's byte budget, when set: bytes, or "none"; absent for the default
+	ConfigStoreProfile     = "store-profile"       // the profile a real store serves
+	ConfigRank             = "rank"                // the process's rank in a run of many
+	ConfigWorldSize        = "world-size"          // the processes of that run
+	ConfigUntimedLevels    = "untimed-levels"      // levels the lines that follow leave out, as not meaningful for their dataset (epoch: a round larger than an epoch); absent for none
+	ConfigPageCache        = "page-cache"          // before cache=warm folder lines whose dataset fits in the host's available memory: that their reads are memory copies; cleared after
+	ConfigDatasetShards    = "dataset-shards"      // before format=tar lines: the tar shards the samples are in; cleared after
+	ConfigSamplesPerShard  = "samples-per-shard"   // before format=tar lines: the samples a shard holds on average; cleared after
 )
 
 // Configuration lines the testing package prints, which name the machine.

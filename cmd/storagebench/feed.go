@@ -211,7 +211,7 @@ func runFeed(ctx context.Context, stdout, stderr io.Writer, args []string) error
 			if err != nil {
 				return feed.Trial{}, err
 			}
-			o := bench.TrainOptions{Prefetch: env.Prefetch, Name: c.Name()}
+			o := bench.TrainOptions{Prefetch: env.Prefetch, WindowBytes: env.WindowBytes, Name: c.Name()}
 			if lc.Prefetch > 0 {
 				o.Prefetch = lc.Prefetch
 			}
