@@ -339,7 +339,7 @@ var (
 		Key: "window", Shown: "N", Var: "STORAGEBENCH_WINDOW", Loader: true, Rule: Always, Benches: loadTrain,
 		Meaning:    "the item scheduler's windows: items, or a multiple of C such as `4C`; names give it in items",
 		Default:    "default",
-		DefaultDoc: "`max(4C, 2B+C)`",
+		DefaultDoc: "`C+2WB`: C plus the batches the batch scheduler holds",
 		applies:    itemSched,
 		inside:     true,
 		parse: func(c *Case, s string) (err error) {
