@@ -821,19 +821,47 @@ func TestLateness(t *testing.T) {
 	}
 }
 
-// TestSleepUntilCorrected checks that a sleep ends no earlier than its due
-// instant less the correction, and at once when its context is done.
+// TestSleepUntilCorrected checks that a sleep never ends before its due
+// instant, however large the correction, and that one that woke early
+// counts how it waited out the rest; and that it ends at once when its
+// context is done.
 func TestSleepUntilCorrected(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		late  time.Duration
+		sleep time.Duration
+	}{
+		{"the largest correction", maxLateness, 5 * time.Millisecond},
+		{"a correction past the sleep", maxLateness, time.Millisecond},
+		{"a correction to spin out", maxSpin / 2, 3 * time.Millisecond},
+		{"no correction", 0, time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var l lateness
+			l.ns.Store(int64(tc.late))
+			p := &pacer{late: &l}
+			for range 5 {
+				due := time.Now().Add(tc.sleep)
+				if err := p.sleepUntil(t.Context(), due); err != nil {
+					t.Fatal(err)
+				}
+				if now := time.Now(); now.Before(due) {
+					t.Errorf("woke %v before the due instant", due.Sub(now))
+				}
+				l.ns.Store(int64(tc.late)) // as the wake moved it
+			}
+			early := l.spins.Load() + l.resleeps.Load()
+			if tc.late == 0 && early != 0 {
+				t.Errorf("%d early wakes with no correction", early)
+			}
+			if tc.late > tc.sleep && early == 0 {
+				// Asked to end before it began, every sleep wakes early.
+				t.Errorf("no early wake counted, corrected by %v for sleeps of %v", tc.late, tc.sleep)
+			}
+		})
+	}
 	var l lateness
-	l.ns.Store(int64(maxLateness))
 	p := &pacer{late: &l}
-	due := time.Now().Add(5 * time.Millisecond)
-	if err := p.sleepUntil(t.Context(), due); err != nil {
-		t.Fatal(err)
-	}
-	if early := time.Until(due); early > maxLateness {
-		t.Errorf("woke %v before the due instant, more than the %v correction", early, maxLateness)
-	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if err := p.sleepUntil(ctx, time.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
