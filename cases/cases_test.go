@@ -238,7 +238,7 @@ func TestParseLoader(t *testing.T) {
 		in, name, want string // name: the case's sub-name; want: an error
 	}{
 		{"mode=async/workers=4/fetch=80", "profile=none/workload=resnet50-h100/accel=1/mode=async/workers=4/batch=400/fetch=80", ""},
-		{"mode=async/workers=4/sched=item/hedge=p90", "profile=none/workload=resnet50-h100/accel=1/mode=async/workers=4/batch=400/sched=item/window=6400/hedge=p90", ""},
+		{"mode=async/workers=4/sched=item/hedge=p90", "profile=none/workload=resnet50-h100/accel=1/mode=async/workers=4/batch=400/sched=item/window=4800/hedge=p90", ""},
 		{"mode=async/prefetch=4", "profile=none/workload=resnet50-h100/accel=1/mode=async/workers=2/batch=400", ""},
 		{"mode=async/color=red", "", `unknown key "color"`},
 		{"mode=sync/fetch=8", "", "in sync mode"},
