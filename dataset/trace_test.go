@@ -140,3 +140,64 @@ func TestReadTracedDoesNotAllocate(t *testing.T) {
 		t.Errorf("FirstByte hooks called %d times over 101 reads, want %d", n, 2*101)
 	}
 }
+
+// TestReadTraceBuffer checks a read's Buffer hook: called once, with the
+// body's size plus one and the buffer given, when that buffer cannot hold
+// the body, and the body read into the buffer it returns; never called
+// when the buffer holds the body, nor for a store's own trace.
+func TestReadTraceBuffer(t *testing.T) {
+	body := make([]byte, 10_000)
+	for i := range body {
+		body[i] = byte(i)
+	}
+	store := dataset.NewStore(mem.New(map[string][]byte{"k": body}))
+	for _, tc := range []struct {
+		name      string
+		have      int // the capacity of the buffer given
+		wantCalls int
+	}{
+		{"too small", 100, 1},
+		{"the body's size, no byte to see the end", len(body), 1},
+		{"large enough", len(body) + 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls, gotN, gotCap int
+			mine := make([]byte, 0, 2*len(body))
+			trace := &dataset.ReadTrace{Buffer: func(n int, buf []byte) []byte {
+				calls++
+				gotN, gotCap = n, cap(buf)
+				return mine
+			}}
+			data, _, err := store.ReadTraced(t.Context(), "k", make([]byte, 0, tc.have), trace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(data, body) {
+				t.Fatalf("read %d bytes, not the body's %d", len(data), len(body))
+			}
+			if calls != tc.wantCalls {
+				t.Fatalf("Buffer called %d times, want %d", calls, tc.wantCalls)
+			}
+			if calls == 1 {
+				if gotN != len(body)+1 || gotCap != tc.have {
+					t.Errorf("Buffer(%d, a buffer of cap %d), want (%d, %d)", gotN, gotCap, len(body)+1, tc.have)
+				}
+				if &data[0] != &mine[:1][0] {
+					t.Error("the body was not read into the buffer Buffer returned")
+				}
+			}
+		})
+	}
+	t.Run("a store's own trace", func(t *testing.T) {
+		called := false
+		traced := dataset.NewStore(mem.New(map[string][]byte{"k": body})).WithReadTrace(&dataset.ReadTrace{
+			Buffer: func(n int, buf []byte) []byte { called = true; return make([]byte, 0, n) },
+		})
+		if _, _, err := traced.Read(t.Context(), "k", nil); err != nil {
+			t.Fatal(err)
+		}
+		if called {
+			t.Error("a store's Buffer was called; only a read's serves")
+		}
+	})
+}
