@@ -3,12 +3,12 @@ package loader
 import (
 	"context"
 	"math"
-	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/storagebench/storagebench/dataset"
+	"github.com/storagebench/storagebench/internal/bufring"
 )
 
 // itemSched is the item scheduler (SchedItem). C fetchers shared by the
@@ -32,7 +32,7 @@ type itemSched struct {
 	windowByte int64 // the byte budget; 0: none
 	maxRun     int   // the longest run a fetcher claims
 
-	bufs    *window            // the window: a buffer for each item the loader may hold
+	bufs    *bufring.Ring      // the window: a buffer for each item the loader may hold
 	firsts  chan struct{}      // items laid out and not consumed: the window less the hedges' reserve
 	slots   chan *Batch        // batches not in use
 	started chan *Batch        // batches laid out, in order, for the consumer
@@ -126,8 +126,8 @@ func newItemSched(r *run, o Options) *itemSched {
 	if iopts.WindowBytes > 0 {
 		s.windowByte = iopts.WindowBytes
 	}
-	s.bufs = newWindow(iopts.Window)
-	s.trace = &dataset.ReadTrace{Buffer: s.bufs.swap}
+	s.bufs = bufring.New(iopts.Window)
+	s.trace = &dataset.ReadTrace{Buffer: s.bufs.Swap}
 	for range nslots {
 		s.slots <- &Batch{owner: s, Items: make([]Item, 0, o.BatchSize), states: make([]itemState, o.BatchSize), done: make(chan struct{}, 1)}
 	}
@@ -254,7 +254,7 @@ func (s *itemSched) claim(dst []itemTask, n int) ([]itemTask, error) {
 			default:
 				return dst, nil
 			}
-			buf, ok := s.bufs.get()
+			buf, ok := s.bufs.Get()
 			if !ok {
 				<-s.firsts
 				return dst, nil
@@ -382,7 +382,7 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 		ctx, cancel = context.WithCancel(ctx)
 		st.cancels[slot] = cancel
 		// Hedging pauses as soon as the store throttles, retries or not.
-		trace = &dataset.ReadTrace{Retry: s.hedger.retried, Buffer: s.bufs.swap}
+		trace = &dataset.ReadTrace{Retry: s.hedger.retried, Buffer: s.bufs.Swap}
 		if !t.hedge {
 			trace.FirstByte = func() { st.firstByte.Store(true) }
 		}
@@ -534,7 +534,7 @@ func (s *itemSched) hedge(e hedgeEntry) {
 		retry()
 		return
 	}
-	buf, ok := s.bufs.get()
+	buf, ok := s.bufs.Get()
 	if !ok {
 		retry() // the window is full: a hedge would exceed it
 		return
@@ -546,7 +546,7 @@ func (s *itemSched) hedge(e hedgeEntry) {
 		st.hedged = true
 		s.hedger.issued()
 	default:
-		s.bufs.put(buf)
+		s.bufs.Put(buf)
 		retry()
 	}
 }
@@ -557,7 +557,7 @@ const hedgeRetry = 2 * time.Millisecond
 // giveBack returns a buffer a losing or stale read held to the window.
 func (s *itemSched) giveBack(buf []byte) {
 	s.run.held.add(-1, 0)
-	s.bufs.put(buf)
+	s.bufs.Put(buf)
 	s.wake()
 }
 
@@ -580,7 +580,7 @@ func (s *itemSched) complete(b *Batch) {
 func (s *itemSched) recycle(b *Batch) {
 	s.run.held.release(b)
 	for i := range b.Items {
-		s.bufs.put(b.Items[i].Data)
+		s.bufs.Put(b.Items[i].Data)
 		b.Items[i].Data = nil
 		<-s.firsts
 	}
@@ -633,75 +633,4 @@ func (s *itemSched) ready(seq int) bool {
 		}
 	}
 	return true
-}
-
-// window is the item scheduler's free buffers, in the order they were
-// given back: a claimed item takes the one free longest, so that every
-// buffer serves every size of item in turn. Once its read knows the
-// body's size, a buffer too small for it is swapped for a free one that
-// fits, the smallest of the first swapScan; or else for a new one of the
-// body's size rounded up to a power of two, the small one dropped. So a
-// buffer is only ever replaced by a larger one and the window's buffers
-// settle at the sizes its items need: a reallocation an item, at first,
-// becomes rare. (Handed out largest first instead, small buffers waited
-// at the bottom and a read came to reallocate at every few items.) It
-// takes no other lock while it holds its own.
-type window struct {
-	mu   sync.Mutex
-	ring [][]byte // the free buffers from head, n of them, wrapping
-	head int
-	n    int
-}
-
-// swapScan bounds the free buffers a swap looks at.
-const swapScan = 64
-
-// minBuffer is the least capacity of a buffer the window makes.
-const minBuffer = 4 << 10
-
-// newWindow returns a window of n buffers, all free and empty.
-func newWindow(n int) *window { return &window{ring: make([][]byte, n), n: n} }
-
-// get takes the buffer free longest, emptied; false when none is free.
-func (w *window) get() ([]byte, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.n == 0 {
-		return nil, false
-	}
-	b := w.ring[w.head]
-	w.ring[w.head] = nil
-	w.head = (w.head + 1) % len(w.ring)
-	w.n--
-	return b[:0], true
-}
-
-// put gives a buffer back.
-func (w *window) put(b []byte) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.ring[(w.head+w.n)%len(w.ring)] = b[:0]
-	w.n++
-}
-
-// swap takes have, of less than n bytes' capacity, back and returns an
-// empty buffer of at least n bytes' capacity in its place: the smallest
-// that fits of the first swapScan free ones, have taking its place; or
-// else a new one, have dropped. It is a dataset.ReadTrace's Buffer.
-func (w *window) swap(n int, have []byte) []byte {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	best := -1
-	for k := range min(w.n, swapScan) {
-		i := (w.head + k) % len(w.ring)
-		if c := cap(w.ring[i]); c >= n && (best < 0 || c < cap(w.ring[best])) {
-			best = i
-		}
-	}
-	if best >= 0 {
-		b := w.ring[best]
-		w.ring[best] = have[:0]
-		return b[:0]
-	}
-	return make([]byte, 0, max(minBuffer, 1<<bits.Len(uint(n-1))))
 }
