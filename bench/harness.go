@@ -851,3 +851,11 @@ func (d *Decoding) Decode(n, c int) (int64, error) {
 	}
 	return nbytes + int64(n/len(d.items))*total, nil
 }
+
+// gcd returns the greatest common divisor of a and b.
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}

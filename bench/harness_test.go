@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -679,6 +680,50 @@ func TestLadder(t *testing.T) {
 		if got := ladder(tc.c); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("ladder(%d) = %v, want %v", tc.c, got, tc.want)
 		}
+	}
+}
+
+// TestRawBuffers checks that the raw baseline's buffers, once warmed,
+// take about their hold times the mean item, not the largest item each
+// might hold (gigabytes at holds of thousands of ImageNet-sized items,
+// faulted in while the baseline was timed), and that reading on after the
+// warm-up rarely allocates.
+func TestRawBuffers(t *testing.T) {
+	src := source(t, "mem")
+	ctx := context.Background()
+	for _, tc := range []struct{ c, hold int }{
+		{8, RawHold},
+		{8, 1616}, // gcd(1616, 2000) = 16: each buffer held 125 items of 2,000
+		{100, 100},
+	} {
+		t.Run(fmt.Sprintf("c=%d/hold=%d", tc.c, tc.hold), func(t *testing.T) {
+			r := newRawReader(src, dataset.New(dataset.NewStore(src.backend), src.Index), tc.c, tc.hold, false)
+			if err := r.warm(ctx); err != nil {
+				t.Fatal(err)
+			}
+			n := 2 * r.nbufs
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			if _, _, err := r.read(ctx, n, 0); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			var held int64
+			for i := range r.nbufs {
+				b, ok := r.bufs.Get()
+				if !ok {
+					t.Fatalf("%d of %d buffers free after the reads", i, r.nbufs)
+				}
+				held += int64(cap(b))
+			}
+			if hold := float64(held) / (float64(r.nbufs) * src.MeanSize()); hold > 2 {
+				t.Errorf("buffers of %d bytes in all: %.2f x hold x mean item, want at most 2", held, hold)
+			}
+			read := float64(n) * src.MeanSize()
+			if alloc := float64(after.TotalAlloc - before.TotalAlloc); alloc > 0.05*read {
+				t.Errorf("reading %d items after the warm-up allocated %.0f bytes, %.1f%% of those read, want under 5%%", n, alloc, 100*alloc/read)
+			}
+		})
 	}
 }
 

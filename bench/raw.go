@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/wds"
+	"github.com/storagebench/storagebench/internal/bufring"
 	"github.com/storagebench/storagebench/loader"
 )
 
@@ -21,60 +21,44 @@ import (
 // loader in between: the raw baseline.
 //
 // Its readers hold max(hold, c) items, as a consumer that keeps what it
-// read does, and as the loader's batch slots do: read i goes to buffer
-// i mod hold, so a buffer is filled again only after hold other reads, and
-// always with the same few items. Each buffer is allocated at the size of
-// the largest of them, so that no read grows one (a buffer grown read after
-// read would make the baseline pay for allocations and page faults that a
-// loader in steady state does not). A reader that reused one buffer would
-// write to memory that stays in cache, which no loader that hands out
-// batches can.
+// read does, and as the loader's batch slots and item window do: each
+// read takes the buffer free longest from a ring of that many and gives
+// it back once checked, so a buffer is filled again only after the other
+// buffers have been, and a buffer too small for a body is swapped for a
+// free one that fits, as the loader's item window swaps them
+// ([bufring.Ring]). So the buffers settle at the sizes the items need,
+// about hold times the mean item in all, and a warmed baseline pays for
+// neither allocations nor page faults that a loader in steady state does
+// not. A reader that reused one buffer would write to memory that stays
+// in cache, which no loader that hands out batches can; buffers each sized
+// for the largest item they might hold would take hold times the largest
+// item, gigabytes at holds of thousands, and fault their pages in while
+// the baseline is timed.
 type rawReader struct {
 	src    *Source
 	ds     *dataset.Dataset
 	c      int
-	bufs   []rawBuf
-	stream bool // a tar source's shards, each reader streaming whole shards
-}
-
-// rawBuf is one buffer of a rawReader and the lock that keeps two readers
-// from filling it at once.
-type rawBuf struct {
-	mu   sync.Mutex
-	data []byte
+	bufs   *bufring.Ring
+	nbufs  int
+	trace  *dataset.ReadTrace // the ring's Swap as every read's Buffer
+	stream bool               // a tar source's shards, each reader streaming whole shards
 }
 
 func newRawReader(src *Source, ds *dataset.Dataset, c, hold int, stream bool) *rawReader {
-	r := &rawReader{src: src, ds: ds, c: c, bufs: make([]rawBuf, max(hold, c)), stream: stream && src.Set != nil}
-	// Buffer j holds the items i mod n of reads i = j mod hold: the items
-	// k = j mod gcd(hold, n).
-	n := len(src.Sizes)
-	g := gcd(len(r.bufs), n)
-	largest := make([]int64, g)
-	for k, size := range src.Sizes {
-		largest[k%g] = max(largest[k%g], size)
+	n := max(hold, c)
+	bufs := bufring.New(n)
+	return &rawReader{
+		src: src, ds: ds, c: c, bufs: bufs, nbufs: n,
+		trace:  &dataset.ReadTrace{Buffer: bufs.Swap},
+		stream: stream && src.Set != nil,
 	}
-	for j := range r.bufs {
-		// One byte more than the item: a read fills a buffer past the
-		// item's size to see that it ends there.
-		r.bufs[j].data = make([]byte, 0, largest[j%g]+1)
-	}
-	return r
-}
-
-// gcd returns the greatest common divisor of a and b.
-func gcd(a, b int) int {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
 }
 
 // warm fills every buffer twice, so that the measurement pays neither for
 // connections nor for the first touch of its buffers, then collects the
 // garbage of what ran before.
 func (r *rawReader) warm(ctx context.Context) error {
-	_, _, err := r.read(ctx, 2*len(r.bufs), 0)
+	_, _, err := r.read(ctx, 2*r.nbufs, 0)
 	runtime.GC()
 	return err
 }
@@ -121,10 +105,11 @@ func (r *rawReader) run(ctx context.Context, n int, stop *atomic.Bool, done *ato
 			read := r.readOne
 			if r.stream {
 				sr := &streamReader{r: r, j: gi % r.src.Set.Shards(), step: r.c}
-				for h := gi; h < len(r.bufs); h += r.c {
-					sr.own = append(sr.own, h)
+				for h := gi; h < r.nbufs; h += r.c {
+					b, _ := r.bufs.Get()
+					sr.own = append(sr.own, b)
 				}
-				defer sr.close()
+				defer sr.end()
 				read = sr.next
 			}
 			ack := make(chan struct{})
@@ -156,15 +141,16 @@ func (r *rawReader) run(ctx context.Context, n int, stop *atomic.Bool, done *ato
 // the default batch size.
 const rawBatch = loader.DefaultBatchSize
 
-// readOne makes read number i: item i mod n into buffer i mod hold. It
-// returns the item's size.
+// readOne makes read number i: item i mod n, into the ring's buffer free
+// longest. It returns the item's size.
 func (r *rawReader) readOne(ctx context.Context, i int64) (int64, error) {
 	k := int(i % int64(r.ds.Len()))
-	b := &r.bufs[i%int64(len(r.bufs))]
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	data, _, err := r.ds.Read(ctx, k, b.data)
-	b.data = data
+	buf, ok := r.bufs.Get()
+	if !ok {
+		return 0, fmt.Errorf("raw read %d: none of %d buffers free with %d readers", i, r.nbufs, r.c)
+	}
+	data, _, err := r.ds.ReadTraced(ctx, k, buf, r.trace)
+	r.bufs.Put(data)
 	if err != nil {
 		return 0, err
 	}
@@ -174,19 +160,18 @@ func (r *rawReader) readOne(ctx context.Context, i int64) (int64, error) {
 // streamReader is one raw reader of a tar source whose shards are
 // streamed: it streams shards j, j+c, j+2c, ... (mod the shards), each
 // with one request, and reads their samples one at a time into its share
-// of the raw reader's buffers in turn (buffers gi, gi+c, gi+2c, ... of
-// reader gi), as a loader's worker holds what it read. Its samples come in
-// shard order, not those a buffer was sized for: a buffer too small for
-// one grows, and stays grown for the next concurrency the raw reader
-// measures, as a loader's buffers grow to the largest sample they held.
-// A stream that
-// fails with a retryable error resumes from its last whole member, as
-// the loader's do.
+// of the raw reader's buffers in turn (a c-th of the ring's, taken from it
+// as the reader starts and given back as it ends), as a loader's worker
+// holds what it read. A buffer too small for a sample grows, and stays
+// grown for the next concurrency the raw reader measures, as a loader's
+// buffers grow to the largest sample they held. A stream that fails with
+// a retryable error resumes from its last whole member, as the loader's
+// do.
 type streamReader struct {
 	r       *rawReader
 	j, step int
-	own     []int // the raw reader's buffers this reader fills
-	b       int   // the next of them
+	own     [][]byte // the raw reader's buffers this reader fills
+	b       int      // the next of them
 	st      *dataset.Stream
 	sc      *wds.Scanner
 	k       int // the next sample's position in shard j
@@ -206,7 +191,7 @@ func (s *streamReader) next(ctx context.Context, _ int64) (int64, error) {
 			}
 			s.st, s.sc, s.k = st, wds.NewScanner(st, sh.Key, 0, sh.Size), 0
 		}
-		buf := &s.r.bufs[s.own[s.b]].data
+		buf := &s.own[s.b]
 		_, data, err := s.sc.Next(*buf)
 		switch {
 		case err == io.EOF:
@@ -232,6 +217,15 @@ func (s *streamReader) next(ctx context.Context, _ int64) (int64, error) {
 		s.k++
 		return int64(len(data)), s.r.src.Check(i, data, false)
 	}
+}
+
+// end closes the reader's stream and gives its buffers back.
+func (s *streamReader) end() {
+	s.close()
+	for _, b := range s.own {
+		s.r.bufs.Put(b)
+	}
+	s.own = nil
 }
 
 // close ends the reader's stream, if one is open.
