@@ -9,7 +9,7 @@ import (
 // free longest first; a buffer too small for a body swapped for the
 // smallest free one that fits, which it replaces; and, when none fits, a
 // new one of the body's size rounded up to a power of two, the small one
-// dropped, so that the ring keeps as many buffers.
+// dropped, so that the ring keeps as many buffers, and counted as made.
 func TestRingSwap(t *testing.T) {
 	fill := func(caps ...int) *Ring {
 		w := &Ring{ring: make([][]byte, len(caps)+1)} // none free yet
@@ -38,11 +38,12 @@ func TestRingSwap(t *testing.T) {
 		n        int
 		wantCap  int
 		wantFree []int // in the order get takes them
+		wantMade int64
 	}{
-		{"the smallest that fits", []int{100, 200, 130, 1000}, 10, 120, 130, []int{100, 200, 10, 1000}},
-		{"none fits: a power of two", []int{5, 100}, 50, 5000, 8192, []int{5, 100}},
-		{"none fits: at least 4 KiB", []int{5, 100}, 50, 120, 4096, []int{5, 100}},
-		{"no free buffer", nil, 50, 8192, 8192, nil},
+		{"the smallest that fits", []int{100, 200, 130, 1000}, 10, 120, 130, []int{100, 200, 10, 1000}, 0},
+		{"none fits: a power of two", []int{5, 100}, 50, 5000, 8192, []int{5, 100}, 1},
+		{"none fits: at least 4 KiB", []int{5, 100}, 50, 120, 4096, []int{5, 100}, 1},
+		{"no free buffer", nil, 50, 8192, 8192, nil, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := fill(tc.free...)
@@ -52,6 +53,9 @@ func TestRingSwap(t *testing.T) {
 			}
 			if got := drain(w); fmt.Sprint(got) != fmt.Sprint(tc.wantFree) {
 				t.Errorf("free buffers %v after the swap, want %v", got, tc.wantFree)
+			}
+			if got := w.Made(); got != tc.wantMade {
+				t.Errorf("Made() = %d after the swap, want %d", got, tc.wantMade)
 			}
 		})
 	}
