@@ -200,12 +200,16 @@ func StartLoad(ctx context.Context, src *Source, c cases.Case, o LoadOptions) (*
 // whole rounds, at least Prefetch of them, and enough for every slot to
 // have held every item it will hold (the batches of an epoch come round
 // to the same slots every lcm(batches an epoch, W x P) batches), up to
-// maxFillEpochs epochs; then it collects what growing them left behind,
+// maxFillEpochs epochs, then more until the item scheduler's window has
+// settled (settle); then it collects what growing them left behind,
 // waits at the ranks' barrier, and drains what was read ahead.
 func (r *LoadRun) fill(epoch, slots, taken int) error {
 	w := r.opts.Workers
 	fill := max(slots, min(slots/gcd(slots, epoch)*epoch, maxFillEpochs*epoch))
 	if err := r.con.fill((fill+w-1)/w*w - taken); err != nil {
+		return err
+	}
+	if err := r.settle(); err != nil {
 		return err
 	}
 	// In a run of many ranks, every rank waits here for the others; its
@@ -248,6 +252,30 @@ func (r *LoadRun) fill(epoch, slots, taken int) error {
 	// that the drain stopped at its limit has the round at hand, and the
 	// consumer, not the loader, sets the pace.
 	return r.con.fill(w)
+}
+
+// settle takes whole rounds, in passes of a [settling], until the item
+// scheduler's window's buffers have settled at the sizes of the items:
+// they are handed out in the order they come free, not to the same items
+// each epoch as the batch scheduler's slots are, so a buffer meets a body
+// larger than it, and is swapped for a new one, long after the window has
+// gone round an epoch. It does nothing under the batch scheduler.
+func (r *LoadRun) settle() error {
+	if r.opts.Item == nil {
+		return nil
+	}
+	for st := newSettling(r.src); ; {
+		made, items, p0 := r.it.BuffersMade(), 0, time.Now()
+		for items == 0 || time.Since(p0) < st.pass {
+			if err := r.con.fill(r.opts.Workers); err != nil {
+				return err
+			}
+			items += r.round
+		}
+		if st.settled(r.it.BuffersMade()-made, int64(items)) {
+			return nil
+		}
+	}
 }
 
 // drain takes whole rounds while the next is already complete.

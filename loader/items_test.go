@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime/metrics"
 	"strings"
 	"sync"
@@ -510,6 +511,59 @@ func TestItemWindowBytes(t *testing.T) {
 			if want := tc.windowBytes > 0; capped != want {
 				t.Errorf("held %d bytes at the peak (%d items); a budget of %d bytes with a batch of %d and C = %d bounds it at %d, want within it: %v",
 					st.HeldBytesPeak, st.HeldItemsPeak, tc.windowBytes, batch, c, bound, want)
+			}
+		})
+	}
+}
+
+// TestBuffersMade checks what a consumer that waits for a steady state
+// reads: the item window counts the buffers it makes, one for each of its
+// buffers that held a body (at least a batch's), at most the window when
+// every body fits the smallest buffer, and at most one more an epoch for
+// a body larger than any free buffer; the batch scheduler counts none.
+func TestBuffersMade(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	small, idx := objects(40) // all under bufring.MinBuffer
+	large := maps.Clone(small)
+	large[idx[7]] = bytes.Repeat([]byte{7}, 1<<20)
+	const window = 16
+	for _, tc := range []struct {
+		name     string
+		objs     map[string][]byte
+		item     *loader.ItemOptions
+		min, max int64
+	}{
+		{"batch scheduler", small, nil, 0, 0},
+		{"item window, small bodies", small, &loader.ItemOptions{Window: window}, 4, window},
+		{"item window, one large body", large, &loader.ItemOptions{Window: window}, 4, window + 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := dataset.New(dataset.NewStore(mem.New(tc.objs)), idx)
+			l, err := loader.New(ds, loader.Options{Workers: 2, BatchSize: 4, Prefetch: 2, Item: tc.item, Epochs: 4, Warmup: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			it, err := l.Start(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer it.Close()
+			for {
+				b, err := it.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, item := range b.Items {
+					if !bytes.Equal(item.Data, tc.objs[idx[item.Index]]) {
+						t.Fatalf("item %d: %d bytes, not its own %d", item.Index, len(item.Data), len(tc.objs[idx[item.Index]]))
+					}
+				}
+			}
+			if got := it.BuffersMade(); got < tc.min || got > tc.max {
+				t.Errorf("BuffersMade() = %d after 4 epochs of 40 items, want %d to %d", got, tc.min, tc.max)
 			}
 		})
 	}

@@ -203,5 +203,19 @@ func (it *Iter) Close() error {
 	return err
 }
 
+// BuffersMade returns how many buffers the item scheduler's window has
+// made so far, for bodies larger than any free buffer of the window could
+// hold: each new one is memory faulted in while the loader reads, so a
+// consumer that wants to measure a steady state reads until few are made.
+// It is 0 under the batch scheduler, whose batch
+// slots grow their buffers to the largest item each holds, a cost a
+// consumer pays once it has read each slot's items.
+func (it *Iter) BuffersMade() int64 {
+	if s, ok := it.sched.(*itemSched); ok {
+		return s.bufs.Made()
+	}
+	return 0
+}
+
 // Stats returns what the run measured. It is complete once Close returns.
 func (it *Iter) Stats() Stats { return it.stats }
