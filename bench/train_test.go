@@ -53,6 +53,10 @@ func runTrain(b *testing.B, src *Source, c cases.Case) {
 	report(b, res.Metrics())
 }
 
+// boundSlack is how far above its bound a short run on emulated
+// latency may read, the jitter of its clock's ends: 0.5%.
+const boundSlack = 0.005
+
 // TestTrainOutput runs BenchmarkTrain on every hermetic backend, storage
 // slower than compute (2 sync workers an accelerator at 10 ms a read: 200
 // samples/s against 500 wanted), and checks every line: its name, AU
@@ -117,8 +121,15 @@ func TestTrainOutput(t *testing.T) {
 		if mbs := get("MB/s"); mbs <= 0 {
 			t.Errorf("%s: %v MB/s", base, mbs)
 		}
-		if bound := get(results.BoundSamplesSec); math.Abs(bound-float64(n*2)/0.010) > 1 || rate > bound {
-			t.Errorf("%s: bound %v samples/s, want C/L = %d / 10 ms, and no more than it consumed (%v)", base, bound, n*2, rate)
+		// The storage is the bottleneck, so the job consumes at C/L itself:
+		// each worker reads its batches back to back, and the timed steps
+		// span whole batches of each. The steps' own ends (a wake-up, the
+		// emulated compute) then set the span to within a millisecond or
+		// so either way, and a run of 0.6 s reads up to a few tenths of a
+		// percent above C/L (200.2 samples/s against 200, once, on a busy
+		// machine).
+		if bound := get(results.BoundSamplesSec); math.Abs(bound-float64(n*2)/0.010) > 1 || rate > bound*(1+boundSlack) {
+			t.Errorf("%s: bound %v samples/s, want C/L = %d / 10 ms, and no more than %.1f%% below what it consumed (%v)", base, bound, n*2, 100*boundSlack, rate)
 		}
 	}
 	for name := range want {

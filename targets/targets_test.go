@@ -135,3 +135,49 @@ func TestLayoutTargets(t *testing.T) {
 		t.Error("no row of target 5 on mem")
 	}
 }
+
+// TestOverBound checks the row that looks for an impossible number: the
+// highest efficiency of any Load line under an emulated latency, a fixed
+// one or a profile, against 1.005; lines under profile none (bounded by
+// their raw baseline, not C/L) do not count.
+func TestOverBound(t *testing.T) {
+	const fixed = "Load/backend=mem/profile=fixed-20ms/mode=async/workers=2/batch=50-2 1000 1000 ns/op "
+	const s3 = "Load/backend=local/profile=s3/mode=async/workers=2/batch=50-2 1000 1000 ns/op "
+	const none = "Load/backend=mem/profile=none/mode=sync/workers=2/batch=50-2 1000 1000 ns/op 1.2 efficiency"
+	for _, tc := range []struct {
+		name    string
+		lines   []string
+		figure  string
+		ok      bool
+		missing bool
+	}{
+		{"within", []string{fixed + "0.990 efficiency", s3 + "1.004 efficiency", none}, "1.004 at most, over 2 results (backend=local profile=s3", true, false},
+		{"above", []string{fixed + "1.006 efficiency", s3 + "0.97 efficiency"}, "1.006 at most, over 2 results (backend=mem profile=fixed-20ms", false, false},
+		{"profile none only", []string{none}, "-", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "r.txt")
+			if err := os.WriteFile(file, []byte("Benchmark"+strings.Join(tc.lines, "\nBenchmark")+"\n"), 0o666); err != nil {
+				t.Fatal(err)
+			}
+			s, err := results.Read(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := Evaluate(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				if r.Target != "4 efficiency under emulated latency, every line" {
+					continue
+				}
+				if !strings.HasPrefix(r.Figure, tc.figure) || r.OK != tc.ok || r.Missing != tc.missing || r.Threshold != "<= 1.005" {
+					t.Errorf("%q ok %v missing %v (threshold %s); want %q... ok %v missing %v", r.Figure, r.OK, r.Missing, r.Threshold, tc.figure, tc.ok, tc.missing)
+				}
+				return
+			}
+			t.Error("no row of efficiency under emulated latency")
+		})
+	}
+}
