@@ -330,7 +330,12 @@ func TestRendezvousUnreadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const hb = 20 * time.Millisecond
+	// Rank 1 reads rank 0's heartbeat, and would call it dead were its
+	// writes to stop for DeadAfter intervals: at 20 ms, a rank 0 held up
+	// 100 ms on a machine busy with other tests (-race, 2 CPUs) was. At
+	// 100 ms, that takes a stall of half a second; the run's failure
+	// comes after 2 s.
+	const hb = 100 * time.Millisecond
 	s0, s1 := join(t, store, "run", 0, 2, hb), join(t, store, "run", 1, 2, hb)
 	go s1.Barrier(context.Background(), "x")
 	s0.Barrier(context.Background(), "x")
