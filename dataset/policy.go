@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -23,11 +24,31 @@ import (
 type Policy struct {
 	// FirstByteTimeout bounds the time from the start of an attempt to the
 	// first byte of the object's body; 0 means DefaultFirstByteTimeout,
-	// a negative value none.
+	// a negative value none. With DeadlineMultiple it is the ceiling of
+	// the deadline that follows the store.
 	FirstByteTimeout time.Duration
 	// IdleTimeout bounds the time without a byte while the body is read;
-	// 0 means DefaultIdleTimeout, a negative value none.
+	// 0 means DefaultIdleTimeout, a negative value none. With
+	// DeadlineMultiple it is the ceiling of the deadline that follows the
+	// store.
 	IdleTimeout time.Duration
+	// DeadlineMultiple makes an attempt's deadlines follow what the store
+	// does: each is this multiple of the 99th percentile of what the
+	// store's recent successful attempts took (the time to their first
+	// byte; the longest wait for a byte of their bodies) or DeadlineFloor,
+	// whichever is longer, doubled for each earlier attempt of the same
+	// read, and never above FirstByteTimeout and IdleTimeout, which hold
+	// alone until the store has served a few dozen reads. A stalled body is
+	// then abandoned and read again within a second or two on a store
+	// that answers in milliseconds, where a fixed deadline waits it out
+	// for seconds; AWS advises retrying the slowest 1-5% of small
+	// requests. The doubling lets a read through a store that became
+	// slower than its deadlines. 0 means DefaultDeadlineMultiple, a
+	// negative value fixed deadlines (the ceilings).
+	DeadlineMultiple float64
+	// DeadlineFloor is the least deadline that follows the store; 0 means
+	// DefaultDeadlineFloor.
+	DeadlineFloor time.Duration
 	// Attempts bounds the attempts of one read, the first included; 0
 	// means DefaultAttempts, 1 no retries. Attempts the store throttled
 	// count towards ThrottleAttempts instead.
@@ -60,6 +81,13 @@ type Policy struct {
 const (
 	DefaultFirstByteTimeout = 10 * time.Second
 	DefaultIdleTimeout      = 5 * time.Second
+	// DefaultDeadlineMultiple and DefaultDeadlineFloor abandon an attempt
+	// past 4 times the store's p99, and never before a second: on the
+	// seed's S3 (p99 408 ms) 1.6 s, which about 7 reads in a million
+	// reach; on a store whose p99 is under 250 ms, the floor. A floor of
+	// a second also spares reads the pauses of a busy client machine.
+	DefaultDeadlineMultiple = 4
+	DefaultDeadlineFloor    = time.Second
 	DefaultAttempts         = 8
 	DefaultBackoff          = 25 * time.Millisecond
 	DefaultThrottleBackoff  = 250 * time.Millisecond
@@ -81,6 +109,10 @@ func (p Policy) Resolved() (Policy, error) {
 		}
 	}
 	def(&p.FirstByteTimeout, DefaultFirstByteTimeout)
+	def(&p.DeadlineFloor, DefaultDeadlineFloor)
+	if p.DeadlineMultiple == 0 {
+		p.DeadlineMultiple = DefaultDeadlineMultiple
+	}
 	def(&p.IdleTimeout, DefaultIdleTimeout)
 	def(&p.Backoff, DefaultBackoff)
 	def(&p.ThrottleBackoff, DefaultThrottleBackoff)
@@ -98,6 +130,12 @@ func (p Policy) Resolved() (Policy, error) {
 		return p, fmt.Errorf("read policy: %d throttled attempts, want >= 1", p.ThrottleAttempts)
 	case p.Backoff < 0 || p.ThrottleBackoff < 0 || p.MaxBackoff < 0:
 		return p, errors.New("read policy: negative backoff")
+	case p.DeadlineFloor < 0:
+		return p, fmt.Errorf("read policy: deadline floor %v, want >= 0", p.DeadlineFloor)
+	case p.DeadlineMultiple > 0 && p.DeadlineMultiple < 1:
+		return p, fmt.Errorf("read policy: deadline multiple %v of the p99, want >= 1 (or negative: fixed deadlines)", p.DeadlineMultiple)
+	case math.IsNaN(p.DeadlineMultiple) || math.IsInf(p.DeadlineMultiple, 0):
+		return p, fmt.Errorf("read policy: deadline multiple %v, want a number >= 1", p.DeadlineMultiple)
 	}
 	return p, nil
 }
@@ -247,15 +285,20 @@ type deadline struct {
 	timer       *time.Timer
 	first, idle time.Duration
 	body        atomic.Bool // a byte of the body has arrived
+
+	// Kept by received, for the store's observed latency: when bytes
+	// last arrived and the longest wait between two arrivals.
+	last time.Time
+	gap  time.Duration
 }
 
-// newDeadline returns the deadline of an attempt under p, or nil when p
-// sets none.
-func newDeadline(parent context.Context, p Policy) *deadline {
-	if p.FirstByteTimeout < 0 && p.IdleTimeout < 0 {
+// newDeadline returns the deadline of an attempt with the given first-byte
+// and idle deadlines (negative: none), or nil when both are none.
+func newDeadline(parent context.Context, first, idle time.Duration) *deadline {
+	if first < 0 && idle < 0 {
 		return nil
 	}
-	d := &deadline{first: p.FirstByteTimeout, idle: p.IdleTimeout}
+	d := &deadline{first: first, idle: idle}
 	d.ctx, d.cancel = context.WithCancelCause(parent)
 	if d.first >= 0 {
 		d.timer = time.AfterFunc(d.first, d.fire)
@@ -286,6 +329,17 @@ func (d *deadline) progress() {
 	case d.ctx.Err() == nil:
 		d.timer.Reset(d.idle)
 	}
+}
+
+// received re-arms the deadline as progress does, after bytes of a body
+// read in one go arrived, and keeps the longest wait between arrivals.
+func (d *deadline) received() {
+	now := time.Now()
+	if !d.last.IsZero() {
+		d.gap = max(d.gap, now.Sub(d.last))
+	}
+	d.last = now
+	d.progress()
 }
 
 // pause disarms the deadline until the next progress: a [Stream] between

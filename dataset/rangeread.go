@@ -138,7 +138,7 @@ type discard struct{ dl *deadline }
 
 func (d discard) Write(p []byte) (int, error) {
 	if d.dl != nil && len(p) > 0 {
-		d.dl.progress()
+		d.dl.received()
 	}
 	return len(p), nil
 }

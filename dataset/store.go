@@ -59,14 +59,20 @@ type Store struct {
 	immediate bool         // the backend's reads never wait: no deadlines
 	budget    *RetryBudget // shared by the store's reads, or nil
 	trace     *ReadTrace   // the store's hooks, composed, or nil
+	obs       *observed    // what the store's reads took, shared by its copies; nil on an Immediate backend
 }
 
 // NewStore returns a Store reading through b under the default [Policy],
 // with no [RetryBudget] and no [ReadTrace].
 func NewStore(b Backend) *Store {
 	p, _ := Policy{}.Resolved()
-	im, ok := b.(Immediate)
-	return &Store{b: b, p: p, immediate: ok && im.Immediate()}
+	s := &Store{b: b, p: p}
+	if im, ok := b.(Immediate); ok && im.Immediate() {
+		s.immediate = true
+	} else {
+		s.obs = newObserved()
+	}
+	return s
 }
 
 // WithPolicy returns a Store reading as s does under p, or an error naming
@@ -101,6 +107,17 @@ func (s *Store) WithReadTrace(trace *ReadTrace) *Store {
 
 // Policy returns the store's policy, its defaults resolved.
 func (s *Store) Policy() Policy { return s.p }
+
+// Deadlines returns the deadlines a read's first attempt has now: its
+// policy's, followed to what the store's reads took (see
+// [Policy.DeadlineMultiple]); negative for none, as on an [Immediate]
+// backend.
+func (s *Store) Deadlines() (firstByte, idle time.Duration) {
+	if s.immediate {
+		return -1, -1
+	}
+	return s.obs.deadlines(s.p, 0)
+}
 
 // RetryBudget returns the budget the store's reads share, or nil.
 func (s *Store) RetryBudget() *RetryBudget { return s.budget }
@@ -146,7 +163,7 @@ func (s *Store) read(ctx context.Context, key string, sp span, buf []byte, trace
 	r := s.newRetrier(ctx, trace)
 	for k := 0; ; k++ {
 		t0 := r.begin(k)
-		data, first, size, kind, err := s.attempt(ctx, key, sp, buf, r.h)
+		data, first, size, kind, err := s.attempt(ctx, key, sp, buf, r.h, t0, k)
 		end := time.Now()
 		if err == nil {
 			if first.IsZero() {
@@ -256,13 +273,14 @@ func (r *retrier) next(k int, kind ErrorKind, err error, end time.Time) (time.Ti
 	return end, nil
 }
 
-// attempt makes one attempt at reading sp of key into buf, under the
-// policy's deadlines, and returns the filled slice, when its first byte
-// came, the object's whole size as the backend reported it (-1: none)
-// and, if it failed, the error's kind and the error, with the kind
-// recorded on it.
-func (s *Store) attempt(ctx context.Context, key string, sp span, buf []byte, h hooks) ([]byte, time.Time, int64, ErrorKind, error) {
-	dl, actx := s.deadline(ctx)
+// attempt makes attempt k (from 0), started at t0, at reading sp of key
+// into buf, under its deadlines, and returns the filled slice, when its
+// first byte came, the object's whole size as the backend reported it
+// (-1: none) and, if it failed, the error's kind and the error, with the
+// kind recorded on it. An attempt that succeeded under a deadline adds
+// what it took to the store's observed latency.
+func (s *Store) attempt(ctx context.Context, key string, sp span, buf []byte, h hooks, t0 time.Time, k int) ([]byte, time.Time, int64, ErrorKind, error) {
+	dl, actx := s.deadline(ctx, k)
 	if dl != nil {
 		defer dl.stop()
 	}
@@ -294,17 +312,22 @@ func (s *Store) attempt(ctx context.Context, key string, sp span, buf []byte, h 
 		kind, err := s.cause(ctx, dl, err)
 		return buf[:0], first, 0, kind, err
 	}
+	if dl != nil && !first.IsZero() {
+		s.obs.record(first.Sub(t0), dl.gap)
+	}
 	return buf, first, size, KindUnknown, nil
 }
 
-// deadline returns the deadline of an attempt with ctx under the store's
-// policy and the context the attempt reads with: none and ctx itself on an
-// [Immediate] backend or under a policy that sets no deadline.
-func (s *Store) deadline(ctx context.Context) (*deadline, context.Context) {
+// deadline returns the deadline of attempt k (from 0) of a read with ctx,
+// under the store's policy and what it observed, and the context the
+// attempt reads with: none and ctx itself on an [Immediate] backend or
+// under a policy that sets no deadline.
+func (s *Store) deadline(ctx context.Context, k int) (*deadline, context.Context) {
 	if s.immediate {
 		return nil, ctx
 	}
-	dl := newDeadline(ctx, s.p)
+	first, idle := s.obs.deadlines(s.p, k)
+	dl := newDeadline(ctx, first, idle)
 	if dl == nil {
 		return nil, ctx
 	}
@@ -381,7 +404,7 @@ func readAll(r io.Reader, size int64, buf []byte, h hooks, dl *deadline) ([]byte
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		if n > 0 {
 			if dl != nil {
-				dl.progress()
+				dl.received()
 			}
 			if first.IsZero() {
 				first = time.Now()
@@ -422,7 +445,7 @@ func readInto(r io.Reader, buf []byte, h hooks, dl *deadline) ([]byte, time.Time
 		n, err := r.Read(p)
 		if n > 0 {
 			if dl != nil {
-				dl.progress()
+				dl.received()
 			}
 			if first.IsZero() {
 				first = time.Now()

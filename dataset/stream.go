@@ -81,9 +81,12 @@ func (s *Store) OpenStream(ctx context.Context, key string, off int64) (*Stream,
 	r := s.newRetrier(ctx, nil)
 	for k := 0; ; k++ {
 		t0 := r.begin(k)
-		kind, err := st.open(sp)
+		kind, err := st.open(sp, k)
 		end := time.Now()
 		if err == nil {
+			if st.dl != nil && !st.first.IsZero() {
+				s.obs.record(st.first.Sub(t0), -1)
+			}
 			st.opened, st.attempts = t0, k+1
 			r.served(end)
 			return st, nil
@@ -94,12 +97,12 @@ func (s *Store) OpenStream(ctx context.Context, key string, off int64) (*Stream,
 	}
 }
 
-// open makes one attempt at opening sp, up to its first byte, and returns,
-// if it failed, the error's kind and the error, with the kind recorded on
-// it.
-func (st *Stream) open(sp span) (ErrorKind, error) {
+// open makes attempt k (from 0) at opening sp, up to its first byte, and
+// returns, if it failed, the error's kind and the error, with the kind
+// recorded on it.
+func (st *Stream) open(sp span, k int) (ErrorKind, error) {
 	s := st.s
-	dl, actx := s.deadline(st.ctx)
+	dl, actx := s.deadline(st.ctx, k)
 	rc, size, err := s.open(actx, st.key, sp, dl)
 	if err == nil {
 		var n int
