@@ -144,7 +144,9 @@ perf:
 	fi; \
 	for r in 1 2 3; do \
 		$(TEST_ENV) $(GO) test -run '^$$' -bench '^BenchmarkS3Get$$' ./dataset/s3blob | tee -a $(PERF_OUT) || exit 1; \
-	done
+	done; \
+	echo "# 7 (issue): 2,500 objects from MinIO, C = 100, 6% of bodies stalling, then 6% trickling at 64 KiB/s, each run within a minute" >&2; \
+	$(TEST_ENV) $(GO) test -count=1 -run '^TestStallsAndTricklesFromMinIO$$' -v ./dataset/s3blob >&2
 	@echo "# 9: the seed's S3 latency; decoding alone" >&2
 	STORAGEBENCH_BACKENDS=fakes3,local STORAGEBENCH_PROFILES=seed-s3 STORAGEBENCH_MODES=async STORAGEBENCH_WORKERS=32 \
 		STORAGEBENCH_DECODE=none,jpeg $(PERF_BENCH) '^BenchmarkLoad$$' | tee -a $(PERF_OUT)

@@ -2,6 +2,7 @@ package fakes_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -158,36 +159,45 @@ func TestFaultKinds(t *testing.T) {
 			fault fakes.Fault
 			kind  dataset.ErrorKind      // of the read's error
 			check func(err error) string // "" when err is as the fault should make it
+			rate  float64                // of a trickle, bytes/s; 0: TrickleRate
 		}{
-			{fakes.FaultSlowDown, dataset.KindThrottled, func(err error) string { return "" }},
+			{fakes.FaultSlowDown, dataset.KindThrottled, func(err error) string { return "" }, 0},
 			{fakes.FaultInternal, dataset.KindTransient, func(err error) string {
 				if !strings.Contains(err.Error(), "InternalError") {
 					return "want an InternalError"
 				}
 				return ""
-			}},
+			}, 0},
 			{fakes.FaultReset, dataset.KindTransient, func(err error) string {
 				if !errors.Is(err, syscall.ECONNRESET) && !strings.Contains(err.Error(), "connection reset") && !strings.Contains(err.Error(), "EOF") {
 					return "want a connection reset"
 				}
 				return ""
-			}},
+			}, 0},
 			{fakes.FaultShort, dataset.KindTransient, func(err error) string {
 				if !strings.Contains(err.Error(), "unexpected EOF") {
 					return "want a short body"
 				}
 				return ""
-			}},
+			}, 0},
 			{fakes.FaultStall, dataset.KindTransient, func(err error) string {
 				if !errors.Is(err, dataset.ErrTimeout) || !strings.Contains(err.Error(), "no first byte within 200ms") {
 					return "want the first-byte timeout"
 				}
 				return ""
-			}},
-			{fakes.FaultTrickle, dataset.KindUnknown, nil},
+			}, 0},
+			{fakes.FaultTrickle, dataset.KindUnknown, nil, 0},
+			{fakes.FaultTrickle, dataset.KindUnknown, nil, 64 << 10},
 		} {
-			t.Run(be.name+"/"+string(tc.fault), func(t *testing.T) {
+			name := be.name + "/" + string(tc.fault)
+			if tc.rate > 0 {
+				name += fmt.Sprintf("@%.0fB/s", tc.rate)
+			}
+			t.Run(name, func(t *testing.T) {
 				in := fakes.NewInjector(fakes.Faults{{Fault: tc.fault, Rate: 1}}, 1)
+				if tc.rate > 0 {
+					in.SetTrickleRate(tc.rate)
+				}
 				b := be.make(t, in, objs)
 				st, err := dataset.NewStore(b).WithPolicy(once)
 				if err != nil {
@@ -197,7 +207,7 @@ func TestFaultKinds(t *testing.T) {
 				got, tm, err := st.Read(context.Background(), "val/a.bin", nil)
 				elapsed := time.Since(start)
 				if tc.check == nil {
-					min := time.Duration(float64(len(data)) / fakes.TrickleRate * float64(time.Second) * 0.8)
+					min := time.Duration(float64(len(data)) / cmp.Or(tc.rate, fakes.TrickleRate) * float64(time.Second) * 0.8)
 					if err != nil || !bytes.Equal(got, data) || elapsed < min {
 						t.Errorf("trickle: read %d bytes in %v, error %v; want the %d stored, in at least %v", len(got), elapsed, err, len(data), min)
 					}

@@ -6,14 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/storagebench/storagebench/dataset"
 	"github.com/storagebench/storagebench/dataset/s3blob"
@@ -255,4 +258,208 @@ func TestNoRetryQuota(t *testing.T) {
 	if n := in.Injected(); n[fakes.FaultSlowDown] == 0 || n[fakes.FaultInternal] == 0 {
 		t.Errorf("injected %v, want both faults", n)
 	}
+}
+
+// The objects TestStallsAndTricklesFromMinIO reads: 2,500 of about the
+// size of an ImageNet JPEG.
+const (
+	slowObjects    = 2500
+	slowObjectSize = 110_000
+	slowPrefix     = "slow/"
+)
+
+// slowObjectData returns object i of slowPrefix: bytes that differ
+// between objects and along each one.
+func slowObjectData(i int) []byte {
+	b := make([]byte, slowObjectSize)
+	x := uint64(i)*0x9e3779b97f4a7c15 + 1
+	for j := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[j] = byte(x >> 24)
+	}
+	return b
+}
+
+// TestStallsAndTricklesFromMinIO reads 2,500 objects from MinIO at 100
+// reads in flight through a reverse proxy that stalls 6% of bodies after
+// their headers, and separately trickles 6% of them at 64 KiB/s (a 110
+// KB object in 1.7 s), under the default read policy: raw readers and the
+// loader's batch scheduler (the baselines), and its item scheduler with
+// p90 hedging. Each run ends within a minute with every item's
+// exact bytes, once: a stalled body is abandoned when the deadline that
+// follows MinIO's latency ends it, not after the fixed idle timeout.
+func TestStallsAndTricklesFromMinIO(t *testing.T) {
+	switch {
+	case testing.Short():
+		t.Skip("-short: reads 2,500 objects from MinIO six times, about 2 minutes")
+	case raceEnabled:
+		t.Skip("-race: runs timed against a minute are run without the race detector (.ci/run and make perf run this test so)")
+	}
+	cfg := minioServer(t)
+	getClients(t, cfg) // makes the bucket
+	ctx := context.Background()
+	client, err := s3blob.NewClient(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s3blob.Open(client, getBucket, slowPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := make(dataset.Index, slowObjects)
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i := range idx {
+		idx[i] = getKey(i)
+		g.Go(func() error { return b.Put(ctx, idx[i], slowObjectData(i)) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	want := make([][]byte, slowObjects)
+	for i := range want {
+		want[i] = slowObjectData(i)
+	}
+	target, err := url.Parse(cfg.EndpointURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const c, limit = 100, time.Minute
+	p90, err := loader.ParseHedge("p90")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := loader.Options{Mode: loader.Async, Workers: 2, FetchConcurrency: c / 2, BatchSize: c / 2, Warmup: -1}
+	withItem := func(o loader.Options, item loader.ItemOptions) *loader.Options {
+		o.Item = &item
+		return &o
+	}
+	runs := []struct {
+		name string
+		opts *loader.Options // nil: raw readers
+	}{
+		{"raw", nil},
+		{"batch", &opts},
+		{"item-hedge-p90", withItem(opts, loader.ItemOptions{Hedge: p90})},
+	}
+	for _, spec := range []string{"stall:0.06", "trickle:0.06"} {
+		for _, run := range runs {
+			t.Run(spec+"/"+run.name, func(t *testing.T) {
+				f, err := fakes.ParseFaults(spec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				in := fakes.NewInjector(f, 7)
+				in.SetTrickleRate(64 << 10)
+				rp := httputil.NewSingleHostReverseProxy(target)
+				rp.ErrorLog = log.New(io.Discard, "", 0) // the abandoned stalls' "context canceled"
+				proxy := httptest.NewServer(in.Middleware(rp))
+				defer proxy.Close()
+				pcfg := cfg
+				pcfg.EndpointURL = proxy.URL
+				client, err := s3blob.NewClient(ctx, pcfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := s3blob.Open(client, getBucket, slowPrefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := dataset.NewStore(b) // the default policy
+				ctx, cancel := context.WithTimeout(ctx, 2*limit)
+				defer cancel()
+				seen := make([]atomic.Int32, slowObjects)
+				check := func(i int, data []byte) {
+					seen[i].Add(1)
+					if !bytes.Equal(data, want[i]) {
+						t.Errorf("%s: %d bytes differ from the %d stored", idx[i], len(data), slowObjectSize)
+					}
+				}
+				start := time.Now()
+				var retries int64
+				if run.opts == nil {
+					retries = readRaw(t, ctx, st, idx, c, check)
+				} else {
+					retries = readLoader(t, ctx, dataset.New(st, idx), *run.opts, check)
+				}
+				d := time.Since(start)
+				first, idle := st.Deadlines()
+				t.Logf("%s %s: %d items in %v (%.0f items/s), %d retries, injected %v; deadlines now %v to the first byte, %v idle",
+					spec, run.name, slowObjects, d.Round(time.Millisecond), slowObjects/d.Seconds(), retries, in.Injected(), first, idle)
+				if d > limit {
+					t.Errorf("run took %v, want under %v", d, limit)
+				}
+				for i := range seen {
+					if n := seen[i].Load(); n != 1 {
+						t.Errorf("%s delivered %d times, want once", idx[i], n)
+					}
+				}
+				if len(in.Injected()) == 0 {
+					t.Errorf("no fault injected, want %s", spec)
+				}
+			})
+		}
+	}
+}
+
+// readRaw reads every item of idx from st with c readers, each taking the
+// next item as it finishes one, passes each to check, and returns the
+// retries the reads made.
+func readRaw(t *testing.T, ctx context.Context, st *dataset.Store, idx dataset.Index, c int, check func(int, []byte)) int64 {
+	var next, retries atomic.Int64
+	g, ctx := errgroup.WithContext(ctx)
+	for range c {
+		g.Go(func() error {
+			var buf []byte
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(idx) {
+					return nil
+				}
+				data, tm, err := st.Read(ctx, idx[i], buf)
+				if err != nil {
+					return err
+				}
+				check(i, data)
+				retries.Add(int64(tm.Attempts - 1))
+				buf = data
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return retries.Load()
+}
+
+// readLoader reads one epoch of ds with a loader of opts, passes each item
+// to check, and returns the retries the run made.
+func readLoader(t *testing.T, ctx context.Context, ds *dataset.Dataset, opts loader.Options, check func(int, []byte)) int64 {
+	l, err := loader.New(ds, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := l.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		batch, err := it.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, item := range batch.Items {
+			check(item.Index, item.Data)
+		}
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return it.Stats().Retries
 }
