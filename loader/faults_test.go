@@ -227,3 +227,58 @@ func TestCancelStalled(t *testing.T) {
 		})
 	}
 }
+
+// TestTrickleHedged reads 400 items of 64 KiB on mem, 5% of whose bodies
+// trickle at 64 KiB/s (their first byte after 62 ms, their last after a
+// second), under the item scheduler hedging after a fixed 200 ms: no
+// first byte is that late, so only a trickle's own hedge, 100 ms after its
+// first byte (the least a read is overdue: healthy transfers take
+// microseconds), races it. The hedges win, within the budget, and every
+// item arrives once with its bytes.
+func TestTrickleHedged(t *testing.T) {
+	const n, size = 400, 64 << 10
+	objs := make(map[string][]byte, n)
+	idx := make(dataset.Index, n)
+	for i := range idx {
+		idx[i] = fmt.Sprintf("val/%04d.bin", i)
+		objs[idx[i]] = bytes.Repeat([]byte{byte(i), byte(i >> 8), 0xa5, 0x5a}, size/4)
+	}
+	f, err := fakes.ParseFaults("trickle:0.05")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := fakes.NewInjector(f, 5)
+	in.SetTrickleRate(64 << 10)
+	st, err := dataset.NewStore(in.Backend(mem.New(objs))).WithPolicy(testPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := dataset.New(st, idx)
+	opts := loader.Options{Mode: loader.Async, Workers: 1, FetchConcurrency: 16, BatchSize: 16, Warmup: -1,
+		Item: &loader.ItemOptions{Hedge: loader.Hedge{Delay: 200 * time.Millisecond}, HedgeBudget: 0.2}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	seen := make([]int, n)
+	stats, err := load(ctx, ds, opts, func(b *loader.Batch) error {
+		for _, item := range b.Items {
+			seen[item.Index]++
+			if !bytes.Equal(item.Data, objs[idx[item.Index]]) {
+				t.Errorf("%s: %d bytes differ from the %d stored", idx[item.Index], len(item.Data), size)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range seen {
+		if k != 1 {
+			t.Errorf("%s delivered %d times, want once", idx[i], k)
+		}
+	}
+	trickles := in.Injected()[fakes.FaultTrickle]
+	if trickles < 5 || stats.HedgeWins < trickles/2 || float64(stats.Hedges) > 0.2*n {
+		t.Errorf("%d trickles injected, %d hedges, %d won; want most trickles hedged and their hedges winning, within the budget of %v",
+			trickles, stats.Hedges, stats.HedgeWins, 0.2*n)
+	}
+}

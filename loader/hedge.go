@@ -162,14 +162,17 @@ type hedger struct {
 
 	mu      sync.Mutex
 	h       *hdrhistogram.Histogram // first reads' TTFB
-	n       int64
+	x       *hdrhistogram.Histogram // first reads' transfer, first byte to last
+	n, xn   int64
 	current atomic.Int64 // the percentile, recomputed every few samples
+	xfer    atomic.Int64 // the transfer's percentile, so recomputed
 }
 
 // newHedger returns the hedger of hedges h within budget, a fraction of
 // first reads.
 func newHedger(h Hedge, budget float64) *hedger {
-	return &hedger{fixed: h.Delay, pct: h.Percentile, budget: budget, h: hdrhistogram.New(histMin, histMax, histSig)}
+	return &hedger{fixed: h.Delay, pct: h.Percentile, budget: budget,
+		h: hdrhistogram.New(histMin, histMax, histSig), x: hdrhistogram.New(histMin, histMax, histSig)}
 }
 
 // started counts a first read.
@@ -202,6 +205,37 @@ func (h *hedger) ttfb(d time.Duration) {
 	h.mu.Unlock()
 }
 
+// transferPercentile is the percentile of first reads' transfer times that
+// a trickle is measured against when hedges start after a fixed delay.
+const transferPercentile = 90
+
+// transfer records the time from the first byte to the last of a
+// successful first read.
+func (h *hedger) transfer(d time.Duration) {
+	pct := h.pct
+	if pct == 0 {
+		pct = transferPercentile
+	}
+	h.mu.Lock()
+	h.x.RecordValue(int64(min(max(d, histMin), maxDur)))
+	h.xn++
+	if h.xn >= minHedgeSamples && (h.xn < 1000 || h.xn%64 == 0) {
+		h.xfer.Store(h.x.ValueAtQuantile(pct))
+	}
+	h.mu.Unlock()
+}
+
+// trickleDelay returns how long after its first byte a first read that
+// has not ended is trickling, and whether that is known yet: overdue times
+// the percentile of first reads' transfer times (the hedge's percentile,
+// or transferPercentile under a fixed delay), and at least minOverdue. A
+// body that keeps arriving, far slower than the store's bodies do, is
+// within any idle deadline; its item waits for it unless a hedge races it.
+func (h *hedger) trickleDelay() (time.Duration, bool) {
+	x := time.Duration(h.xfer.Load())
+	return max(overdue*x, minOverdue), x > 0
+}
+
 // overdue is how many hedge delays, and minOverdue how long at least, a
 // first read may go without a first byte before its hedge starts whatever
 // the budget: far past any tail of a healthy store (8 x p90 is beyond the
@@ -226,6 +260,13 @@ func (h *hedger) allow(now time.Time, age time.Duration) bool {
 	}
 	d, ok := h.delay()
 	return ok && age >= max(overdue*d, minOverdue)
+}
+
+// allowTrickle reports whether the hedge of a trickling read may start at
+// now: not while the store throttles, and only within the budget (a
+// trickle is slow, not stalled: it ends).
+func (h *hedger) allowTrickle(now time.Time) bool {
+	return now.UnixNano() >= h.pausedUntil.Load() && float64(h.hedges.Load()+1) <= h.budget*float64(h.firsts.Load())
 }
 
 // retried is a read's Retry hook: it pauses hedging if err is the store

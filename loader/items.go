@@ -83,6 +83,7 @@ type itemState struct {
 	gen         uint64
 	start       time.Time             // its first read started
 	firstByte   atomic.Bool           // its first read has had its first byte
+	trickleAt   time.Time             // when its first read, not ended, counts as trickling; zero before its first byte
 	outstanding int                   // reads started or queued, not ended
 	hedged      bool                  // a second read was started
 	settled     bool                  // a read won, or every read failed
@@ -240,6 +241,7 @@ func (s *itemSched) claim(dst []itemTask, n int) ([]itemTask, error) {
 				st.mu.Lock()
 				st.gen++
 				st.start, st.outstanding, st.hedged, st.settled, st.finished = time.Time{}, 1, false, false, false
+				st.trickleAt = time.Time{}
 				st.cancels = [2]context.CancelFunc{}
 				st.firstByte.Store(false)
 				st.mu.Unlock()
@@ -384,7 +386,7 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 		// Hedging pauses as soon as the store throttles, retries or not.
 		trace = &dataset.ReadTrace{Retry: s.hedger.retried, Buffer: s.bufs.Swap}
 		if !t.hedge {
-			trace.FirstByte = func() { st.firstByte.Store(true) }
+			trace.FirstByte = func() { s.firstByte(b, t.i, t.gen) }
 		}
 	}
 	t0 := time.Now()
@@ -411,6 +413,7 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	}
 	if !t.hedge && err == nil && s.hedger != nil {
 		s.hedger.ttfb(tm.TTFB)
+		s.hedger.transfer(tm.Transfer())
 	}
 	if err != nil && s.hedger != nil && dataset.Throttled(err) {
 		s.hedger.throttled(end)
@@ -513,24 +516,48 @@ func (s *itemSched) hedging() error {
 	}
 }
 
+// firstByte is the FirstByte hook of the first read of item i of b, of
+// generation gen: from now on the read can only trickle. Its hedge, if
+// queued, is put off until the read has taken trickleDelay since this
+// first byte, when it is hedged if still not ended (see hedge).
+func (s *itemSched) firstByte(b *Batch, i int, gen uint64) {
+	st := &b.states[i]
+	st.firstByte.Store(true)
+	d, ok := s.hedger.trickleDelay()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s.pending.remove(st)
+	if !ok || st.gen != gen || st.settled || st.hedged {
+		return
+	}
+	st.trickleAt = time.Now().Add(d)
+	s.pending.push(b, i, gen, st.trickleAt)
+}
+
 // hedge starts a second read of item e.i of e.b if its first read, of
-// generation e.gen, has had no first byte, the item is not settled, and
-// the budget and the store allow: it takes a buffer of the window without
-// waiting, and hands the read to the fetchers ahead of first reads. When
-// the budget, the window or a throttling store refuses for now, it queues
-// the item again hedgeRetry later, for as long as the first read has no
-// first byte: the slowest reads are the ones a hedge helps most.
+// generation e.gen, is late, the item is not settled, and the budget and
+// the store allow: it takes a buffer of the window without waiting, and
+// hands the read to the fetchers ahead of first reads. A first read is
+// late without a first byte (past the budget once overdue), or trickling
+// after it (within the budget alone). When the budget, the window or a
+// throttling store refuses for now, it queues the item again hedgeRetry
+// later, for as long as the first read is late: the slowest reads are the
+// ones a hedge helps most.
 func (s *itemSched) hedge(e hedgeEntry) {
 	b, i, gen := e.b, e.i, e.gen
 	st := &b.states[i]
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.gen != gen || st.settled || st.hedged || st.firstByte.Load() || s.run.ctx.Err() != nil {
+	if st.gen != gen || st.settled || st.hedged || s.run.ctx.Err() != nil {
 		return
 	}
 	now := time.Now()
+	trickling := st.firstByte.Load()
+	if trickling && (st.trickleAt.IsZero() || now.Before(st.trickleAt)) {
+		return // the deadline of a first byte that came: the trickle's is queued
+	}
 	retry := func() { s.pending.push(b, i, gen, now.Add(hedgeRetry)) }
-	if !s.hedger.allow(now, now.Sub(st.start)) {
+	if trickling && !s.hedger.allowTrickle(now) || !trickling && !s.hedger.allow(now, now.Sub(st.start)) {
 		retry()
 		return
 	}

@@ -84,8 +84,11 @@ const (
 // Hedge says when the item scheduler starts a second read of an item
 // whose first read has produced no first byte: after a fixed Delay, or,
 // with Percentile set, after the running Percentile-th percentile of the
-// time to first byte of first reads (never of hedges). The zero Hedge is
-// off.
+// time to first byte of first reads (never of hedges). A first read whose
+// body trickles is hedged too, within the budget: one not ended 8 times
+// the same percentile of first reads' transfer times (their 90th under a
+// fixed Delay), and at least 100 ms, after its first byte. The zero Hedge
+// is off.
 type Hedge struct {
 	Delay      time.Duration // a fixed delay, when Percentile is 0
 	Percentile float64       // 0 < Percentile < 100, or 0 for a fixed delay
