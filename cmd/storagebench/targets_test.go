@@ -91,9 +91,10 @@ func TestTargets(t *testing.T) {
 				// The median of three runs of each client.
 				{"7 S3 GETs, ours over minio-go, concurrency=1", "0.917x (3333 over 3636 items/s, medians of 3 and 3 rounds)", "MISSED"},
 				{"7 S3 GETs, ours over minio-go, concurrency=8", "0.990x", "met"},
-				{"7 S3 GETs, ours over minio-go, concurrency=32", "-", "not shown"},
+				// Between 0.95, the threshold, and 0.98, the aim.
+				{"7 S3 GETs, ours over minio-go, concurrency=32", "0.960x", "met"},
 			},
-			strict: "31 of 38 targets missed",
+			strict: "30 of 38 targets missed",
 		},
 		{
 			// Cold reads of a scratch folder: cold at one worker over

@@ -288,7 +288,10 @@ const (
 //
 // Path-style addressing is used when c asks for it, or when the endpoint's
 // host is an IP address or localhost, where virtual-hosted buckets cannot
-// resolve.
+// resolve. An endpoint so addressed is resolved for each request without
+// the SDK's endpoint rules, to what they give there (the endpoint, the
+// bucket as the first segment of its path, SigV4 for "s3"): they cost a
+// GET 5% of its client CPU.
 //
 // NewClient ignores c's bucket and index URL.
 func NewClient(ctx context.Context, c Config, opts ...ClientOption) (*s3.Client, error) {
@@ -339,6 +342,11 @@ func NewClient(ctx context.Context, c Config, opts ...ClientOption) (*s3.Client,
 			o.BaseEndpoint = aws.String(c.EndpointURL)
 		}
 		o.UsePathStyle = c.UsePathStyle || pathStyleHost(aws.ToString(o.BaseEndpoint))
+		if o.UsePathStyle && o.BaseEndpoint != nil {
+			if r, ok := newPathResolver(*o.BaseEndpoint); ok {
+				o.EndpointResolverV2 = r
+			}
+		}
 		if log := opt.log; log != nil {
 			// Wrapped here, once the configuration has built its client
 			// (a CA bundle from the environment, say).
