@@ -99,3 +99,11 @@ func (o *observed) deadlines(p Policy, k int) (first, idle time.Duration) {
 	}
 	return follow(first, o.firstP99.Load()), follow(idle, o.gapP99.Load())
 }
+
+// settled reports whether the deadlines under p follow the store already,
+// for the first byte and within the body alike, or never will (nil, or
+// fixed deadlines): else an attempt's deadline is checked again as the
+// store is observed.
+func (o *observed) settled(p Policy) bool {
+	return o == nil || p.DeadlineMultiple < 0 || (o.firstP99.Load() > 0 && o.gapP99.Load() > 0)
+}

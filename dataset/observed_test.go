@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -115,6 +116,40 @@ func TestDeadlinesFollowStore(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("stalled before observed", func(t *testing.T) {
+		// The first read stalls while the store has not been observed:
+		// its deadline is the ceiling, checked again every floor.
+		b := &paced{body: body, stall: map[int64]bool{1: true}}
+		st, err := dataset.NewStore(b).WithPolicy(dataset.Policy{DeadlineFloor: 50 * time.Millisecond, IdleTimeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		type result struct {
+			data []byte
+			tm   dataset.Timing
+			err  error
+		}
+		stalled := make(chan result, 1)
+		go func() {
+			data, tm, err := st.Read(ctx, "k", nil)
+			stalled <- result{data, tm, err}
+		}()
+		for b.opens.Load() == 0 {
+			runtime.Gosched() // the stalled read opens first
+		}
+		for range healthy {
+			if _, _, err := st.Read(ctx, "k", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := <-stalled
+		if r.err != nil || !bytes.Equal(r.data, body) || r.tm.Attempts != 2 || r.tm.Total > 2*time.Second {
+			t.Errorf("read stalled before the store was observed: %d bytes in %v, %d attempts, %v; want the %d stored, made again well within the 5s ceiling",
+				len(r.data), r.tm.Total, r.tm.Attempts, r.err, len(body))
+		}
+	})
 
 	t.Run("slower", func(t *testing.T) {
 		const ttfb, floor = 120 * time.Millisecond, 20 * time.Millisecond

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -279,12 +280,23 @@ type Immediate interface {
 // deadline ends an attempt, by cancelling its context with a
 // *timeoutError cause, once it has waited FirstByteTimeout for its first
 // byte or IdleTimeout for its next one.
+//
+// A deadline armed before its store was observed (see [observed]) holds
+// its policy's ceilings then, but checks again every step (the policy's
+// DeadlineFloor) what its deadlines have become: so a read stalled among
+// a run's first reads is abandoned once the reads beside it have shown
+// what the store takes, not after the ceiling.
 type deadline struct {
 	ctx         context.Context
 	cancel      context.CancelCauseFunc
-	timer       *time.Timer
+	mu          sync.Mutex  // guards timer, which fire re-arms from the timer's goroutine
+	timer       *time.Timer // nil until armed
 	first, idle time.Duration
 	body        atomic.Bool // a byte of the body has arrived
+
+	recheck func() (first, idle time.Duration) // the deadlines now; nil: first and idle hold
+	step    time.Duration                      // how often recheck is asked
+	phase   atomic.Int64                       // when the wait now timed began (the attempt, or the last bytes), Unix ns
 
 	// Kept by received, for the store's observed latency: when bytes
 	// last arrived and the longest wait between two arrivals.
@@ -293,41 +305,83 @@ type deadline struct {
 }
 
 // newDeadline returns the deadline of an attempt with the given first-byte
-// and idle deadlines (negative: none), or nil when both are none.
-func newDeadline(parent context.Context, first, idle time.Duration) *deadline {
+// and idle deadlines (negative: none), or nil when both are none. With
+// recheck, the deadlines are asked of it again every step.
+func newDeadline(parent context.Context, first, idle time.Duration, recheck func() (time.Duration, time.Duration), step time.Duration) *deadline {
 	if first < 0 && idle < 0 {
 		return nil
 	}
 	d := &deadline{first: first, idle: idle}
+	if recheck != nil && step > 0 {
+		d.recheck, d.step = recheck, step
+	}
+	d.phase.Store(time.Now().UnixNano())
 	d.ctx, d.cancel = context.WithCancelCause(parent)
 	if d.first >= 0 {
-		d.timer = time.AfterFunc(d.first, d.fire)
+		d.mu.Lock()
+		d.timer = time.AfterFunc(d.wait(d.first), d.fire)
+		d.mu.Unlock()
 	}
 	return d
 }
 
-// fire ends the attempt with the cause of the phase it is in.
+// wait returns how long the timer waits for a deadline of limit: limit,
+// or at most a step when the deadline is checked again.
+func (d *deadline) wait(limit time.Duration) time.Duration {
+	if d.recheck != nil {
+		return min(limit, d.step)
+	}
+	return limit
+}
+
+// fire ends the attempt with the cause of the phase it is in; a deadline
+// checked again first asks what its deadline is now, and waits on if the
+// phase has not lasted that long.
 func (d *deadline) fire() {
-	if d.body.Load() {
-		d.cancel(&timeoutError{"no byte of the body", d.idle})
+	body := d.body.Load()
+	first, idle := d.first, d.idle
+	if d.recheck != nil {
+		if d.ctx.Err() != nil {
+			return // stopped, or fired: no more checks
+		}
+		first, idle = d.recheck()
+		limit := first
+		if body {
+			limit = idle
+		}
+		if limit < 0 {
+			return // none now
+		}
+		if rest := limit - time.Since(time.Unix(0, d.phase.Load())); rest > 0 {
+			d.mu.Lock()
+			d.timer.Reset(min(rest, d.step))
+			d.mu.Unlock()
+			return
+		}
+	}
+	if body {
+		d.cancel(&timeoutError{"no byte of the body", idle})
 		return
 	}
-	d.cancel(&timeoutError{"no first byte", d.first})
+	d.cancel(&timeoutError{"no first byte", first})
 }
 
 // progress re-arms the deadline after bytes arrived: the next must come
 // within the idle timeout. A deadline that has fired stays fired.
 func (d *deadline) progress() {
 	d.body.Store(true)
+	d.phase.Store(time.Now().UnixNano())
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	switch {
 	case d.idle < 0:
 		if d.timer != nil {
 			d.timer.Stop()
 		}
 	case d.timer == nil:
-		d.timer = time.AfterFunc(d.idle, d.fire)
+		d.timer = time.AfterFunc(d.wait(d.idle), d.fire)
 	case d.ctx.Err() == nil:
-		d.timer.Reset(d.idle)
+		d.timer.Reset(d.wait(d.idle))
 	}
 }
 
@@ -346,6 +400,8 @@ func (d *deadline) received() {
 // two Reads waits on its caller, not on the store. A deadline that has
 // fired stays fired.
 func (d *deadline) pause() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.timer != nil {
 		d.timer.Stop()
 	}
@@ -353,9 +409,11 @@ func (d *deadline) pause() {
 
 // stop disarms the deadline and releases its context.
 func (d *deadline) stop() {
+	d.mu.Lock()
 	if d.timer != nil {
 		d.timer.Stop()
 	}
+	d.mu.Unlock()
 	d.cancel(nil)
 }
 

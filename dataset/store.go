@@ -327,7 +327,11 @@ func (s *Store) deadline(ctx context.Context, k int) (*deadline, context.Context
 		return nil, ctx
 	}
 	first, idle := s.obs.deadlines(s.p, k)
-	dl := newDeadline(ctx, first, idle)
+	var recheck func() (time.Duration, time.Duration)
+	if !s.obs.settled(s.p) {
+		recheck = func() (time.Duration, time.Duration) { return s.obs.deadlines(s.p, k) }
+	}
+	dl := newDeadline(ctx, first, idle, recheck, s.p.DeadlineFloor)
 	if dl == nil {
 		return nil, ctx
 	}
