@@ -39,7 +39,8 @@ type Policy struct {
 	// byte; the longest wait for a byte of their bodies) or DeadlineFloor,
 	// whichever is longer, doubled for each earlier attempt of the same
 	// read, and never above FirstByteTimeout and IdleTimeout, which hold
-	// alone until the store has served a few dozen reads. A stalled body is
+	// until the store has served a few dozen reads (an attempt started
+	// before then checks its deadline again every DeadlineFloor). A stalled body is
 	// then abandoned and read again within a second or two on a store
 	// that answers in milliseconds, where a fixed deadline waits it out
 	// for seconds; AWS advises retrying the slowest 1-5% of small
