@@ -22,11 +22,11 @@ import (
 //
 // Its readers hold max(hold, c) items, as a consumer that keeps what it
 // read does, and as the loader's batch slots and item window do: each
-// read takes the buffer free longest from a ring of that many and gives
-// it back once checked, so a buffer is filled again only after the other
-// buffers have been, and a buffer too small for a body is swapped for a
-// free one that fits, as the loader's item window swaps them
-// ([bufring.Ring]). So the buffers settle at the sizes the items need,
+// read takes a buffer from a ring of that many and gives it back once
+// checked, a buffer too small for a body swapped for a free one that
+// fits, as the loader's item window takes and swaps them ([bufring.Ring]),
+// so a buffer is filled again only after the other free buffers of its
+// size have been. So the buffers settle at the sizes the items need,
 // about hold times the mean item in all, and a warmed baseline pays for
 // neither allocations nor page faults that a loader in steady state does
 // not. A reader that reused one buffer would write to memory that stays
@@ -206,8 +206,8 @@ func (r *rawReader) run(ctx context.Context, n int, stop *atomic.Bool, done *ato
 // the default batch size.
 const rawBatch = loader.DefaultBatchSize
 
-// readOne makes read number i: item i mod n, into the ring's buffer free
-// longest. It returns the item's size.
+// readOne makes read number i: item i mod n, into a buffer of the ring.
+// It returns the item's size.
 func (r *rawReader) readOne(ctx context.Context, i int64) (int64, error) {
 	k := int(i % int64(r.ds.Len()))
 	buf, ok := r.bufs.Get()

@@ -1,7 +1,8 @@
-// Package bufring holds a fixed number of reusable read buffers in the
-// order they were given back, so that every buffer serves every size of
-// item in turn and memory written by one read is not written again until
-// the others have been: the loader's item window and the raw baseline that
+// Package bufring holds a fixed number of reusable read buffers, free
+// ones kept by size class in the order they were given back, so that a
+// read finds a free buffer its body fits whenever one is free, and memory
+// written by one read is not written again until the other buffers of its
+// size have been: the loader's item window and the raw baseline that
 // bounds it share it, so that both pay the same for their buffers.
 package bufring
 
@@ -10,46 +11,67 @@ import (
 	"sync"
 )
 
-// A Ring is a fixed number of buffers, free or taken. A buffer taken with
-// [Ring.Get] is the one free longest. Once a read knows its body's size,
-// a buffer too small for it is swapped ([Ring.Swap]) for a free one that
-// fits, the smallest of the first few; or else for a new one of the body's
-// size rounded up to a power of two, the small one dropped. So a buffer is
-// only ever replaced by a larger one and the ring's buffers settle at the
-// sizes its items need: a reallocation an item, at first, becomes rare.
-// (Handed out largest first instead, small buffers wait at the bottom and
-// a read comes to reallocate at every few items.) A Ring is safe for
-// concurrent use; it takes no other lock while it holds its own.
+// A Ring is a fixed number of buffers, free or taken. The free ones are
+// kept by size class (capacities from one power of two to the next), each
+// class in the order its buffers were given back. [Ring.Get] takes the
+// one free longest of the smallest class that has one. Once a read knows
+// its body's size, a buffer too small for it is swapped ([Ring.Swap]) for
+// the one free longest of the smallest class whose every buffer fits,
+// among all free buffers; only when no free buffer fits is a new one made,
+// of the body's size rounded up to a power of two, the small one dropped.
+// So a buffer is only ever replaced by a larger one, and the ring holds as
+// many buffers of each size as the bodies it holds at once need, plus
+// those it holds free: a new buffer is made when more large bodies are
+// held at once than ever before, which soon becomes rare. (Swapped only
+// for one of the first few buffers free, a window of thousands went on
+// making buffers, and faulting their pages in, for as long as it read:
+// the large bodies rarely found one of the few large buffers among the
+// few it looked at, and the ring drifted towards buffers all of the
+// largest size.) A Ring is safe for concurrent use; it takes no other
+// lock while it holds its own.
 type Ring struct {
-	mu   sync.Mutex
-	ring [][]byte // the free buffers from head, n of them, wrapping
-	head int
-	n    int
-	made int64 // buffers Swap has made
+	mu    sync.Mutex
+	free  [bits.UintSize + 1]fifo // by class: class k holds capacities in [2^(k-1), 2^k)
+	n     int                     // free buffers
+	total int                     // buffers, free or taken
+	made  int64                   // buffers Swap has made
 }
-
-// SwapScan bounds the free buffers a swap looks at.
-const SwapScan = 64
 
 // MinBuffer is the least capacity of a buffer a swap makes.
 const MinBuffer = 4 << 10
 
 // New returns a ring of n buffers, all free and empty (of no capacity
 // until a swap gives them one).
-func New(n int) *Ring { return &Ring{ring: make([][]byte, n), n: n} }
+func New(n int) *Ring {
+	r := &Ring{n: n, total: n}
+	r.free[0].bufs = make([][]byte, n)
+	return r
+}
 
-// Get takes the buffer free longest, emptied; false when none is free.
+// class returns the size class of a buffer of capacity c: bits.Len(c),
+// so class k holds capacities from 2^(k-1) up to 2^k - 1 and class 0 the
+// empty buffers.
+func class(c int) int { return bits.Len(uint(c)) }
+
+// fits returns the smallest class whose every buffer has a capacity of
+// at least n > 0: the class of n's power of two above or equal.
+func fits(n int) int { return bits.Len(uint(n-1)) + 1 }
+
+// Get takes the buffer free longest of the smallest class that has a
+// free one, emptied; false when none is free.
 func (r *Ring) Get() ([]byte, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.n == 0 {
 		return nil, false
 	}
-	b := r.ring[r.head]
-	r.ring[r.head] = nil
-	r.head = (r.head + 1) % len(r.ring)
-	r.n--
-	return b[:0], true
+	for k := range r.free {
+		if r.free[k].len() > 0 {
+			r.n--
+			return r.free[k].pop()[:0], true
+		}
+	}
+	panic("bufring: free buffers counted but none found")
 }
 
 // Put gives back a buffer taken with Get or returned by Swap. Giving back
@@ -57,31 +79,27 @@ func (r *Ring) Get() ([]byte, bool) {
 func (r *Ring) Put(b []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.n == len(r.ring) {
+	if r.n == r.total {
 		panic("bufring: Put of a buffer the ring never handed out")
 	}
-	r.ring[(r.head+r.n)%len(r.ring)] = b[:0]
+	r.free[class(cap(b))].push(b[:0])
 	r.n++
 }
 
 // Swap takes have, of less than n bytes' capacity, back and returns an
-// empty buffer of at least n bytes' capacity in its place: the smallest
-// that fits of the first SwapScan free ones, have taking its place; or
-// else a new one, have dropped. It fits a dataset.ReadTrace's Buffer.
+// empty buffer of at least n bytes' capacity in its place: the one free
+// longest of the smallest class whose every buffer fits n, have given
+// back; or else a new one, have dropped. It fits a dataset.ReadTrace's
+// Buffer.
 func (r *Ring) Swap(n int, have []byte) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	best := -1
-	for k := range min(r.n, SwapScan) {
-		i := (r.head + k) % len(r.ring)
-		if c := cap(r.ring[i]); c >= n && (best < 0 || c < cap(r.ring[best])) {
-			best = i
+	for k := fits(n); k < len(r.free); k++ {
+		if r.free[k].len() > 0 {
+			b := r.free[k].pop()
+			r.free[class(cap(have))].push(have[:0])
+			return b[:0]
 		}
-	}
-	if best >= 0 {
-		b := r.ring[best]
-		r.ring[best] = have[:0]
-		return b[:0]
 	}
 	r.made++
 	b := make([]byte, max(MinBuffer, 1<<bits.Len(uint(n-1))))
@@ -106,4 +124,34 @@ func (r *Ring) Made() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.made
+}
+
+// A fifo is the free buffers of one class, oldest first from head. Its
+// slice keeps its capacity, so a ring in steady state allocates nothing.
+type fifo struct {
+	bufs [][]byte
+	head int
+}
+
+func (q *fifo) len() int { return len(q.bufs) - q.head }
+
+func (q *fifo) push(b []byte) {
+	if len(q.bufs) == cap(q.bufs) && q.head >= q.len() {
+		// At least half the slice is popped: move the rest down, rather
+		// than grow it, each element moved paid for by a pop.
+		n := copy(q.bufs, q.bufs[q.head:])
+		clear(q.bufs[n:])
+		q.bufs, q.head = q.bufs[:n], 0
+	}
+	q.bufs = append(q.bufs, b)
+}
+
+func (q *fifo) pop() []byte {
+	b := q.bufs[q.head]
+	q.bufs[q.head] = nil
+	q.head++
+	if q.head == len(q.bufs) {
+		q.bufs, q.head = q.bufs[:0], 0
+	}
+	return b
 }
