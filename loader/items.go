@@ -17,10 +17,12 @@ import (
 // not a worker's batch slots. A fetcher claims a run of items at a time
 // (see runLength): one on a store whose reads take longer than
 // runBudget, more on a fast one, where a claim per item would cost more
-// than the read. Every item in the loader's hands holds a buffer from a
-// pool of Window buffers: taken when its read is claimed (hedges take
-// their own), given back when its batch is consumed (or when a losing
-// read ends), so the pool is the window and memory is bounded by it; and
+// than the read. Every item in the loader's hands holds a place in a
+// pool of Window buffers: reserved when its read is claimed, its buffer
+// taken when the read starts, of the size its body needs among all free
+// (hedges take their own), given back when its batch is consumed (or when
+// a losing read ends), so the pool is the window and memory is bounded by
+// it; and
 // once the window holds a batch plus C items, claims also stop while the
 // items read and held take WindowBytes. Batches still reach the consumer
 // complete and in order.
@@ -32,16 +34,15 @@ type itemSched struct {
 	windowByte int64 // the byte budget; 0: none
 	maxRun     int   // the longest run a fetcher claims
 
-	bufs    *bufring.Ring      // the window: a buffer for each item the loader may hold
-	firsts  chan struct{}      // items laid out and not consumed: the window less the hedges' reserve
-	slots   chan *Batch        // batches not in use
-	started chan *Batch        // batches laid out, in order, for the consumer
-	hedges  chan itemTask      // second reads, taken before first ones
-	room    chan struct{}      // holds a token when a claim that found no room may find some
-	readNs  atomic.Int64       // a moving mean of first reads' durations, in ns (see runLength)
-	size    atomic.Int64       // a moving mean of the bytes of items read
-	unread  atomic.Int64       // items claimed whose first read has not ended
-	trace   *dataset.ReadTrace // of reads with no hedging: the window's buffers
+	bufs    *bufring.Ring // the window: a buffer for each item the loader may hold
+	firsts  chan struct{} // items laid out and not consumed: the window less the hedges' reserve
+	slots   chan *Batch   // batches not in use
+	started chan *Batch   // batches laid out, in order, for the consumer
+	hedges  chan itemTask // second reads, taken before first ones
+	room    chan struct{} // holds a token when a claim that found no room may find some
+	readNs  atomic.Int64  // a moving mean of first reads' durations, in ns (see runLength)
+	size    atomic.Int64  // a moving mean of the bytes of items read
+	unread  atomic.Int64  // items claimed whose first read has not ended
 
 	mu      sync.Mutex // guards the claims' place: seq, cur, pos, laidOut
 	seq     int        // the next batch to lay out
@@ -63,13 +64,16 @@ type itemSched struct {
 const maxItemRecorders = 8
 
 // itemTask is one read of item i of batch b into buf; hedge marks a
-// second read.
+// second read. A first read claimed holds a place of the window reserved
+// (reserved), and takes its buffer only once the store has said its
+// body's size (see fetchBuf).
 type itemTask struct {
-	b     *Batch
-	i     int
-	buf   []byte
-	hedge bool
-	gen   uint64
+	b        *Batch
+	i        int
+	buf      []byte
+	reserved bool
+	hedge    bool
+	gen      uint64
 }
 
 // itemState is one item's reads under the item scheduler, guarded by mu.
@@ -128,7 +132,6 @@ func newItemSched(r *run, o Options) *itemSched {
 		s.windowByte = iopts.WindowBytes
 	}
 	s.bufs = bufring.New(iopts.Window)
-	s.trace = &dataset.ReadTrace{Buffer: s.bufs.Swap}
 	for range nslots {
 		s.slots <- &Batch{owner: s, Items: make([]Item, 0, o.BatchSize), states: make([]itemState, o.BatchSize), done: make(chan struct{}, 1)}
 	}
@@ -256,14 +259,13 @@ func (s *itemSched) claim(dst []itemTask, n int) ([]itemTask, error) {
 			default:
 				return dst, nil
 			}
-			buf, ok := s.bufs.Get()
-			if !ok {
+			if !s.bufs.Reserve() {
 				<-s.firsts
 				return dst, nil
 			}
 			r.held.add(1, 0)
 			s.unread.Add(1)
-			dst = append(dst, itemTask{b: s.cur, i: s.pos, buf: buf, gen: s.cur.states[s.pos].gen})
+			dst = append(dst, itemTask{b: s.cur, i: s.pos, reserved: true, gen: s.cur.states[s.pos].gen})
 			s.pos++
 		}
 		if s.pos == len(s.cur.Items) {
@@ -289,6 +291,8 @@ func (s *itemSched) wake() {
 func (s *itemSched) fetch(rec *recorder) error {
 	r := s.run
 	wt := newWaiter()
+	fb := &fetchBuf{bufs: s.bufs}
+	fb.trace = &dataset.ReadTrace{Buffer: fb.buffer}
 	var (
 		epoch      = -1
 		epochStart time.Time
@@ -303,7 +307,7 @@ func (s *itemSched) fetch(rec *recorder) error {
 	for {
 		select {
 		case t := <-s.hedges:
-			if err := s.read(t, rec, wt); err != nil {
+			if err := s.read(t, rec, wt, fb); err != nil {
 				return err
 			}
 			continue
@@ -317,7 +321,7 @@ func (s *itemSched) fetch(rec *recorder) error {
 		if len(tasks) == 0 {
 			select {
 			case t := <-s.hedges:
-				if err := s.read(t, rec, wt); err != nil {
+				if err := s.read(t, rec, wt, fb); err != nil {
 					return err
 				}
 			case <-s.room:
@@ -340,9 +344,10 @@ func (s *itemSched) fetch(rec *recorder) error {
 				epoch, epochStart = t.b.Epoch, now
 				rec.epochStarted(epoch)
 			}
-			if err := s.read(t, rec, wt); err != nil {
-				for _, u := range tasks[k+1:] {
-					s.giveBack(u.buf)
+			if err := s.read(t, rec, wt, fb); err != nil {
+				for range tasks[k+1:] {
+					s.run.held.add(-1, 0)
+					s.bufs.Release()
 				}
 				return err
 			}
@@ -356,7 +361,7 @@ func (s *itemSched) fetch(rec *recorder) error {
 // a failed read settles the item only when no other read of it is left.
 // It returns an error that stops the run: the item's own, or why the run
 // stopped.
-func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
+func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter, fb *fetchBuf) error {
 	r := s.run
 	b, st := t.b, &t.b.states[t.i]
 	item := &b.Items[t.i]
@@ -379,12 +384,13 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 	}
 	ctx := r.ctx
 	var cancel context.CancelFunc
-	trace := s.trace
+	fb.reserved = t.reserved
+	trace := fb.trace
 	if s.hedger != nil {
 		ctx, cancel = context.WithCancel(ctx)
 		st.cancels[slot] = cancel
 		// Hedging pauses as soon as the store throttles, retries or not.
-		trace = &dataset.ReadTrace{Retry: s.hedger.retried, Buffer: s.bufs.Swap}
+		trace = &dataset.ReadTrace{Retry: s.hedger.retried, Buffer: fb.buffer}
 		if !t.hedge {
 			trace.FirstByte = func() { s.firstByte(b, t.i, t.gen) }
 		}
@@ -404,6 +410,14 @@ func (s *itemSched) read(t itemTask, rec *recorder, wt *waiter) error {
 
 	data, tm, err := r.ds.ReadTraced(ctx, item.Index, t.buf, trace)
 	end := time.Now()
+	if fb.reserved {
+		// The store never said the body's size: data, if any, is memory
+		// of its own, and takes the place of the place's buffer.
+		fb.reserved = false
+		if b := s.bufs.Bind(); data == nil {
+			data = b
+		}
+	}
 	readFailed := err != nil && ctx.Err() == nil // not aborted as a loser, nor stopped
 	if !t.hedge {
 		s.observeRead(end.Sub(t0), len(data), err == nil)
@@ -580,6 +594,31 @@ func (s *itemSched) hedge(e hedgeEntry) {
 
 // hedgeRetry is how long a refused hedge waits before it asks again.
 const hedgeRetry = 2 * time.Millisecond
+
+// A fetchBuf is the buffers of one fetcher's reads: a first read, which
+// holds a place of the window reserved, takes its buffer once the store
+// has said its body's size ([bufring.Ring.Take]), the smallest free one
+// that fits among all the window's free buffers; a read that has a buffer
+// swaps it if it is too small. Taken at claim time, or when the read
+// started, a buffer would be whichever was free, far larger than its body
+// or too small for it: the last reads of a run, with few buffers left
+// free, would make new ones, and the window would go on growing its
+// buffers towards the largest body's size. A fetcher's reads run one at a
+// time, so it needs one.
+type fetchBuf struct {
+	bufs     *bufring.Ring
+	trace    *dataset.ReadTrace // for reads with no hedging: buffer as its Buffer
+	reserved bool               // the read under way holds a place, not yet a buffer
+}
+
+// buffer is a read's dataset.ReadTrace Buffer.
+func (f *fetchBuf) buffer(n int, have []byte) []byte {
+	if f.reserved {
+		f.reserved = false
+		return f.bufs.Take(n)
+	}
+	return f.bufs.Swap(n, have)
+}
 
 // giveBack returns a buffer a losing or stale read held to the window.
 func (s *itemSched) giveBack(buf []byte) {
