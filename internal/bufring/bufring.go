@@ -17,14 +17,15 @@ import (
 // next), each class in the order its buffers were given back.
 //
 // [Ring.Get] takes a place and the buffer free longest of the smallest
-// class. Once a read knows its body's size, a buffer too small for it is
-// swapped ([Ring.Swap]) for the one free longest of the smallest class
-// whose every buffer fits, among all free buffers; only when no free
-// buffer fits is a new one made, of the body's size rounded up to a power
-// of two, the small one dropped. A place can also be reserved
-// ([Ring.Reserve]) for a read to come, which takes its buffer once it
-// knows its body's size ([Ring.Take]), the same way: so it never holds a
-// buffer far larger than its body while a larger body goes without.
+// class, an empty one last. Once a read knows its body's size, a buffer
+// too small for it is swapped ([Ring.Swap]) for the one free longest of
+// the smallest class whose every buffer fits, among all free buffers;
+// only when no free buffer fits is a new one made, of the body's size
+// rounded up to a power of two, the smallest free one dropped (an empty
+// one first). A place can also be reserved ([Ring.Reserve]) for a read to
+// come, which takes its buffer once it knows its body's size
+// ([Ring.Take]), the same way: so it never holds a buffer far larger than
+// its body while a larger body goes without.
 //
 // So a buffer is only ever replaced by a larger one, and the ring holds
 // about as many buffers of each size as the bodies it holds at once need:
@@ -77,7 +78,8 @@ func class(c int) int { return bits.Len(uint(c)) }
 func fits(n int) int { return bits.Len(uint(n-1)) + 1 }
 
 // Get takes the buffer free longest of the smallest class that has a
-// free one, emptied; false when every place is taken or reserved.
+// free one, emptied, an empty one (of no capacity) only when no other is
+// free; false when every place is taken or reserved.
 func (r *Ring) Get() ([]byte, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -132,7 +134,7 @@ func (r *Ring) Take(n int) []byte {
 			return r.free[k].pop()[:0]
 		}
 	}
-	r.take() // dropped: the place's buffer is the new one
+	r.drop() // the place's buffer is the new one
 	return r.make(n)
 }
 
@@ -147,13 +149,34 @@ func (r *Ring) Release() {
 	r.reserved--
 }
 
-// take takes the buffer free longest of the smallest class, emptied; r
-// holds one free.
+// take takes the buffer free longest of the smallest class, emptied, an
+// empty one (of no capacity) only when no other is free; r holds one
+// free. So the spare buffers a ring never needed are not handed out in
+// place of buffers grown to the items' sizes: a raw reader that reads
+// into the buffers it got, growing them, and gives them back, gets them
+// back grown, not empty ones to grow again.
 func (r *Ring) take() []byte {
-	for k := range r.free {
+	for k := 1; k < len(r.free); k++ {
 		if r.free[k].len() > 0 {
 			r.n--
 			return r.free[k].pop()[:0]
+		}
+	}
+	if r.free[0].len() > 0 {
+		r.n--
+		return r.free[0].pop()
+	}
+	panic("bufring: free buffers counted but none found")
+}
+
+// drop drops the smallest free buffer, an empty one first; r holds one
+// free.
+func (r *Ring) drop() {
+	for k := range r.free {
+		if r.free[k].len() > 0 {
+			r.n--
+			r.free[k].pop()
+			return
 		}
 	}
 	panic("bufring: free buffers counted but none found")
@@ -174,8 +197,8 @@ func (r *Ring) Put(b []byte) {
 // Swap takes have, of less than n bytes' capacity, back and returns an
 // empty buffer of at least n bytes' capacity in its place: the one free
 // longest of the smallest class whose every buffer fits n, have given
-// back; or else a new one, have dropped. It fits a dataset.ReadTrace's
-// Buffer.
+// back; or else a new one, have given back and the smallest free buffer
+// dropped, an empty one first. It fits a dataset.ReadTrace's Buffer.
 func (r *Ring) Swap(n int, have []byte) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -186,6 +209,12 @@ func (r *Ring) Swap(n int, have []byte) []byte {
 			return b[:0]
 		}
 	}
+	// have joins the free ones, and the smallest of them is dropped: an
+	// empty one while the ring has some, so that its buffers of some
+	// capacity grow in number until none is empty.
+	r.free[class(cap(have))].push(have[:0])
+	r.n++
+	r.drop()
 	return r.make(n)
 }
 

@@ -39,8 +39,9 @@ func drain(t *testing.T, w *Ring) []int {
 // for the buffer a read has, the one free longest of the smallest class
 // whose every buffer fits, among all free buffers, the small one taking
 // its place among the free; and, when none fits, a new one of the body's
-// size rounded up to a power of two, the small one dropped, so that the
-// ring keeps as many buffers, and counted as made.
+// size rounded up to a power of two, the smallest free one dropped (an
+// empty one first, the small one among them), so that the ring keeps as
+// many buffers, and counted as made.
 func TestRingSwap(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -53,10 +54,11 @@ func TestRingSwap(t *testing.T) {
 	}{
 		{"the smallest class that fits", []int{100, 200, 130, 1000}, 10, 120, 200, []int{10, 100, 130, 1000}, 0},
 		{"a class not every buffer of which fits is passed over", []int{127, 1000}, 10, 120, 1000, []int{10, 127}, 0},
-		{"found beyond the first few free", append(make([]int, 200), 4096), 8, 3000, 4096, append(make([]int, 200), 8), 0},
-		{"none fits: a power of two", []int{5, 100}, 50, 5000, 8192, []int{5, 100}, 1},
-		{"none fits: at least 4 KiB", []int{5, 100}, 50, 120, 4096, []int{5, 100}, 1},
-		{"no free buffer", nil, 50, 8192, 8192, nil, 1},
+		{"found beyond the first few free", append(make([]int, 200), 4096), 8, 3000, 4096, append([]int{8}, make([]int, 200)...), 0},
+		{"none fits: a power of two, the smallest free dropped", []int{5, 100}, 50, 5000, 8192, []int{50, 100}, 1},
+		{"none fits: at least 4 KiB", []int{5, 100}, 50, 120, 4096, []int{50, 100}, 1},
+		{"no free buffer: the small one dropped", nil, 50, 8192, 8192, nil, 1},
+		{"none fits: an empty one dropped first", []int{0, 5}, 50, 5000, 8192, []int{5, 50}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := fill(tc.free...)
@@ -74,18 +76,18 @@ func TestRingSwap(t *testing.T) {
 	}
 }
 
-// TestRingGet checks the order Get hands buffers out in: a new ring's
-// empty ones, then by class, smallest first, and within a class in the
-// order they were given back.
+// TestRingGet checks the order Get hands buffers out in: by class,
+// smallest first, within a class in the order they were given back, and
+// empty ones last (a new ring's are all empty).
 func TestRingGet(t *testing.T) {
 	if got := drain(t, New(3)); fmt.Sprint(got) != "[0 0 0]" {
 		t.Errorf("a new ring of 3 hands out %v, want three empty buffers", got)
 	}
-	w := fill(300, 20, 5, 400, 260)
+	w := fill(300, 0, 20, 5, 400, 260)
 	b, _ := w.Get()
 	w.Put(b)
-	if got := drain(t, w); fmt.Sprint(got) != "[5 20 300 400 260]" {
-		t.Errorf("buffers taken by capacity %v, want by class, each in the order given back: [5 20 300 400 260]", got)
+	if got := drain(t, w); fmt.Sprint(got) != "[5 20 300 400 260 0]" {
+		t.Errorf("buffers taken by capacity %v, want by class, each in the order given back, the empty one last: [5 20 300 400 260 0]", got)
 	}
 }
 
@@ -243,6 +245,7 @@ func TestRingTake(t *testing.T) {
 	}{
 		{"the smallest class that fits", []int{1000, 200, 100, 130}, 120, 200, []int{100, 130, 1000}, 0},
 		{"none fits: the smallest free dropped", []int{300, 5, 100}, 5000, 8192, []int{100, 300}, 1},
+		{"none fits: an empty one dropped first", []int{300, 0, 5}, 5000, 8192, []int{5, 300}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := fill(tc.free...)
